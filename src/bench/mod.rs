@@ -1,0 +1,1 @@
+//! Training-speed benchmark (placeholder, filled in below).

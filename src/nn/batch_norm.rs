@@ -1,0 +1,250 @@
+//! Batch Normalization (Ioffe & Szegedy 2015) over the features of a batch.
+//!
+//! Training, per feature `j` over the `N` rows of the batch:
+//! `mu = mean(x)`, `var = mean((x - mu)^2)` (biased),
+//! `x_hat = (x - mu) / sqrt(var + eps)`, `y = gamma x_hat + beta`;
+//! the running statistics move by `momentum`:
+//! `running = (1 - momentum) running + momentum stat`, with the unbiased
+//! variance `var N / (N - 1)` (PyTorch's convention). Evaluation uses the
+//! running statistics instead, and updates nothing.
+//!
+//! Backward in training (`g = dL/dy`, `s = 1/sqrt(var + eps)`):
+//! `dL/dgamma = sum g x_hat`, `dL/dbeta = sum g`,
+//! `dL/dx = gamma s / N (N g - sum g - x_hat sum g x_hat)`.
+//! In evaluation the statistics are constants: `dL/dx = gamma s_running g`.
+//!
+//! # Shapes
+//! `x`, `y`: `batch x features`; `gamma`, `beta`, running stats: `1 x features`.
+//!
+//! ```
+//! use gradscope::nn::{BatchNorm, Layer, Mode};
+//! use gradscope::tensor::Matrix;
+//! let mut bn = BatchNorm::<f64>::new(1, 0.1, 0.0);
+//! let y = bn.forward(&Matrix::from_rows(&[vec![1.0], vec![3.0]]), Mode::Train);
+//! assert_eq!((y.get(0, 0), y.get(1, 0)), (-1.0, 1.0));
+//! ```
+
+use super::layer::{join, Layer, Mode, NamedParam, Param};
+use crate::tensor::{Matrix, Scalar};
+
+/// Batch Normalization over features.
+pub struct BatchNorm<T> {
+    /// Scale, `1 x features`, starts at 1.
+    pub gamma: Param<T>,
+    /// Shift, `1 x features`, starts at 0.
+    pub beta: Param<T>,
+    /// Running mean, `1 x features`.
+    pub running_mean: Matrix<T>,
+    /// Running (unbiased) variance, `1 x features`.
+    pub running_var: Matrix<T>,
+    /// Weight of the newest batch in the running statistics.
+    pub momentum: f64,
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    x_hat: Matrix<T>,
+    inv_std: Vec<T>,
+    mode: Mode,
+    output: Matrix<T>,
+    input_grad: Matrix<T>,
+}
+
+impl<T: Scalar> BatchNorm<T> {
+    /// A BatchNorm over `features`, PyTorch's defaults being
+    /// `momentum = 0.1`, `eps = 1e-5`.
+    pub fn new(features: usize, momentum: f64, eps: f64) -> Self {
+        Self {
+            gamma: Param::new(Matrix::filled(1, features, T::one())),
+            beta: Param::new(Matrix::zeros(1, features)),
+            running_mean: Matrix::zeros(1, features),
+            running_var: Matrix::filled(1, features, T::one()),
+            momentum,
+            eps,
+            x_hat: Matrix::default(),
+            inv_std: vec![T::zero(); features],
+            mode: Mode::Train,
+            output: Matrix::default(),
+            input_grad: Matrix::default(),
+        }
+    }
+
+    fn features(&self) -> usize {
+        self.gamma.value.cols()
+    }
+
+    /// Per-feature mean and biased variance over the batch, in f64.
+    fn batch_stats(x: &Matrix<T>) -> (Vec<f64>, Vec<f64>) {
+        let (n, f) = x.shape();
+        let mut mean = vec![0.0f64; f];
+        for r in 0..n {
+            mean.iter_mut()
+                .zip(x.row(r))
+                .for_each(|(m, &v)| *m += v.as_f64());
+        }
+        mean.iter_mut().for_each(|m| *m /= n as f64);
+        let mut var = vec![0.0f64; f];
+        for r in 0..n {
+            var.iter_mut()
+                .zip(x.row(r).iter().zip(&mean))
+                .for_each(|(s, (&v, m))| *s += (v.as_f64() - m).powi(2));
+        }
+        var.iter_mut().for_each(|v| *v /= n as f64);
+        (mean, var)
+    }
+}
+
+impl<T: Scalar> Layer<T> for BatchNorm<T> {
+    fn kind(&self) -> String {
+        "batch_norm".into()
+    }
+
+    fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
+        let (n, f) = x.shape();
+        assert_eq!(f, self.features(), "batch_norm features");
+        self.mode = mode;
+        let mean: Vec<T> = match mode {
+            Mode::Train => {
+                let (mean, var) = Self::batch_stats(x);
+                let m = self.momentum;
+                let unbias = if n > 1 { n as f64 / (n - 1) as f64 } else { 1.0 };
+                for j in 0..f {
+                    let rm = self.running_mean.as_mut_slice();
+                    rm[j] = T::cast((1.0 - m) * rm[j].as_f64() + m * mean[j]);
+                    let rv = self.running_var.as_mut_slice();
+                    rv[j] = T::cast((1.0 - m) * rv[j].as_f64() + m * var[j] * unbias);
+                    self.inv_std[j] = T::cast(1.0 / (var[j] + self.eps).sqrt());
+                }
+                mean.into_iter().map(T::cast).collect()
+            }
+            Mode::Eval => {
+                for j in 0..f {
+                    let v = self.running_var.as_slice()[j].as_f64();
+                    self.inv_std[j] = T::cast(1.0 / (v + self.eps).sqrt());
+                }
+                self.running_mean.as_slice().to_vec()
+            }
+        };
+        self.x_hat.resize(n, f);
+        self.output.resize(n, f);
+        let (gamma, beta) = (self.gamma.value.as_slice(), self.beta.value.as_slice());
+        for r in 0..n {
+            let xr = x.row(r);
+            let hr = self.x_hat.row_mut(r);
+            for j in 0..f {
+                hr[j] = (xr[j] - mean[j]) * self.inv_std[j];
+            }
+            let yr = self.output.row_mut(r);
+            let hr = self.x_hat.row(r);
+            for j in 0..f {
+                yr[j] = gamma[j] * hr[j] + beta[j];
+            }
+        }
+        &self.output
+    }
+
+    fn output(&self) -> &Matrix<T> {
+        &self.output
+    }
+
+    fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool) {
+        let (n, f) = g.shape();
+        let mut sum_g = vec![T::zero(); f];
+        let mut sum_gh = vec![T::zero(); f];
+        for r in 0..n {
+            let (gr, hr) = (g.row(r), self.x_hat.row(r));
+            for j in 0..f {
+                sum_g[j] = sum_g[j] + gr[j];
+                sum_gh[j] = sum_gh[j] + gr[j] * hr[j];
+            }
+        }
+        let dgamma = self.gamma.grad.as_mut_slice();
+        let dbeta = self.beta.grad.as_mut_slice();
+        for j in 0..f {
+            dgamma[j] = dgamma[j] + sum_gh[j];
+            dbeta[j] = dbeta[j] + sum_g[j];
+        }
+        if !need_input_grad {
+            return;
+        }
+        self.input_grad.resize(n, f);
+        let gamma = self.gamma.value.as_slice();
+        match self.mode {
+            Mode::Train => {
+                let inv_n = T::cast(1.0 / n as f64);
+                let nn = T::cast(n as f64);
+                let scale: Vec<T> = (0..f).map(|j| gamma[j] * self.inv_std[j] * inv_n).collect();
+                for r in 0..n {
+                    let (gr, hr) = (g.row(r), self.x_hat.row(r));
+                    let dr = self.input_grad.row_mut(r);
+                    for j in 0..f {
+                        dr[j] = scale[j] * (nn * gr[j] - sum_g[j] - hr[j] * sum_gh[j]);
+                    }
+                }
+            }
+            Mode::Eval => {
+                for r in 0..n {
+                    let gr = g.row(r);
+                    let dr = self.input_grad.row_mut(r);
+                    for j in 0..f {
+                        dr[j] = gr[j] * gamma[j] * self.inv_std[j];
+                    }
+                }
+            }
+        }
+    }
+
+    fn input_grad(&self) -> &Matrix<T> {
+        &self.input_grad
+    }
+
+    fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
+        out.push(NamedParam {
+            path: join(prefix, "weight"),
+            param: &mut self.gamma,
+        });
+        out.push(NamedParam {
+            path: join(prefix, "bias"),
+            param: &mut self.beta,
+        });
+    }
+
+    fn collect_buffers<'a>(&'a mut self, prefix: &str, out: &mut Vec<(String, &'a mut Matrix<T>)>) {
+        out.push((join(prefix, "running_mean"), &mut self.running_mean));
+        out.push((join(prefix, "running_var"), &mut self.running_var));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_stats_follow_pytorch_convention() {
+        // batch [1, 3]: mean 2, biased var 1, unbiased var 2.
+        let mut bn = BatchNorm::<f64>::new(1, 0.1, 1e-5);
+        bn.forward(&Matrix::from_rows(&[vec![1.0], vec![3.0]]), Mode::Train);
+        assert!((bn.running_mean.get(0, 0) - 0.2).abs() < 1e-15);
+        assert!((bn.running_var.get(0, 0) - (0.9 + 0.2)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn eval_uses_running_stats_and_updates_nothing() {
+        let mut bn = BatchNorm::<f64>::new(1, 0.1, 0.0);
+        bn.running_mean.set(0, 0, 1.0);
+        bn.running_var.set(0, 0, 4.0);
+        let y = bn.forward(&Matrix::from_rows(&[vec![5.0]]), Mode::Eval).get(0, 0);
+        assert_eq!(y, 2.0);
+        assert_eq!(bn.running_mean.get(0, 0), 1.0);
+    }
+
+    #[test]
+    fn input_gradient_of_a_constant_shift_is_zero() {
+        // y does not change when every row moves by the same amount, so a
+        // gradient g that is the same for every row gives dL/dx = 0.
+        let mut bn = BatchNorm::<f64>::new(2, 0.1, 1e-5);
+        let x = Matrix::from_rows(&[vec![1.0, 0.0], vec![2.0, 5.0], vec![4.0, -1.0]]);
+        bn.forward(&x, Mode::Train);
+        let g = Matrix::from_rows(&[vec![0.3, -1.0], vec![0.3, -1.0], vec![0.3, -1.0]]);
+        bn.backward(&x, &g, true);
+        assert!(bn.input_grad().as_slice().iter().all(|v| v.abs() < 1e-12));
+    }
+}

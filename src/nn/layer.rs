@@ -1,0 +1,90 @@
+//! The [`Layer`] trait every building block implements, and the
+//! [`Param`]eters it owns.
+//!
+//! Calling convention (as in Caffe): the caller keeps each layer's input
+//! alive and hands it back to `backward`, so no layer copies its input.
+//! Everything else backward needs (a layer's output, normalized values,
+//! inverse standard deviations) the layer caches during `forward`, in
+//! buffers it reuses from step to step.
+//!
+//! ```text
+//! forward:   x --layer--> y          (y kept in the layer: `output()`)
+//! backward:  (x, dL/dy) --layer--> dL/dx   (kept in the layer: `input_grad()`)
+//!            and dL/dparam accumulated into each `Param::grad`
+//! ```
+
+use crate::tensor::{Matrix, Scalar};
+
+/// Training or evaluation behaviour (BatchNorm's statistics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Batch statistics, running averages updated.
+    Train,
+    /// Running statistics, nothing updated.
+    Eval,
+}
+
+/// A trainable tensor and its accumulated gradient, of the same shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param<T> {
+    /// The current value.
+    pub value: Matrix<T>,
+    /// `dL/dvalue`, accumulated by `backward` until zeroed.
+    pub grad: Matrix<T>,
+}
+
+impl<T: Scalar> Param<T> {
+    /// A parameter holding `value`, with a zero gradient.
+    pub fn new(value: Matrix<T>) -> Self {
+        let (r, c) = value.shape();
+        Self {
+            value,
+            grad: Matrix::zeros(r, c),
+        }
+    }
+}
+
+/// A parameter with its path in the model (`layers.3.weight`).
+pub struct NamedParam<'a, T> {
+    /// Dotted path, stable across runs of the same spec.
+    pub path: String,
+    /// The parameter.
+    pub param: &'a mut Param<T>,
+}
+
+/// One building block of a network.
+pub trait Layer<T: Scalar>: Send {
+    /// A short name of the layer type (`linear`, `sigmoid`, `batch_norm`).
+    fn kind(&self) -> String;
+
+    /// Computes the output for the batch `x` (`batch x in`), caches what
+    /// backward needs, and returns the output (`batch x out`).
+    fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T>;
+
+    /// The output of the last `forward`.
+    fn output(&self) -> &Matrix<T>;
+
+    /// Given the same `x` as the last forward and `dL/dy`, accumulates
+    /// parameter gradients and, when `need_input_grad`, computes `dL/dx`
+    /// (the first layer of a network skips it).
+    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool);
+
+    /// `dL/dx` from the last `backward` that computed it.
+    fn input_grad(&self) -> &Matrix<T>;
+
+    /// Appends this layer's parameters, paths prefixed by `prefix`.
+    fn collect_params<'a>(&'a mut self, _prefix: &str, _out: &mut Vec<NamedParam<'a, T>>) {}
+
+    /// Appends this layer's non-trainable state (BatchNorm running
+    /// statistics), paths prefixed by `prefix`.
+    fn collect_buffers<'a>(&'a mut self, _prefix: &str, _out: &mut Vec<(String, &'a mut Matrix<T>)>) {}
+}
+
+/// Joins a path prefix and a name: `join("layers.3", "weight")`.
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}

@@ -1,0 +1,334 @@
+//! The MLP builder: a deep fully connected network from a plain config.
+//!
+//! Layout, input side first (paths as in PyTorch's `nn.Sequential`):
+//!
+//! ```text
+//! layers.0  linear(input -> widths[0])      hidden layer 1
+//! layers.1  [norm]   (before the activation, or after it)
+//! layers.2  activation
+//! ...       hidden layers 2..depth, the same; with `residual_every = k`,
+//!           each run of k of them is one residual block
+//!           (layers.i.branch.j..., plus layers.i.projection when widths differ)
+//! layers.n  linear(widths[last] -> output)  the output layer (logits)
+//! ```
+//!
+//! ```
+//! use gradscope::nn::{Activation, MlpConfig};
+//! let mut mlp = MlpConfig::new(784, 10).depth(3, 100).activation(Activation::Tanh).build::<f32>(0).unwrap();
+//! assert_eq!(mlp.params().len(), 8); // 4 linear layers, weight + bias
+//! ```
+
+use super::{
+    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Mode, NamedParam,
+    Residual, Sequential,
+};
+use crate::error::{Error, Result};
+use crate::tensor::{Init, Matrix, Scalar};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// Normalization inside each hidden layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// No normalization (default).
+    #[default]
+    None,
+    /// Batch Normalization.
+    Batch,
+    /// Layer Normalization.
+    Layer,
+}
+
+/// Where the normalization sits relative to the activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NormPlacement {
+    /// `linear -> norm -> activation` (Ioffe & Szegedy; default).
+    #[default]
+    Before,
+    /// `linear -> activation -> norm`.
+    After,
+}
+
+/// Everything that defines an MLP. Defaults: no hidden layers, ReLU,
+/// no norm, He-normal init, biases on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MlpConfig {
+    /// Input features (784 for MNIST).
+    pub input: usize,
+    /// Output units (10 classes).
+    pub output: usize,
+    /// Hidden widths, input side first; their count is the depth.
+    pub widths: Vec<usize>,
+    /// Hidden-layer activation.
+    pub activation: Activation,
+    /// Normalization in each hidden layer.
+    #[serde(default)]
+    pub norm: Norm,
+    /// Normalization before or after the activation.
+    #[serde(default)]
+    pub norm_placement: NormPlacement,
+    /// Wrap each run of this many hidden layers (after the first) in a
+    /// residual block; 0 for none.
+    #[serde(default)]
+    pub residual_every: usize,
+    /// Weight initializer for every linear layer.
+    pub init: Init,
+    /// Whether linear layers have biases.
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// BatchNorm momentum (PyTorch's 0.1).
+    #[serde(default = "bn_momentum")]
+    pub bn_momentum: f64,
+    /// Normalization epsilon (PyTorch's 1e-5).
+    #[serde(default = "norm_eps")]
+    pub norm_eps: f64,
+}
+
+fn yes() -> bool {
+    true
+}
+fn bn_momentum() -> f64 {
+    0.1
+}
+fn norm_eps() -> f64 {
+    1e-5
+}
+
+impl MlpConfig {
+    /// A config with no hidden layer; add them with [`MlpConfig::depth`].
+    pub fn new(input: usize, output: usize) -> Self {
+        Self {
+            input,
+            output,
+            widths: Vec::new(),
+            activation: Activation::Relu,
+            norm: Norm::None,
+            norm_placement: NormPlacement::Before,
+            residual_every: 0,
+            init: Init::HeNormal {
+                mode: crate::tensor::FanMode::FanIn,
+                slope: None,
+            },
+            bias: true,
+            bn_momentum: bn_momentum(),
+            norm_eps: norm_eps(),
+        }
+    }
+
+    /// `depth` hidden layers of `width` units.
+    pub fn depth(mut self, depth: usize, width: usize) -> Self {
+        self.widths = vec![width; depth];
+        self
+    }
+
+    /// Sets the hidden activation.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// Sets the normalization and its placement.
+    pub fn norm(mut self, norm: Norm, placement: NormPlacement) -> Self {
+        self.norm = norm;
+        self.norm_placement = placement;
+        self
+    }
+
+    /// Sets the initializer.
+    pub fn init(mut self, init: Init) -> Self {
+        self.init = init;
+        self
+    }
+
+    /// Residual blocks of `k` hidden layers (0 for none).
+    pub fn residual_every(mut self, k: usize) -> Self {
+        self.residual_every = k;
+        self
+    }
+
+    /// Checks every field, naming the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field: &str, reason: String| {
+            Err(Error::InvalidConfig {
+                field: format!("model.{field}"),
+                reason,
+            })
+        };
+        if self.input == 0 {
+            return bad("input", "must be at least 1".into());
+        }
+        if self.output == 0 {
+            return bad("output", "must be at least 1".into());
+        }
+        if let Some(i) = self.widths.iter().position(|&w| w == 0) {
+            return bad("widths", format!("hidden layer {} has width 0", i + 1));
+        }
+        if !(0.0..=1.0).contains(&self.bn_momentum) {
+            return bad("bn_momentum", "must be in [0, 1]".into());
+        }
+        if self.norm_eps.is_nan() || self.norm_eps < 0.0 {
+            return bad("norm_eps", "must be >= 0".into());
+        }
+        Ok(())
+    }
+
+    /// Builds the network, initialized from `seed`.
+    pub fn build<T: Scalar>(&self, seed: u64) -> Result<Mlp<T>> {
+        self.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let slope = self.activation.leaky_slope();
+        let mut linear = |fan_in: usize, fan_out: usize, bias: bool| {
+            let mut l = Linear::<T>::new(fan_in, fan_out, bias);
+            let b = l.bias.as_mut().map(|b| &mut b.value);
+            self.init.fill(&mut l.weight.value, b, slope, &mut rng);
+            l
+        };
+        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
+        let mut fan_in = self.input;
+        let mut i = 0;
+        while i < self.widths.len() {
+            let k = self.residual_every;
+            if k == 0 || i == 0 {
+                let w = self.widths[i];
+                layers.push(Box::new(linear(fan_in, w, self.bias)));
+                layers.extend(self.post_linear(w));
+                fan_in = w;
+                i += 1;
+                continue;
+            }
+            let block_in = fan_in;
+            let end = (i + k).min(self.widths.len());
+            let mut branch: Vec<Box<dyn Layer<T>>> = Vec::new();
+            for &w in &self.widths[i..end] {
+                branch.push(Box::new(linear(fan_in, w, self.bias)));
+                branch.extend(self.post_linear(w));
+                fan_in = w;
+            }
+            let projection = (block_in != fan_in).then(|| linear(block_in, fan_in, false));
+            layers.push(Box::new(Residual::new(Sequential::new(branch), projection)));
+            i = end;
+        }
+        layers.push(Box::new(linear(fan_in, self.output, self.bias)));
+        Ok(Mlp {
+            config: self.clone(),
+            net: Sequential::new(layers),
+        })
+    }
+
+    /// The layers after a hidden linear layer of width `w`: norm and
+    /// activation in the configured order.
+    fn post_linear<T: Scalar>(&self, w: usize) -> Vec<Box<dyn Layer<T>>> {
+        let norm: Option<Box<dyn Layer<T>>> = match self.norm {
+            Norm::None => None,
+            Norm::Batch => Some(Box::new(BatchNorm::new(w, self.bn_momentum, self.norm_eps))),
+            Norm::Layer => Some(Box::new(LayerNorm::new(w, self.norm_eps))),
+        };
+        let act: Box<dyn Layer<T>> = Box::new(ActivationLayer::new(self.activation));
+        match (norm, self.norm_placement) {
+            (None, _) => vec![act],
+            (Some(n), NormPlacement::Before) => vec![n, act],
+            (Some(n), NormPlacement::After) => vec![act, n],
+        }
+    }
+}
+
+/// A built MLP: the config it came from and its layers.
+pub struct Mlp<T> {
+    /// The config, kept so a run can be rebuilt from what was saved.
+    pub config: MlpConfig,
+    /// The layers, under the path prefix `layers`.
+    pub net: Sequential<T>,
+}
+
+impl<T: Scalar> Mlp<T> {
+    /// Output (logits) for the batch `x` (`batch x input`).
+    pub fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
+        self.net.forward(x, mode)
+    }
+
+    /// Backpropagates `dL/doutput` for the batch `x` of the last forward,
+    /// accumulating every parameter gradient (the input gradient is skipped).
+    pub fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>) {
+        self.net.backward(x, grad_output, false);
+    }
+
+    /// Every parameter with its path (`layers.0.weight`), input side first.
+    pub fn params(&mut self) -> Vec<NamedParam<'_, T>> {
+        let mut out = Vec::new();
+        self.net.collect_params("layers", &mut out);
+        out
+    }
+
+    /// Non-trainable state (BatchNorm running statistics) with paths.
+    pub fn buffers(&mut self) -> Vec<(String, &mut Matrix<T>)> {
+        let mut out = Vec::new();
+        self.net.collect_buffers("layers", &mut out);
+        out
+    }
+
+    /// Sets every parameter gradient to zero.
+    pub fn zero_grad(&mut self) {
+        for p in self.params() {
+            p.param.grad.fill(T::zero());
+        }
+    }
+
+    /// Number of trainable scalars.
+    pub fn num_params(&mut self) -> usize {
+        self.params().iter().map(|p| p.param.value.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_follow_the_layout() {
+        let mut mlp = MlpConfig::new(4, 3)
+            .depth(3, 5)
+            .norm(Norm::Batch, NormPlacement::Before)
+            .build::<f64>(1)
+            .unwrap();
+        let paths: Vec<String> = mlp.params().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths[0], "layers.0.weight");
+        assert_eq!(paths[2], "layers.1.weight"); // BatchNorm gamma
+        assert_eq!(paths.last().unwrap(), "layers.9.bias");
+        assert_eq!(mlp.buffers()[0].0, "layers.1.running_mean");
+    }
+
+    #[test]
+    fn residual_blocks_project_when_widths_change() {
+        let mut cfg = MlpConfig::new(4, 2).residual_every(2);
+        cfg.widths = vec![6, 6, 6, 8, 8];
+        let mut mlp = cfg.build::<f64>(0).unwrap();
+        let paths: Vec<String> = mlp.params().into_iter().map(|p| p.path).collect();
+        assert!(paths.contains(&"layers.2.branch.0.weight".to_string()));
+        assert!(!paths.iter().any(|p| p.starts_with("layers.2.projection")));
+        assert!(paths.contains(&"layers.3.projection.weight".to_string()));
+        let y = mlp.forward(&Matrix::filled(3, 4, 0.5), Mode::Train);
+        assert_eq!(y.shape(), (3, 2));
+    }
+
+    #[test]
+    fn bad_width_is_named() {
+        let mut cfg = MlpConfig::new(4, 2);
+        cfg.widths = vec![3, 0];
+        let err = cfg.build::<f32>(0).err().unwrap().to_string();
+        assert_eq!(err, "invalid value for `model.widths`: hidden layer 2 has width 0");
+    }
+
+    #[test]
+    fn same_seed_same_network() {
+        let cfg = MlpConfig::new(5, 2).depth(2, 4);
+        let mut a = cfg.build::<f32>(9).unwrap();
+        let mut b = cfg.build::<f32>(9).unwrap();
+        let va: Vec<_> = a.params().iter().map(|p| p.param.value.clone()).collect();
+        let vb: Vec<_> = b.params().iter().map(|p| p.param.value.clone()).collect();
+        assert_eq!(va, vb);
+    }
+}

@@ -1,0 +1,90 @@
+//! Residual block (He et al. 2016): `y = f(x) + P x`.
+//!
+//! `f` is a [`Sequential`] branch; `P` is the identity when the branch keeps
+//! the width, and a bias-free [`Linear`] projection when it changes it.
+//! Backward: `dL/dx = df^T g + P^T g`, so the gradient always has a path
+//! around the branch — the reason residual nets train at depth.
+//!
+//! Parameters: `prefix.branch.i...` and `prefix.projection.weight`.
+//!
+//! # Shapes
+//! `x`: `batch x in`; `y`: `batch x out`, `out` the branch's output width.
+
+use super::layer::{join, Layer, Mode, NamedParam};
+use super::{Linear, Sequential};
+use crate::tensor::{Matrix, Scalar};
+
+/// `y = f(x) + P x`.
+pub struct Residual<T> {
+    /// The branch `f`.
+    pub branch: Sequential<T>,
+    /// `P`, when widths differ.
+    pub projection: Option<Linear<T>>,
+    output: Matrix<T>,
+    input_grad: Matrix<T>,
+}
+
+impl<T: Scalar> Residual<T> {
+    /// A block around `branch`; pass a projection (`Linear::new(in, out,
+    /// false)`) when the branch changes the width.
+    pub fn new(branch: Sequential<T>, projection: Option<Linear<T>>) -> Self {
+        Self {
+            branch,
+            projection,
+            output: Matrix::default(),
+            input_grad: Matrix::default(),
+        }
+    }
+}
+
+impl<T: Scalar> Layer<T> for Residual<T> {
+    fn kind(&self) -> String {
+        "residual".into()
+    }
+
+    fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
+        let fx = self.branch.forward(x, mode);
+        self.output.copy_from(fx);
+        let skip = match &mut self.projection {
+            Some(p) => p.forward(x, mode),
+            None => x,
+        };
+        assert_eq!(skip.shape(), self.output.shape(), "residual widths");
+        self.output.add_scaled(skip, T::one());
+        &self.output
+    }
+
+    fn output(&self) -> &Matrix<T> {
+        &self.output
+    }
+
+    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
+        self.branch.backward(x, grad_output, need_input_grad);
+        if let Some(p) = &mut self.projection {
+            p.backward(x, grad_output, need_input_grad);
+        }
+        if !need_input_grad {
+            return;
+        }
+        self.input_grad.copy_from(self.branch.input_grad());
+        match &self.projection {
+            Some(p) => self.input_grad.add_scaled(p.input_grad(), T::one()),
+            None => self.input_grad.add_scaled(grad_output, T::one()),
+        }
+    }
+
+    fn input_grad(&self) -> &Matrix<T> {
+        &self.input_grad
+    }
+
+    fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
+        self.branch.collect_params(&join(prefix, "branch"), out);
+        if let Some(p) = &mut self.projection {
+            p.collect_params(&join(prefix, "projection"), out);
+        }
+    }
+
+    fn collect_buffers<'a>(&'a mut self, prefix: &str, out: &mut Vec<(String, &'a mut Matrix<T>)>) {
+        self.branch.collect_buffers(&join(prefix, "branch"), out);
+    }
+}

@@ -1,0 +1,109 @@
+//! Learning-rate schedules: constant, step decay, cosine annealing, each
+//! with an optional linear warm-up.
+//!
+//! With base rate `lr`, warm-up `W` steps and step index `t` (from 0):
+//! - warm-up (`t < W`): `lr (t + 1) / W`;
+//! - `constant`: `lr`;
+//! - `step { every, gamma }`: `lr gamma^floor((t - W) / every)`;
+//! - `cosine { total_steps, min_lr }`: `min + (lr - min) (1 + cos(pi s / S)) / 2`
+//!   with `s = t - W`, `S = total_steps - W` (and `min` after `S`).
+
+use serde::{Deserialize, Serialize};
+
+/// The shape of the schedule after warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "name", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScheduleKind {
+    /// The base rate throughout (default).
+    #[default]
+    Constant,
+    /// Multiply by `gamma` every `every` steps.
+    Step {
+        /// Steps between decays.
+        every: usize,
+        /// Decay factor.
+        gamma: f64,
+    },
+    /// Cosine annealing to `min_lr` at `total_steps`.
+    Cosine {
+        /// The step at which the rate reaches `min_lr`.
+        total_steps: usize,
+        /// The final rate.
+        #[serde(default)]
+        min_lr: f64,
+    },
+}
+
+/// A learning-rate schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// Shape after warm-up.
+    #[serde(flatten)]
+    pub kind: ScheduleKind,
+    /// Linear warm-up steps (0 for none).
+    #[serde(default)]
+    pub warmup_steps: usize,
+}
+
+impl Schedule {
+    /// The learning rate at step `t` (0-based) for base rate `lr`.
+    pub fn lr_at(&self, lr: f64, t: usize) -> f64 {
+        let w = self.warmup_steps;
+        if t < w {
+            return lr * (t + 1) as f64 / w as f64;
+        }
+        let s = t - w;
+        match self.kind {
+            ScheduleKind::Constant => lr,
+            ScheduleKind::Step { every, gamma } => lr * gamma.powi((s / every.max(1)) as i32),
+            ScheduleKind::Cosine {
+                total_steps,
+                min_lr,
+            } => {
+                let span = total_steps.saturating_sub(w).max(1);
+                if s >= span {
+                    return min_lr;
+                }
+                let phase = std::f64::consts::PI * s as f64 / span as f64;
+                min_lr + (lr - min_lr) * (1.0 + phase.cos()) / 2.0
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warmup_then_step_decay() {
+        let s = Schedule {
+            kind: ScheduleKind::Step {
+                every: 10,
+                gamma: 0.5,
+            },
+            warmup_steps: 4,
+        };
+        assert_eq!(s.lr_at(1.0, 0), 0.25);
+        assert_eq!(s.lr_at(1.0, 3), 1.0);
+        assert_eq!(s.lr_at(1.0, 13), 1.0);
+        assert_eq!(s.lr_at(1.0, 14), 0.5);
+        assert_eq!(s.lr_at(1.0, 34), 0.125);
+    }
+
+    #[test]
+    fn cosine_reaches_min_at_total() {
+        let s = Schedule {
+            kind: ScheduleKind::Cosine {
+                total_steps: 100,
+                min_lr: 0.1,
+            },
+            warmup_steps: 0,
+        };
+        assert_eq!(s.lr_at(1.0, 0), 1.0);
+        assert!((s.lr_at(1.0, 50) - 0.55).abs() < 1e-12);
+        assert_eq!(s.lr_at(1.0, 100), 0.1);
+        assert_eq!(s.lr_at(1.0, 500), 0.1);
+    }
+}
