@@ -5,8 +5,9 @@
 //! compared with central differences `(L(p + h) - L(p - h)) / 2h`,
 //! `h = 1e-6`, whose error is `O(h^2)` plus rounding `O(eps L / h)`, about
 //! 1e-10 relative here. The reported error of a tensor is
-//! `max |analytic - numeric| / max |numeric|` (max-norm relative error), so
-//! entries that are nearly zero do not inflate it.
+//! `max |analytic - numeric| / max(max |numeric|, 1e-3)` (max-norm relative
+//! error, see [`SCALE_FLOOR`]), so entries that are nearly zero do not
+//! inflate it.
 
 use crate::nn::{Layer, Loss, Mlp, Mode, Targets};
 use crate::tensor::Matrix;
@@ -15,6 +16,11 @@ use rand_chacha::ChaCha8Rng;
 
 /// Step of the central differences.
 pub const STEP: f64 = 1e-6;
+
+/// Below this gradient scale the error is taken relative to the floor, so a
+/// gradient that is structurally zero (a bias before BatchNorm) is judged by
+/// its absolute error against the differences' rounding noise (~1e-10).
+pub const SCALE_FLOOR: f64 = 1e-3;
 
 /// The relative error of one checked tensor.
 #[derive(Clone, Debug)]
@@ -53,7 +59,7 @@ impl GradCheckReport {
             .iter()
             .zip(numeric)
             .fold(0.0f64, |m, (a, n)| m.max((a - n).abs()));
-        let rel_error = if scale > 0.0 { diff / scale } else { diff };
+        let rel_error = diff / scale.max(SCALE_FLOOR);
         self.tensors.push(TensorCheck {
             name,
             rel_error,
@@ -63,11 +69,20 @@ impl GradCheckReport {
 }
 
 fn objective(y: &Matrix<f64>, r: &Matrix<f64>) -> f64 {
-    y.as_slice().iter().zip(r.as_slice()).map(|(a, b)| a * b).sum()
+    y.as_slice()
+        .iter()
+        .zip(r.as_slice())
+        .map(|(a, b)| a * b)
+        .sum()
 }
 
 /// Checks a layer's input gradient and every parameter gradient at `x`.
-pub fn check_layer(layer: &mut dyn Layer<f64>, x: &Matrix<f64>, mode: Mode, seed: u64) -> GradCheckReport {
+pub fn check_layer(
+    layer: &mut dyn Layer<f64>,
+    x: &Matrix<f64>,
+    mode: Mode,
+    seed: u64,
+) -> GradCheckReport {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let out_shape = layer.forward(x, mode).shape();
     let r_data = (0..out_shape.0 * out_shape.1)
@@ -100,7 +115,11 @@ pub fn check_layer(layer: &mut dyn Layer<f64>, x: &Matrix<f64>, mode: Mode, seed
         let (name, analytic, len) = {
             let ps = params_of(layer);
             let p = &ps[k];
-            (p.path.clone(), p.param.grad.as_slice().to_vec(), p.param.value.len())
+            (
+                p.path.clone(),
+                p.param.grad.as_slice().to_vec(),
+                p.param.value.len(),
+            )
         };
         let mut numeric = vec![0.0; len];
         for (i, n) in numeric.iter_mut().enumerate() {

@@ -274,7 +274,9 @@ impl FromStr for Activation {
             "sigmoid" | "logistic" => Activation::Sigmoid,
             "tanh" => Activation::Tanh,
             "relu" => Activation::Relu,
-            "leaky_relu" => Activation::LeakyRelu { alpha: alpha(0.01)? },
+            "leaky_relu" => Activation::LeakyRelu {
+                alpha: alpha(0.01)?,
+            },
             "elu" => Activation::Elu { alpha: alpha(1.0)? },
             "selu" => Activation::Selu,
             "gelu" => Activation::Gelu,
@@ -368,7 +370,10 @@ mod tests {
                 let h = 1e-6;
                 let fd = (act.value(x + h) - act.value(x - h)) / (2.0 * h);
                 let an = act.derivative(x);
-                assert!((fd - an).abs() < 1e-8, "{act} at {x}: fd {fd}, analytic {an}");
+                assert!(
+                    (fd - an).abs() < 1e-8,
+                    "{act} at {x}: fd {fd}, analytic {an}"
+                );
             }
         }
     }

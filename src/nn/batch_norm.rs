@@ -105,7 +105,11 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
             Mode::Train => {
                 let (mean, var) = Self::batch_stats(x);
                 let m = self.momentum;
-                let unbias = if n > 1 { n as f64 / (n - 1) as f64 } else { 1.0 };
+                let unbias = if n > 1 {
+                    n as f64 / (n - 1) as f64
+                } else {
+                    1.0
+                };
                 for j in 0..f {
                     let rm = self.running_mean.as_mut_slice();
                     rm[j] = T::cast((1.0 - m) * rm[j].as_f64() + m * mean[j]);
@@ -231,7 +235,9 @@ mod tests {
         let mut bn = BatchNorm::<f64>::new(1, 0.1, 0.0);
         bn.running_mean.set(0, 0, 1.0);
         bn.running_var.set(0, 0, 4.0);
-        let y = bn.forward(&Matrix::from_rows(&[vec![5.0]]), Mode::Eval).get(0, 0);
+        let y = bn
+            .forward(&Matrix::from_rows(&[vec![5.0]]), Mode::Eval)
+            .get(0, 0);
         assert_eq!(y, 2.0);
         assert_eq!(bn.running_mean.get(0, 0), 1.0);
     }

@@ -77,7 +77,12 @@ pub trait Layer<T: Scalar>: Send {
 
     /// Appends this layer's non-trainable state (BatchNorm running
     /// statistics), paths prefixed by `prefix`.
-    fn collect_buffers<'a>(&'a mut self, _prefix: &str, _out: &mut Vec<(String, &'a mut Matrix<T>)>) {}
+    fn collect_buffers<'a>(
+        &'a mut self,
+        _prefix: &str,
+        _out: &mut Vec<(String, &'a mut Matrix<T>)>,
+    ) {
+    }
 }
 
 /// Joins a path prefix and a name: `join("layers.3", "weight")`.

@@ -89,7 +89,15 @@ impl<T: Scalar> Layer<T> for Linear<T> {
 
     fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
         // dL/dW += g^T x
-        matmul(&mut self.weight.grad, true, T::one(), grad_output, Op::T, x, Op::N);
+        matmul(
+            &mut self.weight.grad,
+            true,
+            T::one(),
+            grad_output,
+            Op::T,
+            x,
+            Op::N,
+        );
         if let Some(b) = &mut self.bias {
             // dL/db += column sums of g
             grad_output.add_col_sums_into(b.grad.as_mut_slice());

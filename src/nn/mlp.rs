@@ -19,8 +19,8 @@
 //! ```
 
 use super::{
-    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Mode, NamedParam,
-    Residual, Sequential,
+    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Mode, NamedParam, Residual,
+    Sequential,
 };
 use crate::error::{Error, Result};
 use crate::tensor::{Init, Matrix, Scalar};
@@ -319,7 +319,10 @@ mod tests {
         let mut cfg = MlpConfig::new(4, 2);
         cfg.widths = vec![3, 0];
         let err = cfg.build::<f32>(0).err().unwrap().to_string();
-        assert_eq!(err, "invalid value for `model.widths`: hidden layer 2 has width 0");
+        assert_eq!(
+            err,
+            "invalid value for `model.widths`: hidden layer 2 has width 0"
+        );
     }
 
     #[test]

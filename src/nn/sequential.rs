@@ -57,9 +57,7 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
     }
 
     fn output(&self) -> &Matrix<T> {
-        self.layers
-            .last()
-            .map_or(&self.passthrough, |l| l.output())
+        self.layers.last().map_or(&self.passthrough, |l| l.output())
     }
 
     fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {

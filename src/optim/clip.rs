@@ -26,7 +26,11 @@ pub fn clip_grad_norm<T: Scalar>(params: &mut [NamedParam<'_, T>], max_norm: f64
     if coef < 1.0 {
         let c = T::cast(coef);
         for p in params.iter_mut() {
-            p.param.grad.as_mut_slice().iter_mut().for_each(|g| *g = *g * c);
+            p.param
+                .grad
+                .as_mut_slice()
+                .iter_mut()
+                .for_each(|g| *g = *g * c);
         }
     }
     norm
@@ -58,12 +62,20 @@ mod tests {
         let mut b = Param::new(Matrix::<f64>::zeros(1, 1));
         b.grad = Matrix::from_rows(&[vec![12.0]]);
         let mut ps = vec![
-            NamedParam { path: "a".into(), param: &mut a },
-            NamedParam { path: "b".into(), param: &mut b },
+            NamedParam {
+                path: "a".into(),
+                param: &mut a,
+            },
+            NamedParam {
+                path: "b".into(),
+                param: &mut b,
+            },
         ];
         assert_eq!(clip_grad_norm(&mut ps, 1.0), 13.0);
         assert!((global_grad_norm(&ps) - 1.0).abs() < 1e-6);
         clip_grad_value(&mut ps, 0.1);
-        assert!(ps.iter().all(|p| p.param.grad.as_slice().iter().all(|g| g.abs() <= 0.1)));
+        assert!(ps
+            .iter()
+            .all(|p| p.param.grad.as_slice().iter().all(|g| g.abs() <= 0.1)));
     }
 }

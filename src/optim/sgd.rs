@@ -35,13 +35,14 @@ impl<T: Scalar> Sgd<T> {
 
 impl<T: Scalar> Optimizer<T> for Sgd<T> {
     fn step(&mut self, params: &mut [NamedParam<'_, T>], lr: f64) {
-        let (lr, wd, mu) = (T::cast(lr), T::cast(self.weight_decay), T::cast(self.momentum));
+        let (lr, wd, mu) = (
+            T::cast(lr),
+            T::cast(self.weight_decay),
+            T::cast(self.momentum),
+        );
         let first = self.buffers.is_empty() && self.momentum != 0.0;
         if first {
-            self.buffers = params
-                .iter()
-                .map(|p| p.param.grad.clone())
-                .collect();
+            self.buffers = params.iter().map(|p| p.param.grad.clone()).collect();
         }
         for (i, p) in params.iter_mut().enumerate() {
             let param = &mut *p.param;

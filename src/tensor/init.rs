@@ -321,7 +321,10 @@ mod tests {
         ];
         for (init, want) in cases {
             let got = std_of(&draw(init, out, inp));
-            assert!((got / want - 1.0).abs() < 0.02, "{init}: std {got}, want {want}");
+            assert!(
+                (got / want - 1.0).abs() < 0.02,
+                "{init}: std {got}, want {want}"
+            );
         }
     }
 
