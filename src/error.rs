@@ -44,6 +44,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A data file is malformed.
+    #[error("{path}: {reason}")]
+    BadData {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A loss or gradient became NaN or infinite.
     #[error("non-finite {what} at step {step}")]
     NonFinite {

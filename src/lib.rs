@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod data;
 pub mod error;
 mod names;
 pub mod nn;

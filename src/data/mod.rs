@@ -1,0 +1,67 @@
+//! Data: IDX files (MNIST, Fashion-MNIST, any IDX), the bundled MNIST
+//! subset, the canonical-set downloader, generators (Playground 2-D sets,
+//! Shapeset-3x2), and seeded minibatches.
+//!
+//! Every source produces a [`Dataset`]: features as an `n x d` f32 matrix
+//! in their natural scale (images in [0, 1]), and one class label per row.
+
+mod batch;
+pub mod fetch;
+pub mod generators;
+pub mod idx;
+pub mod mnist;
+
+pub use batch::{gather, to_matrix, Batches, Scaler, Scaling};
+
+use crate::tensor::Matrix;
+
+/// A labelled dataset held in memory.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Where it came from (`mnist-10k`, `spirals`, a file path).
+    pub name: String,
+    /// `n x d` features; images as `byte / 255`.
+    pub features: Matrix<f32>,
+    /// One class per row, each `< classes`.
+    pub labels: Vec<usize>,
+    /// Number of classes.
+    pub classes: usize,
+}
+
+impl Dataset {
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no examples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Features per example.
+    pub fn dim(&self) -> usize {
+        self.features.cols()
+    }
+
+    /// Rows `range` as a new dataset (for deterministic splits).
+    pub fn slice(&self, range: std::ops::Range<usize>, name: &str) -> Dataset {
+        let d = self.dim();
+        let data = self.features.as_slice()[range.start * d..range.end * d].to_vec();
+        Dataset {
+            name: name.to_string(),
+            features: Matrix::from_vec(range.len(), d, data).expect("slice shape"),
+            labels: self.labels[range].to_vec(),
+            classes: self.classes,
+        }
+    }
+
+    /// Count of examples per class.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes];
+        for &l in &self.labels {
+            counts[l] += 1;
+        }
+        counts
+    }
+}
