@@ -35,8 +35,11 @@ pub enum ScheduleKind {
 }
 
 /// A learning-rate schedule.
+///
+/// Not `deny_unknown_fields`: serde does not support it together with
+/// `flatten` (every field, `name` included, would be rejected); the
+/// flattened [`ScheduleKind`] still rejects unknown fields of its variants.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Shape after warm-up.
     #[serde(flatten)]
@@ -90,6 +93,26 @@ mod tests {
         assert_eq!(s.lr_at(1.0, 13), 1.0);
         assert_eq!(s.lr_at(1.0, 14), 0.5);
         assert_eq!(s.lr_at(1.0, 34), 0.125);
+    }
+
+    #[test]
+    fn schedule_deserializes_its_own_json() {
+        // Regression: `deny_unknown_fields` next to `flatten` rejected `name`.
+        let s = Schedule {
+            kind: ScheduleKind::Step {
+                every: 3,
+                gamma: 0.5,
+            },
+            warmup_steps: 2,
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"step","every":3,"gamma":0.5,"warmup_steps":2}"#
+        );
+        assert_eq!(serde_json::from_str::<Schedule>(&json).unwrap(), s);
+        let bad = r#"{"name":"step","every":3,"gamma":0.5,"evry":1}"#;
+        assert!(serde_json::from_str::<Schedule>(bad).is_err());
     }
 
     #[test]
