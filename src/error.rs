@@ -44,6 +44,18 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// An experiment spec is malformed; `line` is 1-based.
+    #[error("{origin}{}: {}{message}", line.map(|l| format!(":{l}")).unwrap_or_default(), if field.is_empty() { String::new() } else { format!("`{field}`: ") })]
+    Spec {
+        /// The file (or `--flag`) the spec came from.
+        origin: String,
+        /// The line of the offending key, when known.
+        line: Option<usize>,
+        /// The dotted key (`model.depth`), when known.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A data file is malformed.
     #[error("{path}: {reason}")]
     BadData {
@@ -59,6 +71,47 @@ pub enum Error {
         what: &'static str,
         /// The step where it happened.
         step: usize,
+    },
+    /// A download could not reach its server (no network, DNS, refused).
+    #[error(
+        "cannot reach {url} ({reason}): you appear to be offline. \
+         hint: download the files by hand and pass their folder with `--data-dir`"
+    )]
+    Offline {
+        /// What was being downloaded.
+        url: String,
+        /// The connection error.
+        reason: String,
+    },
+    /// A server answered a download with an error status.
+    #[error("download of {url} failed: HTTP status {status}")]
+    HttpStatus {
+        /// What was being downloaded.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// A download failed after connecting (TLS, protocol, cut-off body).
+    #[error("download of {url} failed: {reason}")]
+    Download {
+        /// What was being downloaded.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Downloaded bytes do not have their published checksum.
+    #[error(
+        "{url}: {algorithm} checksum mismatch: expected {expected}, got {got} (download discarded)"
+    )]
+    ChecksumMismatch {
+        /// What was downloaded.
+        url: String,
+        /// `SHA-256` or `MD5`.
+        algorithm: &'static str,
+        /// The published digest, hex.
+        expected: String,
+        /// The digest of the bytes received, hex.
+        got: String,
     },
 }
 

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod bench;
 pub mod data;
 pub mod error;
+pub mod experiment;
 mod names;
 pub mod nn;
 pub mod optim;

@@ -57,7 +57,11 @@ impl Scaling {
                 let m = s[j] / n as f64;
                 let var = (s2[j] / n as f64 - m * m).max(0.0);
                 mean[j] = m as f32;
-                inv_std[j] = if var > 1e-12 { (1.0 / var.sqrt()) as f32 } else { 1.0 };
+                inv_std[j] = if var > 1e-12 {
+                    (1.0 / var.sqrt()) as f32
+                } else {
+                    1.0
+                };
             }
         }
         Scaler {
@@ -190,7 +194,15 @@ pub fn gather<T: Scalar>(data: &Dataset, idx: &[usize], x: &mut Matrix<T>, y: &m
 /// The whole dataset as one matrix of `T` (for evaluation).
 pub fn to_matrix<T: Scalar>(data: &Dataset) -> Result<Matrix<T>> {
     let (n, d) = data.features.shape();
-    Matrix::from_vec(n, d, data.features.as_slice().iter().map(|&v| T::cast(v as f64)).collect())
+    Matrix::from_vec(
+        n,
+        d,
+        data.features
+            .as_slice()
+            .iter()
+            .map(|&v| T::cast(v as f64))
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -220,7 +232,11 @@ mod tests {
     #[test]
     fn binarize_thresholds() {
         let mut d = toy();
-        "binarize(0.4)".parse::<Scaling>().unwrap().fit(&toy()).apply(&mut d);
+        "binarize(0.4)"
+            .parse::<Scaling>()
+            .unwrap()
+            .fit(&toy())
+            .apply(&mut d);
         assert_eq!(d.features.row(0), &[0.0, 1.0]);
         assert_eq!(d.features.row(1), &[1.0, 1.0]);
     }

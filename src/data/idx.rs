@@ -59,7 +59,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         bytes
     };
     if raw.len() < 4 {
-        return Err(bad(format!("truncated header: {} bytes, need at least 4", raw.len())));
+        return Err(bad(format!(
+            "truncated header: {} bytes, need at least 4",
+            raw.len()
+        )));
     }
     if raw[0] != 0 || raw[1] != 0 {
         return Err(bad(format!(
@@ -158,10 +161,13 @@ pub fn dataset_from(
     if let Some(pos) = lab.data.iter().position(|&l| l as usize >= classes) {
         return Err(Error::BadData {
             path: labels.to_path_buf(),
-            reason: format!("label {} at index {pos} is not below {classes}", lab.data[pos]),
+            reason: format!(
+                "label {} at index {pos} is not below {classes}",
+                lab.data[pos]
+            ),
         });
     }
-    let d = if n == 0 { 0 } else { img.data.len() / n };
+    let d = img.data.len().checked_div(n).unwrap_or(0);
     let features = img.data.iter().map(|&b| b as f32 / 255.0).collect();
     Ok(Dataset {
         name: name.to_string(),
@@ -250,7 +256,10 @@ mod tests {
             "x: truncated: dimensions [2, 3] need 6 bytes of data, found 5"
         );
         b.extend_from_slice(&[0, 0]);
-        assert_eq!(err(&b, "x"), "x: 1 bytes after the data that dimensions [2, 3] describe");
+        assert_eq!(
+            err(&b, "x"),
+            "x: 1 bytes after the data that dimensions [2, 3] describe"
+        );
     }
 
     #[test]
@@ -276,7 +285,9 @@ mod tests {
 
     #[test]
     fn dimension_overflow_is_an_error_not_a_panic() {
-        let b = [0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255];
+        let b = [
+            0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+        ];
         let e = err(&b, "x");
         assert!(e.contains("overflow") || e.contains("truncated"), "{e}");
     }

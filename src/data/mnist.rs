@@ -28,12 +28,25 @@ pub enum Split {
 
 /// All 10,000 bundled digits.
 pub fn bundled() -> Dataset {
-    let img = idx::parse(BUNDLED_IMAGES, Path::new("bundled:train-images-idx3-ubyte.gz"))
-        .expect("bundled images are valid (checked by tests)");
-    let lab = idx::parse(BUNDLED_LABELS, Path::new("bundled:train-labels-idx1-ubyte.gz"))
-        .expect("bundled labels are valid (checked by tests)");
-    idx::dataset_from(&img, Path::new("bundled"), &lab, Path::new("bundled"), 10, "mnist-10k")
-        .expect("bundled files agree")
+    let img = idx::parse(
+        BUNDLED_IMAGES,
+        Path::new("bundled:train-images-idx3-ubyte.gz"),
+    )
+    .expect("bundled images are valid (checked by tests)");
+    let lab = idx::parse(
+        BUNDLED_LABELS,
+        Path::new("bundled:train-labels-idx1-ubyte.gz"),
+    )
+    .expect("bundled labels are valid (checked by tests)");
+    idx::dataset_from(
+        &img,
+        Path::new("bundled"),
+        &lab,
+        Path::new("bundled"),
+        10,
+        "mnist-10k",
+    )
+    .expect("bundled files agree")
 }
 
 /// The bundled digits split into (train: first 8,000, held out: last 2,000).
@@ -83,14 +96,23 @@ mod tests {
     use sha2::{Digest, Sha256};
 
     fn hex(b: &[u8]) -> String {
-        Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+        Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
     }
 
     #[test]
     fn bundled_files_match_their_checksums() {
         let (img, lab) = bundled_files();
-        assert_eq!(hex(img), "11a772a6dc925b05dd399880865d80fdc378f1482a27072a7fe2c10be2367eda");
-        assert_eq!(hex(lab), "4e8b4ac90e302aa725dd50c14268e8630d3941e30cf889ea15dfa1a6dedf8665");
+        assert_eq!(
+            hex(img),
+            "11a772a6dc925b05dd399880865d80fdc378f1482a27072a7fe2c10be2367eda"
+        );
+        assert_eq!(
+            hex(lab),
+            "4e8b4ac90e302aa725dd50c14268e8630d3941e30cf889ea15dfa1a6dedf8665"
+        );
     }
 
     #[test]
@@ -102,7 +124,11 @@ mod tests {
         // Image 0 (a 5) has ink, and pixels are in [0, 1].
         let ink: f32 = d.features.row(0).iter().sum();
         assert!(ink > 50.0, "ink {ink}");
-        assert!(d.features.as_slice().iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert!(d
+            .features
+            .as_slice()
+            .iter()
+            .all(|&v| (0.0..=1.0).contains(&v)));
     }
 
     #[test]
@@ -130,7 +156,10 @@ mod tests {
     fn canonical_test_set_loads_when_present() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
         if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-            eprintln!("skipped: canonical MNIST test set absent from {}", dir.display());
+            eprintln!(
+                "skipped: canonical MNIST test set absent from {}",
+                dir.display()
+            );
             return;
         }
         let t = load_dir(&dir, Split::Test).unwrap();
@@ -138,6 +167,9 @@ mod tests {
         // The first test digit is a 7.
         assert_eq!(t.labels[0], 7);
         let err = load_dir(&dir, Split::Train).unwrap_err().to_string();
-        assert!(err.contains("train-images-idx3-ubyte.gz: not found"), "{err}");
+        assert!(
+            err.contains("train-images-idx3-ubyte.gz: not found"),
+            "{err}"
+        );
     }
 }

@@ -188,12 +188,14 @@ impl MlpConfig {
             l
         };
         let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
+        let mut linear_paths = Vec::new();
         let mut fan_in = self.input;
         let mut i = 0;
         while i < self.widths.len() {
             let k = self.residual_every;
             if k == 0 || i == 0 {
                 let w = self.widths[i];
+                linear_paths.push(format!("layers.{}", layers.len()));
                 layers.push(Box::new(linear(fan_in, w, self.bias)));
                 layers.extend(self.post_linear(w));
                 fan_in = w;
@@ -204,6 +206,7 @@ impl MlpConfig {
             let end = (i + k).min(self.widths.len());
             let mut branch: Vec<Box<dyn Layer<T>>> = Vec::new();
             for &w in &self.widths[i..end] {
+                linear_paths.push(format!("layers.{}.branch.{}", layers.len(), branch.len()));
                 branch.push(Box::new(linear(fan_in, w, self.bias)));
                 branch.extend(self.post_linear(w));
                 fan_in = w;
@@ -212,10 +215,12 @@ impl MlpConfig {
             layers.push(Box::new(Residual::new(Sequential::new(branch), projection)));
             i = end;
         }
+        linear_paths.push(format!("layers.{}", layers.len()));
         layers.push(Box::new(linear(fan_in, self.output, self.bias)));
         Ok(Mlp {
             config: self.clone(),
             net: Sequential::new(layers),
+            linear_paths,
         })
     }
 
@@ -242,6 +247,10 @@ pub struct Mlp<T> {
     pub config: MlpConfig,
     /// The layers, under the path prefix `layers`.
     pub net: Sequential<T>,
+    /// Path of each linear layer on the main path (hidden layers, then the
+    /// output layer; residual projections excluded), input side first.
+    /// These are the network's "layers" in depth profiles.
+    pub linear_paths: Vec<String>,
 }
 
 impl<T: Scalar> Mlp<T> {
@@ -277,6 +286,26 @@ impl<T: Scalar> Mlp<T> {
         }
     }
 
+    /// L2 norm of each linear layer's weight gradient, input side first
+    /// (order of [`Mlp::linear_paths`]).
+    pub fn weight_grad_norms(&mut self) -> Vec<f64> {
+        let wanted: Vec<String> = self
+            .linear_paths
+            .iter()
+            .map(|p| format!("{p}.weight"))
+            .collect();
+        let params = self.params();
+        wanted
+            .iter()
+            .map(|w| {
+                params
+                    .iter()
+                    .find(|p| &p.path == w)
+                    .map_or(0.0, |p| p.param.grad.norm_f64())
+            })
+            .collect()
+    }
+
     /// Number of trainable scalars.
     pub fn num_params(&mut self) -> usize {
         self.params().iter().map(|p| p.param.value.len()).sum()
@@ -309,6 +338,17 @@ mod tests {
         let paths: Vec<String> = mlp.params().into_iter().map(|p| p.path).collect();
         assert!(paths.contains(&"layers.2.branch.0.weight".to_string()));
         assert!(!paths.iter().any(|p| p.starts_with("layers.2.projection")));
+        assert_eq!(
+            mlp.linear_paths,
+            [
+                "layers.0",
+                "layers.2.branch.0",
+                "layers.2.branch.2",
+                "layers.3.branch.0",
+                "layers.3.branch.2",
+                "layers.4"
+            ]
+        );
         assert!(paths.contains(&"layers.3.projection.weight".to_string()));
         let y = mlp.forward(&Matrix::filled(3, 4, 0.5), Mode::Train);
         assert_eq!(y.shape(), (3, 2));

@@ -1,0 +1,319 @@
+//! The trainer: runs a [`Spec`] and reports through a [`Sink`].
+//!
+//! One step: gather a batch, zero the gradients, forward, loss, backward,
+//! clip (optional), optimizer update at the scheduled rate. Evaluation runs
+//! in eval mode (BatchNorm running statistics) on the whole training and
+//! held-out sets. A non-finite loss ends the run with
+//! [`Error::NonFinite`]; what was reported before stays with the sink.
+
+use super::{Dtype, Spec};
+use crate::data::{self, gather, mnist, Batches, Dataset};
+use crate::error::{Error, Result};
+use crate::nn::{Loss, Mlp, Mode, Targets};
+use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
+use crate::tensor::{Matrix, Scalar};
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// Training and held-out data for a run.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// What the optimizer sees.
+    pub train: Dataset,
+    /// What accuracy is reported on.
+    pub test: Dataset,
+}
+
+/// Loads (or generates) the spec's data and scales it.
+pub fn prepare_data(spec: &Spec) -> Result<Prepared> {
+    let d = &spec.data;
+    let (mut train, mut test) = match (d.name.as_str(), &d.dir) {
+        ("mnist" | "fashion", Some(dir)) => (
+            mnist::load_dir(Path::new(dir), mnist::Split::Train)?,
+            mnist::load_dir(Path::new(dir), mnist::Split::Test)?,
+        ),
+        ("mnist", None) => mnist::bundled_split(),
+        ("fashion", None) => {
+            return Err(Error::InvalidConfig {
+                field: "data.dir".into(),
+                reason: "fashion needs the Fashion-MNIST IDX files: set data.dir (or --data-dir), \
+                         e.g. after `gradscope data fetch fashion`"
+                    .into(),
+            })
+        }
+        (name, _) => (
+            data::generators::generate(name, d.train_size, d.noise, spec.seed)?,
+            data::generators::generate(name, d.test_size, d.noise, spec.seed ^ 0x5eed)?,
+        ),
+    };
+    if let Some(dir) = &d.eval_dir {
+        test = mnist::load_dir(Path::new(dir), mnist::Split::Test)?;
+    }
+    if test.dim() != train.dim() {
+        return Err(Error::InvalidConfig {
+            field: "data.eval_dir".into(),
+            reason: format!(
+                "evaluation examples have {} features, training examples {}",
+                test.dim(),
+                train.dim()
+            ),
+        });
+    }
+    let scaler = d.scaling.fit(&train);
+    scaler.apply(&mut train);
+    scaler.apply(&mut test);
+    Ok(Prepared { train, test })
+}
+
+/// One optimizer step, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepRecord {
+    /// 0-based step index.
+    pub step: usize,
+    /// Mean loss on the batch (before the update).
+    pub loss: f64,
+    /// Accuracy on the batch (before the update).
+    pub accuracy: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Global gradient L2 norm, before clipping.
+    pub grad_norm: f64,
+}
+
+/// An evaluation, as reported.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalRecord {
+    /// Steps done when it ran.
+    pub step: usize,
+    /// Mean loss over the training set.
+    pub train_loss: f64,
+    /// Accuracy over the training set.
+    pub train_accuracy: f64,
+    /// Mean loss over the held-out set.
+    pub test_loss: f64,
+    /// Accuracy over the held-out set.
+    pub test_accuracy: f64,
+}
+
+/// The end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Steps done.
+    pub steps: usize,
+    /// Final training-set loss (eval mode).
+    pub train_loss: f64,
+    /// Final training-set accuracy.
+    pub train_accuracy: f64,
+    /// Final held-out loss.
+    pub test_loss: f64,
+    /// Final held-out accuracy.
+    pub test_accuracy: f64,
+    /// Last step's weight-gradient L2 norm per linear layer, input side first.
+    pub grad_norms: Vec<f64>,
+    /// The linear layers those norms belong to.
+    pub layers: Vec<String>,
+    /// Wall-clock seconds spent training (not evaluating).
+    pub train_seconds: f64,
+}
+
+impl Summary {
+    /// First-layer over last-layer weight-gradient norm (the vanishing
+    /// gradient in one number: far below 1 when it vanishes).
+    pub fn first_last_ratio(&self) -> f64 {
+        match (self.grad_norms.first(), self.grad_norms.last()) {
+            (Some(&f), Some(&l)) if l > 0.0 => f / l,
+            _ => f64::NAN,
+        }
+    }
+}
+
+/// What the trainer reports, in order: `Started`, then `Step`s with `Eval`s
+/// between them, then `Finished`.
+#[derive(Clone, Debug)]
+pub enum Event<'a> {
+    /// Training is about to start.
+    Started {
+        /// The spec being run.
+        spec: &'a Spec,
+        /// Steps that will run.
+        total_steps: usize,
+        /// Trainable scalars.
+        params: usize,
+    },
+    /// A step finished.
+    Step(&'a StepRecord),
+    /// An evaluation finished.
+    Eval(&'a EvalRecord),
+    /// The run finished.
+    Finished(&'a Summary),
+}
+
+/// Receives the trainer's events (terminal progress, JSON, a store).
+pub trait Sink {
+    /// Called for each event, in order.
+    fn event(&mut self, event: &Event<'_>);
+}
+
+/// A sink that ignores everything.
+pub struct NullSink;
+
+impl Sink for NullSink {
+    fn event(&mut self, _event: &Event<'_>) {}
+}
+
+/// Steps the spec asks for on `train`.
+pub fn total_steps(spec: &Spec, train: &Dataset) -> usize {
+    if spec.epochs > 0 {
+        spec.epochs * (train.len() / spec.batch.max(1)).max(1)
+    } else {
+        spec.steps
+    }
+}
+
+/// Runs `spec` on `data` in the spec's dtype.
+pub fn train(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+    match spec.dtype {
+        Dtype::F32 => train_typed::<f32>(spec, data, sink),
+        Dtype::F64 => train_typed::<f64>(spec, data, sink),
+    }
+}
+
+fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+    spec.validate()?;
+    let (train, test) = (&data.train, &data.test);
+    if spec.batch > train.len() {
+        return Err(Error::InvalidConfig {
+            field: "batch".into(),
+            reason: format!(
+                "{} is larger than the {} training examples",
+                spec.batch,
+                train.len()
+            ),
+        });
+    }
+    let mut mlp: Mlp<T> = spec
+        .mlp_config(train.dim(), train.classes)
+        .build(spec.seed)?;
+    let mut optimizer = spec.optimizer_config()?.build::<T>();
+    let total = total_steps(spec, train);
+    let params = mlp.num_params();
+    sink.event(&Event::Started {
+        spec,
+        total_steps: total,
+        params,
+    });
+    let mut batches = Batches::new(train.len(), spec.batch, spec.seed);
+    let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
+    let mut train_seconds = 0.0;
+    let mut grad_norms = Vec::new();
+    for step in 0..total {
+        let t0 = Instant::now();
+        gather(train, batches.next_indices(), &mut x, &mut y);
+        mlp.zero_grad();
+        let out = mlp.forward(&x, Mode::Train);
+        let accuracy = accuracy(out, &y);
+        let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);
+        if !loss.is_finite() {
+            return Err(Error::NonFinite { what: "loss", step });
+        }
+        mlp.backward(&x, &grad);
+        let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
+        let grad_norm = {
+            let mut ps = mlp.params();
+            let norm = match spec.optimizer.clip_norm {
+                Some(max) => clip_grad_norm(&mut ps, max),
+                None => global_grad_norm(&ps),
+            };
+            if let Some(v) = spec.optimizer.clip_value {
+                clip_grad_value(&mut ps, v);
+            }
+            norm
+        };
+        if !grad_norm.is_finite() {
+            return Err(Error::NonFinite {
+                what: "gradient",
+                step,
+            });
+        }
+        if step + 1 == total {
+            grad_norms = mlp.weight_grad_norms();
+        }
+        optimizer.step(&mut mlp.params(), lr);
+        train_seconds += t0.elapsed().as_secs_f64();
+        sink.event(&Event::Step(&StepRecord {
+            step,
+            loss,
+            accuracy,
+            lr,
+            grad_norm,
+        }));
+        let done = step + 1;
+        if spec.eval_every > 0 && done % spec.eval_every == 0 && done < total {
+            let record = evaluate_both(&mut mlp, spec.loss, train, test, done)?;
+            sink.event(&Event::Eval(&record));
+        }
+    }
+    let last = evaluate_both(&mut mlp, spec.loss, train, test, total)?;
+    sink.event(&Event::Eval(&last));
+    let summary = Summary {
+        steps: total,
+        train_loss: last.train_loss,
+        train_accuracy: last.train_accuracy,
+        test_loss: last.test_loss,
+        test_accuracy: last.test_accuracy,
+        grad_norms,
+        layers: mlp.linear_paths.clone(),
+        train_seconds,
+    };
+    sink.event(&Event::Finished(&summary));
+    Ok(summary)
+}
+
+fn evaluate_both<T: Scalar>(
+    mlp: &mut Mlp<T>,
+    loss: Loss,
+    train: &Dataset,
+    test: &Dataset,
+    step: usize,
+) -> Result<EvalRecord> {
+    let (train_loss, train_accuracy) = evaluate(mlp, loss, train);
+    let (test_loss, test_accuracy) = evaluate(mlp, loss, test);
+    Ok(EvalRecord {
+        step,
+        train_loss,
+        train_accuracy,
+        test_loss,
+        test_accuracy,
+    })
+}
+
+/// Mean loss and accuracy over `data` in eval mode, in chunks.
+pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64, f64) {
+    const CHUNK: usize = 1000;
+    let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
+    let (mut total_loss, mut correct) = (0.0, 0.0);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(CHUNK) {
+        gather(data, chunk, &mut x, &mut y);
+        let out = mlp.forward(&x, Mode::Eval);
+        total_loss += loss.compute(out, Targets::Classes(&y), &mut grad) * chunk.len() as f64;
+        correct += accuracy(out, &y) * chunk.len() as f64;
+    }
+    let n = data.len().max(1) as f64;
+    (total_loss / n, correct / n)
+}
+
+/// Fraction of rows whose largest output is the label.
+pub fn accuracy<T: Scalar>(out: &Matrix<T>, labels: &[usize]) -> f64 {
+    let hits = labels
+        .iter()
+        .enumerate()
+        .filter(|&(r, &l)| {
+            let row = out.row(r);
+            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            best == l
+        })
+        .count();
+    hits as f64 / labels.len().max(1) as f64
+}
