@@ -1,1 +1,40 @@
-//! Training-speed benchmark (placeholder, filled in below).
+//! Speed measurement: training steps per second on the benchmark workload,
+//! one core's FMA peak, and the two GEMM backends on our shapes. Returns
+//! plain data; the CLI (`gradscope bench`) prints it and runs PyTorch
+//! beside it. Nothing here asserts on time: these are measurements.
+
+mod backends;
+mod peak;
+mod workload;
+
+pub use backends::{backend_name, compare_backends, GemmTiming, Product};
+pub use peak::{fma_peak, Peak};
+pub use workload::{TrainingBench, Workload, INPUT, LR, OUTPUT};
+
+/// The median of `values` (the mean of the middle two for an even count;
+/// NaN when empty).
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        0.5 * (v[mid - 1] + v[mid])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert!(median(&[]).is_nan());
+    }
+}

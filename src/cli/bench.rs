@@ -1,11 +1,415 @@
-//! `gradscope bench`: see the library's `bench` module.
+//! `gradscope bench`: training speed on the benchmark workload (steps/s,
+//! GFLOP/s, % of one core's measured FMA peak), optionally side by side with
+//! PyTorch (`../shared/bench/torch_mlp.py`, alternated with ours, repetition
+//! by repetition), and `--gemm`: both GEMM backends on our shapes.
+//!
+//! The measuring is the library's (`gradscope::bench`); this file resolves
+//! flags into settings, runs PyTorch as a child process, and prints.
 
-use clap::Args;
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
+use gradscope::nn::{Activation, Norm};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
 
-/// Arguments of `gradscope bench`.
-#[derive(Args)]
-pub struct BenchArgs {}
+/// Arguments of `gradscope bench`. With no shape flag it runs the whole
+/// table: (3,100,60), (10,256,128), (50,256,128), (20,1000,64) and
+/// (10,256,128) with BatchNorm, each at 1 and 2 threads.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Hidden layers (default 10 when another shape flag is given).
+    #[arg(long)]
+    depth: Option<usize>,
+    /// Units per hidden layer (default 256).
+    #[arg(long)]
+    width: Option<usize>,
+    /// Rows per batch (default 128).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Hidden activation.
+    #[arg(long, default_value = "sigmoid")]
+    activation: Activation,
+    /// Normalization in each hidden layer.
+    #[arg(long, value_enum, default_value_t = NormArg::None)]
+    norm: NormArg,
+    /// Threads (default: 1 for one shape, 1 and 2 for the table).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Steps per repetition (default: about `--seconds` worth).
+    #[arg(long)]
+    steps: Option<usize>,
+    /// Target seconds per repetition when `--steps` is not given.
+    #[arg(long, default_value_t = 0.5)]
+    seconds: f64,
+    /// Repetitions (ours and PyTorch's alternate); medians are reported.
+    #[arg(long, default_value_t = 5)]
+    reps: usize,
+    /// Untimed steps before the first repetition.
+    #[arg(long, default_value_t = 20)]
+    warmup: usize,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Python with PyTorch: also run the torch script on each shape.
+    #[arg(long, value_name = "PYTHON")]
+    torch: Option<PathBuf>,
+    /// The torch script (default: ../shared/bench/torch_mlp.py from the
+    /// repository root).
+    #[arg(long, value_name = "PATH")]
+    torch_script: Option<PathBuf>,
+    /// Time the GEMM products of a hidden layer with both backends instead.
+    #[arg(long)]
+    gemm: bool,
+    /// Milliseconds spent measuring the FMA peak.
+    #[arg(long, default_value_t = 1000)]
+    peak_ms: u64,
+}
 
-pub fn run(_args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("not yet implemented")
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NormArg {
+    None,
+    Batch,
+    Layer,
+}
+
+impl NormArg {
+    fn norm(self) -> Norm {
+        match self {
+            NormArg::None => Norm::None,
+            NormArg::Batch => Norm::Batch,
+            NormArg::Layer => Norm::Layer,
+        }
+    }
+}
+
+/// Resolved settings.
+struct Settings {
+    runs: Vec<(Workload, usize)>,
+    steps: Option<usize>,
+    seconds: f64,
+    reps: usize,
+    warmup: usize,
+    json: bool,
+    torch: Option<(PathBuf, PathBuf)>,
+    gemm: bool,
+    peak: Duration,
+}
+
+impl Settings {
+    fn resolve(a: BenchArgs) -> anyhow::Result<Self> {
+        let single = a.depth.is_some() || a.width.is_some() || a.batch.is_some();
+        let threads = match a.threads {
+            Some(0) => bail!("--threads must be at least 1"),
+            Some(t) => vec![t],
+            None if single => vec![1],
+            None => vec![1, 2],
+        };
+        let shapes = if single {
+            let w = Workload {
+                activation: a.activation,
+                norm: a.norm.norm(),
+                ..Workload::new(
+                    a.depth.unwrap_or(10),
+                    a.width.unwrap_or(256),
+                    a.batch.unwrap_or(128),
+                )
+            };
+            if w.depth == 0 || w.width == 0 || w.batch == 0 {
+                bail!("--depth, --width and --batch must be at least 1");
+            }
+            vec![w]
+        } else {
+            Workload::table()
+                .into_iter()
+                .map(|w| Workload {
+                    activation: a.activation,
+                    ..w
+                })
+                .collect()
+        };
+        let runs = shapes
+            .iter()
+            .flat_map(|&w| threads.iter().map(move |&t| (w, t)))
+            .collect();
+        let torch = match a.torch {
+            None => None,
+            Some(python) => {
+                let script = a.torch_script.unwrap_or_else(default_torch_script);
+                if !script.is_file() {
+                    bail!(
+                        "torch script {} not found\nhint: pass --torch-script PATH",
+                        script.display()
+                    );
+                }
+                Some((python, script))
+            }
+        };
+        Ok(Self {
+            runs,
+            steps: a.steps,
+            seconds: a.seconds,
+            reps: a.reps.max(1),
+            warmup: a.warmup,
+            json: a.json,
+            torch,
+            gemm: a.gemm,
+            peak: Duration::from_millis(a.peak_ms),
+        })
+    }
+}
+
+/// `../shared/bench/torch_mlp.py` from the repository root (the crate's
+/// directory at build time, else the working directory).
+fn default_torch_script() -> PathBuf {
+    let rel = Path::new("../shared/bench/torch_mlp.py");
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    if built.is_file() {
+        built
+    } else {
+        rel.to_path_buf()
+    }
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let s = Settings::resolve(args)?;
+    if s.gemm {
+        return run_gemm(&s);
+    }
+    eprintln!("measuring the FMA peak of one core...");
+    let peak = bench::fma_peak(s.peak);
+    if !s.json {
+        println!(
+            "FMA peak of one core: {:.1} GFLOP/s ({})",
+            peak.gflop_per_s, peak.isa
+        );
+        print_header(s.torch.is_some());
+    }
+    for &(w, threads) in &s.runs {
+        let r = measure(&s, &w, threads, &peak)?;
+        if s.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            print_row(&r);
+        }
+    }
+    Ok(())
+}
+
+/// One line of results.
+#[derive(Serialize)]
+struct Row {
+    #[serde(rename = "impl")]
+    implementation: &'static str,
+    #[serde(flatten)]
+    workload: Workload,
+    threads: usize,
+    steps: usize,
+    reps: usize,
+    steps_per_s: f64,
+    steps_per_s_reps: Vec<f64>,
+    gflop_per_step: f64,
+    gflop_per_s: f64,
+    fma_peak_gflop_per_s: f64,
+    fma_peak_isa: &'static str,
+    pct_fma_peak: f64,
+    final_loss: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_steps_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_steps_per_s_reps: Option<Vec<f64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_version: Option<String>,
+    /// Median over repetitions of (ours / torch), pair by pair.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+}
+
+fn measure(s: &Settings, w: &Workload, threads: usize, peak: &Peak) -> anyhow::Result<Row> {
+    eprintln!(
+        "depth {} width {} batch {} norm {:?}, {threads} thread(s)...",
+        w.depth, w.width, w.batch, w.norm
+    );
+    let mut ours = TrainingBench::new(w, threads, 0)?;
+    ours.time(s.warmup);
+    let steps = match s.steps {
+        Some(n) => n.max(1),
+        None => {
+            let rate = ours.time(s.warmup.clamp(3, 50));
+            ((rate * s.seconds).round() as usize).max(5)
+        }
+    };
+    let mut rates = Vec::with_capacity(s.reps);
+    let mut torch_rates = Vec::new();
+    let mut torch_version = None;
+    for _ in 0..s.reps {
+        rates.push(ours.time(steps));
+        if let Some((python, script)) = &s.torch {
+            let t = run_torch(python, script, w, threads, steps, s.warmup)?;
+            torch_rates.push(t.median_steps_per_s);
+            torch_version = Some(t.version);
+        }
+    }
+    let med = bench::median(&rates);
+    let gflop_per_s = med * w.gflop_per_step();
+    let (torch_med, ratio) = if torch_rates.is_empty() {
+        (None, None)
+    } else {
+        let pairs: Vec<f64> = rates.iter().zip(&torch_rates).map(|(a, b)| a / b).collect();
+        (
+            Some(bench::median(&torch_rates)),
+            Some(bench::median(&pairs)),
+        )
+    };
+    Ok(Row {
+        implementation: "gradscope",
+        workload: *w,
+        threads,
+        steps,
+        reps: s.reps,
+        steps_per_s: med,
+        steps_per_s_reps: rates,
+        gflop_per_step: w.gflop_per_step(),
+        gflop_per_s,
+        fma_peak_gflop_per_s: peak.gflop_per_s,
+        fma_peak_isa: peak.isa,
+        pct_fma_peak: 100.0 * gflop_per_s / (peak.gflop_per_s * threads as f64),
+        final_loss: ours.last_loss(),
+        torch_steps_per_s: torch_med,
+        torch_steps_per_s_reps: torch_med.map(|_| torch_rates),
+        torch_version,
+        ratio,
+    })
+}
+
+/// What the torch script prints (the fields we use).
+#[derive(serde::Deserialize)]
+struct TorchLine {
+    median_steps_per_s: f64,
+    version: String,
+}
+
+fn run_torch(
+    python: &Path,
+    script: &Path,
+    w: &Workload,
+    threads: usize,
+    steps: usize,
+    warmup: usize,
+) -> anyhow::Result<TorchLine> {
+    let norm = match w.norm {
+        Norm::None => "none",
+        Norm::Batch => "batch",
+        Norm::Layer => "layer",
+    };
+    let out = Command::new(python)
+        .arg(script)
+        .args(["--depth", &w.depth.to_string()])
+        .args(["--width", &w.width.to_string()])
+        .args(["--batch", &w.batch.to_string()])
+        .args(["--activation", &w.activation.to_string()])
+        .args(["--norm", norm])
+        .args(["--threads", &threads.to_string()])
+        .args(["--steps", &steps.to_string()])
+        .args(["--warmup", &warmup.to_string()])
+        .args(["--reps", "1"])
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed ({}):\n{}",
+            python.display(),
+            script.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .context("the torch script printed no JSON line")?;
+    serde_json::from_str(line).with_context(|| format!("parsing the torch script's output: {line}"))
+}
+
+fn print_header(torch: bool) {
+    print!(
+        "{:>5} {:>5} {:>5} {:>5} {:>3} | {:>9} {:>8} {:>6}",
+        "depth", "width", "batch", "norm", "thr", "steps/s", "GFLOP/s", "%peak"
+    );
+    if torch {
+        print!(" | {:>9} {:>6}", "torch/s", "ratio");
+    }
+    println!();
+}
+
+fn print_row(r: &Row) {
+    let norm = match r.workload.norm {
+        Norm::None => "none",
+        Norm::Batch => "batch",
+        Norm::Layer => "layer",
+    };
+    print!(
+        "{:>5} {:>5} {:>5} {:>5} {:>3} | {:>9.1} {:>8.1} {:>5.1}%",
+        r.workload.depth,
+        r.workload.width,
+        r.workload.batch,
+        norm,
+        r.threads,
+        r.steps_per_s,
+        r.gflop_per_s,
+        r.pct_fma_peak
+    );
+    if let (Some(t), Some(ratio)) = (r.torch_steps_per_s, r.ratio) {
+        print!(" | {t:>9.1} {ratio:>5.2}x");
+    }
+    println!();
+}
+
+fn run_gemm(s: &Settings) -> anyhow::Result<()> {
+    let mut seen = Vec::new();
+    if !s.json {
+        println!(
+            "{:>12} {:>16} {:>3} | {:>8} {:>14} {:>6}",
+            "product", "m x n x k", "thr", "gemm", "matrixmultiply", "ratio"
+        );
+    }
+    for &(w, threads) in &s.runs {
+        let key = (w.batch, w.width, threads);
+        if seen.contains(&key) {
+            continue;
+        }
+        seen.push(key);
+        eprintln!(
+            "GEMM: batch {} width {}, {threads} thread(s)...",
+            w.batch, w.width
+        );
+        let timings = bench::compare_backends(&w, threads, s.reps, 2e9 * s.seconds);
+        if s.json {
+            for t in &timings {
+                println!("{}", serde_json::to_string(t)?);
+            }
+        } else {
+            print_gemm_rows(&timings);
+        }
+    }
+    Ok(())
+}
+
+fn print_gemm_rows(timings: &[GemmTiming]) {
+    for pair in timings.chunks(2) {
+        let [a, b] = pair else { continue };
+        println!(
+            "{:>12} {:>16} {:>3} | {:>8.1} {:>14.1} {:>5.2}x",
+            format!("{:?}", a.product),
+            format!("{}x{}x{}", a.m, a.n, a.k),
+            a.threads,
+            a.gflop_per_s,
+            b.gflop_per_s,
+            a.gflop_per_s / b.gflop_per_s
+        );
+    }
 }

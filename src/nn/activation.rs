@@ -115,6 +115,25 @@ impl Activation {
 
     /// `y = f(x)` over slices.
     pub fn forward_slice<T: Scalar>(&self, x: &[T], y: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (just detected).
+            return unsafe { self.forward_slice_avx2(x, y) };
+        }
+        self.forward_slice_portable(x, y)
+    }
+
+    /// [`Self::forward_slice`] compiled for AVX2: the same code, so the same
+    /// results bit for bit (Rust never fuses a multiply and an add), in
+    /// 8-lane vectors instead of baseline x86-64's 4.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn forward_slice_avx2<T: Scalar>(&self, x: &[T], y: &mut [T]) {
+        self.forward_slice_portable(x, y)
+    }
+
+    #[inline(always)]
+    fn forward_slice_portable<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         let c = T::cast;
         let one = T::one();
         let zero = T::zero();
@@ -156,6 +175,23 @@ impl Activation {
     /// `g = g * f'(x)` over slices, given `x` and `y = f(x)`: turns `dL/dy`
     /// into `dL/dx` in place.
     pub fn backward_slice_in_place<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (just detected).
+            return unsafe { self.backward_slice_in_place_avx2(x, y, g) };
+        }
+        self.backward_slice_in_place_portable(x, y, g)
+    }
+
+    /// [`Self::backward_slice_in_place`] compiled for AVX2 (same results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn backward_slice_in_place_avx2<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
+        self.backward_slice_in_place_portable(x, y, g)
+    }
+
+    #[inline(always)]
+    fn backward_slice_in_place_portable<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
         let c = T::cast;
         let one = T::one();
         let zero = T::zero();

@@ -146,7 +146,7 @@ fn exp_f32(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let xc = x.clamp(LO, HI);
-    let n = (xc * LOG2E).round();
+    let n = round_half_away(xc * LOG2E);
     let r = xc - n * LN2_HI - n * LN2_LO;
     let r2 = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
@@ -155,7 +155,10 @@ fn exp_f32(x: f32) -> f32 {
         + 5e-1;
     let e = p * r2 + r + 1.0;
     // 2^n for n in [-126, 128]: split n in two halves so 2^128 is reachable.
-    let n = n as i32;
+    // n is an integer there, so n + 1.5 * 2^23 is exact and its low bits are
+    // n: the same as `n as i32` without a (non-vectorizing) saturating cast.
+    // (A NaN input gives a garbage n here, but `e` is NaN, so y is NaN.)
+    let n = (n + ROUND_MAGIC).to_bits() as i32 - ROUND_MAGIC.to_bits() as i32;
     let h = n / 2;
     let s1 = f32::from_bits(((h + 127) as u32) << 23);
     let s2 = f32::from_bits(((n - h + 127) as u32) << 23);
@@ -166,6 +169,24 @@ fn exp_f32(x: f32) -> f32 {
         f32::INFINITY
     } else {
         y
+    }
+}
+
+/// `1.5 * 2^23`: adding it to an `f32` of magnitude below `2^22` rounds to
+/// an integer (nearest-even), held in the low mantissa bits.
+const ROUND_MAGIC: f32 = 12_582_912.0;
+
+/// `v.round()` (half away from zero) for `|v| < 2^22`, without a libm
+/// call, so loops over it vectorize on baseline x86-64 (no SSE4.1
+/// `roundps`): adding and removing `1.5 * 2^23` rounds to nearest-even,
+/// and a tie (`|v - t| = 1/2`, exact) is then pushed away from zero.
+#[inline(always)]
+fn round_half_away(v: f32) -> f32 {
+    let t = (v + ROUND_MAGIC) - ROUND_MAGIC;
+    if (v - t).abs() == 0.5 {
+        v + 0.5f32.copysign(v)
+    } else {
+        t
     }
 }
 
@@ -185,6 +206,30 @@ mod tests {
         }
         // 3 ulp of f32 is 3 * 2^-23 = 3.6e-7 relative.
         assert!(worst < 3.6e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn round_half_away_matches_std_round() {
+        for v in [
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            -1.5,
+            2.5,
+            -2.5,
+            0.499_999_97,
+            126.5,
+            -126.5,
+        ] {
+            assert_eq!(round_half_away(v), v.round(), "{v}"); // -0.0 == 0.0 here
+        }
+        let mut v = -130.0f32;
+        while v < 130.0 {
+            assert_eq!(round_half_away(v), v.round(), "{v}");
+            v += 0.013_7;
+        }
     }
 
     #[test]

@@ -1,0 +1,216 @@
+//! The training workload the benchmark times, identical to
+//! `../shared/bench/torch_mlp.py`: input 784, `depth` hidden layers of
+//! `width` units, 10 outputs, softmax cross-entropy, plain SGD (lr 0.01),
+//! f32, one fixed synthetic batch (inputs uniform in `[0, 1)`, labels
+//! uniform in `0..10`, fixed seed).
+//!
+//! FLOP count, as the torch script counts it: every linear layer does three
+//! GEMMs per step (forward, weight gradient, input gradient) of
+//! `batch x MACs` multiply-adds, 2 flop each, so
+//! `GFLOP/step = 6 batch MACs / 1e9` with
+//! `MACs = 784 W + (D - 1) W^2 + 10 W`.
+
+use crate::error::Result;
+use crate::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::tensor::{max_threads, set_max_threads, Init, Matrix};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::time::Instant;
+
+/// Input features (MNIST's 28 x 28).
+pub const INPUT: usize = 784;
+/// Output classes.
+pub const OUTPUT: usize = 10;
+/// The SGD learning rate.
+pub const LR: f64 = 0.01;
+
+/// One benchmark shape.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Workload {
+    /// Hidden layers.
+    pub depth: usize,
+    /// Units per hidden layer.
+    pub width: usize,
+    /// Rows per batch.
+    pub batch: usize,
+    /// Hidden activation.
+    #[serde(serialize_with = "as_display")]
+    pub activation: Activation,
+    /// Normalization in each hidden layer.
+    pub norm: Norm,
+}
+
+fn as_display<S: serde::Serializer>(a: &Activation, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+impl Workload {
+    /// A sigmoid MLP without normalization.
+    pub fn new(depth: usize, width: usize, batch: usize) -> Self {
+        Self {
+            depth,
+            width,
+            batch,
+            activation: Activation::Sigmoid,
+            norm: Norm::None,
+        }
+    }
+
+    /// The shapes the issue asks for: (3, 100, 60), (10, 256, 128),
+    /// (50, 256, 128), (20, 1000, 64), and (10, 256, 128) with BatchNorm.
+    pub fn table() -> Vec<Self> {
+        vec![
+            Self::new(3, 100, 60),
+            Self::new(10, 256, 128),
+            Self::new(50, 256, 128),
+            Self::new(20, 1000, 64),
+            Self {
+                norm: Norm::Batch,
+                ..Self::new(10, 256, 128)
+            },
+        ]
+    }
+
+    /// Multiply-adds per example in the linear layers (forward only).
+    ///
+    /// # Panics
+    /// When `depth` is 0 (the torch script's formula needs a hidden layer).
+    pub fn macs(&self) -> usize {
+        assert!(self.depth >= 1, "the benchmark needs a hidden layer");
+        INPUT * self.width + (self.depth - 1) * self.width * self.width + self.width * OUTPUT
+    }
+
+    /// GEMM GFLOP per training step: `6 batch MACs / 1e9`.
+    pub fn gflop_per_step(&self) -> f64 {
+        6.0 * self.batch as f64 * self.macs() as f64 / 1e9
+    }
+
+    /// The model config (torch's default `nn.Linear` init: standard uniform).
+    pub fn mlp_config(&self) -> MlpConfig {
+        MlpConfig::new(INPUT, OUTPUT)
+            .depth(self.depth, self.width)
+            .activation(self.activation)
+            .norm(self.norm, NormPlacement::Before)
+            .init(Init::Standard)
+    }
+}
+
+/// A model, its optimizer and one fixed batch: everything a timed step
+/// touches, allocated once.
+///
+/// With more than one thread the steps run inside a rayon pool of that
+/// many threads, so the thread that drives the step is one of the GEMM's
+/// workers (calling from outside a pool would park it and wake two others
+/// for every product).
+pub struct TrainingBench {
+    threads: usize,
+    pool: Option<rayon::ThreadPool>,
+    mlp: Mlp<f32>,
+    opt: Box<dyn Optimizer<f32>>,
+    x: Matrix<f32>,
+    labels: Vec<usize>,
+    grad: Matrix<f32>,
+    last_loss: f64,
+}
+
+impl TrainingBench {
+    /// Builds the workload's model and batch from `seed`, to train on up to
+    /// `threads` threads.
+    ///
+    /// # Panics
+    /// When the thread pool cannot be created.
+    pub fn new(workload: &Workload, threads: usize, seed: u64) -> Result<Self> {
+        let threads = threads.max(1);
+        let pool = (threads > 1).then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a rayon thread pool")
+        });
+        let mlp = workload.mlp_config().build::<f32>(seed)?;
+        let opt = OptimizerConfig::from_name("sgd")?.build::<f32>();
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        let data = (0..workload.batch * INPUT)
+            .map(|_| rng.gen::<f32>())
+            .collect();
+        let x = Matrix::from_vec(workload.batch, INPUT, data)?;
+        let labels = (0..workload.batch)
+            .map(|_| rng.gen_range(0..OUTPUT))
+            .collect();
+        Ok(Self {
+            threads,
+            pool,
+            mlp,
+            opt,
+            x,
+            labels,
+            grad: Matrix::default(),
+            last_loss: f64::NAN,
+        })
+    }
+
+    /// One training step: zero the gradients, forward, loss, backward, SGD
+    /// (on the calling thread; [`Self::time`] runs steps in the pool).
+    pub fn step(&mut self) {
+        self.mlp.zero_grad();
+        let out = self.mlp.forward(&self.x, Mode::Train);
+        self.last_loss =
+            Loss::CrossEntropy.compute(out, Targets::Classes(&self.labels), &mut self.grad);
+        self.mlp.backward(&self.x, &self.grad);
+        self.opt.step(&mut self.mlp.params(), LR);
+    }
+
+    /// Runs `steps` steps with products on up to `threads` threads (the
+    /// GEMM thread limit is set for the duration and restored); returns
+    /// steps per second.
+    pub fn time(&mut self, steps: usize) -> f64 {
+        let saved = max_threads();
+        set_max_threads(self.threads);
+        let pool = self.pool.take();
+        let run = |b: &mut Self| {
+            let t0 = Instant::now();
+            for _ in 0..steps {
+                b.step();
+            }
+            steps as f64 / t0.elapsed().as_secs_f64()
+        };
+        let rate = match &pool {
+            Some(p) => p.install(|| run(self)),
+            None => run(self),
+        };
+        self.pool = pool;
+        set_max_threads(saved);
+        rate
+    }
+
+    /// The loss of the last step (NaN before the first).
+    pub fn last_loss(&self) -> f64 {
+        self.last_loss
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flop_formula_matches_the_torch_script() {
+        // torch_mlp.py: macs = 784*w + (d-1)*w*w + w*10; gflop = 6*b*macs/1e9
+        let w = Workload::new(10, 256, 128);
+        assert_eq!(w.macs(), 784 * 256 + 9 * 256 * 256 + 256 * 10);
+        assert_eq!(w.macs(), 793_088);
+        assert_eq!(w.gflop_per_step(), 6.0 * 128.0 * 793_088.0 / 1e9);
+        // (3, 100, 60): 784*100 + 2*100*100 + 1000 = 99_400 MACs
+        assert_eq!(Workload::new(3, 100, 60).macs(), 99_400);
+    }
+
+    #[test]
+    fn a_tiny_run_trains_and_reports_a_positive_rate() {
+        let mut b = TrainingBench::new(&Workload::new(2, 16, 8), 2, 0).unwrap();
+        let rate = b.time(3);
+        assert!(rate > 0.0 && rate.is_finite());
+        assert!(b.last_loss().is_finite());
+    }
+}
