@@ -9,7 +9,7 @@ fn spec(text: &str) -> Spec {
 }
 
 /// 784-256-256-10, 16 epochs of the 8,000 training digits: 95.4% on the
-/// 2,000 held out (seeds 0-3 give 95.1-95.7% with this recipe).
+/// 2,000 held out (seed 1 gives 95.7%; Adam at lr 1e-3 stays near 94.8%).
 #[test]
 fn relu_mlp_reaches_95_percent_held_out() {
     let s = spec(
