@@ -103,7 +103,7 @@ fn divergence_ends_with_a_message_and_a_hint() {
             "--depth",
             "3",
             "--width",
-            "32",
+            "64",
             "--init",
             "normal(3)",
             "--lr",
