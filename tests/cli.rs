@@ -169,3 +169,25 @@ fn eval_data_uses_the_canonical_test_set_when_present() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["test_accuracy"].as_f64().unwrap() > 0.8, "{v}");
 }
+
+#[test]
+fn data_fetch_offline_fails_with_a_clear_message() {
+    // A port that was just freed: connection refused, as offline.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let cache = tempfile::tempdir().unwrap();
+    gradscope()
+        .args([
+            "data",
+            "fetch",
+            "mnist",
+            "--cache",
+            cache.path().to_str().unwrap(),
+        ])
+        .args(["--mirror", &format!("http://127.0.0.1:{port}/")])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("you appear to be offline"));
+}

@@ -2,6 +2,7 @@
 //! output. Data goes to stdout; logs, progress and errors to stderr.
 
 mod bench;
+mod data;
 mod demo;
 mod output;
 mod train;
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Measure training speed (steps/s, GFLOP/s, % of FMA peak, ratio to PyTorch).
     Bench(bench::BenchArgs),
+    /// Fetch canonical data sets (MNIST, Fashion-MNIST) into the cache.
+    Data(data::DataArgs),
     /// Train three 20-layer nets on bundled MNIST: the vanishing gradient and two remedies.
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
@@ -32,6 +35,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Data(args) => data::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Train(args) => train::run(*args),
     };
