@@ -60,7 +60,8 @@ pub struct BenchArgs {
     /// repository root).
     #[arg(long, value_name = "PATH")]
     torch_script: Option<PathBuf>,
-    /// Time the GEMM products of a hidden layer with both backends instead.
+    /// Time the GEMM products of a hidden layer with both backends instead
+    /// (at `--threads`, default 1).
     #[arg(long)]
     gemm: bool,
     /// Milliseconds spent measuring the FMA peak.
@@ -104,7 +105,7 @@ impl Settings {
         let threads = match a.threads {
             Some(0) => bail!("--threads must be at least 1"),
             Some(t) => vec![t],
-            None if single => vec![1],
+            None if single || a.gemm => vec![1],
             None => vec![1, 2],
         };
         let shapes = if single {
@@ -370,6 +371,13 @@ fn print_row(r: &Row) {
 }
 
 fn run_gemm(s: &Settings) -> anyhow::Result<()> {
+    // matrixmultiply sizes its own thread pool once per process, from
+    // MATMUL_NUM_THREADS (default: every physical core), whatever our
+    // thread policy says; pin it to the thread count compared.
+    let threads = s.runs.first().map_or(1, |r| r.1);
+    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+        std::env::set_var("MATMUL_NUM_THREADS", threads.to_string());
+    }
     let mut seen = Vec::new();
     if !s.json {
         println!(

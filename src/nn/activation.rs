@@ -351,6 +351,10 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
         self.activation.to_string()
     }
 
+    fn activation(&self) -> Option<Activation> {
+        Some(self.activation)
+    }
+
     fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
         self.output.resize(x.rows(), x.cols());
         self.activation
@@ -445,6 +449,22 @@ mod tests {
         }
         let err = "sigmoidal".parse::<Activation>().unwrap_err().to_string();
         assert!(err.starts_with("unknown activation `sigmoidal`"), "{err}");
+    }
+
+    #[test]
+    fn dispatched_loops_match_the_portable_ones_bit_for_bit() {
+        let x: Vec<f32> = (-300..300).map(|i| i as f32 * 0.37 - 0.05).collect();
+        for act in ALL {
+            let (mut y, mut y0) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            act.forward_slice(&x, &mut y);
+            act.forward_slice_portable(&x, &mut y0);
+            let (mut g, mut g0) = (vec![0.5f32; x.len()], vec![0.5f32; x.len()]);
+            act.backward_slice_in_place(&x, &y, &mut g);
+            act.backward_slice_in_place_portable(&x, &y0, &mut g0);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&y), bits(&y0), "{act} forward");
+            assert_eq!(bits(&g), bits(&g0), "{act} backward");
+        }
     }
 
     #[test]
