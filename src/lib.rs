@@ -12,6 +12,7 @@ pub mod experiment;
 mod names;
 pub mod nn;
 pub mod optim;
+pub mod probe;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
-//! Analysis of networks and runs. For now: the finite-difference gradient
-//! check every backward pass is held to.
+//! Analysis of networks and runs: the finite-difference gradient check
+//! every backward pass is held to, and the diagnosis of recorded runs.
 
+pub mod diagnose;
 pub mod gradcheck;

@@ -103,7 +103,8 @@ impl Sink for ProgressSink {
                 e.test_loss,
                 100.0 * e.test_accuracy
             )),
-            Event::Finished(_) => self.bar.finish_and_clear(),
+            Event::Finished(_) | Event::Failed { .. } => self.bar.finish_and_clear(),
+            Event::Probe(_) => {}
         }
     }
 }

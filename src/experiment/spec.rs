@@ -26,6 +26,7 @@ use crate::data::Scaling;
 use crate::error::{Error, Result};
 use crate::nn::{Activation, Loss, MlpConfig, Norm, NormPlacement};
 use crate::optim::{OptimizerConfig, Schedule};
+use crate::probe::ProbeConfig;
 use crate::tensor::Init;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -70,6 +71,8 @@ pub struct Spec {
     pub optimizer: OptimizerSpec,
     /// Learning-rate schedule.
     pub schedule: Schedule,
+    /// What is recorded per layer, how often.
+    pub probe: ProbeConfig,
 }
 
 /// The data section.
@@ -152,6 +155,7 @@ impl Default for Spec {
             model: ModelSpec::default(),
             optimizer: OptimizerSpec::default(),
             schedule: Schedule::default(),
+            probe: ProbeConfig::default(),
         }
     }
 }

@@ -6,13 +6,15 @@
 //! held-out sets. A non-finite loss ends the run with
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
 
+use super::record::RunStatus;
 use super::{Dtype, Spec};
 use crate::data::{self, gather, mnist, Batches, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Loss, Mlp, Mode, Targets};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
+use crate::probe::{Prober, StepProbe};
 use crate::tensor::{Matrix, Scalar};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 
@@ -67,7 +69,7 @@ pub fn prepare_data(spec: &Spec) -> Result<Prepared> {
 }
 
 /// One optimizer step, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepRecord {
     /// 0-based step index.
     pub step: usize,
@@ -82,7 +84,7 @@ pub struct StepRecord {
 }
 
 /// An evaluation, as reported.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EvalRecord {
     /// Steps done when it ran.
     pub step: usize,
@@ -97,7 +99,7 @@ pub struct EvalRecord {
 }
 
 /// The end of a run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     /// Steps done.
     pub steps: usize,
@@ -143,10 +145,19 @@ pub enum Event<'a> {
     },
     /// A step finished.
     Step(&'a StepRecord),
+    /// A step was probed (after its update).
+    Probe(&'a StepProbe),
     /// An evaluation finished.
     Eval(&'a EvalRecord),
     /// The run finished.
     Finished(&'a Summary),
+    /// The run stopped on an error (the error is also returned).
+    Failed {
+        /// `Diverged` for a non-finite loss or gradient, else `Failed`.
+        status: RunStatus,
+        /// What happened.
+        error: &'a Error,
+    },
 }
 
 /// Receives the trainer's events (terminal progress, JSON, a store).
@@ -163,6 +174,8 @@ impl Sink for NullSink {
 }
 
 /// Steps the spec asks for on `train`.
+///
+/// With `epochs`, every epoch is `floor(n / batch)` full batches.
 pub fn total_steps(spec: &Spec, train: &Dataset) -> usize {
     if spec.epochs > 0 {
         spec.epochs * (train.len() / spec.batch.max(1)).max(1)
@@ -180,6 +193,18 @@ pub fn train(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summar
 }
 
 fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+    let result = run_steps::<T>(spec, data, sink);
+    if let Err(error) = &result {
+        let status = match error {
+            Error::NonFinite { .. } => RunStatus::Diverged,
+            _ => RunStatus::Failed,
+        };
+        sink.event(&Event::Failed { status, error });
+    }
+    result
+}
+
+fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
     spec.validate()?;
     let (train, test) = (&data.train, &data.test);
     if spec.batch > train.len() {
@@ -205,6 +230,7 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> 
     });
     let mut batches = Batches::new(train.len(), spec.batch, spec.seed);
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
+    let mut prober = Prober::<T>::new(spec.probe);
     let mut train_seconds = 0.0;
     let mut grad_norms = Vec::new();
     for step in 0..total {
@@ -214,10 +240,16 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> 
         let out = mlp.forward(&x, Mode::Train);
         let accuracy = accuracy(out, &y);
         let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);
+        mlp.backward(&x, &grad);
+        let probing = spec.probe.scalars_at(step) || !loss.is_finite();
+        let mut probe = probing.then(|| prober.observe(step, &mlp, &grad));
         if !loss.is_finite() {
+            // Record where the non-finite values are before stopping.
+            if let Some(p) = &probe {
+                sink.event(&Event::Probe(p));
+            }
             return Err(Error::NonFinite { what: "loss", step });
         }
-        mlp.backward(&x, &grad);
         let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
         let grad_norm = {
             let mut ps = mlp.params();
@@ -231,6 +263,9 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> 
             norm
         };
         if !grad_norm.is_finite() {
+            if let Some(p) = &probe {
+                sink.event(&Event::Probe(p));
+            }
             return Err(Error::NonFinite {
                 what: "gradient",
                 step,
@@ -239,7 +274,13 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> 
         if step + 1 == total {
             grad_norms = mlp.weight_grad_norms();
         }
+        if probe.is_some() {
+            prober.snapshot(&mlp);
+        }
         optimizer.step(&mut mlp.params(), lr);
+        if let Some(p) = &mut probe {
+            prober.finish(&mlp, p);
+        }
         train_seconds += t0.elapsed().as_secs_f64();
         sink.event(&Event::Step(&StepRecord {
             step,
@@ -248,6 +289,9 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> 
             lr,
             grad_norm,
         }));
+        if let Some(p) = &probe {
+            sink.event(&Event::Probe(p));
+        }
         let done = step + 1;
         if spec.eval_every > 0 && done % spec.eval_every == 0 && done < total {
             let record = evaluate_both(&mut mlp, spec.loss, train, test, done)?;

@@ -72,6 +72,22 @@ pub trait Layer<T: Scalar>: Send {
     /// `dL/dx` from the last `backward` that computed it.
     fn input_grad(&self) -> &Matrix<T>;
 
+    /// Child `i` of a container (`Sequential`, the branch of a `Residual`);
+    /// `None` for leaf layers. Lets probes reach any layer by its index chain.
+    fn child(&self, _i: usize) -> Option<&dyn Layer<T>> {
+        None
+    }
+
+    /// The nonlinearity, for activation layers.
+    fn activation(&self) -> Option<super::Activation> {
+        None
+    }
+
+    /// The parameter called `name` (`weight`, `bias`), read-only.
+    fn param(&self, _name: &str) -> Option<&Param<T>> {
+        None
+    }
+
     /// Appends this layer's parameters, paths prefixed by `prefix`.
     fn collect_params<'a>(&'a mut self, _prefix: &str, _out: &mut Vec<NamedParam<'a, T>>) {}
 

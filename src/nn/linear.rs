@@ -121,6 +121,14 @@ impl<T: Scalar> Layer<T> for Linear<T> {
         &self.input_grad
     }
 
+    fn param(&self, name: &str) -> Option<&Param<T>> {
+        match name {
+            "weight" => Some(&self.weight),
+            "bias" => self.bias.as_ref(),
+            _ => None,
+        }
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         out.push(NamedParam {
             path: join(prefix, "weight"),

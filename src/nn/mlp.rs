@@ -189,15 +189,24 @@ impl MlpConfig {
         };
         let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
         let mut linear_paths = Vec::new();
+        let mut slots = Vec::new();
         let mut fan_in = self.input;
         let mut i = 0;
         while i < self.widths.len() {
             let k = self.residual_every;
             if k == 0 || i == 0 {
                 let w = self.widths[i];
-                linear_paths.push(format!("layers.{}", layers.len()));
+                let t = layers.len();
+                linear_paths.push(format!("layers.{t}"));
                 layers.push(Box::new(linear(fan_in, w, self.bias)));
                 layers.extend(self.post_linear(w));
+                let (pre, act) = self.offsets();
+                slots.push(LayerSlots {
+                    linear: vec![t],
+                    pre: vec![t + pre],
+                    activation: Some(vec![t + act]),
+                    next: Some(vec![t + act + 1]),
+                });
                 fan_in = w;
                 i += 1;
                 continue;
@@ -205,23 +214,57 @@ impl MlpConfig {
             let block_in = fan_in;
             let end = (i + k).min(self.widths.len());
             let mut branch: Vec<Box<dyn Layer<T>>> = Vec::new();
+            let t = layers.len();
             for &w in &self.widths[i..end] {
-                linear_paths.push(format!("layers.{}.branch.{}", layers.len(), branch.len()));
+                let j = branch.len();
+                linear_paths.push(format!("layers.{t}.branch.{j}"));
                 branch.push(Box::new(linear(fan_in, w, self.bias)));
                 branch.extend(self.post_linear(w));
+                let (pre, act) = self.offsets();
+                slots.push(LayerSlots {
+                    linear: vec![t, j],
+                    pre: vec![t, j + pre],
+                    activation: Some(vec![t, j + act]),
+                    next: Some(vec![t, j + act + 1]),
+                });
                 fan_in = w;
+            }
+            // The activation that ends the branch passes its gradient to
+            // the block's output: the next top-level layer's input gradient.
+            if let Some(last) = slots.last_mut() {
+                if last.next.as_ref().is_some_and(|n| n[1] == branch.len()) {
+                    last.next = Some(vec![t + 1]);
+                }
             }
             let projection = (block_in != fan_in).then(|| linear(block_in, fan_in, false));
             layers.push(Box::new(Residual::new(Sequential::new(branch), projection)));
             i = end;
         }
-        linear_paths.push(format!("layers.{}", layers.len()));
+        let t = layers.len();
+        linear_paths.push(format!("layers.{t}"));
+        slots.push(LayerSlots {
+            linear: vec![t],
+            pre: vec![t],
+            activation: None,
+            next: None,
+        });
         layers.push(Box::new(linear(fan_in, self.output, self.bias)));
         Ok(Mlp {
             config: self.clone(),
             net: Sequential::new(layers),
             linear_paths,
+            slots,
         })
+    }
+
+    /// Offsets from a hidden layer's linear layer to the layer producing its
+    /// pre-activation, and to its activation.
+    fn offsets(&self) -> (usize, usize) {
+        match (self.norm, self.norm_placement) {
+            (Norm::None, _) => (0, 1),
+            (_, NormPlacement::Before) => (1, 2),
+            (_, NormPlacement::After) => (0, 1),
+        }
     }
 
     /// The layers after a hidden linear layer of width `w`: norm and
@@ -251,9 +294,38 @@ pub struct Mlp<T> {
     /// output layer; residual projections excluded), input side first.
     /// These are the network's "layers" in depth profiles.
     pub linear_paths: Vec<String>,
+    /// Where each layer's tensors live (same order as `linear_paths`).
+    pub slots: Vec<LayerSlots>,
+}
+
+/// Where one layer's tensors live, as index chains from the top
+/// `Sequential` (`[3]` is `layers.3`, `[3, 1]` is `layers.3.branch.1`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerSlots {
+    /// The linear layer (weights, biases, their gradients).
+    pub linear: Vec<usize>,
+    /// The layer whose output is the pre-activation (the linear layer, or
+    /// the norm placed before the activation).
+    pub pre: Vec<usize>,
+    /// The activation; `None` for the output layer.
+    pub activation: Option<Vec<usize>>,
+    /// The layer after the activation: its input gradient is `dL/d(output)`.
+    pub next: Option<Vec<usize>>,
 }
 
 impl<T: Scalar> Mlp<T> {
+    /// The layer at an index chain (see [`LayerSlots`]).
+    ///
+    /// # Panics
+    /// When the chain does not lead to a layer.
+    pub fn layer_at(&self, chain: &[usize]) -> &dyn Layer<T> {
+        let mut layer: &dyn Layer<T> = &self.net;
+        for &i in chain {
+            layer = layer.child(i).expect("valid layer chain");
+        }
+        layer
+    }
+
     /// Output (logits) for the batch `x` (`batch x input`).
     pub fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
         self.net.forward(x, mode)
@@ -352,6 +424,17 @@ mod tests {
         assert!(paths.contains(&"layers.3.projection.weight".to_string()));
         let y = mlp.forward(&Matrix::filled(3, 4, 0.5), Mode::Train);
         assert_eq!(y.shape(), (3, 2));
+        // Slots: the activation ending block layers.2 hands its gradient on
+        // to layers.3; inside a block, to the next linear layer.
+        assert_eq!(mlp.slots[1].activation, Some(vec![2, 1]));
+        assert_eq!(mlp.slots[1].next, Some(vec![2, 2]));
+        assert_eq!(mlp.slots[2].next, Some(vec![3]));
+        assert_eq!(
+            mlp.layer_at(&mlp.slots[2].activation.clone().unwrap())
+                .kind(),
+            "relu"
+        );
+        assert_eq!(mlp.layer_at(&mlp.slots[5].linear).kind(), "linear");
     }
 
     #[test]

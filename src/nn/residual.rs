@@ -77,6 +77,10 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         &self.input_grad
     }
 
+    fn child(&self, i: usize) -> Option<&dyn Layer<T>> {
+        self.branch.child(i)
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         self.branch.collect_params(&join(prefix, "branch"), out);
         if let Some(p) = &mut self.projection {

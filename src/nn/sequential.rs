@@ -83,6 +83,10 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
             .map_or(&self.passthrough_grad, |l| l.input_grad())
     }
 
+    fn child(&self, i: usize) -> Option<&dyn Layer<T>> {
+        self.layers.get(i).map(|l| l.as_ref())
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.collect_params(&join(prefix, &i.to_string()), out);

@@ -1,0 +1,17 @@
+//! Probes: per-layer statistics at every recorded step, computed from what
+//! forward and backward already hold (no second pass). For each layer:
+//! weight and bias gradients, the backpropagated deltas at the
+//! pre-activation and the output, activation statistics and percentiles,
+//! saturated and dead fractions, grad:data and update:data ratios, NaN/Inf
+//! and exact-zero counts (all norms in f64), and every K steps fixed-bin
+//! histograms of log10|v|.
+
+mod histogram;
+mod prober;
+mod record;
+mod stats;
+
+pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
+pub use prober::{ProbeConfig, Prober, PERCENTILE_SAMPLE, SATURATION_FRACTION};
+pub use record::{HistTensor, HistogramRecord, LayerProbe, StepProbe};
+pub use stats::{percentiles, tensor_stats, TensorStats};

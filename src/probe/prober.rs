@@ -1,0 +1,275 @@
+//! The prober: reads, after backward, what forward and backward already
+//! hold in each layer's buffers (no second pass through the network), and
+//! turns it into a [`StepProbe`].
+//!
+//! Per step: [`Prober::observe`] after backward (gradients before
+//! clipping), [`Prober::snapshot`] before the optimizer's update and
+//! [`Prober::finish`] after it (update:data ratios).
+
+use super::{
+    percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
+};
+use crate::nn::{Activation, Mlp};
+use crate::tensor::{Matrix, Scalar};
+use serde::{Deserialize, Serialize};
+
+/// Saturated: derivative below this fraction of its maximum.
+pub const SATURATION_FRACTION: f64 = 0.05;
+
+/// Entries sampled for percentiles (an even stride through the batch).
+pub const PERCENTILE_SAMPLE: usize = 1024;
+
+/// How often to probe.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Record per-layer scalars every this many steps (0 = never).
+    pub every: usize,
+    /// Record histograms every this many steps (0 = never).
+    pub histogram_every: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            every: 1,
+            histogram_every: 100,
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// Whether step `step` (0-based) records scalars.
+    pub fn scalars_at(&self, step: usize) -> bool {
+        self.every > 0 && step % self.every == 0
+    }
+
+    /// Whether step `step` records histograms.
+    pub fn histograms_at(&self, step: usize) -> bool {
+        self.histogram_every > 0 && step % self.histogram_every == 0
+    }
+}
+
+/// Probes an [`Mlp`] step after step.
+pub struct Prober<T> {
+    /// The cadence.
+    pub config: ProbeConfig,
+    snapshots: Vec<Matrix<T>>,
+    scratch: Vec<T>,
+}
+
+impl<T: Scalar> Prober<T> {
+    /// A prober with `config`.
+    pub fn new(config: ProbeConfig) -> Self {
+        Self {
+            config,
+            snapshots: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Statistics of every layer after backward; `loss_grad` is
+    /// `dL/d(logits)`. Update ratios are `NaN` until [`Prober::finish`].
+    pub fn observe(&mut self, step: usize, mlp: &Mlp<T>, loss_grad: &Matrix<T>) -> StepProbe {
+        let with_hist = self.config.histograms_at(step);
+        let mut layers = Vec::with_capacity(mlp.slots.len());
+        let mut histograms = Vec::new();
+        for (i, slot) in mlp.slots.iter().enumerate() {
+            let linear = mlp.layer_at(&slot.linear);
+            let w = linear.param("weight").expect("linear layer has weights");
+            let pre = mlp.layer_at(&slot.pre).output();
+            let (out, out_grad, pre_grad, activation) = match (&slot.activation, &slot.next) {
+                (Some(a), Some(n)) => {
+                    let act = mlp.layer_at(a);
+                    (
+                        act.output(),
+                        mlp.layer_at(n).input_grad(),
+                        act.input_grad(),
+                        act.activation(),
+                    )
+                }
+                _ => (pre, loss_grad, loss_grad, None),
+            };
+            let [p15, p50, p85] =
+                percentiles(pre.as_slice(), &[0.15, 0.5, 0.85], PERCENTILE_SAMPLE)
+                    .try_into()
+                    .expect("three percentiles");
+            let (saturated, dead) = match activation {
+                Some(a) => (
+                    self.saturated_fraction(a, pre.as_slice(), out.as_slice()),
+                    dead_fraction(a, pre),
+                ),
+                None => (f64::NAN, f64::NAN),
+            };
+            if with_hist {
+                for (tensor, values) in [
+                    (HistTensor::WeightGrad, w.grad.as_slice()),
+                    (HistTensor::PreGrad, pre_grad.as_slice()),
+                    (HistTensor::Output, out.as_slice()),
+                ] {
+                    histograms.push(HistogramRecord {
+                        layer: i,
+                        tensor,
+                        hist: Histogram::of(values),
+                    });
+                }
+            }
+            layers.push(LayerProbe {
+                layer: i,
+                path: mlp.linear_paths[i].clone(),
+                weight: tensor_stats(w.value.as_slice()),
+                weight_grad: tensor_stats(w.grad.as_slice()),
+                bias_grad: linear
+                    .param("bias")
+                    .map(|b| tensor_stats(b.grad.as_slice())),
+                pre_grad: tensor_stats(pre_grad.as_slice()),
+                out_grad: tensor_stats(out_grad.as_slice()),
+                pre: tensor_stats(pre.as_slice()),
+                pre_pct: [p15, p50, p85],
+                out: tensor_stats(out.as_slice()),
+                saturated,
+                dead,
+                update_ratio: f64::NAN,
+            });
+        }
+        StepProbe {
+            step,
+            layers,
+            histograms,
+        }
+    }
+
+    /// Copies every layer's weights before the optimizer's update.
+    pub fn snapshot(&mut self, mlp: &Mlp<T>) {
+        self.snapshots.resize_with(mlp.slots.len(), Matrix::default);
+        for (snap, slot) in self.snapshots.iter_mut().zip(&mlp.slots) {
+            let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
+            snap.copy_from(&w.value);
+        }
+    }
+
+    /// After the update: each layer's update:data ratio and final weights.
+    pub fn finish(&mut self, mlp: &Mlp<T>, probe: &mut StepProbe) {
+        for ((layer, snap), slot) in probe.layers.iter_mut().zip(&self.snapshots).zip(&mlp.slots) {
+            let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
+            self.scratch.clear();
+            self.scratch.extend(
+                w.value
+                    .as_slice()
+                    .iter()
+                    .zip(snap.as_slice())
+                    .map(|(&new, &old)| new - old),
+            );
+            layer.weight = tensor_stats(w.value.as_slice());
+            layer.update_ratio = tensor_stats(&self.scratch).std() / layer.weight.std();
+        }
+    }
+
+    fn saturated_fraction(&mut self, act: Activation, z: &[T], h: &[T]) -> f64 {
+        if z.is_empty() {
+            return f64::NAN;
+        }
+        self.scratch.clear();
+        self.scratch.resize(z.len(), T::one());
+        act.backward_slice_in_place(z, h, &mut self.scratch);
+        let threshold = T::cast(SATURATION_FRACTION * act.max_derivative());
+        let count = self.scratch.iter().filter(|d| d.abs() < threshold).count();
+        count as f64 / z.len() as f64
+    }
+}
+
+/// Fraction of units with `z <= 0` on every row, for the ReLU family.
+fn dead_fraction<T: Scalar>(act: Activation, z: &Matrix<T>) -> f64 {
+    let relu_family = matches!(
+        act,
+        Activation::Relu | Activation::LeakyRelu { .. } | Activation::Elu { .. } | Activation::Selu
+    );
+    if !relu_family || z.cols() == 0 {
+        return f64::NAN;
+    }
+    let mut alive = vec![false; z.cols()];
+    for r in 0..z.rows() {
+        for (a, &v) in alive.iter_mut().zip(z.row(r)) {
+            *a |= v > T::zero();
+        }
+    }
+    alive.iter().filter(|&&a| !a).count() as f64 / z.cols() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{Loss, MlpConfig, Mode, Norm, NormPlacement, Targets};
+    use crate::optim::OptimizerConfig;
+    use crate::tensor::Init;
+
+    fn step(cfg: &MlpConfig) -> StepProbe {
+        let mut mlp = cfg.build::<f64>(1).unwrap();
+        let x = Matrix::from_vec(6, 5, (0..30).map(|i| (i as f64 * 0.7).sin()).collect()).unwrap();
+        let labels = [0, 1, 2, 0, 1, 2];
+        let mut g = Matrix::default();
+        let out = mlp.forward(&x, Mode::Train).clone();
+        Loss::CrossEntropy.compute(&out, Targets::Classes(&labels), &mut g);
+        mlp.backward(&x, &g);
+        let mut prober = Prober::new(ProbeConfig::default());
+        let mut probe = prober.observe(0, &mlp, &g);
+        prober.snapshot(&mlp);
+        let mut opt = OptimizerConfig::from_name("sgd").unwrap().build::<f64>();
+        opt.step(&mut mlp.params(), 0.1);
+        prober.finish(&mlp, &mut probe);
+        probe
+    }
+
+    #[test]
+    fn probes_read_the_tensors_backward_left_behind() {
+        let cfg = MlpConfig::new(5, 3)
+            .depth(2, 4)
+            .activation(Activation::Tanh);
+        let probe = step(&cfg);
+        assert_eq!(probe.layers.len(), 3);
+        let out = &probe.layers[2];
+        // Output layer: z = h = logits, dL/dz = dL/dh = loss gradient, whose
+        // rows each sum to 0.
+        assert_eq!(out.pre, out.out);
+        assert_eq!(out.pre_grad, out.out_grad);
+        assert!(out.pre_grad.sum.abs() < 1e-12);
+        assert!(out.saturated.is_nan() && out.dead.is_nan());
+        // Hidden layer 1: dL/dz = dL/dh * tanh'(z), so |dL/dz| <= |dL/dh|.
+        let h = &probe.layers[1];
+        assert!(h.pre_grad.l2() <= h.out_grad.l2());
+        assert!(h.pre_grad.l2() > 0.0);
+        // The last hidden layer's dL/dh is the output layer's dL/dx = g W,
+        // not the loss gradient itself.
+        assert_ne!(h.out_grad, out.pre_grad);
+        // Plain SGD: the update is -lr * grad, so update:data = lr * grad:data.
+        for l in &probe.layers {
+            assert!(
+                (l.update_ratio - 0.1 * l.weight_grad.std() / l.weight.std()).abs()
+                    < 0.02 * l.update_ratio
+            );
+        }
+        assert!(probe.histograms.len() == 9 && probe.histograms[0].hist.total() == 20);
+    }
+
+    #[test]
+    fn saturation_and_dead_units_are_measured() {
+        // Huge weights saturate every sigmoid unit.
+        let sat = MlpConfig::new(5, 3)
+            .depth(2, 4)
+            .activation(Activation::Sigmoid)
+            .init(Init::Normal { std: 50.0 });
+        assert!(step(&sat).layers[1].saturated > 0.9);
+        // Negative biases after BatchNorm kill every ReLU: dead fraction 1
+        // would need z <= 0 for all rows; with BN (mean 0) units are alive.
+        let bn = MlpConfig::new(5, 3)
+            .depth(2, 4)
+            .norm(Norm::Batch, NormPlacement::Before);
+        let p = step(&bn);
+        assert_eq!(p.layers[0].dead, 0.0);
+        assert!(
+            p.layers[0].saturated > 0.2 && p.layers[0].saturated < 0.8,
+            "{}",
+            p.layers[0].saturated
+        );
+    }
+}

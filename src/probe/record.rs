@@ -1,0 +1,113 @@
+//! What a probe records: plain data keyed by step and layer.
+
+use super::{Histogram, TensorStats};
+use serde::{Deserialize, Serialize};
+
+/// One layer at one step. A "layer" is a linear layer with what follows it
+/// up to the next one (norm, activation); the output layer has no
+/// activation, so its output is its pre-activation (the logits).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerProbe {
+    /// Depth index, 0 = first hidden layer; the output layer is last.
+    pub layer: usize,
+    /// Path of its linear layer (`layers.3`).
+    pub path: String,
+    /// The weights (after the step's update).
+    pub weight: TensorStats,
+    /// `dL/dW`, before clipping.
+    pub weight_grad: TensorStats,
+    /// `dL/db`, when the layer has a bias.
+    pub bias_grad: Option<TensorStats>,
+    /// `dL/dz`, the backpropagated delta at the pre-activation.
+    pub pre_grad: TensorStats,
+    /// `dL/dh`, the gradient arriving at the layer's output.
+    pub out_grad: TensorStats,
+    /// Pre-activation values `z`.
+    pub pre: TensorStats,
+    /// 15th, 50th and 85th percentiles of `z` (Ioffe & Szegedy's Fig. 1).
+    pub pre_pct: [f64; 3],
+    /// Output values `h`.
+    pub out: TensorStats,
+    /// Fraction of entries whose activation derivative is below 5% of its
+    /// maximum (`NaN` for the output layer).
+    pub saturated: f64,
+    /// Fraction of units inactive (`z <= 0`) for the whole batch, for the
+    /// ReLU family; `NaN` for other activations.
+    pub dead: f64,
+    /// `std(update) / std(weight)` of this step's update (`NaN` if not
+    /// measured).
+    pub update_ratio: f64,
+}
+
+impl LayerProbe {
+    /// `std(dL/dW) / std(W)`.
+    pub fn grad_data_ratio(&self) -> f64 {
+        self.weight_grad.std() / self.weight.std()
+    }
+}
+
+/// Which tensor a histogram is of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistTensor {
+    /// `dL/dW`.
+    WeightGrad,
+    /// `dL/dz`.
+    PreGrad,
+    /// The output `h`.
+    Output,
+}
+
+impl HistTensor {
+    /// The name used in the store and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            HistTensor::WeightGrad => "weight_grad",
+            HistTensor::PreGrad => "pre_grad",
+            HistTensor::Output => "output",
+        }
+    }
+}
+
+/// A histogram of one tensor of one layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistogramRecord {
+    /// Depth index.
+    pub layer: usize,
+    /// Which tensor.
+    pub tensor: HistTensor,
+    /// The counts.
+    pub hist: Histogram,
+}
+
+/// Everything probed at one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepProbe {
+    /// 0-based step.
+    pub step: usize,
+    /// One entry per layer, input side first.
+    pub layers: Vec<LayerProbe>,
+    /// Histograms, on histogram steps only.
+    pub histograms: Vec<HistogramRecord>,
+}
+
+impl StepProbe {
+    /// The first layer (input side first) with a non-finite value in any
+    /// probed tensor.
+    pub fn first_non_finite_layer(&self) -> Option<usize> {
+        self.layers.iter().find_map(|l| {
+            let any = [
+                l.weight,
+                l.weight_grad,
+                l.pre_grad,
+                l.out_grad,
+                l.pre,
+                l.out,
+            ]
+            .iter()
+            .chain(l.bias_grad.iter())
+            .any(|s| s.non_finite() > 0);
+            any.then_some(l.layer)
+        })
+    }
+}
