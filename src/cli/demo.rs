@@ -12,7 +12,7 @@ use clap::Args;
 use gradscope::experiment::trainer::{prepare_data, train, Summary};
 use gradscope::experiment::Spec;
 use gradscope::nn::{Activation, Norm};
-use gradscope::tensor::{FanMode, Init};
+use gradscope::tensor::{default_threads, with_threads, FanMode, Init};
 
 /// Arguments of `gradscope demo`.
 #[derive(Args, Debug)]
@@ -23,6 +23,9 @@ pub struct DemoArgs {
     /// Seed of all three runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Threads for the matrix products (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Print JSON lines (one per run) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -82,7 +85,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for spec in &specs {
         let mut sink = ProgressSink::new(output, &spec.name);
-        let summary = train(spec, &data, &mut sink).map_err(super::with_hint)?;
+        let threads = args.threads.unwrap_or_else(default_threads);
+        let summary =
+            with_threads(threads, || train(spec, &data, &mut sink)).map_err(super::with_hint)?;
         if args.json {
             println!("{}", summary_json(spec, &summary));
         }

@@ -6,7 +6,7 @@ use clap::Args;
 use gradscope::experiment::trainer::{prepare_data, train, Summary};
 use gradscope::experiment::{Dtype, Spec};
 use gradscope::nn::{Activation, Loss, Norm, NormPlacement};
-use gradscope::tensor::Init;
+use gradscope::tensor::{default_threads, with_threads, Init};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -87,6 +87,9 @@ pub struct TrainArgs {
     /// Evaluate every this many steps (0 = at the end only).
     #[arg(long)]
     pub eval_every: Option<usize>,
+    /// Threads for the matrix products (default: the machine's cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -189,7 +192,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let spec = args.resolve()?;
     let data = prepare_data(&spec)?;
     let mut sink = ProgressSink::new(output, &spec.name);
-    let summary = train(&spec, &data, &mut sink).map_err(super::with_hint)?;
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let summary =
+        with_threads(threads, || train(&spec, &data, &mut sink)).map_err(super::with_hint)?;
     if args.json {
         println!("{}", summary_json(&spec, &summary));
     } else {

@@ -4,6 +4,7 @@
 mod gemm;
 mod init;
 mod matrix;
+mod pool;
 mod scalar;
 
 pub use gemm::{
@@ -12,4 +13,5 @@ pub use gemm::{
 };
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
+pub use pool::{default_threads, with_threads};
 pub use scalar::Scalar;
