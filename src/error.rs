@@ -113,6 +113,22 @@ pub enum Error {
         /// The digest of the bytes received, hex.
         got: String,
     },
+    /// The run store (SQLite) failed or holds something unexpected.
+    #[error("{path}: {reason}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What went wrong (the SQLite error, with what was being done).
+        reason: String,
+    },
+    /// A run id is not in the store.
+    #[error("no run {id} in {path}")]
+    NoSuchRun {
+        /// The id asked for.
+        id: i64,
+        /// The database file.
+        path: PathBuf,
+    },
 }
 
 /// `Result` with the library's [`Error`].

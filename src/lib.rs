@@ -13,6 +13,7 @@ mod names;
 pub mod nn;
 pub mod optim;
 pub mod probe;
+pub mod store;
 pub mod tensor;
 
 pub use error::{Error, Result};

@@ -1,0 +1,312 @@
+//! Reading runs back: the list of runs, a whole [`RunRecord`], and the
+//! findings diagnosis saved for a run.
+
+use super::codec::{
+    finding_from_json, finding_to_json, hist_tensor, layer_select_sql, read_layer, severity_name,
+    summary_from_json, unreal,
+};
+use super::Store;
+use crate::analysis::diagnose::Finding;
+use crate::error::{Error, Result};
+use crate::experiment::trainer::{EvalRecord, StepRecord};
+use crate::experiment::{RunRecord, RunStatus, Spec};
+use crate::probe::{Histogram, HistogramRecord, StepProbe};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One line of the list of runs.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRow {
+    /// Store id.
+    pub id: i64,
+    /// The spec's name.
+    pub name: String,
+    /// Where it stands.
+    pub status: RunStatus,
+    /// Unix seconds.
+    pub created_at: f64,
+    /// Unix seconds, when it ended (finished, diverged or failed).
+    pub finished_at: Option<f64>,
+    /// Steps planned.
+    pub total_steps: usize,
+    /// Steps recorded.
+    pub steps: usize,
+    /// Batch loss at the last recorded step.
+    pub last_loss: Option<f64>,
+    /// Held-out loss at the last evaluation.
+    pub test_loss: Option<f64>,
+    /// Held-out accuracy at the last evaluation.
+    pub test_accuracy: Option<f64>,
+}
+
+impl Store {
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.id, r.name, r.status, r.created_at, r.finished_at, r.total_steps, \
+                 (SELECT count(*) FROM steps s WHERE s.run_id = r.id), \
+                 (SELECT loss FROM steps s WHERE s.run_id = r.id ORDER BY step DESC LIMIT 1), \
+                 (SELECT test_loss FROM evals e WHERE e.run_id = r.id \
+                  ORDER BY e.rowid DESC LIMIT 1), \
+                 (SELECT test_accuracy FROM evals e WHERE e.run_id = r.id \
+                  ORDER BY e.rowid DESC LIMIT 1) \
+                 FROM runs r ORDER BY r.id",
+            )
+            .map_err(self.err("listing runs"))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    RunRow {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        status: RunStatus::Running,
+                        created_at: r.get(3)?,
+                        finished_at: r.get(4)?,
+                        total_steps: r.get::<_, i64>(5)? as usize,
+                        steps: r.get::<_, i64>(6)? as usize,
+                        last_loss: r.get(7)?,
+                        test_loss: r.get(8)?,
+                        test_accuracy: r.get(9)?,
+                    },
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(self.err("listing runs"))?;
+        rows.into_iter()
+            .map(|(mut row, status)| {
+                row.status = self.status(row.id, &status)?;
+                Ok(row)
+            })
+            .collect()
+    }
+
+    /// The whole record of run `run_id`: spec, status, steps, evaluations,
+    /// probes with their histograms, summary and error.
+    pub fn load(&self, run_id: i64) -> Result<RunRecord> {
+        let head = self
+            .conn
+            .query_row(
+                "SELECT spec, status, total_steps, error, summary FROM runs WHERE id = ?1",
+                [run_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.err("reading a run"))?;
+        let Some((spec, status, total_steps, error, summary)) = head else {
+            return Err(self.no_run(run_id));
+        };
+        let origin = format!("{} (run {run_id})", self.path.display());
+        let summary = summary
+            .map(|s| summary_from_json(&s))
+            .transpose()
+            .map_err(|e| self.corrupt(run_id, "summary", e))?;
+        Ok(RunRecord {
+            id: Some(run_id),
+            spec: Spec::from_toml(&spec, &origin)?,
+            status: self.status(run_id, &status)?,
+            total_steps: total_steps as usize,
+            steps: self.steps(run_id)?,
+            evals: self.evals(run_id)?,
+            probes: self.probes(run_id)?,
+            summary,
+            error,
+        })
+    }
+
+    fn steps(&self, run_id: i64) -> Result<Vec<StepRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step, loss, accuracy, lr, grad_norm FROM steps \
+                 WHERE run_id = ?1 ORDER BY step",
+            )
+            .map_err(self.err("reading steps"))?;
+        stmt.query_map([run_id], |r| {
+            Ok(StepRecord {
+                step: r.get::<_, i64>(0)? as usize,
+                loss: unreal(r.get(1)?),
+                accuracy: unreal(r.get(2)?),
+                lr: unreal(r.get(3)?),
+                grad_norm: unreal(r.get(4)?),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(self.err("reading steps"))
+    }
+
+    fn evals(&self, run_id: i64) -> Result<Vec<EvalRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step, train_loss, train_accuracy, test_loss, test_accuracy FROM evals \
+                 WHERE run_id = ?1 ORDER BY rowid",
+            )
+            .map_err(self.err("reading evaluations"))?;
+        stmt.query_map([run_id], |r| {
+            Ok(EvalRecord {
+                step: r.get::<_, i64>(0)? as usize,
+                train_loss: unreal(r.get(1)?),
+                train_accuracy: unreal(r.get(2)?),
+                test_loss: unreal(r.get(3)?),
+                test_accuracy: unreal(r.get(4)?),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(self.err("reading evaluations"))
+    }
+
+    fn probes(&self, run_id: i64) -> Result<Vec<StepProbe>> {
+        let mut by_step: BTreeMap<usize, StepProbe> = BTreeMap::new();
+        let probe = |step| StepProbe {
+            step,
+            layers: Vec::new(),
+            histograms: Vec::new(),
+        };
+        let mut stmt = self
+            .conn
+            .prepare(layer_select_sql())
+            .map_err(self.err("reading probes"))?;
+        let mut rows = stmt.query([run_id]).map_err(self.err("reading probes"))?;
+        while let Some(row) = rows.next().map_err(self.err("reading probes"))? {
+            let (step, layer) = read_layer(row).map_err(self.err("reading probes"))?;
+            by_step
+                .entry(step)
+                .or_insert_with(|| probe(step))
+                .layers
+                .push(layer);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step, layer, tensor, zero, non_finite, neg, pos FROM histograms \
+                 WHERE run_id = ?1 ORDER BY step, idx",
+            )
+            .map_err(self.err("reading histograms"))?;
+        let mut rows = stmt
+            .query([run_id])
+            .map_err(self.err("reading histograms"))?;
+        while let Some(r) = rows.next().map_err(self.err("reading histograms"))? {
+            let get = || -> rusqlite::Result<_> {
+                Ok((
+                    r.get::<_, i64>(0)? as usize,
+                    r.get::<_, i64>(1)? as usize,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)? as u64,
+                    r.get::<_, i64>(4)? as u64,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(6)?,
+                ))
+            };
+            let (step, layer, tensor, zero, non_finite, neg, pos) =
+                get().map_err(self.err("reading histograms"))?;
+            let counts = |text: &str| {
+                serde_json::from_str::<Vec<u64>>(text)
+                    .map_err(|e| self.corrupt(run_id, "histogram counts", e))
+            };
+            let hist = HistogramRecord {
+                layer,
+                tensor: hist_tensor(&tensor).ok_or_else(|| {
+                    self.corrupt(run_id, "histogram tensor", format!("unknown `{tensor}`"))
+                })?,
+                hist: Histogram {
+                    neg: counts(&neg)?,
+                    pos: counts(&pos)?,
+                    zero,
+                    non_finite,
+                },
+            };
+            by_step
+                .entry(step)
+                .or_insert_with(|| probe(step))
+                .histograms
+                .push(hist);
+        }
+        Ok(by_step.into_values().collect())
+    }
+
+    /// Replaces the findings saved for run `run_id`.
+    pub fn save_findings(&self, run_id: i64, findings: &[Finding]) -> Result<()> {
+        self.check_run(run_id)?;
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(self.err("saving findings"))?;
+        let write = || -> rusqlite::Result<()> {
+            tx.execute("DELETE FROM findings WHERE run_id = ?1", [run_id])?;
+            let mut stmt = tx.prepare(
+                "INSERT INTO findings (run_id, idx, kind, severity, summary, finding) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (idx, f) in findings.iter().enumerate() {
+                stmt.execute(params![
+                    run_id,
+                    idx as i64,
+                    f.kind.name(),
+                    severity_name(f.severity),
+                    f.summary,
+                    finding_to_json(f),
+                ])?;
+            }
+            Ok(())
+        };
+        write().map_err(self.err("saving findings"))?;
+        tx.commit().map_err(self.err("saving findings"))
+    }
+
+    /// The findings saved for run `run_id`, in their order.
+    pub fn findings(&self, run_id: i64) -> Result<Vec<Finding>> {
+        self.check_run(run_id)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT finding FROM findings WHERE run_id = ?1 ORDER BY idx")
+            .map_err(self.err("reading findings"))?;
+        let texts: Vec<String> = stmt
+            .query_map([run_id], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("reading findings"))?;
+        texts
+            .iter()
+            .map(|t| finding_from_json(t).map_err(|e| self.corrupt(run_id, "finding", e)))
+            .collect()
+    }
+
+    fn check_run(&self, run_id: i64) -> Result<()> {
+        let found = self
+            .conn
+            .query_row("SELECT 1 FROM runs WHERE id = ?1", [run_id], |_| Ok(()))
+            .optional()
+            .map_err(self.err("looking up a run"))?;
+        found.ok_or_else(|| self.no_run(run_id))
+    }
+
+    fn status(&self, run_id: i64, name: &str) -> Result<RunStatus> {
+        RunStatus::from_name(name)
+            .ok_or_else(|| self.corrupt(run_id, "status", format!("unknown `{name}`")))
+    }
+
+    fn no_run(&self, id: i64) -> Error {
+        Error::NoSuchRun {
+            id,
+            path: self.path.clone(),
+        }
+    }
+
+    fn corrupt(&self, run_id: i64, what: &str, e: impl std::fmt::Display) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            reason: format!("run {run_id}: unreadable {what}: {e}"),
+        }
+    }
+}

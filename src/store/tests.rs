@@ -1,0 +1,400 @@
+use super::schema::layer_columns;
+use super::*;
+use crate::analysis::diagnose::{Evidence, Finding, FindingKind, Remedy, Severity};
+use crate::experiment::trainer::{EvalRecord, Event, Sink, StepRecord, Summary};
+use crate::experiment::{RecordSink, RunRecord, RunStatus, Spec, Tee};
+use crate::probe::{HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe, TensorStats};
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gradscope.db");
+    (dir, path)
+}
+
+fn stats(seed: f64) -> TensorStats {
+    TensorStats {
+        n: 96,
+        sum: 0.1 * seed - 0.37,
+        sum_sq: 1.0 / 3.0 * seed,
+        max_abs: 0.7 + seed,
+        nan: 0,
+        inf: 0,
+        zeros: 3,
+    }
+}
+
+/// A probe with the awkward values: NaN, infinities, a layer without bias,
+/// percentiles and histograms.
+fn probe(step: usize, layers: usize) -> StepProbe {
+    let layers = (0..layers)
+        .map(|i| {
+            let last = i + 1 == layers;
+            let s = (step * 31 + i) as f64 + 0.5;
+            LayerProbe {
+                layer: i,
+                path: format!("layers.{}", 3 * i),
+                weight: stats(s),
+                weight_grad: TensorStats {
+                    nan: 2,
+                    inf: 1,
+                    sum_sq: if i == 1 { f64::INFINITY } else { 1e-61 * s },
+                    ..stats(s + 1.0)
+                },
+                bias_grad: (i % 2 == 0).then(|| stats(s + 2.0)),
+                pre_grad: stats(s + 3.0),
+                out_grad: stats(s + 4.0),
+                pre: stats(s + 5.0),
+                pre_pct: [-1.25 * s, f64::NAN, std::f64::consts::PI],
+                out: TensorStats {
+                    n: 0,
+                    ..TensorStats::default()
+                },
+                saturated: if last { f64::NAN } else { 0.125 },
+                dead: f64::NAN,
+                update_ratio: 1e-3 / s,
+            }
+        })
+        .collect();
+    let histograms = if step % 10 == 0 {
+        let mut h = Histogram::of(&[1.0f64, -2e-7, 0.0, f64::NAN, 3e-30]);
+        h.pos[7] = step as u64;
+        vec![
+            HistogramRecord {
+                layer: 1,
+                tensor: HistTensor::PreGrad,
+                hist: h.clone(),
+            },
+            HistogramRecord {
+                layer: 0,
+                tensor: HistTensor::WeightGrad,
+                hist: h,
+            },
+        ]
+    } else {
+        Vec::new()
+    };
+    StepProbe {
+        step,
+        layers,
+        histograms,
+    }
+}
+
+fn spec(name: &str) -> Spec {
+    Spec {
+        name: name.into(),
+        seed: 42,
+        ..Spec::default()
+    }
+}
+
+/// Feeds `steps` steps of synthetic events; finishes when `finish`.
+fn feed(sink: &mut dyn Sink, spec: &Spec, steps: usize, layers: usize, finish: bool) {
+    sink.event(&Event::Started {
+        spec,
+        total_steps: steps,
+        params: 1,
+    });
+    for step in 0..steps {
+        let s = StepRecord {
+            step,
+            loss: std::f64::consts::LN_10 / (1.0 + step as f64),
+            accuracy: 0.1 + 0.01 * step as f64,
+            lr: 0.1,
+            grad_norm: if step == 3 { f64::INFINITY } else { 0.3 },
+        };
+        sink.event(&Event::Step(&s));
+        sink.event(&Event::Probe(&probe(step, layers)));
+        if step % 7 == 6 {
+            let e = EvalRecord {
+                step: step + 1,
+                train_loss: 0.5,
+                train_accuracy: 0.75,
+                test_loss: f64::NAN,
+                test_accuracy: 0.7,
+            };
+            sink.event(&Event::Eval(&e));
+        }
+    }
+    if finish {
+        sink.event(&Event::Finished(&Summary {
+            steps,
+            train_loss: 0.1 + 0.2,
+            train_accuracy: 0.9,
+            test_loss: f64::NAN,
+            test_accuracy: 0.8,
+            grad_norms: vec![1e-7, f64::INFINITY, 0.30000000000000004],
+            layers: vec!["layers.0".into(), "layers.3".into()],
+            train_seconds: 1.5,
+        }));
+    }
+}
+
+/// Exact (bitwise, NaN-aware) equality through `Debug`, which prints every
+/// float's shortest round-trip form and NaN as `NaN`.
+pub(crate) fn assert_same(got: &RunRecord, want: &RunRecord) {
+    let (g, w) = (format!("{got:#?}"), format!("{want:#?}"));
+    if g != w {
+        let line = g.lines().zip(w.lines()).position(|(a, b)| a != b);
+        let at = line.unwrap_or(g.lines().count().min(w.lines().count()));
+        panic!(
+            "records differ at line {at}:\n  got:  {:?}\n  want: {:?}",
+            g.lines().nth(at),
+            w.lines().nth(at)
+        );
+    }
+}
+
+#[test]
+fn a_synthetic_run_round_trips_with_nan_and_infinities() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("synthetic");
+    let mut writer = store.begin_run(&spec, 25).unwrap();
+    let mut memory = RecordSink::new(spec.clone());
+    feed(&mut Tee(vec![&mut writer, &mut memory]), &spec, 25, 3, true);
+    let id = writer.close().unwrap();
+    let mut want = memory.record;
+    want.id = Some(id);
+    assert_same(&store.load(id).unwrap(), &want);
+    assert_eq!(want.status, RunStatus::Finished);
+    assert_eq!(want.probes[0].histograms.len(), 2);
+}
+
+#[test]
+fn layer_steps_has_every_column_the_code_writes() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let mut stmt = store
+        .conn
+        .prepare("SELECT name FROM pragma_table_info('layer_steps') ORDER BY cid")
+        .unwrap();
+    let names: Vec<String> = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(names, layer_columns());
+}
+
+#[test]
+fn derived_columns_hold_l2_and_nan_is_null() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("derived");
+    let mut writer = store.begin_run(&spec, 1).unwrap();
+    feed(&mut writer, &spec, 1, 3, true);
+    let id = writer.close().unwrap();
+    let p = probe(0, 3);
+    let (l2, dead, bias_n): (f64, Option<f64>, Option<i64>) = store
+        .conn
+        .query_row(
+            "SELECT pre_grad_l2, dead, bias_grad_n FROM layer_steps \
+             WHERE run_id = ?1 AND step = 0 AND layer = 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(l2, p.layers[1].pre_grad.l2());
+    assert_eq!(dead, None, "NaN is stored as NULL");
+    assert_eq!(bias_n, None, "no bias: NULL columns");
+}
+
+#[test]
+fn an_empty_file_is_migrated_to_the_current_version() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, b"").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(schema::version(&store.conn, &path).unwrap(), SCHEMA_VERSION);
+    assert_eq!(SCHEMA_VERSION, 1);
+    let tables: Vec<String> = store
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "evals",
+            "findings",
+            "histograms",
+            "layer_steps",
+            "runs",
+            "steps"
+        ]
+    );
+    drop(store);
+    // Opening again applies nothing and keeps the data.
+    assert!(Store::open(&path).unwrap().runs().unwrap().is_empty());
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let (_dir, path) = temp_db();
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    drop(conn);
+    let err = Store::open(&path).err().expect("newer schema must fail");
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("schema version 2 is newer") && msg.contains("version 1"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_a_clear_error() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, "name = \"not sqlite\"\n".repeat(200)).unwrap();
+    let err = Store::open(&path).err().expect("garbage must fail");
+    assert!(err.to_string().contains("not a database"), "{err}");
+}
+
+#[test]
+fn a_missing_run_is_named() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let err = store.load(7).unwrap_err();
+    assert_eq!(err.to_string(), format!("no run 7 in {}", path.display()));
+    assert!(matches!(
+        store.findings(7).unwrap_err(),
+        Error::NoSuchRun { id: 7, .. }
+    ));
+}
+
+#[test]
+fn findings_are_replaced_and_keep_non_finite_evidence() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("findings");
+    let id = store.begin_run(&spec, 1).unwrap().close().unwrap();
+    let finding = |kind, value: f64| Finding {
+        kind,
+        severity: Severity::Critical,
+        summary: "first layers get 1e-7 of the gradient".into(),
+        layers: vec![0, 1],
+        steps: vec![0, 29],
+        evidence: vec![Evidence {
+            name: "first_last_ratio".into(),
+            value,
+            note: "tiny".into(),
+        }],
+        remedies: vec![Remedy {
+            title: "He initialization".into(),
+            why: "keeps the variance".into(),
+            command: "gradscope train --init he".into(),
+        }],
+    };
+    store
+        .save_findings(id, &[finding(FindingKind::Saturation, 1.0)])
+        .unwrap();
+    let want = vec![
+        finding(FindingKind::VanishingGradient, 1.2345678901234567e-7),
+        finding(FindingKind::ExplodingGradient, f64::INFINITY),
+        finding(FindingKind::Divergence, f64::NEG_INFINITY),
+    ];
+    store.save_findings(id, &want).unwrap();
+    let got = store.findings(id).unwrap();
+    assert_eq!(got, want);
+    let mut with_nan = finding(FindingKind::Stalled, f64::NAN);
+    store.save_findings(id, &[with_nan.clone()]).unwrap();
+    let got = store.findings(id).unwrap();
+    assert!(got[0].evidence[0].value.is_nan());
+    with_nan.evidence[0].value = 0.0;
+    let mut got0 = got[0].clone();
+    got0.evidence[0].value = 0.0;
+    assert_eq!(got0, with_nan);
+    let kind: String = store
+        .conn
+        .query_row("SELECT kind FROM findings WHERE run_id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(kind, "stalled");
+}
+
+#[test]
+fn a_writer_closed_before_the_end_marks_its_run_interrupted() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("abandoned");
+    let mut writer = store.begin_run(&spec, 10).unwrap();
+    feed(&mut writer, &spec, 4, 2, false);
+    drop(writer); // no close: Drop still flushes
+    let runs = store.runs().unwrap();
+    assert_eq!(runs[0].status, RunStatus::Interrupted);
+    assert_eq!(runs[0].steps, 4);
+    assert_eq!(runs[0].last_loss, Some(std::f64::consts::LN_10 / 4.0));
+}
+
+#[test]
+fn running_runs_of_dead_processes_on_this_host_become_interrupted() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("live");
+    let live = store.begin_run(&spec, 10).unwrap();
+    // Above Linux's largest pid_max (2^22): no such process.
+    let dead_pid = 1i64 << 30;
+    for (name, host) in [
+        ("dead", host::hostname()),
+        ("elsewhere", "other-host".into()),
+    ] {
+        store
+            .conn
+            .execute(
+                "INSERT INTO runs (name, spec, status, created_at, seed, gradscope_version, \
+                 pid, host, total_steps) VALUES (?1, ?2, 'running', 0, 0, '0', ?3, ?4, 5)",
+                params![name, spec.to_toml(), dead_pid, host],
+            )
+            .unwrap();
+    }
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    let status: Vec<(String, RunStatus)> = store
+        .runs()
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.name, r.status))
+        .collect();
+    let want = [
+        ("live", RunStatus::Running),
+        ("dead", RunStatus::Interrupted),
+        ("elsewhere", RunStatus::Running),
+    ];
+    assert_eq!(
+        status,
+        want.map(|(n, s)| (n.to_string(), s)).to_vec(),
+        "only the dead process of this host is interrupted"
+    );
+    drop(live);
+}
+
+#[test]
+fn a_large_run_lands_in_batches() {
+    // 1000 steps x 20 layers: more than FLUSH_ROWS rows, so several commits.
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("large");
+    let mut writer = store.begin_run(&spec, 1000).unwrap();
+    feed(&mut writer, &spec, 1000, 20, true);
+    let id = writer.close().unwrap();
+    let rows: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM layer_steps WHERE run_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 20_000);
+    let run = &store.runs().unwrap()[0];
+    assert_eq!((run.steps, run.status), (1000, RunStatus::Finished));
+    assert_eq!(run.test_accuracy, Some(0.7));
+    assert_eq!(run.test_loss, None, "a NaN loss reads back as NULL");
+}

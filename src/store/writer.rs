@@ -1,0 +1,343 @@
+//! Writing a run: [`Store::begin_run`] inserts it as `running` and returns a
+//! [`RunWriter`], a trainer [`Sink`] that sends owned copies of the events
+//! to a writer thread. The thread owns its own connection and commits what
+//! it has every [`FLUSH_INTERVAL`] or [`FLUSH_ROWS`] rows, and at once on
+//! the run's end, each batch in one transaction: training never waits on
+//! disk, every commit leaves the database consistent, and a kill loses at
+//! most the batch not yet committed.
+
+use super::codec::{insert_layer, layer_insert_sql, real, summary_to_json};
+use super::host::{git_describe, hostname, now};
+use super::{connect, sql_err, Store};
+use crate::error::{Error, Result};
+use crate::experiment::trainer::{EvalRecord, Event, Sink, StepRecord, Summary};
+use crate::experiment::{RunStatus, Spec};
+use crate::probe::StepProbe;
+use rusqlite::{params, Connection, ErrorCode, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Longest time an event waits in memory before it is committed.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Rows (steps, layer rows, histograms, evals) that trigger a commit before
+/// [`FLUSH_INTERVAL`] is up.
+pub const FLUSH_ROWS: usize = 20_000;
+
+/// Times a batch is retried when another writer holds the database past
+/// the busy timeout.
+const BUSY_RETRIES: usize = 5;
+
+/// An event, owned, on its way to the writer thread.
+enum Msg {
+    Started {
+        total_steps: usize,
+    },
+    Step(StepRecord),
+    Probe(StepProbe),
+    Eval(EvalRecord),
+    Finished {
+        summary: Summary,
+        at: f64,
+    },
+    Failed {
+        status: RunStatus,
+        error: String,
+        at: f64,
+    },
+    /// The writer was closed before the run ended.
+    Abandoned,
+}
+
+impl Msg {
+    fn rows(&self) -> usize {
+        match self {
+            Msg::Probe(p) => p.layers.len() + p.histograms.len(),
+            _ => 1,
+        }
+    }
+
+    fn ends_run(&self) -> bool {
+        matches!(self, Msg::Finished { .. } | Msg::Failed { .. })
+    }
+}
+
+/// Records one run into the store; a trainer [`Sink`].
+///
+/// Call [`RunWriter::close`] to flush and see write errors; dropping it
+/// also flushes (and waits for the writer thread) but drops the error. A
+/// writer closed before the trainer's `Finished` or `Failed` event marks
+/// its run `interrupted`.
+pub struct RunWriter {
+    run_id: i64,
+    path: PathBuf,
+    total_steps: usize,
+    tx: Option<Sender<Msg>>,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl Store {
+    /// Inserts a `running` run of `spec` planned for `total_steps` steps and
+    /// returns the writer that records it (the trainer's `Started` event
+    /// corrects `total_steps` if it differs). Records this process's id and
+    /// host, the gradscope version and [`git_describe`].
+    pub fn begin_run(&self, spec: &Spec, total_steps: usize) -> Result<RunWriter> {
+        let conn = connect(&self.path)?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (name, spec, status, created_at, seed, gradscope_version, \
+                 git_describe, pid, host, total_steps) \
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    spec.name,
+                    spec.to_toml(),
+                    now(),
+                    spec.seed as i64,
+                    env!("CARGO_PKG_VERSION"),
+                    git_describe(),
+                    std::process::id(),
+                    hostname(),
+                    total_steps as i64,
+                ],
+            )
+            .map_err(self.err("inserting a run"))?;
+        let run_id = self.conn.last_insert_rowid();
+        let (tx, rx) = mpsc::channel();
+        let path = self.path.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("gradscope-store-run-{run_id}"))
+            .spawn(move || write_loop(conn, rx, run_id, &path))
+            .map_err(|e| Error::Store {
+                path: self.path.clone(),
+                reason: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(RunWriter {
+            run_id,
+            path: self.path.clone(),
+            total_steps,
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl RunWriter {
+    /// The run's id in the store.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
+    /// Commits what is left, stops the writer thread and returns the run id,
+    /// or the first error the thread met (after which it wrote nothing more).
+    pub fn close(mut self) -> Result<i64> {
+        self.finish()?;
+        Ok(self.run_id)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        drop(self.tx.take());
+        match self.thread.take() {
+            Some(thread) => thread.join().unwrap_or_else(|_| {
+                Err(Error::Store {
+                    path: self.path.clone(),
+                    reason: format!("the writer thread of run {} panicked", self.run_id),
+                })
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RunWriter {
+    fn drop(&mut self) {
+        // The error is the caller's to see through `close`; here it is lost.
+        let _ = self.finish();
+    }
+}
+
+impl Sink for RunWriter {
+    fn event(&mut self, event: &Event<'_>) {
+        let msg = match event {
+            Event::Started { total_steps, .. } => {
+                if *total_steps == self.total_steps {
+                    return;
+                }
+                self.total_steps = *total_steps;
+                Msg::Started {
+                    total_steps: *total_steps,
+                }
+            }
+            Event::Step(s) => Msg::Step((*s).clone()),
+            Event::Probe(p) => Msg::Probe((*p).clone()),
+            Event::Eval(e) => Msg::Eval((*e).clone()),
+            Event::Finished(s) => Msg::Finished {
+                summary: (*s).clone(),
+                at: now(),
+            },
+            Event::Failed { status, error } => Msg::Failed {
+                status: *status,
+                error: error.to_string(),
+                at: now(),
+            },
+        };
+        if let Some(tx) = &self.tx {
+            // A closed channel means the thread stopped on an error, which
+            // `close` reports; training goes on regardless.
+            let _ = tx.send(msg);
+        }
+    }
+}
+
+/// The writer thread: gathers messages into batches and commits them.
+fn write_loop(mut conn: Connection, rx: Receiver<Msg>, run_id: i64, path: &Path) -> Result<()> {
+    let mut batch = Vec::new();
+    let (mut rows, mut deadline, mut ended) = (0, Instant::now(), false);
+    loop {
+        let msg = if batch.is_empty() {
+            match rx.recv() {
+                Ok(m) => m,
+                Err(_) => break,
+            }
+        } else {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => {
+                    flush(&mut conn, &mut batch, run_id, path)?;
+                    rows = 0;
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        };
+        if batch.is_empty() {
+            deadline = Instant::now() + FLUSH_INTERVAL;
+        }
+        let ends = msg.ends_run();
+        ended |= ends;
+        rows += msg.rows();
+        batch.push(msg);
+        if ends || rows >= FLUSH_ROWS || Instant::now() >= deadline {
+            flush(&mut conn, &mut batch, run_id, path)?;
+            rows = 0;
+        }
+    }
+    if !ended {
+        batch.push(Msg::Abandoned);
+    }
+    flush(&mut conn, &mut batch, run_id, path)
+}
+
+/// Commits `batch` in one transaction (retrying while the database is
+/// busy) and empties it.
+fn flush(conn: &mut Connection, batch: &mut Vec<Msg>, run_id: i64, path: &Path) -> Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut attempt = 0;
+    loop {
+        match write_batch(conn, batch, run_id) {
+            Ok(()) => {
+                batch.clear();
+                return Ok(());
+            }
+            Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => attempt += 1,
+            Err(e) => return Err(sql_err(path, "writing a run")(e)),
+        }
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+fn write_batch(conn: &mut Connection, batch: &[Msg], run_id: i64) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for msg in batch {
+        match msg {
+            Msg::Started { total_steps } => {
+                tx.prepare_cached("UPDATE runs SET total_steps = ?2 WHERE id = ?1")?
+                    .execute(params![run_id, *total_steps as i64])?;
+            }
+            Msg::Step(s) => {
+                tx.prepare_cached(
+                    "INSERT INTO steps (run_id, step, loss, accuracy, lr, grad_norm) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    run_id,
+                    s.step as i64,
+                    real(s.loss),
+                    real(s.accuracy),
+                    real(s.lr),
+                    real(s.grad_norm),
+                ])?;
+            }
+            Msg::Probe(p) => write_probe(&tx, run_id, p)?,
+            Msg::Eval(e) => {
+                tx.prepare_cached(
+                    "INSERT INTO evals (run_id, step, train_loss, train_accuracy, test_loss, \
+                     test_accuracy) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?
+                .execute(params![
+                    run_id,
+                    e.step as i64,
+                    real(e.train_loss),
+                    real(e.train_accuracy),
+                    real(e.test_loss),
+                    real(e.test_accuracy),
+                ])?;
+            }
+            Msg::Finished { summary, at } => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'finished', finished_at = ?2, summary = ?3 \
+                     WHERE id = ?1",
+                )?
+                .execute(params![run_id, at, summary_to_json(summary)])?;
+            }
+            Msg::Failed { status, error, at } => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+                )?
+                .execute(params![run_id, status.name(), at, error])?;
+            }
+            Msg::Abandoned => {
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'interrupted' WHERE id = ?1 AND status = 'running'",
+                )?
+                .execute(params![run_id])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn write_probe(tx: &Connection, run_id: i64, p: &StepProbe) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(layer_insert_sql())?;
+    for layer in &p.layers {
+        insert_layer(&mut stmt, run_id, p.step, layer)?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO histograms (run_id, step, idx, layer, tensor, zero, non_finite, neg, pos) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for (idx, h) in p.histograms.iter().enumerate() {
+        let json = |c: &[u64]| serde_json::to_string(c).expect("counts serialize");
+        stmt.execute(params![
+            run_id,
+            p.step as i64,
+            idx as i64,
+            h.layer as i64,
+            h.tensor.name(),
+            h.hist.zero as i64,
+            h.hist.non_finite as i64,
+            json(&h.hist.neg),
+            json(&h.hist.pos),
+        ])?;
+    }
+    Ok(())
+}
