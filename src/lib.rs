@@ -13,6 +13,7 @@ mod names;
 pub mod nn;
 pub mod optim;
 pub mod probe;
+pub mod report;
 pub mod store;
 pub mod tensor;
 

@@ -1,0 +1,127 @@
+//! Depth profiles: the weight-gradient norm `||dL/dW||_2` against the layer
+//! on a log axis, at a few steps of one run or at the last step of several.
+//! A vanishing gradient is a line falling towards the input side (left).
+
+use super::color::{self};
+use super::svg::{
+    decade_range, decade_ticks, draw_series, linear_ticks, placeholder, Area, Mark, Scale, Svg, H,
+    W,
+};
+use crate::experiment::RunRecord;
+use crate::probe::StepProbe;
+
+/// One line: its legend label, colour and the probe it draws.
+struct Line<'a> {
+    label: String,
+    color: String,
+    probe: &'a StepProbe,
+}
+
+fn norms(p: &StepProbe) -> Vec<(f64, f64)> {
+    p.layers
+        .iter()
+        .map(|l| (l.layer as f64, l.weight_grad.l2()))
+        .collect()
+}
+
+fn render_lines(title: &str, lines: &[Line<'_>]) -> String {
+    let depth = lines
+        .iter()
+        .map(|l| l.probe.layers.len())
+        .max()
+        .unwrap_or(0);
+    let values = lines.iter().flat_map(|l| norms(l.probe)).map(|p| p.1);
+    let Some((lo, hi)) = decade_range(values, 1) else {
+        return placeholder(title, "no finite, non-zero gradient norms recorded");
+    };
+    let mut svg = Svg::new(title, W, H);
+    let a = Area::standard(160.0);
+    let sx = Scale::linear(0.0, (depth.max(2) - 1) as f64, a.x + 8.0, a.right() - 8.0);
+    let sy = Scale::log10(lo as f64, hi as f64, a.bottom(), a.y);
+    let x_ticks = linear_ticks(0.0, (depth.max(2) - 1) as f64, 10)
+        .into_iter()
+        .filter(|t| t.0.fract() == 0.0)
+        .collect();
+    svg.x_axis(&a, &sx, &x_ticks, "layer (0 = input side)", true);
+    svg.y_axis(&a, &sy, &decade_ticks(lo, hi), "‖∂L/∂W‖₂ (log scale)", true);
+    svg.raw("<g class=\"series\">\n");
+    for l in lines {
+        let pts = norms(l.probe);
+        draw_series(&mut svg, &pts, &sx, &sy, &l.color, 2.0, "");
+        for &(x, y) in &pts {
+            if let (Some(px), Some(py)) = (sx.at(x), sy.at(y)) {
+                svg.circle((px, py), 2.5, &l.color);
+            }
+        }
+    }
+    svg.raw("</g>\n");
+    let entries: Vec<(String, String, Mark)> = lines
+        .iter()
+        .map(|l| (l.label.clone(), l.color.clone(), Mark::Line))
+        .collect();
+    svg.legend(a.right() + 16.0, a.y + 6.0, &entries);
+    svg.finish()
+}
+
+/// Indices of the first, 25%, 50% and last of `n` items, without repeats.
+pub fn pick(n: usize) -> Vec<usize> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut v: Vec<usize> = [0.0, 0.25, 0.5, 1.0]
+        .iter()
+        .map(|f| ((n - 1) as f64 * f).round() as usize)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// One run's profile at its first, 25%, 50% and last recorded steps.
+pub fn render(title: &str, record: &RunRecord) -> String {
+    let lines: Vec<Line<'_>> = pick(record.probes.len())
+        .into_iter()
+        .enumerate()
+        .map(|(k, i)| Line {
+            label: format!("step {}", record.probes[i].step),
+            color: color::category(k).to_string(),
+            probe: &record.probes[i],
+        })
+        .collect();
+    if lines.is_empty() {
+        return placeholder(title, "no probes recorded");
+    }
+    render_lines(title, &lines)
+}
+
+/// Several runs' profiles at each one's last recorded step; `runs` pairs a
+/// legend label with the record.
+pub fn compare(title: &str, runs: &[(String, &RunRecord)]) -> String {
+    let lines: Vec<Line<'_>> = runs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (label, r))| {
+            Some(Line {
+                label: label.clone(),
+                color: color::category(i).to_string(),
+                probe: r.probes.last()?,
+            })
+        })
+        .collect();
+    if lines.is_empty() {
+        return placeholder(title, "no probes recorded");
+    }
+    render_lines(title, &lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_quarters_without_repeats() {
+        assert_eq!(pick(0), Vec::<usize>::new());
+        assert_eq!(pick(1), vec![0]);
+        assert_eq!(pick(2), vec![0, 1]);
+        assert_eq!(pick(101), vec![0, 25, 50, 100]);
+    }
+}

@@ -1,0 +1,366 @@
+//! The page: one HTML document with inline CSS and inline SVG, no script,
+//! no URL. It is also well-formed XML (void elements self-closed, all text
+//! escaped), which the tests rely on to parse it.
+
+use super::svg::{escape, XMLNS};
+use super::{compare_figures, figure_id, run_figures, run_label, Chart, Figure, ReportRun};
+use crate::analysis::diagnose::{Finding, FindingKind, Severity};
+use crate::experiment::RunRecord;
+use std::fmt::Write;
+
+const CSS: &str = "
+body { font-family: 'DejaVu Sans', system-ui, sans-serif; color: #222; background: #fff;
+  max-width: 980px; margin: 0 auto; padding: 1.5em; line-height: 1.45; font-size: 15px; }
+h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+h2 { font-size: 1.35em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+h3 { font-size: 1.1em; margin-top: 1.6em; }
+.meta { color: #555; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.92em; }
+th, td { border: 1px solid #d0d0d0; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: 0.15em 1em; }
+dl.facts dt { color: #555; }
+dl.facts dd { margin: 0; }
+code, pre { font-family: 'DejaVu Sans Mono', ui-monospace, monospace; font-size: 0.9em; }
+pre { background: #f6f6f6; border: 1px solid #e0e0e0; padding: 0.7em; overflow-x: auto; white-space: pre-wrap; }
+figure { margin: 1.4em 0; break-inside: avoid; }
+figure svg { display: block; width: 100%; max-width: 800px; height: auto; }
+figcaption { color: #444; font-size: 0.9em; max-width: 800px; margin-top: 0.3em; }
+.status { font-size: 0.7em; padding: 0.1em 0.5em; border-radius: 0.3em; border: 1px solid #999;
+  vertical-align: middle; font-weight: normal; }
+.status-finished { background: #e3f2ea; border-color: #009e73; }
+.status-diverged, .status-failed { background: #fbe9e0; border-color: #d55e00; }
+.finding { border-left: 5px solid #999; padding: 0.2em 0 0.2em 0.9em; margin: 1em 0; }
+.finding.critical { border-color: #d55e00; }
+.finding.warning { border-color: #e69f00; }
+.finding.info { border-color: #0072b2; }
+.severity { font-size: 0.8em; text-transform: uppercase; letter-spacing: 0.04em; color: #555; }
+.none { color: #555; font-style: italic; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  section.run { break-before: page; }
+  a { color: inherit; text-decoration: none; }
+  pre { white-space: pre-wrap; }
+}
+";
+
+/// The whole report for `runs` (see the module docs).
+pub fn render_html(runs: &[ReportRun<'_>]) -> String {
+    let mut h = String::new();
+    let title = match runs {
+        [one] => format!("gradscope report: {}", one.record.spec.name),
+        _ => format!("gradscope report: {} runs", runs.len()),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n\
+         <title>{}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<h1>{}</h1>\n\
+         <p class=\"meta\">gradscope {} · {} run{}</p>\n",
+        escape(&title),
+        escape(&title),
+        env!("CARGO_PKG_VERSION"),
+        runs.len(),
+        if runs.len() == 1 { "" } else { "s" }
+    );
+    if runs.is_empty() {
+        h.push_str("<p class=\"none\">No runs.</p>\n");
+    }
+    if runs.len() > 1 {
+        comparison(&mut h, runs);
+    }
+    for (i, run) in runs.iter().enumerate() {
+        run_section(&mut h, i, run);
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}
+
+fn figure(h: &mut String, f: &Figure) {
+    let _ = write!(
+        h,
+        "<figure id=\"fig-{}\">\n{}<figcaption>{}</figcaption>\n</figure>\n",
+        escape(&f.id),
+        f.svg.replacen(XMLNS, "", 1),
+        escape(&f.caption)
+    );
+}
+
+/// The table of runs side by side and the overlaid figures.
+fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
+    h.push_str("<section id=\"comparison\">\n<h2>Comparison</h2>\n<table>\n<tr>");
+    for head in [
+        "run",
+        "status",
+        "steps",
+        "held-out accuracy",
+        "first/last ‖∂L/∂W‖",
+        "max saturation",
+        "findings",
+    ] {
+        let _ = write!(h, "<th>{head}</th>");
+    }
+    h.push_str("</tr>\n");
+    for (i, r) in runs.iter().enumerate() {
+        let rec = r.record;
+        let _ = writeln!(
+            h,
+            "<tr><td><a href=\"#run{n}\">{}</a></td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td></tr>",
+            escape(&run_label(i, rec)),
+            rec.status,
+            steps_done(rec),
+            pct(held_out_accuracy(rec)),
+            sci(first_last_ratio(rec)),
+            pct(max_saturation(rec)),
+            r.findings.len(),
+            n = i + 1,
+        );
+    }
+    h.push_str("</table>\n");
+    for f in compare_figures(runs) {
+        figure(h, &f);
+    }
+    h.push_str("</section>\n");
+}
+
+fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>) {
+    let rec = run.record;
+    let _ = writeln!(
+        h,
+        "<section class=\"run\" id=\"run{}\">\n<h2>{} <span class=\"status status-{s}\">{s}</span></h2>",
+        i + 1,
+        escape(&run_label(i, rec)),
+        s = rec.status,
+    );
+    h.push_str("<dl class=\"facts\">\n");
+    let facts = [
+        ("seed", rec.spec.seed.to_string()),
+        ("steps", steps_done(rec)),
+        ("layers probed", rec.depth().to_string()),
+        ("held-out accuracy", pct(held_out_accuracy(rec))),
+        ("first/last ‖∂L/∂W‖", sci(first_last_ratio(rec))),
+        ("gradscope", env!("CARGO_PKG_VERSION").to_string()),
+    ];
+    for (k, v) in facts {
+        let _ = writeln!(h, "<dt>{k}</dt><dd>{}</dd>", escape(&v));
+    }
+    let _ = writeln!(
+        h,
+        "<dt>record SHA-256</dt><dd><code>{}</code></dd>",
+        super::content_hash(rec)
+    );
+    if let Some(e) = &rec.error {
+        let _ = writeln!(h, "<dt>error</dt><dd>{}</dd>", escape(e));
+    }
+    h.push_str("</dl>\n<h3>Diagnosis</h3>\n");
+    if run.findings.is_empty() {
+        h.push_str("<p class=\"none\">No findings.</p>\n");
+    }
+    for f in run.findings {
+        finding(h, i, f);
+    }
+    h.push_str("<h3>Figures</h3>\n");
+    for f in run_figures(i, rec) {
+        figure(h, &f);
+    }
+    let _ = write!(
+        h,
+        "<h3>Spec</h3>\n<pre>{}</pre>\n</section>\n",
+        escape(&rec.spec.to_toml())
+    );
+}
+
+/// The charts that show a finding's evidence, with the link text.
+fn evidence_charts(kind: FindingKind) -> &'static [(Chart, &'static str)] {
+    match kind {
+        FindingKind::VanishingGradient | FindingKind::ExplodingGradient => &[
+            (Chart::FlowDelta, "gradient-flow map"),
+            (Chart::Depth, "depth profile"),
+        ],
+        FindingKind::Saturation | FindingKind::DeadUnits => {
+            &[(Chart::Saturation, "saturation and dead units")]
+        }
+        FindingKind::LearningRate => &[(Chart::Update, "update:data ratios")],
+        FindingKind::Divergence | FindingKind::Stalled => &[(Chart::Loss, "loss")],
+    }
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Warning => "warning",
+        Severity::Critical => "critical",
+    }
+}
+
+fn finding(h: &mut String, run: usize, f: &Finding) {
+    let sev = severity_name(f.severity);
+    let _ = writeln!(
+        h,
+        "<div class=\"finding {sev}\">\n<p><span class=\"severity\">{sev}</span> \
+         <strong>{}</strong>: {}</p>",
+        f.kind.name().replace('_', " "),
+        escape(&f.summary)
+    );
+    let mut context = Vec::new();
+    if !f.layers.is_empty() {
+        context.push(format!("layers {}", ranges(&f.layers)));
+    }
+    match f.steps.as_slice() {
+        [] => {}
+        [s] => context.push(format!("step {s}")),
+        [a, .., b] => context.push(format!("steps {a}–{b}")),
+    }
+    let links: Vec<String> = evidence_charts(f.kind)
+        .iter()
+        .map(|(c, text)| format!("<a href=\"#fig-{}\">{text}</a>", figure_id(run, *c)))
+        .collect();
+    context.push(format!("see the {}", links.join(" and the ")));
+    let _ = writeln!(h, "<p>{}</p>", context.join(" · "));
+    if !f.evidence.is_empty() {
+        h.push_str("<table>\n<tr><th>evidence</th><th>value</th><th>meaning</th></tr>\n");
+        for e in &f.evidence {
+            let _ = writeln!(
+                h,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&e.name),
+                value(e.value),
+                escape(&e.note)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    if !f.remedies.is_empty() {
+        h.push_str("<p>Remedies, most promising first:</p>\n<ol>\n");
+        for r in &f.remedies {
+            let _ = writeln!(
+                h,
+                "<li><strong>{}</strong>: {}<pre><code>{}</code></pre></li>",
+                escape(&r.title),
+                escape(&r.why),
+                escape(&r.command)
+            );
+        }
+        h.push_str("</ol>\n");
+    }
+    h.push_str("</div>\n");
+}
+
+/// `0–3, 7, 9–10` for sorted or unsorted indices.
+fn ranges(v: &[usize]) -> String {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let mut j = i;
+        while j + 1 < v.len() && v[j + 1] == v[j] + 1 {
+            j += 1;
+        }
+        out.push(if j > i {
+            format!("{}–{}", v[i], v[j])
+        } else {
+            v[i].to_string()
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+fn steps_done(r: &RunRecord) -> String {
+    if r.total_steps > 0 {
+        format!("{} of {}", r.steps.len(), r.total_steps)
+    } else {
+        r.steps.len().to_string()
+    }
+}
+
+/// The summary's held-out accuracy, else the last evaluation's.
+fn held_out_accuracy(r: &RunRecord) -> f64 {
+    r.summary
+        .as_ref()
+        .map(|s| s.test_accuracy)
+        .or_else(|| r.evals.last().map(|e| e.test_accuracy))
+        .unwrap_or(f64::NAN)
+}
+
+/// First-layer over last-layer weight-gradient norm at the last probe
+/// (the summary's when there is no probe).
+fn first_last_ratio(r: &RunRecord) -> f64 {
+    if let Some(p) = r.probes.last() {
+        if let (Some(f), Some(l)) = (p.layers.first(), p.layers.last()) {
+            let (f, l) = (f.weight_grad.l2(), l.weight_grad.l2());
+            return if l > 0.0 { f / l } else { f64::NAN };
+        }
+    }
+    r.summary
+        .as_ref()
+        .map_or(f64::NAN, |s| s.first_last_ratio())
+}
+
+/// The largest saturated fraction of any layer at any probe.
+fn max_saturation(r: &RunRecord) -> f64 {
+    r.probes
+        .iter()
+        .flat_map(|p| p.layers.iter().map(|l| l.saturated))
+        .filter(|v| v.is_finite())
+        .fold(f64::NAN, f64::max)
+}
+
+fn pct(v: f64) -> String {
+    if v.is_finite() {
+        format!("{:.1}%", v * 100.0)
+    } else {
+        "–".into()
+    }
+}
+
+fn sci(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1e}")
+    } else {
+        "–".into()
+    }
+}
+
+/// An evidence value: three significant digits, scientific outside
+/// [0.01, 10^4).
+fn value(v: f64) -> String {
+    let a = v.abs();
+    if !v.is_finite() {
+        format!("{v}")
+    } else if a == 0.0 || (0.01..1e4).contains(&a) {
+        let decimals = if a == 0.0 {
+            0
+        } else {
+            (2 - a.log10().floor() as i32).clamp(0, 4) as usize
+        };
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_ranges_compress() {
+        assert_eq!(ranges(&[3, 0, 1, 2, 7, 9, 10]), "0–3, 7, 9–10");
+        assert_eq!(ranges(&[]), "");
+    }
+
+    #[test]
+    fn evidence_values_keep_three_digits() {
+        assert_eq!(value(0.123456), "0.123");
+        assert_eq!(value(12.3456), "12.3");
+        assert_eq!(value(3.2e-7), "3.20e-7");
+        assert_eq!(value(0.0), "0");
+        assert_eq!(value(f64::NAN), "NaN");
+    }
+}

@@ -1,0 +1,306 @@
+//! Reports: run records and their findings -> SVG figures -> one
+//! self-contained HTML page, and the same figures as PNG files.
+//!
+//! The page needs nothing outside itself: figures are inline SVG written
+//! here by hand, styles are inline, there is no script and no URL. Output
+//! is deterministic (fixed float formatting, no timestamps), so it is
+//! snapshot-tested.
+//!
+//! # API
+//!
+//! ```no_run
+//! use gradscope::report::{figures, render_html, write_pngs, ReportRun};
+//! # fn demo(record: &gradscope::experiment::RunRecord,
+//! #         findings: &[gradscope::analysis::diagnose::Finding]) -> gradscope::Result<()> {
+//! let runs = [ReportRun { record, findings }];
+//! let html: String = render_html(&runs); // write it to report.html
+//! let figs = figures(&runs); // the same SVGs, one per chart
+//! let paths = write_pngs(&figs, std::path::Path::new("figures"))?; // <id>.png each
+//! # Ok(()) }
+//! ```
+//!
+//! - [`render_html`]: the page. With several runs it opens with a
+//!   comparison (a table of key figures, overlaid depth profiles, loss and
+//!   accuracy), then gives each run its own section: diagnosis findings
+//!   (each linked to the figure that shows its evidence), figures, and the
+//!   resolved spec with seed, gradscope version and the record's SHA-256.
+//! - [`figures`]: every figure of the page, in page order, each with an id
+//!   (`run1-flow-delta`, `compare-depth`; the page's element id is
+//!   `fig-` + id), a title, a caption and a standalone SVG document.
+//! - [`write_pngs`]: each figure rendered to `<dir>/<id>.png` at
+//!   [`PNG_SCALE`] times its viewBox, text set in the bundled DejaVu Sans
+//!   (no system fonts needed).
+//! - [`content_hash`]: SHA-256 of the record's JSON, as printed in the
+//!   report.
+//!
+//! Per run, the charts are: the gradient-flow maps of the delta `dL/dz`
+//! and of `dL/dW` (layer x step, log10 colour), the depth profile, loss,
+//! accuracy, saturation and dead units, update:data ratios with the 1e-3
+//! band, histograms of log10|dL/dW| as a ridge plot, and the percentiles
+//! of the last hidden layer's pre-activation.
+
+mod color;
+mod curves;
+mod depth;
+mod flow_map;
+mod html;
+mod per_layer;
+mod percentiles;
+mod png;
+mod ridge;
+mod saturation;
+mod svg;
+mod update;
+
+pub use html::render_html;
+pub use png::{write_pngs, PNG_SCALE};
+
+use crate::analysis::diagnose::Finding;
+use crate::experiment::RunRecord;
+use sha2::{Digest, Sha256};
+
+/// One run in a report: its record and what diagnosis found in it.
+#[derive(Clone, Copy, Debug)]
+pub struct ReportRun<'a> {
+    /// The record.
+    pub record: &'a RunRecord,
+    /// Its findings (possibly none).
+    pub findings: &'a [Finding],
+}
+
+/// One figure: a standalone SVG document and what it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figure {
+    /// Stable id (`run1-flow-delta`); the PNG file is `<id>.png` and the
+    /// page's anchor `#fig-<id>`.
+    pub id: String,
+    /// Title, as drawn in the figure.
+    pub title: String,
+    /// What it shows and what to look for, one or two sentences.
+    pub caption: String,
+    /// The SVG document.
+    pub svg: String,
+}
+
+/// A per-run chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Chart {
+    FlowDelta,
+    FlowWeight,
+    Depth,
+    Loss,
+    Accuracy,
+    Saturation,
+    Update,
+    Ridge,
+    Percentiles,
+}
+
+impl Chart {
+    /// Page order.
+    pub(crate) const ALL: [Chart; 9] = [
+        Chart::FlowDelta,
+        Chart::FlowWeight,
+        Chart::Depth,
+        Chart::Loss,
+        Chart::Accuracy,
+        Chart::Saturation,
+        Chart::Update,
+        Chart::Ridge,
+        Chart::Percentiles,
+    ];
+
+    fn slug(self) -> &'static str {
+        match self {
+            Chart::FlowDelta => "flow-delta",
+            Chart::FlowWeight => "flow-weight",
+            Chart::Depth => "depth",
+            Chart::Loss => "loss",
+            Chart::Accuracy => "accuracy",
+            Chart::Saturation => "saturation",
+            Chart::Update => "update",
+            Chart::Ridge => "ridge",
+            Chart::Percentiles => "percentiles",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Chart::FlowDelta => "Gradient flow: ‖∂L/∂z‖₂ per layer and step",
+            Chart::FlowWeight => "Gradient flow: ‖∂L/∂W‖₂ per layer and step",
+            Chart::Depth => "Depth profile of ‖∂L/∂W‖₂",
+            Chart::Loss => "Loss",
+            Chart::Accuracy => "Accuracy",
+            Chart::Saturation => "Saturated and dead units per layer",
+            Chart::Update => "Update:data ratio per layer",
+            Chart::Ridge => "Histograms of |∂L/∂W| per layer",
+            Chart::Percentiles => "Pre-activation percentiles, last hidden layer",
+        }
+    }
+
+    fn caption(self) -> &'static str {
+        match self {
+            Chart::FlowDelta => {
+                "L2 norm of the backpropagated delta at each layer's pre-activation, \
+                 log10 in colour. A vanishing gradient is a dark band on the input side; \
+                 an exploding one is bright there. Grey cells are exact zeros or NaN/Inf."
+            }
+            Chart::FlowWeight => {
+                "L2 norm of each layer's weight gradient, log10 in colour: \
+                 what the optimizer actually receives."
+            }
+            Chart::Depth => {
+                "Weight-gradient norm against depth at four recorded steps. A line \
+                 falling towards layer 0 by decades is a vanishing gradient; a flat \
+                 line is healthy flow."
+            }
+            Chart::Loss => {
+                "Training-batch loss (grey, binned) and, at each evaluation, the loss \
+                 on the training and held-out sets."
+            }
+            Chart::Accuracy => {
+                "Training-batch accuracy (grey, binned) and, at each evaluation, the \
+                 accuracy on the training and held-out sets."
+            }
+            Chart::Saturation => {
+                "Left: entries whose activation derivative is below 5% of its maximum. \
+                 Right: ReLU-family units inactive for the whole batch. One line per \
+                 layer, dark at the input side."
+            }
+            Chart::Update => {
+                "std(ΔW)/std(W) of each step's update per layer. Near 1e-3 (dashed; \
+                 shaded 1e-4 to 1e-2) a layer learns at a healthy pace; far below it \
+                 is frozen, far above it thrashes."
+            }
+            Chart::Ridge => {
+                "Histograms of log10|∂L/∂W| per layer (each scaled to its peak) at up \
+                 to four histogram steps. Ridges shifted left on the input side show \
+                 how many decades the gradient lost."
+            }
+            Chart::Percentiles => {
+                "15th, 50th and 85th percentiles of the last hidden layer's \
+                 pre-activation (Ioffe & Szegedy 2015, Fig. 1). A drifting band is \
+                 internal covariate shift; for sigmoid, |z| > 4 is saturated."
+            }
+        }
+    }
+
+    fn render(self, r: &RunRecord) -> String {
+        let t = self.title();
+        match self {
+            Chart::FlowDelta => flow_map::render(t, r, |l| &l.pre_grad, "‖∂L/∂z‖₂"),
+            Chart::FlowWeight => flow_map::render(t, r, |l| &l.weight_grad, "‖∂L/∂W‖₂"),
+            Chart::Depth => depth::render(t, r),
+            Chart::Loss => curves::render(
+                t,
+                curves::Quantity::Loss,
+                &curves::run_series(r, curves::Quantity::Loss),
+            ),
+            Chart::Accuracy => curves::render(
+                t,
+                curves::Quantity::Accuracy,
+                &curves::run_series(r, curves::Quantity::Accuracy),
+            ),
+            Chart::Saturation => saturation::render(t, r),
+            Chart::Update => update::render(t, r),
+            Chart::Ridge => ridge::render(t, r),
+            Chart::Percentiles => percentiles::render(t, r),
+        }
+    }
+}
+
+/// The id of run `run`'s (0-based) `chart`.
+pub(crate) fn figure_id(run: usize, chart: Chart) -> String {
+    format!("run{}-{}", run + 1, chart.slug())
+}
+
+/// The label of run `i` (0-based) in legends and tables.
+pub(crate) fn run_label(i: usize, r: &RunRecord) -> String {
+    format!("#{} {}", i + 1, r.spec.name)
+}
+
+/// Run `i`'s figures, in page order.
+pub(crate) fn run_figures(i: usize, record: &RunRecord) -> Vec<Figure> {
+    Chart::ALL
+        .iter()
+        .map(|&c| Figure {
+            id: figure_id(i, c),
+            title: c.title().to_string(),
+            caption: c.caption().to_string(),
+            svg: c.render(record),
+        })
+        .collect()
+}
+
+/// The comparison figures of several runs (none for fewer than two).
+pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
+    if runs.len() < 2 {
+        return Vec::new();
+    }
+    let labelled: Vec<(String, &RunRecord)> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (run_label(i, r.record), r.record))
+        .collect();
+    let fig = |id: &str, title: &str, caption: &str, svg: String| Figure {
+        id: id.into(),
+        title: title.into(),
+        caption: caption.into(),
+        svg,
+    };
+    let depth_title = "Depth profiles at the last recorded step";
+    let loss_title = "Training-batch loss";
+    let acc_title = "Accuracy";
+    vec![
+        fig(
+            "compare-depth",
+            depth_title,
+            "Weight-gradient norm against depth, one line per run, at each run's last \
+             recorded step.",
+            depth::compare(depth_title, &labelled),
+        ),
+        fig(
+            "compare-loss",
+            loss_title,
+            "Training-batch loss (binned), one line per run.",
+            curves::render(
+                loss_title,
+                curves::Quantity::Loss,
+                &curves::compare_series(&labelled, curves::Quantity::Loss),
+            ),
+        ),
+        fig(
+            "compare-accuracy",
+            acc_title,
+            "Held-out accuracy at each evaluation where a run has evaluations, else \
+             its training-batch accuracy (binned).",
+            curves::render(
+                acc_title,
+                curves::Quantity::Accuracy,
+                &curves::compare_series(&labelled, curves::Quantity::Accuracy),
+            ),
+        ),
+    ]
+}
+
+/// Every figure of the report for `runs`, in page order: the comparison
+/// (with two runs or more), then each run's charts.
+pub fn figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
+    let mut out = compare_figures(runs);
+    for (i, r) in runs.iter().enumerate() {
+        out.extend(run_figures(i, r.record));
+    }
+    out
+}
+
+/// SHA-256 (hex) of the record's JSON (`serde_json::to_string`), so a
+/// report can be matched to the exact record it was drawn from.
+pub fn content_hash(record: &RunRecord) -> String {
+    // Serializing plain data to a string cannot fail (no maps with
+    // non-string keys, no failing Serialize impls).
+    let json = serde_json::to_string(record).unwrap_or_default();
+    Sha256::digest(json.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
