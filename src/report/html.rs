@@ -321,7 +321,7 @@ fn pct(v: f64) -> String {
 
 fn sci(v: f64) -> String {
     if v.is_finite() {
-        format!("{v:.1e}")
+        value(v)
     } else {
         "–".into()
     }
