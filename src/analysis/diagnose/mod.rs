@@ -1,5 +1,45 @@
-//! Diagnosis: rules over a run's record turn it into findings.
+//! Diagnosis: rules over a run's record turn it into findings, each with
+//! its evidence (which layers, which steps, which figures) and ranked
+//! remedies, each with the exact `gradscope train ...` command that tests
+//! it.
+//!
+//! | rule | fires when (see [`thresholds`]) |
+//! | --- | --- |
+//! | `divergence` | a NaN/Inf in the loss, the gradient or any probe |
+//! | `exploding_gradient` | first/last layer gradient > 1e2, or the global norm rising > 1e3-fold |
+//! | `vanishing_gradient` | first/last layer gradient < 1e-2 (critical < 1e-4, or exact zeros) |
+//! | `stalled` | loss within 5% of `ln(classes)` and accuracy < chance + 5% |
+//! | `saturation` | a sigmoid/tanh/softsign layer with > 50% of units at < 5% of the maximal derivative |
+//! | `dead_units` | a ReLU-family layer with > 20% of units dead on the batch |
+//! | `learning_rate` | update:data ratios outside [1e-5, 1e-1] (target 1e-3) |
 
+mod command;
 mod finding;
+mod remedies;
+mod rules;
+mod series;
+#[cfg(test)]
+mod tests;
+pub mod thresholds;
 
+pub use command::{train_command, unflagged_settings};
 pub use finding::{Evidence, Finding, FindingKind, Remedy, Severity};
+
+use crate::experiment::RunRecord;
+
+/// Every finding for `record`, the most severe first (ties in the order of
+/// the table above: causes before symptoms).
+pub fn diagnose(record: &RunRecord) -> Vec<Finding> {
+    let rules: [fn(&RunRecord) -> Option<Finding>; 7] = [
+        rules::divergence,
+        rules::exploding_gradient,
+        rules::vanishing_gradient,
+        rules::stalled,
+        rules::saturation,
+        rules::dead_units,
+        rules::learning_rate,
+    ];
+    let mut findings: Vec<Finding> = rules.iter().filter_map(|rule| rule(record)).collect();
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    findings
+}

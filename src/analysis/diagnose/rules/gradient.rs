@@ -1,0 +1,273 @@
+//! The gradient's size through depth and over steps: vanishing and
+//! exploding.
+//!
+//! Depth profile: for each layer, the median over the finite probed steps
+//! of `log10 ||dL/dW||_2`; the first/last ratio is `10^(p_0 - p_last)` and
+//! the per-layer factor `10^(-slope)` of a least-squares line through the
+//! profile (the factor the norm is multiplied by per layer on the way back
+//! to the input: below 1 when it vanishes, above 1 when it explodes).
+
+use super::super::finding::{Finding, FindingKind, Severity};
+use super::super::series::{finite_probes, layer_list, log_norm_profile, median, slope};
+use super::super::{remedies, thresholds as t};
+use super::{evidence, sci};
+use crate::experiment::RunRecord;
+use crate::probe::LayerProbe;
+
+/// First and last finite probed steps.
+fn probed_span(record: &RunRecord) -> Vec<usize> {
+    let mut steps = finite_probes(record).map(|p| p.step);
+    let first = steps.next();
+    let last = steps.last().or(first);
+    first.into_iter().chain(last).collect()
+}
+
+/// Layers whose weight gradient was exactly zero at some finite probed
+/// step while no layer was wholly dead (which would block the gradient
+/// exactly): f32 underflow.
+fn underflowed_layers(record: &RunRecord) -> Vec<usize> {
+    let mut layers = Vec::new();
+    for p in finite_probes(record) {
+        if p.layers.iter().any(|l| l.dead >= 1.0) {
+            continue;
+        }
+        for l in &p.layers {
+            if l.weight_grad.n > 0 && l.weight_grad.zero_frac() == 1.0 {
+                layers.push(l.layer);
+            }
+        }
+    }
+    layers.sort_unstable();
+    layers.dedup();
+    layers
+}
+
+fn weight_grad(l: &LayerProbe) -> &crate::probe::TensorStats {
+    &l.weight_grad
+}
+
+fn pre_grad(l: &LayerProbe) -> &crate::probe::TensorStats {
+    &l.pre_grad
+}
+
+/// The weight gradient shrinking toward the input.
+pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
+    let g = log_norm_profile(record, weight_grad);
+    let n = g.len();
+    if n < 3 || !g[n - 1].is_finite() {
+        return None;
+    }
+    let last = g[n - 1];
+    let ratio = 10f64.powf(g[0] - last);
+    let underflow = underflowed_layers(record);
+    let severity = if ratio < t::VANISHING_CRITICAL || !underflow.is_empty() {
+        Severity::Critical
+    } else if ratio < t::VANISHING_WARNING {
+        Severity::Warning
+    } else {
+        return None;
+    };
+    let factor = 10f64.powf(-slope(&g).unwrap_or(0.0));
+    let below_floor: Vec<usize> = (0..n)
+        .filter(|&i| g[i] - last < t::VANISHING_FLOOR.log10())
+        .collect();
+    let starved: Vec<usize> = (0..n)
+        .filter(|&i| g[i] - last < t::VANISHING_WARNING.log10())
+        .collect();
+    let d = log_norm_profile(record, pre_grad);
+    let delta_ratio = 10f64.powf(d[0] - d[n - 1]);
+    let probed = finite_probes(record).count();
+    let mut summary = format!(
+        "the first layer's weight gradient is {} of the last layer's (median over {probed} \
+         probed steps), shrinking by a factor {factor:.2} per layer toward the input",
+        sci(ratio)
+    );
+    if !below_floor.is_empty() {
+        summary.push_str(&format!(
+            "; {} of {n} layers ({}) get less than {} of it",
+            below_floor.len(),
+            layer_list(&below_floor),
+            sci(t::VANISHING_FLOOR)
+        ));
+    }
+    if !underflow.is_empty() {
+        summary.push_str(&format!(
+            "; layers {} got exactly zero gradient in f32, below its range \
+             (`--dtype f64` resolves them)",
+            layer_list(&underflow)
+        ));
+    }
+    let mut ev = vec![
+        evidence(
+            "first_last_ratio",
+            ratio,
+            format!("first over last layer's ||dL/dW||, median over {probed} probed steps"),
+        ),
+        evidence(
+            "decay_per_layer",
+            factor,
+            "factor on the gradient norm per layer toward the input (log-linear fit)",
+        ),
+        evidence(
+            "delta_first_last_ratio",
+            delta_ratio,
+            "the same ratio for the backpropagated delta dL/dz",
+        ),
+        evidence(
+            "layers_below_floor",
+            below_floor.len() as f64,
+            format!(
+                "layers getting less than {} of the last layer's gradient",
+                sci(t::VANISHING_FLOOR)
+            ),
+        ),
+    ];
+    if !underflow.is_empty() {
+        ev.push(evidence(
+            "underflowed_layers",
+            underflow.len() as f64,
+            "layers whose weight gradient was exactly 0 at some step (f32 underflow or \
+             rounding, with no layer wholly dead)",
+        ));
+    }
+    Some(Finding {
+        kind: FindingKind::VanishingGradient,
+        severity,
+        summary,
+        layers: starved,
+        steps: probed_span(record),
+        evidence: ev,
+        remedies: remedies::vanishing(&record.spec, !underflow.is_empty()),
+    })
+}
+
+/// Growth of the global gradient norm over steps: `(early median, peak,
+/// peak step, take-off step)`, when it grew past the threshold.
+fn growth_over_steps(record: &RunRecord) -> Option<(f64, f64, usize, usize)> {
+    let norms: Vec<(usize, f64)> = record
+        .steps
+        .iter()
+        .filter(|s| s.grad_norm.is_finite())
+        .map(|s| (s.step, s.grad_norm))
+        .collect();
+    let early_n =
+        ((norms.len() as f64 * t::EARLY_FRACTION).ceil() as usize).max(t::EARLY_MIN_STEPS);
+    if norms.len() <= early_n {
+        return None;
+    }
+    let early = median(norms[..early_n].iter().map(|s| s.1))?;
+    let (peak_step, peak) = norms[early_n..]
+        .iter()
+        .copied()
+        .max_by(|a, b| a.1.total_cmp(&b.1))?;
+    if !(early > 0.0 && peak / early > t::EXPLODING_GROWTH) {
+        return None;
+    }
+    let takeoff = norms
+        .iter()
+        .find(|s| s.1 > t::TAKEOFF_FACTOR * early)
+        .map_or(peak_step, |s| s.0);
+    Some((early, peak, peak_step, takeoff))
+}
+
+/// First/last ratio and per-layer factor of a depth profile, when the
+/// ratio exceeds the exploding threshold.
+fn growth_with_depth(p: &[f64]) -> Option<(f64, f64)> {
+    let n = p.len();
+    if n < 3 || !p[0].is_finite() || !p[n - 1].is_finite() {
+        return None;
+    }
+    let ratio = 10f64.powf(p[0] - p[n - 1]);
+    (ratio > t::EXPLODING_DEPTH_WARNING).then(|| (ratio, 10f64.powf(-slope(p).unwrap_or(0.0))))
+}
+
+/// The gradient growing toward the input (the weight gradient or the
+/// delta `dL/dz`: when the forward signal grows too, `dL/dW = delta h^T`
+/// can stay flat while the delta explodes), or over training.
+pub fn exploding_gradient(record: &RunRecord) -> Option<Finding> {
+    let profiles = [
+        ("weight gradient", "", log_norm_profile(record, weight_grad)),
+        ("delta dL/dz", "delta_", log_norm_profile(record, pre_grad)),
+    ];
+    let depth: Vec<(&str, &str, &Vec<f64>, f64, f64)> = profiles
+        .iter()
+        .filter_map(|(what, prefix, p)| {
+            growth_with_depth(p).map(|(r, f)| (*what, *prefix, p, r, f))
+        })
+        .collect();
+    let depth_ratio = depth.iter().map(|d| d.3).reduce(f64::max);
+    let growth = growth_over_steps(record);
+    let severity = match (depth_ratio, growth) {
+        (None, None) => return None,
+        (_, Some(_)) => Severity::Critical,
+        (Some(r), None) if r > t::EXPLODING_DEPTH_CRITICAL => Severity::Critical,
+        _ => Severity::Warning,
+    };
+    let mut parts = Vec::new();
+    let mut ev = Vec::new();
+    let mut layers = Vec::new();
+    let mut steps = probed_span(record);
+    for &(what, prefix, p, ratio, factor) in &depth {
+        let n = p.len();
+        for i in (0..n).filter(|&i| p[i] - p[n - 1] > t::EXPLODING_DEPTH_WARNING.log10()) {
+            if !layers.contains(&i) {
+                layers.push(i);
+            }
+        }
+        parts.push(format!(
+            "the first layer's {what} is {} times the last layer's, growing by a factor \
+             {factor:.2} per layer toward the input",
+            sci(ratio)
+        ));
+        ev.push(evidence(
+            &format!("{prefix}first_last_ratio"),
+            ratio,
+            format!("first over last layer's {what} L2 norm, median over the probed steps"),
+        ));
+        ev.push(evidence(
+            &format!("{prefix}growth_per_layer"),
+            factor,
+            format!("factor on the {what} norm per layer toward the input (log-linear fit)"),
+        ));
+    }
+    layers.sort_unstable();
+    if let Some((early, peak, peak_step, takeoff)) = growth {
+        steps = vec![takeoff, peak_step];
+        parts.push(format!(
+            "the global gradient norm rose {}-fold, from {} early on to {} at step {peak_step}, \
+             taking off at step {takeoff}",
+            sci(peak / early),
+            sci(early),
+            sci(peak)
+        ));
+        ev.push(evidence(
+            "grad_norm_growth",
+            peak / early,
+            "peak global gradient norm over its median in the early steps",
+        ));
+        ev.push(evidence(
+            "early_grad_norm",
+            early,
+            "median global gradient norm over the early steps",
+        ));
+        ev.push(evidence(
+            "peak_grad_norm",
+            peak,
+            "largest global gradient norm",
+        ));
+        ev.push(evidence(
+            "takeoff_step",
+            takeoff as f64,
+            format!("first step above {}x the early median", t::TAKEOFF_FACTOR),
+        ));
+    }
+    Some(Finding {
+        kind: FindingKind::ExplodingGradient,
+        severity,
+        summary: parts.join("; "),
+        layers,
+        steps,
+        evidence: ev,
+        remedies: remedies::exploding(&record.spec),
+    })
+}
