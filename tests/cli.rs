@@ -4,9 +4,16 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::io::Write;
 
+/// The binary, run in a fresh folder (so its `gradscope.db` and reports
+/// land there, not in the repository).
 fn gradscope() -> Command {
+    let dir = tempfile::tempdir().unwrap().keep();
+    gradscope_in(&dir)
+}
+
+fn gradscope_in(dir: &std::path::Path) -> Command {
     let mut c = Command::cargo_bin("gradscope").unwrap();
-    c.env("NO_COLOR", "1");
+    c.env("NO_COLOR", "1").current_dir(dir);
     c
 }
 
@@ -138,9 +145,10 @@ fn missing_data_dir_names_the_file() {
 #[test]
 fn demo_runs_all_three_nets_with_reduced_steps() {
     gradscope()
-        .args(["demo", "--steps", "30", "--quiet"])
+        .args(["demo", "--steps", "30", "--quiet", "--no-record"])
         .assert()
         .success()
+        .stdout(predicate::str::contains("report: demo-report.html"))
         .stdout(predicate::str::contains("sigmoid "))
         .stdout(predicate::str::contains("relu+he"))
         .stdout(predicate::str::contains("sigmoid+bn"))
@@ -190,4 +198,111 @@ fn data_fetch_offline_fails_with_a_clear_message() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("you appear to be offline"));
+}
+
+#[test]
+fn recorded_runs_can_be_listed_inspected_diagnosed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gradscope_in(dir.path())
+        .args([
+            "train",
+            "--depth",
+            "12",
+            "--width",
+            "32",
+            "--activation",
+            "sigmoid",
+        ])
+        .args(["--init", "standard", "--steps", "60", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["run"], 1);
+    assert!(dir.path().join("gradscope.db").exists());
+
+    gradscope_in(dir.path())
+        .args(["runs"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("finished"))
+        .stdout(predicate::str::contains("60/60"));
+    let runs: serde_json::Value = serde_json::from_slice(
+        &gradscope_in(dir.path())
+            .args(["runs", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(runs[0]["id"], 1);
+
+    gradscope_in(dir.path())
+        .args(["inspect", "last"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("|dL/dW|"))
+        .stdout(predicate::str::contains("vanishing_gradient"));
+
+    let out = gradscope_in(dir.path())
+        .args(["diagnose", "1", "--json"])
+        .output()
+        .unwrap();
+    let findings: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &findings[0];
+    assert_eq!(f["kind"], "vanishing_gradient");
+    for key in ["severity", "layers", "steps", "evidence", "remedies"] {
+        assert!(f.get(key).is_some(), "finding lacks `{key}`: {f}");
+    }
+    assert!(f["remedies"][0]["command"]
+        .as_str()
+        .unwrap()
+        .starts_with("gradscope train"));
+
+    gradscope_in(dir.path())
+        .args(["report", "1", "-o", "r.html", "--png", "figs"])
+        .assert()
+        .success();
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("<svg"));
+    assert!(std::fs::read_dir(dir.path().join("figs")).unwrap().count() >= 5);
+}
+
+#[test]
+fn no_record_leaves_no_store_and_missing_runs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    gradscope_in(dir.path())
+        .args([
+            "train",
+            "--depth",
+            "1",
+            "--width",
+            "8",
+            "--steps",
+            "5",
+            "--no-record",
+        ])
+        .assert()
+        .success();
+    assert!(!dir.path().join("gradscope.db").exists());
+    gradscope_in(dir.path())
+        .args(["inspect", "1"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no such store"));
+    gradscope_in(dir.path())
+        .args([
+            "train", "--depth", "1", "--width", "8", "--steps", "5", "-q",
+        ])
+        .assert()
+        .success();
+    gradscope_in(dir.path())
+        .args(["inspect", "7"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no run 7"));
 }

@@ -6,13 +6,17 @@
 //! "standard" init (the problem), ReLU with He init (remedy 1), and the
 //! same sigmoid net with BatchNorm before each activation (remedy 2).
 
-use super::output::{Output, ProgressSink};
+use super::inspect::render_findings;
+use super::output::Output;
+use super::record::run_recorded;
+use super::report::write_report;
 use super::train::summary_json;
 use clap::Args;
-use gradscope::experiment::trainer::{prepare_data, train, Summary};
+use gradscope::experiment::trainer::{prepare_data, Summary};
 use gradscope::experiment::Spec;
 use gradscope::nn::{Activation, Norm};
-use gradscope::tensor::{default_threads, with_threads, FanMode, Init};
+use gradscope::tensor::{default_threads, FanMode, Init};
+use std::path::{Path, PathBuf};
 
 /// Arguments of `gradscope demo`.
 #[derive(Args, Debug)]
@@ -26,6 +30,12 @@ pub struct DemoArgs {
     /// Threads for the matrix products (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Do not record the runs in the store.
+    #[arg(long)]
+    pub no_record: bool,
+    /// Where to write the HTML report of the three runs.
+    #[arg(long, default_value = "demo-report.html")]
+    pub report: PathBuf,
     /// Print JSON lines (one per run) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -70,7 +80,7 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
 }
 
 /// Runs `gradscope demo`.
-pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
     let specs = demo_specs(args.steps, args.seed);
     let data = prepare_data(&specs[0])?;
@@ -82,24 +92,44 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.steps
         );
     }
+    let threads = args.threads.unwrap_or_else(default_threads);
+    let db = (!args.no_record).then_some(db);
     let mut rows = Vec::new();
+    let mut recorded = Vec::new();
     for spec in &specs {
-        let mut sink = ProgressSink::new(output, &spec.name);
-        let threads = args.threads.unwrap_or_else(default_threads);
-        let summary =
-            with_threads(threads, || train(spec, &data, &mut sink)).map_err(super::with_hint)?;
+        let outcome = run_recorded(spec, &data, output, db, threads)?;
+        let summary = outcome.result.map_err(super::with_hint)?;
         if args.json {
-            println!("{}", summary_json(spec, &summary));
+            let mut v = summary_json(spec, &summary);
+            v["run"] = serde_json::json!(outcome.run_id);
+            v["findings"] = serde_json::to_value(&outcome.findings)?;
+            println!("{v}");
         }
-        rows.push((spec.name.clone(), summary));
+        rows.push((spec.name.clone(), summary, outcome.run_id));
+        recorded.push((outcome.record, outcome.findings));
     }
     if !args.json {
         print_table(output, &rows);
+        for ((name, _, id), (_, findings)) in rows.iter().zip(&recorded) {
+            let id = id.map(|i| format!(" (run {i})")).unwrap_or_default();
+            if findings.is_empty() {
+                println!("\n{name}{id}: no findings");
+            } else {
+                println!("\n{name}{id}:");
+                print!("{}", render_findings(findings));
+            }
+        }
+    }
+    write_report(&recorded, &args.report, None)?;
+    if args.json {
+        eprintln!("report: {}", args.report.display());
+    } else {
+        println!("\nreport: {}", args.report.display());
     }
     Ok(())
 }
 
-fn print_table(output: Output, rows: &[(String, Summary)]) {
+fn print_table(output: Output, rows: &[(String, Summary, Option<i64>)]) {
     println!(
         "{}",
         output.bold(&format!(
@@ -107,7 +137,7 @@ fn print_table(output: Output, rows: &[(String, Summary)]) {
             "run", "held-out", "grad first/last", "what it shows"
         ))
     );
-    for (name, s) in rows {
+    for (name, s, _) in rows {
         println!(
             "{:<12} {:>9.1}% {:>20}  {}",
             name,

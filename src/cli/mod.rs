@@ -4,16 +4,25 @@
 mod bench;
 mod data;
 mod demo;
+mod diagnose;
+mod inspect;
 mod output;
+mod record;
+mod report;
+mod runs;
 mod train;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// gradscope: a laboratory for gradient flow in deep networks.
 #[derive(Parser)]
 #[command(name = "gradscope", version, about, long_about = None)]
 struct Cli {
+    /// The run store (SQLite), one file per workspace.
+    #[arg(long, global = true, default_value = "gradscope.db")]
+    db: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,6 +33,14 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Fetch canonical data sets (MNIST, Fashion-MNIST) into the cache.
     Data(data::DataArgs),
+    /// The findings of a recorded run: what goes wrong, evidence, remedies to test.
+    Diagnose(diagnose::DiagnoseArgs),
+    /// A recorded run in the terminal: per-layer depth profile, sparklines, findings.
+    Inspect(inspect::InspectArgs),
+    /// Write a self-contained HTML report (and PNG figures) of one or more runs.
+    Report(report::ReportArgs),
+    /// List the recorded runs.
+    Runs(runs::RunsArgs),
     /// Train three 20-layer nets on bundled MNIST: the vanishing gradient and two remedies.
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
@@ -36,8 +53,12 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Bench(args) => bench::run(args),
         Command::Data(args) => data::run(args),
-        Command::Demo(args) => demo::run(args),
-        Command::Train(args) => train::run(*args),
+        Command::Demo(args) => demo::run(args, &cli.db),
+        Command::Diagnose(args) => diagnose::run(args, &cli.db),
+        Command::Inspect(args) => inspect::run(args, &cli.db),
+        Command::Report(args) => report::run(args, &cli.db),
+        Command::Runs(args) => runs::run(args, &cli.db),
+        Command::Train(args) => train::run(*args, &cli.db),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

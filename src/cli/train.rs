@@ -1,14 +1,16 @@
 //! `gradscope train`: run one experiment from a spec file and/or flags.
 
-use super::output::{Output, ProgressSink};
+use super::inspect::render_findings;
+use super::output::Output;
+use super::record::run_recorded;
 use anyhow::Context;
 use clap::Args;
-use gradscope::experiment::trainer::{prepare_data, train, Summary};
+use gradscope::experiment::trainer::{prepare_data, Summary};
 use gradscope::experiment::{Dtype, Spec};
 use gradscope::nn::{Activation, Loss, Norm, NormPlacement};
-use gradscope::tensor::{default_threads, with_threads, Init};
+use gradscope::tensor::{default_threads, Init};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `gradscope train`. Flags override the spec file.
 #[derive(Args, Debug, Default)]
@@ -90,6 +92,9 @@ pub struct TrainArgs {
     /// Threads for the matrix products (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Do not record the run in the store.
+    #[arg(long)]
+    pub no_record: bool,
     /// Print one JSON object on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -187,18 +192,39 @@ fn set<T: Clone>(target: &mut T, value: &Option<T>) {
 }
 
 /// Runs `gradscope train`.
-pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
     let spec = args.resolve()?;
     let data = prepare_data(&spec)?;
-    let mut sink = ProgressSink::new(output, &spec.name);
     let threads = args.threads.unwrap_or_else(default_threads);
-    let summary =
-        with_threads(threads, || train(&spec, &data, &mut sink)).map_err(super::with_hint)?;
+    let db = (!args.no_record).then_some(db);
+    let outcome = run_recorded(&spec, &data, output, db, threads)?;
+    if !args.json {
+        if let Some(id) = outcome.run_id {
+            eprintln!(
+                "run {id} recorded in {}",
+                db.unwrap_or(Path::new("")).display()
+            );
+        }
+        if !outcome.findings.is_empty() {
+            eprint!("findings:\n{}", render_findings(&outcome.findings));
+        }
+    }
+    let summary = outcome.result.map_err(super::with_hint)?;
     if args.json {
-        println!("{}", summary_json(&spec, &summary));
+        let mut v = summary_json(&spec, &summary);
+        v["run"] = json!(outcome.run_id);
+        v["findings"] = json!(outcome
+            .findings
+            .iter()
+            .map(|f| f.kind.name())
+            .collect::<Vec<_>>());
+        println!("{v}");
     } else {
         print_summary(output, &spec, &summary);
+        if let Some(id) = outcome.run_id {
+            println!("  run {id}: `gradscope inspect {id}`, `gradscope report {id}`");
+        }
     }
     Ok(())
 }

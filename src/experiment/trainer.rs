@@ -161,7 +161,7 @@ pub enum Event<'a> {
 }
 
 /// Receives the trainer's events (terminal progress, JSON, a store).
-pub trait Sink {
+pub trait Sink: Send {
     /// Called for each event, in order.
     fn event(&mut self, event: &Event<'_>);
 }

@@ -1,0 +1,288 @@
+//! `gradscope inspect RUN`: a run in the terminal — per-layer depth profile
+//! (gradient norm on a log-scale bar, saturation, dead units, update ratio)
+//! at the first, middle and last recorded steps, sparklines over training,
+//! and the findings.
+
+use gradscope::analysis::diagnose::Finding;
+use gradscope::experiment::RunRecord;
+use gradscope::probe::StepProbe;
+use std::fmt::Write;
+
+/// Width of the log-scale bar, in characters.
+const BAR: usize = 24;
+/// Decades the bar spans below the largest norm.
+const BAR_DECADES: f64 = 12.0;
+
+/// The whole `inspect` text for a run.
+pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let spec = &record.spec;
+    let id = record.id.map(|i| format!("run {i} ")).unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "{id}`{}`: {}, {} of {} steps; {} layers, {}, {} init{}",
+        spec.name,
+        record.status,
+        record.steps.len(),
+        record.total_steps,
+        record.depth(),
+        spec.model.activation,
+        spec.model.init,
+        match spec.model.norm {
+            gradscope::nn::Norm::None => String::new(),
+            n => format!(", {n:?} norm").to_lowercase(),
+        }
+    );
+    if let Some(e) = record.evals.last() {
+        let _ = writeln!(
+            out,
+            "final: train loss {:.4} acc {:.2}%, held-out loss {:.4} acc {:.2}%",
+            e.train_loss,
+            100.0 * e.train_accuracy,
+            e.test_loss,
+            100.0 * e.test_accuracy
+        );
+    }
+    if let Some(err) = &record.error {
+        let _ = writeln!(out, "stopped: {err}");
+    }
+    let n = record.probes.len();
+    if n == 0 {
+        let _ = writeln!(out, "\n(no probes recorded)");
+    } else {
+        let picks = [0, n / 2, n - 1];
+        let mut seen = Vec::new();
+        for &i in &picks {
+            if seen.contains(&i) {
+                continue;
+            }
+            seen.push(i);
+            out.push('\n');
+            out.push_str(&depth_table(&record.probes[i]));
+        }
+    }
+    out.push('\n');
+    out.push_str(&sparklines(record));
+    out.push('\n');
+    if findings.is_empty() {
+        let _ = writeln!(out, "findings: none");
+    } else {
+        let _ = writeln!(out, "findings:");
+        out.push_str(&render_findings(findings));
+    }
+    out
+}
+
+/// One step's depth profile.
+pub fn depth_table(p: &StepProbe) -> String {
+    let mut out = String::new();
+    let max = p
+        .layers
+        .iter()
+        .map(|l| l.weight_grad.l2())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
+    let _ = writeln!(
+        out,
+        "step {}: {:<6} {:>10} {:<w$} {:>10} {:>6} {:>6} {:>9}",
+        p.step,
+        "layer",
+        "|dL/dW|",
+        "log scale",
+        "|dL/dz|",
+        "sat",
+        "dead",
+        "upd:data",
+        w = BAR
+    );
+    for l in &p.layers {
+        let g = l.weight_grad.l2();
+        let _ = writeln!(
+            out,
+            "{:>w0$} {:<6} {:>10} {:<w$} {:>10} {:>6} {:>6} {:>9}",
+            "",
+            l.layer + 1,
+            sci(g),
+            bar(g, max),
+            sci(l.pre_grad.l2()),
+            pct(l.saturated),
+            pct(l.dead),
+            sci(l.update_ratio),
+            w0 = format!("step {}:", p.step).len(),
+            w = BAR
+        );
+    }
+    out
+}
+
+fn bar(v: f64, max: f64) -> String {
+    if !(v > 0.0 && max > 0.0) {
+        return if v == 0.0 { "0".into() } else { String::new() };
+    }
+    let decades = (v / max).log10().max(-BAR_DECADES);
+    let filled = ((1.0 + decades / BAR_DECADES) * BAR as f64).round() as usize;
+    "#".repeat(filled.max(1))
+}
+
+fn sci(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+fn pct(v: f64) -> String {
+    if v.is_nan() {
+        "-".into()
+    } else {
+        format!("{:.0}%", 100.0 * v)
+    }
+}
+
+const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// A sparkline of `values` (resampled to `width`); `log` plots log10.
+pub fn sparkline(values: &[f64], width: usize, log: bool) -> String {
+    let vals: Vec<f64> = values
+        .iter()
+        .map(|&v| if log { v.log10() } else { v })
+        .collect();
+    if vals.is_empty() {
+        return String::new();
+    }
+    let w = width.min(vals.len()).max(1);
+    let buckets: Vec<f64> = (0..w)
+        .map(|i| {
+            let (a, b) = (
+                i * vals.len() / w,
+                ((i + 1) * vals.len() / w).max(i * vals.len() / w + 1),
+            );
+            let s: Vec<f64> = vals[a..b]
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .collect();
+            if s.is_empty() {
+                f64::NAN
+            } else {
+                s.iter().sum::<f64>() / s.len() as f64
+            }
+        })
+        .collect();
+    let finite: Vec<f64> = buckets.iter().copied().filter(|v| v.is_finite()).collect();
+    let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    buckets
+        .iter()
+        .map(|&v| {
+            if !v.is_finite() {
+                ' '
+            } else if hi - lo < 1e-12 {
+                TICKS[3]
+            } else {
+                TICKS[(((v - lo) / (hi - lo)) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+fn sparklines(record: &RunRecord) -> String {
+    let mut out = String::new();
+    let loss: Vec<f64> = record.steps.iter().map(|s| s.loss).collect();
+    let norm: Vec<f64> = record.steps.iter().map(|s| s.grad_norm).collect();
+    let _ = writeln!(out, "{:<22} {}", "loss", sparkline(&loss, 60, false));
+    let _ = writeln!(
+        out,
+        "{:<22} {}",
+        "global grad norm (log)",
+        sparkline(&norm, 60, true)
+    );
+    let depth = record.depth();
+    if depth > 0 {
+        let first: Vec<f64> = record
+            .probes
+            .iter()
+            .map(|p| p.layers[0].weight_grad.l2())
+            .collect();
+        let last: Vec<f64> = record
+            .probes
+            .iter()
+            .map(|p| p.layers[depth - 1].weight_grad.l2())
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:<22} {}",
+            "|dL/dW| layer 1 (log)",
+            sparkline(&first, 60, true)
+        );
+        let _ = writeln!(
+            out,
+            "{:<22} {}",
+            format!("|dL/dW| layer {depth} (log)"),
+            sparkline(&last, 60, true)
+        );
+    }
+    out
+}
+
+/// Findings as text: summary, evidence, remedies with their commands.
+pub fn render_findings(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "- [{}] {}: {}",
+            format!("{:?}", f.severity).to_lowercase(),
+            f.kind.name(),
+            f.summary
+        );
+        for e in &f.evidence {
+            let _ = writeln!(out, "    {} = {:.3e} ({})", e.name, e.value, e.note);
+        }
+        for (i, r) in f.remedies.iter().enumerate() {
+            let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
+            let _ = writeln!(out, "      {}", r.command);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_spans_the_ticks() {
+        assert_eq!(
+            sparkline(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 8, false),
+            "▁▂▃▄▅▆▇█"
+        );
+        assert_eq!(sparkline(&[1e-9, 1e-1], 2, true), "▁█");
+        assert_eq!(sparkline(&[], 10, false), "");
+    }
+
+    #[test]
+    fn bar_is_log_scaled() {
+        assert_eq!(bar(1.0, 1.0).len(), BAR);
+        assert_eq!(bar(1e-6, 1.0).len(), BAR / 2);
+        assert_eq!(bar(0.0, 1.0), "0");
+    }
+}
+
+/// Arguments of `gradscope inspect`.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// Run id (see `gradscope runs`), or `last`.
+    pub run: String,
+}
+
+/// Runs `gradscope inspect`.
+pub fn run(args: InspectArgs, db: &std::path::Path) -> anyhow::Result<()> {
+    let store = super::record::open_existing(db)?;
+    let id = super::record::resolve_run(&store, &args.run)?;
+    let record = store.load(id)?;
+    let findings = gradscope::analysis::diagnose::diagnose(&record);
+    print!("{}", render(&record, &findings));
+    Ok(())
+}

@@ -1,0 +1,52 @@
+//! `gradscope runs`: the runs in the store.
+
+use super::record::open_existing;
+use clap::Args;
+use std::path::Path;
+
+/// Arguments of `gradscope runs`.
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// One JSON array instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `gradscope runs`.
+pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
+    let store = open_existing(db)?;
+    let runs = store.runs()?;
+    if args.json {
+        println!("{}", serde_json::to_string(&runs)?);
+        return Ok(());
+    }
+    println!(
+        "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9}",
+        "id", "name", "status", "steps", "loss", "held-out"
+    );
+    for r in &runs {
+        let opt = |v: Option<f64>, pct: bool| match v {
+            Some(v) if pct => format!("{:.2}%", 100.0 * v),
+            Some(v) => format!("{v:.4}"),
+            None => "-".into(),
+        };
+        println!(
+            "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9}",
+            r.id,
+            truncate(&r.name, 20),
+            r.status.name(),
+            format!("{}/{}", r.steps, r.total_steps),
+            opt(r.last_loss, false),
+            opt(r.test_accuracy, true)
+        );
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).chain(['…']).collect()
+    }
+}
