@@ -13,6 +13,7 @@
 use crate::error::Result;
 use crate::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
+use crate::probe::{ProbeConfig, Prober};
 use crate::tensor::{max_threads, set_max_threads, Init, Matrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,6 +114,8 @@ pub struct TrainingBench {
     labels: Vec<usize>,
     grad: Matrix<f32>,
     last_loss: f64,
+    prober: Option<Prober<f32>>,
+    step: usize,
 }
 
 impl TrainingBench {
@@ -148,18 +151,41 @@ impl TrainingBench {
             labels,
             grad: Matrix::default(),
             last_loss: f64::NAN,
+            prober: None,
+            step: 0,
         })
     }
 
+    /// Probes every step as `config` says, as the trainer does (`None`:
+    /// no probes), to measure what recording costs.
+    pub fn set_probes(&mut self, config: Option<ProbeConfig>) {
+        self.prober = config.map(Prober::new);
+    }
+
     /// One training step: zero the gradients, forward, loss, backward, SGD
-    /// (on the calling thread; [`Self::time`] runs steps in the pool).
+    /// (on the calling thread; [`Self::time`] runs steps in the pool), with
+    /// the trainer's probe calls when probes are set.
     pub fn step(&mut self) {
         self.mlp.zero_grad();
         let out = self.mlp.forward(&self.x, Mode::Train);
         self.last_loss =
             Loss::CrossEntropy.compute(out, Targets::Classes(&self.labels), &mut self.grad);
         self.mlp.backward(&self.x, &self.grad);
+        let step = self.step;
+        self.step += 1;
+        let mut probe = match &mut self.prober {
+            Some(p) if p.config.scalars_at(step) => {
+                let probe = p.observe(step, &self.mlp, &self.grad);
+                p.snapshot(&self.mlp);
+                Some(probe)
+            }
+            _ => None,
+        };
         self.opt.step(&mut self.mlp.params(), LR);
+        if let (Some(p), Some(probe)) = (&mut self.prober, &mut probe) {
+            p.finish(&self.mlp, probe);
+            std::hint::black_box(probe);
+        }
     }
 
     /// Runs `steps` steps with products on up to `threads` threads (the

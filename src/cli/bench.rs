@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
 use gradscope::nn::{Activation, Norm};
+use gradscope::probe::ProbeConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,6 +21,11 @@ use std::time::Duration;
 /// (10,256,128) with BatchNorm, each at 1 and 2 threads.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// Measure what recording costs: steps/s without probes, with per-layer
+    /// scalars every step, and with histograms too (every 100 steps),
+    /// alternating, on (10, 256, 128) and (50, 256, 128) unless a shape is given.
+    #[arg(long)]
+    pub probes: bool,
     /// Hidden layers (default 10 when another shape flag is given).
     #[arg(long)]
     depth: Option<usize>,
@@ -97,6 +103,7 @@ struct Settings {
     torch: Option<(PathBuf, PathBuf)>,
     gemm: bool,
     peak: Duration,
+    shape_given: bool,
 }
 
 impl Settings {
@@ -106,6 +113,7 @@ impl Settings {
             Some(0) => bail!("--threads must be at least 1"),
             Some(t) => vec![t],
             None if single || a.gemm => vec![1],
+            None if a.probes => vec![1, 2],
             None => vec![1, 2],
         };
         let shapes = if single {
@@ -158,6 +166,7 @@ impl Settings {
             torch,
             gemm: a.gemm,
             peak: Duration::from_millis(a.peak_ms),
+            shape_given: single,
         })
     }
 }
@@ -175,9 +184,13 @@ fn default_torch_script() -> PathBuf {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let probes = args.probes;
     let s = Settings::resolve(args)?;
     if s.gemm {
         return run_gemm(&s);
+    }
+    if probes {
+        return run_probes(&s);
     }
     eprintln!("measuring the FMA peak of one core...");
     let peak = bench::fma_peak(s.peak);
@@ -420,4 +433,87 @@ fn print_gemm_rows(timings: &[GemmTiming]) {
             a.gflop_per_s / b.gflop_per_s
         );
     }
+}
+
+/// One line of `--probes`.
+#[derive(Serialize)]
+struct ProbeRow {
+    #[serde(flatten)]
+    workload: Workload,
+    threads: usize,
+    plain_steps_per_s: f64,
+    scalars_steps_per_s: f64,
+    histograms_steps_per_s: f64,
+    /// 1 - scalars / plain, in percent.
+    scalars_overhead_pct: f64,
+    /// 1 - histograms / scalars, in percent (the histograms' own cost).
+    histograms_overhead_pct: f64,
+}
+
+fn run_probes(s: &Settings) -> anyhow::Result<()> {
+    let shapes: Vec<(Workload, usize)> = if s.shape_given {
+        s.runs.clone()
+    } else {
+        [(10, 256, 128), (50, 256, 128)]
+            .iter()
+            .flat_map(|&(d, w, b)| [1, 2].map(|t| (Workload::new(d, w, b), t)))
+            .collect()
+    };
+    if !s.json {
+        println!(
+            "{:<16} {:>3} {:>10} {:>10} {:>10} {:>9} {:>9}",
+            "shape", "thr", "plain/s", "scalars/s", "+hist/s", "scalars", "hist"
+        );
+    }
+    for (w, threads) in shapes {
+        let configs = [
+            None,
+            Some(ProbeConfig {
+                every: 1,
+                histogram_every: 0,
+            }),
+            Some(ProbeConfig::default()),
+        ];
+        let mut benches = configs
+            .iter()
+            .map(|c| {
+                let mut b = TrainingBench::new(&w, threads, 0)?;
+                b.set_probes(*c);
+                b.time(s.warmup);
+                Ok(b)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let steps = s.steps.unwrap_or(if w.depth > 20 { 100 } else { 300 });
+        let mut rates = vec![Vec::new(); 3];
+        for _ in 0..s.reps {
+            for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {
+                r.push(b.time(steps));
+            }
+        }
+        let med: Vec<f64> = rates.iter().map(|r| bench::median(r)).collect();
+        let row = ProbeRow {
+            workload: w,
+            threads,
+            plain_steps_per_s: med[0],
+            scalars_steps_per_s: med[1],
+            histograms_steps_per_s: med[2],
+            scalars_overhead_pct: 100.0 * (1.0 - med[1] / med[0]),
+            histograms_overhead_pct: 100.0 * (1.0 - med[2] / med[1]),
+        };
+        if s.json {
+            println!("{}", serde_json::to_string(&row)?);
+        } else {
+            println!(
+                "{:<16} {:>3} {:>10.1} {:>10.1} {:>10.1} {:>8.1}% {:>8.1}%",
+                format!("({}, {}, {})", w.depth, w.width, w.batch),
+                threads,
+                row.plain_steps_per_s,
+                row.scalars_steps_per_s,
+                row.histograms_steps_per_s,
+                row.scalars_overhead_pct,
+                row.histograms_overhead_pct
+            );
+        }
+    }
+    Ok(())
 }

@@ -53,7 +53,7 @@ pub struct NamedParam<'a, T> {
 }
 
 /// One building block of a network.
-pub trait Layer<T: Scalar>: Send {
+pub trait Layer<T: Scalar>: Send + Sync {
     /// A short name of the layer type (`linear`, `sigmoid`, `batch_norm`).
     fn kind(&self) -> String;
 

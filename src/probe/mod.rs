@@ -12,6 +12,6 @@ mod record;
 mod stats;
 
 pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
-pub use prober::{ProbeConfig, Prober, PERCENTILE_SAMPLE, SATURATION_FRACTION};
+pub use prober::{ProbeConfig, Prober, PERCENTILE_SAMPLE, SATURATION_FRACTION, UPDATE_SAMPLE};
 pub use record::{HistTensor, HistogramRecord, LayerProbe, StepProbe};
 pub use stats::{percentiles, tensor_stats, TensorStats};

@@ -10,7 +10,8 @@ use super::{
     percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
 };
 use crate::nn::{Activation, Mlp};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::{max_threads, Matrix, Scalar};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Saturated: derivative below this fraction of its maximum.
@@ -18,6 +19,11 @@ pub const SATURATION_FRACTION: f64 = 0.05;
 
 /// Entries sampled for percentiles (an even stride through the batch).
 pub const PERCENTILE_SAMPLE: usize = 1024;
+
+/// Weights sampled (an even stride) for the update:data ratio: the ratio of
+/// two standard deviations, which a sample of this size estimates to about
+/// 2% (sampling keeps the per-step cost of the ratio negligible).
+pub const UPDATE_SAMPLE: usize = 4096;
 
 /// How often to probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,12 +47,12 @@ impl Default for ProbeConfig {
 impl ProbeConfig {
     /// Whether step `step` (0-based) records scalars.
     pub fn scalars_at(&self, step: usize) -> bool {
-        self.every > 0 && step % self.every == 0
+        self.every > 0 && step.is_multiple_of(self.every)
     }
 
     /// Whether step `step` records histograms.
     pub fn histograms_at(&self, step: usize) -> bool {
-        self.histogram_every > 0 && step % self.histogram_every == 0
+        self.histogram_every > 0 && step.is_multiple_of(self.histogram_every)
     }
 }
 
@@ -54,7 +60,7 @@ impl ProbeConfig {
 pub struct Prober<T> {
     /// The cadence.
     pub config: ProbeConfig,
-    snapshots: Vec<Matrix<T>>,
+    snapshots: Vec<Vec<T>>,
     scratch: Vec<T>,
 }
 
@@ -70,67 +76,21 @@ impl<T: Scalar> Prober<T> {
 
     /// Statistics of every layer after backward; `loss_grad` is
     /// `dL/d(logits)`. Update ratios are `NaN` until [`Prober::finish`].
+    /// With more than one GEMM thread allowed, layers are probed in
+    /// parallel on the current rayon pool.
     pub fn observe(&mut self, step: usize, mlp: &Mlp<T>, loss_grad: &Matrix<T>) -> StepProbe {
         let with_hist = self.config.histograms_at(step);
-        let mut layers = Vec::with_capacity(mlp.slots.len());
+        let probe = |i| probe_layer(i, mlp, loss_grad, with_hist);
+        let per_layer: Vec<(LayerProbe, Vec<HistogramRecord>)> = if max_threads() > 1 {
+            (0..mlp.slots.len()).into_par_iter().map(probe).collect()
+        } else {
+            (0..mlp.slots.len()).map(probe).collect()
+        };
+        let mut layers = Vec::with_capacity(per_layer.len());
         let mut histograms = Vec::new();
-        for (i, slot) in mlp.slots.iter().enumerate() {
-            let linear = mlp.layer_at(&slot.linear);
-            let w = linear.param("weight").expect("linear layer has weights");
-            let pre = mlp.layer_at(&slot.pre).output();
-            let (out, out_grad, pre_grad, activation) = match (&slot.activation, &slot.next) {
-                (Some(a), Some(n)) => {
-                    let act = mlp.layer_at(a);
-                    (
-                        act.output(),
-                        mlp.layer_at(n).input_grad(),
-                        act.input_grad(),
-                        act.activation(),
-                    )
-                }
-                _ => (pre, loss_grad, loss_grad, None),
-            };
-            let [p15, p50, p85] =
-                percentiles(pre.as_slice(), &[0.15, 0.5, 0.85], PERCENTILE_SAMPLE)
-                    .try_into()
-                    .expect("three percentiles");
-            let (saturated, dead) = match activation {
-                Some(a) => (
-                    self.saturated_fraction(a, pre.as_slice(), out.as_slice()),
-                    dead_fraction(a, pre),
-                ),
-                None => (f64::NAN, f64::NAN),
-            };
-            if with_hist {
-                for (tensor, values) in [
-                    (HistTensor::WeightGrad, w.grad.as_slice()),
-                    (HistTensor::PreGrad, pre_grad.as_slice()),
-                    (HistTensor::Output, out.as_slice()),
-                ] {
-                    histograms.push(HistogramRecord {
-                        layer: i,
-                        tensor,
-                        hist: Histogram::of(values),
-                    });
-                }
-            }
-            layers.push(LayerProbe {
-                layer: i,
-                path: mlp.linear_paths[i].clone(),
-                weight: tensor_stats(w.value.as_slice()),
-                weight_grad: tensor_stats(w.grad.as_slice()),
-                bias_grad: linear
-                    .param("bias")
-                    .map(|b| tensor_stats(b.grad.as_slice())),
-                pre_grad: tensor_stats(pre_grad.as_slice()),
-                out_grad: tensor_stats(out_grad.as_slice()),
-                pre: tensor_stats(pre.as_slice()),
-                pre_pct: [p15, p50, p85],
-                out: tensor_stats(out.as_slice()),
-                saturated,
-                dead,
-                update_ratio: f64::NAN,
-            });
+        for (layer, hists) in per_layer {
+            layers.push(layer);
+            histograms.extend(hists);
         }
         StepProbe {
             step,
@@ -139,43 +99,127 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
-    /// Copies every layer's weights before the optimizer's update.
+    /// Copies a sample of every layer's weights (whole rows, about
+    /// [`UPDATE_SAMPLE`] entries) before the optimizer's update.
     pub fn snapshot(&mut self, mlp: &Mlp<T>) {
-        self.snapshots.resize_with(mlp.slots.len(), Matrix::default);
+        self.snapshots.resize_with(mlp.slots.len(), Vec::new);
         for (snap, slot) in self.snapshots.iter_mut().zip(&mlp.slots) {
             let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
-            snap.copy_from(&w.value);
+            snap.clear();
+            sampled_rows(&w.value).for_each(|row| snap.extend_from_slice(row));
         }
     }
 
-    /// After the update: each layer's update:data ratio and final weights.
+    /// After the update: each layer's update:data ratio,
+    /// `std(W_new - W_old) / std(W_new)` over the snapshot's sample.
     pub fn finish(&mut self, mlp: &Mlp<T>, probe: &mut StepProbe) {
         for ((layer, snap), slot) in probe.layers.iter_mut().zip(&self.snapshots).zip(&mlp.slots) {
             let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
             self.scratch.clear();
-            self.scratch.extend(
-                w.value
-                    .as_slice()
-                    .iter()
-                    .zip(snap.as_slice())
-                    .map(|(&new, &old)| new - old),
-            );
-            layer.weight = tensor_stats(w.value.as_slice());
-            layer.update_ratio = tensor_stats(&self.scratch).std() / layer.weight.std();
+            sampled_rows(&w.value).for_each(|row| self.scratch.extend_from_slice(row));
+            let after = tensor_stats(&self.scratch).std();
+            self.scratch
+                .iter_mut()
+                .zip(snap)
+                .for_each(|(new, &old)| *new = *new - old);
+            layer.update_ratio = tensor_stats(&self.scratch).std() / after;
         }
     }
+}
 
-    fn saturated_fraction(&mut self, act: Activation, z: &[T], h: &[T]) -> f64 {
-        if z.is_empty() {
-            return f64::NAN;
+/// Every layer's figures, from the buffers forward and backward left.
+fn probe_layer<T: Scalar>(
+    i: usize,
+    mlp: &Mlp<T>,
+    loss_grad: &Matrix<T>,
+    with_hist: bool,
+) -> (LayerProbe, Vec<HistogramRecord>) {
+    let slot = &mlp.slots[i];
+    let linear = mlp.layer_at(&slot.linear);
+    let w = linear.param("weight").expect("linear layer has weights");
+    let pre = mlp.layer_at(&slot.pre).output();
+    let (out, out_grad, pre_grad, activation) = match (&slot.activation, &slot.next) {
+        (Some(a), Some(n)) => {
+            let act = mlp.layer_at(a);
+            (
+                act.output(),
+                mlp.layer_at(n).input_grad(),
+                act.input_grad(),
+                act.activation(),
+            )
         }
-        self.scratch.clear();
-        self.scratch.resize(z.len(), T::one());
-        act.backward_slice_in_place(z, h, &mut self.scratch);
-        let threshold = T::cast(SATURATION_FRACTION * act.max_derivative());
-        let count = self.scratch.iter().filter(|d| d.abs() < threshold).count();
-        count as f64 / z.len() as f64
+        _ => (pre, loss_grad, loss_grad, None),
+    };
+    let [p15, p50, p85] = percentiles(pre.as_slice(), &[0.15, 0.5, 0.85], PERCENTILE_SAMPLE)
+        .try_into()
+        .expect("three percentiles");
+    let (saturated, dead) = match activation {
+        Some(a) => (
+            saturated_fraction(a, pre.as_slice(), out.as_slice()),
+            dead_fraction(a, pre),
+        ),
+        None => (f64::NAN, f64::NAN),
+    };
+    let mut histograms = Vec::new();
+    if with_hist {
+        for (tensor, values) in [
+            (HistTensor::WeightGrad, w.grad.as_slice()),
+            (HistTensor::PreGrad, pre_grad.as_slice()),
+            (HistTensor::Output, out.as_slice()),
+        ] {
+            histograms.push(HistogramRecord {
+                layer: i,
+                tensor,
+                hist: Histogram::of(values),
+            });
+        }
     }
+    let weight_sample: Vec<T> = sampled_rows(&w.value).flatten().copied().collect();
+    let probe = LayerProbe {
+        layer: i,
+        path: mlp.linear_paths[i].clone(),
+        weight: tensor_stats(&weight_sample),
+        weight_grad: tensor_stats(w.grad.as_slice()),
+        bias_grad: linear
+            .param("bias")
+            .map(|b| tensor_stats(b.grad.as_slice())),
+        pre_grad: tensor_stats(pre_grad.as_slice()),
+        out_grad: tensor_stats(out_grad.as_slice()),
+        pre: tensor_stats(pre.as_slice()),
+        pre_pct: [p15, p50, p85],
+        out: tensor_stats(out.as_slice()),
+        saturated,
+        dead,
+        update_ratio: f64::NAN,
+    };
+    (probe, histograms)
+}
+
+/// Fraction of entries whose activation derivative is below
+/// [`SATURATION_FRACTION`] of its maximum (derivatives computed in
+/// stack-sized chunks, no allocation).
+fn saturated_fraction<T: Scalar>(act: Activation, z: &[T], h: &[T]) -> f64 {
+    if z.is_empty() {
+        return f64::NAN;
+    }
+    const CHUNK: usize = 256;
+    let threshold = T::cast(SATURATION_FRACTION * act.max_derivative());
+    let mut count = 0usize;
+    for (zc, hc) in z.chunks(CHUNK).zip(h.chunks(CHUNK)) {
+        let mut d = [T::one(); CHUNK];
+        let d = &mut d[..zc.len()];
+        act.backward_slice_in_place(zc, hc, d);
+        count += d.iter().filter(|v| v.abs() < threshold).count();
+    }
+    count as f64 / z.len() as f64
+}
+
+/// Whole rows of `w`, evenly spaced, about [`UPDATE_SAMPLE`] entries in all
+/// (all rows of a small matrix).
+fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
+    let rows_wanted = UPDATE_SAMPLE.div_ceil(w.cols().max(1)).max(1);
+    let stride = w.rows().div_ceil(rows_wanted).max(1);
+    (0..w.rows()).step_by(stride).map(move |r| w.row(r))
 }
 
 /// Fraction of units with `z <= 0` on every row, for the ReLU family.

@@ -12,7 +12,7 @@ pub struct LayerProbe {
     pub layer: usize,
     /// Path of its linear layer (`layers.3`).
     pub path: String,
-    /// The weights (after the step's update).
+    /// The weights the step used (before its update).
     pub weight: TensorStats,
     /// `dL/dW`, before clipping.
     pub weight_grad: TensorStats,

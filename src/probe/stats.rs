@@ -82,77 +82,213 @@ impl TensorStats {
     }
 }
 
-const LANES: usize = 8;
-
 /// Statistics of `values` in one pass.
 pub fn tensor_stats<T: Scalar>(values: &[T]) -> TensorStats {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is available (just detected).
-        return unsafe { tensor_stats_avx2(values) };
-    }
-    tensor_stats_portable(values)
-}
-
-/// [`tensor_stats`] compiled for AVX2 (the same code, wider vectors).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tensor_stats_avx2<T: Scalar>(values: &[T]) -> TensorStats {
-    tensor_stats_portable(values)
-}
-
-#[inline(always)]
-fn tensor_stats_portable<T: Scalar>(values: &[T]) -> TensorStats {
-    // LANES independent accumulators so the loop vectorizes; non-finite
-    // entries are masked to 0 (a select, not a branch).
-    let mut sum = [0.0f64; LANES];
-    let mut sq = [0.0f64; LANES];
-    let mut max = [0.0f64; LANES];
-    let mut nan = [0u64; LANES];
-    let mut inf = [0u64; LANES];
-    let mut zeros = [0u64; LANES];
-    let chunks = values.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for l in 0..LANES {
-            let v = chunk[l].as_f64();
-            let is_nan = v.is_nan();
-            let is_inf = v.is_infinite();
-            let f = if is_nan || is_inf { 0.0 } else { v };
-            sum[l] += f;
-            sq[l] += f * f;
-            max[l] = max[l].max(f.abs());
-            nan[l] += is_nan as u64;
-            inf[l] += is_inf as u64;
-            zeros[l] += (v == 0.0) as u64;
+    if let Some(v) = as_f32(values) {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available (just detected).
+            return unsafe { avx512::stats_f32(v) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is available (just detected).
+            return unsafe { avx2::stats_f32(v) };
         }
     }
+    tensor_stats_portable(values)
+}
+
+/// `values` as `&[f32]` when `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+fn as_f32<T: Scalar>(values: &[T]) -> Option<&[f32]> {
+    (T::NAME == "f32").then(|| {
+        // SAFETY: T is f32 (NAME is unique to the f32 impl), so the slice
+        // has the same layout.
+        unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<f32>(), values.len()) }
+    })
+}
+
+/// The reference: one entry at a time (f64 values, and the tails of the
+/// vector kernel).
+fn tensor_stats_portable<T: Scalar>(values: &[T]) -> TensorStats {
     let mut out = TensorStats {
         n: values.len() as u64,
         ..TensorStats::default()
     };
-    for &x in tail {
-        let v = x.as_f64();
-        if v.is_nan() {
-            out.nan += 1;
-        } else if v.is_infinite() {
-            out.inf += 1;
-        } else {
-            out.sum += v;
-            out.sum_sq += v * v;
-            out.max_abs = out.max_abs.max(v.abs());
-            out.zeros += (v == 0.0) as u64;
-        }
-    }
-    for l in 0..LANES {
-        out.sum += sum[l];
-        out.sum_sq += sq[l];
-        out.max_abs = out.max_abs.max(max[l]);
-        out.nan += nan[l];
-        out.inf += inf[l];
-        out.zeros += zeros[l];
+    for &x in values {
+        add_scalar(&mut out, x.as_f64());
     }
     out
+}
+
+#[inline]
+fn add_scalar(out: &mut TensorStats, v: f64) {
+    if v.is_nan() {
+        out.nan += 1;
+    } else if v.is_infinite() {
+        out.inf += 1;
+    } else {
+        out.sum += v;
+        out.sum_sq += v * v;
+        out.max_abs = out.max_abs.max(v.abs());
+        out.zeros += (v == 0.0) as u64;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    //! The f32 kernel on AVX-512: 16 lanes of f32 for masks, counts and the
+    //! max, two times 8 lanes of f64 for the sums (squares taken in f64).
+
+    use super::{add_scalar, TensorStats};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn stats_f32(values: &[f32]) -> TensorStats {
+        let mut out = TensorStats {
+            n: values.len() as u64,
+            ..TensorStats::default()
+        };
+        let chunks = values.chunks_exact(16);
+        let tail = chunks.remainder();
+        let big = _mm512_set1_ps(f32::MAX);
+        let z = _mm512_setzero_pd();
+        let (mut s0, mut s1, mut q0, mut q1) = (z, z, z, z);
+        let mut max = _mm512_setzero_ps();
+        // Per-lane counters (a mask-add per vector, no popcount); a lane
+        // counts at most len / 16 < 2^31 entries for any slice below 2^35.
+        let one = _mm512_set1_epi32(1);
+        let zi = _mm512_setzero_si512();
+        let (mut finite, mut nan, mut zeros) = (zi, zi, zi);
+        for c in chunks {
+            let v = _mm512_loadu_ps(c.as_ptr());
+            let a = _mm512_abs_ps(v);
+            let is_finite = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, big);
+            let f = _mm512_maskz_mov_ps(is_finite, v);
+            let lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+            let hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(
+                _mm512_castps_pd(f),
+            )));
+            s0 = _mm512_add_pd(s0, lo);
+            s1 = _mm512_add_pd(s1, hi);
+            q0 = _mm512_add_pd(q0, _mm512_mul_pd(lo, lo));
+            q1 = _mm512_add_pd(q1, _mm512_mul_pd(hi, hi));
+            max = _mm512_max_ps(max, _mm512_maskz_mov_ps(is_finite, a));
+            finite = _mm512_mask_add_epi32(finite, is_finite, finite, one);
+            let is_nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+            nan = _mm512_mask_add_epi32(nan, is_nan, nan, one);
+            let is_zero = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(v, _mm512_setzero_ps());
+            zeros = _mm512_mask_add_epi32(zeros, is_zero, zeros, one);
+        }
+        let count = |v: __m512i| -> u64 {
+            let mut a = [0u32; 16];
+            _mm512_storeu_si512(a.as_mut_ptr().cast(), v);
+            a.iter().map(|&x| x as u64).sum()
+        };
+        let (finite, nan, zeros) = (count(finite), count(nan), count(zeros));
+        let full = (values.len() - tail.len()) as u64;
+        out.nan = nan;
+        out.inf = full - finite - nan;
+        out.zeros = zeros;
+        out.sum = _mm512_reduce_add_pd(_mm512_add_pd(s0, s1));
+        out.sum_sq = _mm512_reduce_add_pd(_mm512_add_pd(q0, q1));
+        out.max_abs = _mm512_reduce_max_ps(max) as f64;
+        for &x in tail {
+            add_scalar(&mut out, x as f64);
+        }
+        out
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    //! The f32 kernel: 8 lanes of f32 for masks, counts and the max, two
+    //! times 4 lanes of f64 for the sums (squares taken in f64).
+
+    use super::{add_scalar, TensorStats};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn stats_f32(values: &[f32]) -> TensorStats {
+        let mut out = TensorStats {
+            n: values.len() as u64,
+            ..TensorStats::default()
+        };
+        // Blocks keep the i32 lane counters far from overflow. Two
+        // independent sets of f64 accumulators hide the adds' latency.
+        for block in values.chunks(1 << 28) {
+            let chunks = block.chunks_exact(16);
+            let tail = chunks.remainder();
+            let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            let big = _mm256_set1_ps(f32::MAX);
+            let zero = _mm256_setzero_ps();
+            let z = _mm256_setzero_pd();
+            let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
+            let (mut q0, mut q1, mut q2, mut q3) = (z, z, z, z);
+            let (mut max0, mut max1) = (zero, zero);
+            let zi = _mm256_setzero_si256();
+            let (mut finite, mut nan, mut zeros) = (zi, zi, zi);
+            macro_rules! lane {
+                ($v:expr, $s_lo:ident, $s_hi:ident, $q_lo:ident, $q_hi:ident, $max:ident) => {{
+                    let v = $v;
+                    let a = _mm256_and_ps(v, abs_mask);
+                    let is_finite = _mm256_cmp_ps::<_CMP_LE_OQ>(a, big);
+                    let f = _mm256_and_ps(v, is_finite);
+                    let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(f));
+                    let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(f));
+                    $s_lo = _mm256_add_pd($s_lo, lo);
+                    $s_hi = _mm256_add_pd($s_hi, hi);
+                    $q_lo = _mm256_add_pd($q_lo, _mm256_mul_pd(lo, lo));
+                    $q_hi = _mm256_add_pd($q_hi, _mm256_mul_pd(hi, hi));
+                    $max = _mm256_max_ps($max, _mm256_and_ps(a, is_finite));
+                    // A true mask lane is -1: subtracting counts it.
+                    finite = _mm256_sub_epi32(finite, _mm256_castps_si256(is_finite));
+                    let is_nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v);
+                    nan = _mm256_sub_epi32(nan, _mm256_castps_si256(is_nan));
+                    let is_zero = _mm256_cmp_ps::<_CMP_EQ_OQ>(v, zero);
+                    zeros = _mm256_sub_epi32(zeros, _mm256_castps_si256(is_zero));
+                }};
+            }
+            for c in chunks {
+                let p = c.as_ptr();
+                lane!(_mm256_loadu_ps(p), s0, s1, q0, q1, max0);
+                lane!(_mm256_loadu_ps(p.add(8)), s2, s3, q2, q3, max1);
+            }
+            let full = (block.len() - tail.len()) as u64;
+            let finite = sum_i32(finite);
+            let nan = sum_i32(nan);
+            out.nan += nan;
+            out.inf += full - finite - nan;
+            out.zeros += sum_i32(zeros);
+            out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+            out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+            let mut m = [0f32; 8];
+            _mm256_storeu_ps(m.as_mut_ptr(), _mm256_max_ps(max0, max1));
+            out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+            for &x in tail {
+                add_scalar(&mut out, x as f64);
+            }
+        }
+        out
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn sum_i32(v: __m256i) -> u64 {
+        let mut a = [0i32; 8];
+        _mm256_storeu_si256(a.as_mut_ptr().cast(), v);
+        a.iter().map(|&x| x as u32 as u64).sum()
+    }
+
+    #[target_feature(enable = "avx2")]
+    unsafe fn sum_pd(v: __m256d) -> f64 {
+        let mut a = [0f64; 4];
+        _mm256_storeu_pd(a.as_mut_ptr(), v);
+        a.iter().sum()
+    }
 }
 
 /// Percentiles (`qs` in [0, 1]) of the finite values among an even sample
@@ -168,10 +304,12 @@ pub fn percentiles<T: Scalar>(values: &[T], qs: &[f64], max_sample: usize) -> Ve
     if sample.is_empty() {
         return vec![f64::NAN; qs.len()];
     }
-    sample.sort_unstable_by(f64::total_cmp);
     let last = sample.len() - 1;
     qs.iter()
-        .map(|q| sample[((q * last as f64).round() as usize).min(last)])
+        .map(|q| {
+            let k = ((q * last as f64).round() as usize).min(last);
+            *sample.select_nth_unstable_by(k, f64::total_cmp).1
+        })
         .collect()
 }
 
@@ -214,6 +352,25 @@ mod tests {
         assert_eq!(s.sum_sq, 14.0);
         assert_eq!(s.max_abs, 3.0);
         assert_eq!(s.zero_frac(), 0.3);
+    }
+
+    #[test]
+    fn vector_kernel_matches_the_reference() {
+        let mut v: Vec<f32> = (0..1003)
+            .map(|i| ((i as f32) * 0.91).cos() * 1e-20)
+            .collect();
+        v[5] = f32::NAN;
+        v[77] = f32::INFINITY;
+        v[300] = 0.0;
+        v[1001] = f32::NAN;
+        let (fast, slow) = (tensor_stats(&v), tensor_stats_portable(&v));
+        assert_eq!(
+            (fast.nan, fast.inf, fast.zeros, fast.n),
+            (slow.nan, slow.inf, slow.zeros, slow.n)
+        );
+        assert_eq!(fast.max_abs, slow.max_abs);
+        assert!((fast.sum_sq / slow.sum_sq - 1.0).abs() < 1e-12);
+        assert!((fast.sum - slow.sum).abs() < 1e-12 * slow.sum_sq.sqrt() * 40.0);
     }
 
     #[test]

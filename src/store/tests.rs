@@ -55,7 +55,7 @@ fn probe(step: usize, layers: usize) -> StepProbe {
             }
         })
         .collect();
-    let histograms = if step % 10 == 0 {
+    let histograms = if step.is_multiple_of(10) {
         let mut h = Histogram::of(&[1.0f64, -2e-7, 0.0, f64::NAN, 3e-30]);
         h.pos[7] = step as u64;
         vec![
