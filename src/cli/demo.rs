@@ -52,6 +52,7 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
             seed,
             steps,
             batch: 64,
+            eval_every: (steps / 10).max(1),
             ..Spec::default()
         };
         s.model.depth = 20;

@@ -121,6 +121,7 @@ pub fn render(
             end
         }
     };
+    const SEAM: f64 = 0.6;
     svg.raw("<g class=\"cells\" shape-rendering=\"crispEdges\">\n");
     for (c, column) in grid.iter().enumerate() {
         let x0 = sx.at(step_at(bounds[c])).unwrap_or(a.x);
@@ -132,7 +133,13 @@ pub fn render(
                 Cell::NonFinite => NON_FINITE.to_string(),
             };
             let y = a.bottom() - (l + 1) as f64 * row;
-            svg.rect(x0, y, x1 - x0, row, &fill);
+            // Cells overlap their right and upper neighbours by a hair, so
+            // crisp-edge rounding never leaves a white seam between them.
+            let (dx, dy) = (
+                if c + 1 < grid.len() { SEAM } else { 0.0 },
+                if l + 1 < column.len() { SEAM } else { 0.0 },
+            );
+            svg.rect(x0, y - dy, x1 - x0 + dx, row + dy, &fill);
         }
     }
     svg.raw("</g>\n");
