@@ -243,14 +243,21 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         mlp.backward(&x, &grad);
         let probing = spec.probe.scalars_at(step) || !loss.is_finite();
         let mut probe = probing.then(|| prober.observe(step, &mlp, &grad));
+        let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
         if !loss.is_finite() {
-            // Record where the non-finite values are before stopping.
+            // Record the step and where the non-finite values are, then stop.
+            sink.event(&Event::Step(&StepRecord {
+                step,
+                loss,
+                accuracy,
+                lr,
+                grad_norm: f64::NAN,
+            }));
             if let Some(p) = &probe {
                 sink.event(&Event::Probe(p));
             }
             return Err(Error::NonFinite { what: "loss", step });
         }
-        let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
         let grad_norm = {
             let mut ps = mlp.params();
             let norm = match spec.optimizer.clip_norm {
