@@ -175,20 +175,20 @@ impl Default for DataSpec {
 }
 
 impl Default for ModelSpec {
+    /// Three hidden layers of 100 units; everything else as
+    /// [`MlpConfig::new`]'s defaults (ReLU, He-normal init, no norm, biases).
     fn default() -> Self {
+        let m = MlpConfig::new(1, 1);
         Self {
             depth: 3,
             width: 100,
             widths: None,
-            activation: Activation::Relu,
-            norm: Norm::None,
-            norm_placement: NormPlacement::Before,
-            residual_every: 0,
-            init: Init::HeNormal {
-                mode: crate::tensor::FanMode::FanIn,
-                slope: None,
-            },
-            bias: true,
+            activation: m.activation,
+            norm: m.norm,
+            norm_placement: m.norm_placement,
+            residual_every: m.residual_every,
+            init: m.init,
+            bias: m.bias,
         }
     }
 }
