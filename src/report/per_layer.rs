@@ -10,6 +10,18 @@ use crate::probe::LayerProbe;
 /// Most points drawn per layer.
 pub const MAX_POINTS: usize = 120;
 
+/// First and last probed step (at least one step apart), the x range of
+/// every per-layer chart.
+pub fn step_range(record: &RunRecord) -> (f64, f64) {
+    let x0 = record.probes.first().map_or(0.0, |p| p.step as f64);
+    let x1 = record
+        .probes
+        .last()
+        .map_or(1.0, |p| p.step as f64)
+        .max(x0 + 1.0);
+    (x0, x1)
+}
+
 /// For each layer, `(step, value)` over the probes, binned to at most
 /// [`MAX_POINTS`] (geometric means when `log`).
 pub fn series(

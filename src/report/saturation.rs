@@ -5,7 +5,7 @@
 //! coloured by depth.
 
 use super::color::{self};
-use super::per_layer::{ramp, series};
+use super::per_layer::{ramp, series, step_range};
 use super::svg::{draw_series, linear_ticks, placeholder, Area, Scale, Svg, H, W};
 use crate::experiment::RunRecord;
 use crate::probe::LayerProbe;
@@ -56,12 +56,7 @@ fn panel(
     empty: &str,
 ) {
     let lines = series(record, value, false);
-    let x0 = record.probes.first().map_or(0.0, |p| p.step as f64);
-    let x1 = record
-        .probes
-        .last()
-        .map_or(1.0, |p| p.step as f64)
-        .max(x0 + 1.0);
+    let (x0, x1) = step_range(record);
     let sx = Scale::linear(x0, x1, a.x, a.right());
     let sy = Scale::linear(0.0, 1.0, a.bottom(), a.y);
     let y_ticks = linear_ticks(0.0, 1.0, 5)

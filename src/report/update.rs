@@ -5,7 +5,7 @@
 //! it is thrashing.
 
 use super::color::{self, INK};
-use super::per_layer::{ramp, series};
+use super::per_layer::{ramp, series, step_range};
 use super::svg::{
     decade_range, decade_ticks, draw_series, linear_ticks, placeholder, Area, Mark, Scale, Svg, H,
     W,
@@ -57,12 +57,7 @@ pub fn render(title: &str, record: &RunRecord) -> String {
         ..Area::standard(130.0)
     };
     ramp(&mut svg, W, record.depth());
-    let x0 = record.probes.first().map_or(0.0, |p| p.step as f64);
-    let x1 = record
-        .probes
-        .last()
-        .map_or(1.0, |p| p.step as f64)
-        .max(x0 + 1.0);
+    let (x0, x1) = step_range(record);
     let sx = Scale::linear(x0, x1, a.x, a.right());
     let sy = Scale::log10(lo as f64, hi as f64, a.bottom(), a.y);
     if let (Some(top), Some(bottom)) = (sy.at_clamped(BAND.1), sy.at_clamped(BAND.0)) {
