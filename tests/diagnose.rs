@@ -108,6 +108,39 @@ fn deep_sigmoid_vanishes_and_stalls() {
     assert!(findings.iter().all(|f| f.kind != FindingKind::LearningRate));
 }
 
+/// Glorot & Bengio's Fig. 2 in a 20-layer net: standard init, plain SGD at
+/// 1.0, width 256. The gradient vanishes (first/last 2e-17, 0.14 per layer)
+/// and, as in their paper, the top hidden layer is driven into saturation
+/// at 0 within a few steps (mean output 0.50 -> 0.01, median pre-activation
+/// about -4.6, 78-83% saturated from step ~11): both are named.
+#[test]
+fn deep_sigmoid_vanishes_and_its_top_layer_saturates() {
+    let toml = deep("sigmoid", "standard")
+        .replace("width = 32", "width = 256")
+        .replace(
+            "name = \"momentum\"\n        lr = 0.01",
+            "name = \"sgd\"\n        lr = 1.0",
+        );
+    assert!(toml.contains("lr = 1.0"), "{toml}");
+    let findings = diagnose(&run(&toml));
+    assert_sorted(&findings);
+    let v = find(&findings, FindingKind::VanishingGradient);
+    assert_eq!(v.severity, Severity::Critical);
+    assert!(value(v, "first_last_ratio") < 1e-12, "{}", v.summary);
+    let s = find(&findings, FindingKind::Saturation);
+    assert!(s.layers.contains(&19), "{}", s.summary);
+    assert!(s.layers.len() <= 3, "only the top layers: {}", s.summary);
+    assert!(
+        value(s, "saturated_fraction_layer_19") > 0.6,
+        "{}",
+        s.summary
+    );
+    assert!(value(s, "pre_median_layer_19") < -4.0, "{}", s.summary);
+    assert!(s.summary.contains("low end"), "{}", s.summary);
+    assert!(s.steps[0] < 50, "saturated early: {:?}", s.steps);
+    find(&findings, FindingKind::Stalled);
+}
+
 /// The same depth with ReLU and He init: first/last 1.5, 54% held out
 /// after 200 steps; nothing critical (narrow ReLU layers do lose ~25% of
 /// their units on a batch, which may be reported as a warning).

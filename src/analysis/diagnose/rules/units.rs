@@ -48,11 +48,12 @@ impl Units {
         let max = fractions.iter().copied().fold(0.0, f64::max);
         let since = self.flagged.iter().filter_map(|f| f.2).min();
         let mut summary = format!(
-            "{} of {} hidden layers ({}) have {} {} units on average (up to {}; median over \
+            "{} of {} hidden layers ({}) {} {} {} units on average (up to {}; median over \
              the second half of the run)",
             layers.len(),
             self.measured,
             layer_list(&layers),
+            if layers.len() == 1 { "has" } else { "have" },
             pct(mean),
             self.what,
             pct(max),
@@ -119,6 +120,7 @@ pub fn saturation(record: &RunRecord) -> Option<Finding> {
     } else {
         Severity::Warning
     };
+    let medians = layer_medians(&late_probes(record), |l| l.pre_pct[1]);
     let units = Units {
         kind: FindingKind::Saturation,
         what: "saturated",
@@ -127,7 +129,40 @@ pub fn saturation(record: &RunRecord) -> Option<Finding> {
         measured,
         remedies: remedies::saturation(&record.spec),
     };
-    Some(units.finding(record))
+    let mut finding = units.finding(record);
+    add_side(&mut finding, &medians);
+    Some(finding)
+}
+
+/// Which end of the activation the flagged layers are stuck at, from the
+/// late median of their median pre-activation: Glorot & Bengio (2010, Fig.
+/// 2) saw a deep sigmoid net's top hidden layer pushed to 0, the low end.
+fn add_side(finding: &mut Finding, pre_medians: &[f64]) {
+    let sides: Vec<(usize, f64)> = finding
+        .layers
+        .iter()
+        .filter_map(|&i| pre_medians.get(i).map(|&m| (i, m)))
+        .filter(|(_, m)| m.is_finite())
+        .collect();
+    for &(i, m) in &sides {
+        finding.evidence.push(evidence(
+            &format!("pre_median_layer_{i}"),
+            m,
+            format!("median pre-activation of layer {i} (late median)"),
+        ));
+    }
+    let low = sides.iter().filter(|s| s.1 < 0.0).count();
+    let side = match (low, sides.len() - low) {
+        (0, 0) => return,
+        (_, 0) => {
+            "the low end (pre-activations below 0), where the output is pinned at its minimum"
+        }
+        (0, _) => {
+            "the high end (pre-activations above 0), where the output is pinned at its maximum"
+        }
+        _ => return,
+    };
+    finding.summary.push_str(&format!("; stuck at {side}"));
 }
 
 /// ReLU-family units inactive on the whole batch.
