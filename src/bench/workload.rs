@@ -167,11 +167,14 @@ impl TrainingBench {
     /// the trainer's probe calls when probes are set.
     pub fn step(&mut self) {
         self.mlp.zero_grad();
+        let step = self.step;
+        if let Some(p) = &self.prober {
+            p.arm(step, &mut self.mlp);
+        }
         let out = self.mlp.forward(&self.x, Mode::Train);
         self.last_loss =
             Loss::CrossEntropy.compute(out, Targets::Classes(&self.labels), &mut self.grad);
         self.mlp.backward(&self.x, &self.grad);
-        let step = self.step;
         self.step += 1;
         let mut probe = match &mut self.prober {
             Some(p) if p.config.scalars_at(step) => {

@@ -483,7 +483,7 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
                 Ok(b)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let steps = s.steps.unwrap_or(if w.depth > 20 { 100 } else { 300 });
+        let steps = s.steps.unwrap_or(if w.depth > 20 { 30 } else { 100 });
         let mut rates = vec![Vec::new(); 3];
         for _ in 0..s.reps {
             for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {
@@ -491,14 +491,20 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
             }
         }
         let med: Vec<f64> = rates.iter().map(|r| bench::median(r)).collect();
+        // Overheads from each repetition's own pair (run back to back), so
+        // a machine that slows down between repetitions does not skew them.
+        let paired = |a: usize, b: usize| {
+            let ratios: Vec<f64> = rates[a].iter().zip(&rates[b]).map(|(x, y)| y / x).collect();
+            100.0 * (1.0 - bench::median(&ratios))
+        };
         let row = ProbeRow {
             workload: w,
             threads,
             plain_steps_per_s: med[0],
             scalars_steps_per_s: med[1],
             histograms_steps_per_s: med[2],
-            scalars_overhead_pct: 100.0 * (1.0 - med[1] / med[0]),
-            histograms_overhead_pct: 100.0 * (1.0 - med[2] / med[1]),
+            scalars_overhead_pct: paired(0, 1),
+            histograms_overhead_pct: paired(1, 2),
         };
         if s.json {
             println!("{}", serde_json::to_string(&row)?);

@@ -237,6 +237,7 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         let t0 = Instant::now();
         gather(train, batches.next_indices(), &mut x, &mut y);
         mlp.zero_grad();
+        prober.arm(step, &mut mlp);
         let out = mlp.forward(&x, Mode::Train);
         let accuracy = accuracy(out, &y);
         let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);

@@ -29,6 +29,7 @@
 //! ```
 
 use super::layer::{Layer, Mode};
+use super::tap::{self, Taps};
 use crate::error::{Error, Result};
 use crate::tensor::{Matrix, Scalar};
 use std::fmt;
@@ -87,6 +88,17 @@ impl Activation {
             Activation::Silu => 1.099_839_3,
             _ => 1.0,
         }
+    }
+
+    /// ReLU and its relatives, whose units can die (inactive on every input).
+    pub fn is_relu_family(&self) -> bool {
+        matches!(
+            self,
+            Activation::Relu
+                | Activation::LeakyRelu { .. }
+                | Activation::Elu { .. }
+                | Activation::Selu
+        )
     }
 
     /// The negative slope He init should use for this activation.
@@ -333,6 +345,8 @@ pub struct ActivationLayer<T> {
     pub activation: Activation,
     output: Matrix<T>,
     input_grad: Matrix<T>,
+    /// `Some` while tapped (see [`super::tap`]).
+    taps: Option<Taps>,
 }
 
 impl<T: Scalar> ActivationLayer<T> {
@@ -342,6 +356,7 @@ impl<T: Scalar> ActivationLayer<T> {
             activation,
             output: Matrix::default(),
             input_grad: Matrix::default(),
+            taps: None,
         }
     }
 }
@@ -357,8 +372,12 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
 
     fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
         self.output.resize(x.rows(), x.cols());
-        self.activation
-            .forward_slice(x.as_slice(), self.output.as_mut_slice());
+        match &mut self.taps {
+            Some(taps) => tap::forward(self.activation, x, &mut self.output, taps),
+            None => self
+                .activation
+                .forward_slice(x.as_slice(), self.output.as_mut_slice()),
+        }
         &self.output
     }
 
@@ -370,6 +389,17 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
         if !need_input_grad {
             return;
         }
+        if let Some(taps) = &mut self.taps {
+            let (x, y) = (x, &self.output);
+            return tap::backward(
+                self.activation,
+                x,
+                y,
+                grad_output,
+                &mut self.input_grad,
+                taps,
+            );
+        }
         self.input_grad.copy_from(grad_output);
         self.activation.backward_slice_in_place(
             x.as_slice(),
@@ -380,6 +410,16 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
 
     fn input_grad(&self) -> &Matrix<T> {
         &self.input_grad
+    }
+
+    fn set_tap(&mut self, on: bool) {
+        if on != self.taps.is_some() {
+            self.taps = on.then(Taps::default);
+        }
+    }
+
+    fn taps(&self) -> Option<&Taps> {
+        self.taps.as_ref()
     }
 }
 

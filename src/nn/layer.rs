@@ -78,6 +78,16 @@ pub trait Layer<T: Scalar>: Send + Sync {
         None
     }
 
+    /// Turns taps on or off (see [`super::tap`]); containers pass it to
+    /// their children. Layers without taps ignore it.
+    fn set_tap(&mut self, _on: bool) {}
+
+    /// What this layer's taps measured in its last passes; `None` when the
+    /// layer is not tapped.
+    fn taps(&self) -> Option<&super::Taps> {
+        None
+    }
+
     /// The nonlinearity, for activation layers.
     fn activation(&self) -> Option<super::Activation> {
         None

@@ -18,7 +18,8 @@
 //! ```
 
 use super::layer::{join, Layer, Mode, NamedParam, Param};
-use crate::tensor::{matmul, Matrix, Op, Scalar};
+use super::tap::Taps;
+use crate::tensor::{matmul, tensor_stats, Matrix, Op, Scalar};
 
 /// A fully connected layer.
 pub struct Linear<T> {
@@ -28,6 +29,8 @@ pub struct Linear<T> {
     pub bias: Option<Param<T>>,
     output: Matrix<T>,
     input_grad: Matrix<T>,
+    /// `Some` while tapped: the weight gradient's statistics.
+    taps: Option<Taps>,
 }
 
 impl<T: Scalar> Linear<T> {
@@ -38,6 +41,7 @@ impl<T: Scalar> Linear<T> {
             bias: bias.then(|| Param::new(Matrix::zeros(1, out_features))),
             output: Matrix::default(),
             input_grad: Matrix::default(),
+            taps: None,
         }
     }
 
@@ -58,6 +62,9 @@ impl<T: Scalar> Layer<T> for Linear<T> {
     }
 
     fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
+        if let Some(taps) = &mut self.taps {
+            taps.clear();
+        }
         let batch = x.rows();
         self.output.resize(batch, self.out_features());
         // Start from the bias rows and let the GEMM accumulate onto them.
@@ -98,6 +105,10 @@ impl<T: Scalar> Layer<T> for Linear<T> {
             x,
             Op::N,
         );
+        if let Some(taps) = &mut self.taps {
+            // Measured while the GEMM's output is still in cache.
+            taps.weight_grad = Some(tensor_stats(self.weight.grad.as_slice()));
+        }
         if let Some(b) = &mut self.bias {
             // dL/db += column sums of g
             grad_output.add_col_sums_into(b.grad.as_mut_slice());
@@ -119,6 +130,16 @@ impl<T: Scalar> Layer<T> for Linear<T> {
 
     fn input_grad(&self) -> &Matrix<T> {
         &self.input_grad
+    }
+
+    fn set_tap(&mut self, on: bool) {
+        if on != self.taps.is_some() {
+            self.taps = on.then(Taps::default);
+        }
+    }
+
+    fn taps(&self) -> Option<&Taps> {
+        self.taps.as_ref()
     }
 
     fn param(&self, name: &str) -> Option<&Param<T>> {

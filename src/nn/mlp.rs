@@ -331,6 +331,11 @@ impl<T: Scalar> Mlp<T> {
         self.net.forward(x, mode)
     }
 
+    /// Turns every layer's taps on or off (see [`super::tap`]).
+    pub fn set_tap(&mut self, on: bool) {
+        self.net.set_tap(on);
+    }
+
     /// Backpropagates `dL/doutput` for the batch `x` of the last forward,
     /// accumulating every parameter gradient (the input gradient is skipped).
     pub fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>) {

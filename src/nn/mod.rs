@@ -11,6 +11,7 @@ mod loss;
 mod mlp;
 mod residual;
 mod sequential;
+pub mod tap;
 
 pub use activation::{Activation, ActivationLayer, ACTIVATION_NAMES};
 pub use batch_norm::BatchNorm;
@@ -21,3 +22,4 @@ pub use loss::{Loss, Targets};
 pub use mlp::{Mlp, MlpConfig, Norm, NormPlacement};
 pub use residual::Residual;
 pub use sequential::Sequential;
+pub use tap::{Taps, PERCENTILE_SAMPLE, SATURATION_FRACTION};

@@ -81,6 +81,11 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         self.branch.child(i)
     }
 
+    fn set_tap(&mut self, on: bool) {
+        // The projection is not a probed layer: only the branch is tapped.
+        self.branch.set_tap(on);
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         self.branch.collect_params(&join(prefix, "branch"), out);
         if let Some(p) = &mut self.projection {

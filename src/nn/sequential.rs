@@ -87,6 +87,10 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
         self.layers.get(i).map(|l| l.as_ref())
     }
 
+    fn set_tap(&mut self, on: bool) {
+        self.layers.iter_mut().for_each(|l| l.set_tap(on));
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.collect_params(&join(prefix, &i.to_string()), out);

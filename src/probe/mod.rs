@@ -9,9 +9,9 @@
 mod histogram;
 mod prober;
 mod record;
-mod stats;
 
+pub use crate::nn::{PERCENTILE_SAMPLE, SATURATION_FRACTION};
+pub use crate::tensor::{percentiles, tensor_stats, TensorStats};
 pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
-pub use prober::{ProbeConfig, Prober, PERCENTILE_SAMPLE, SATURATION_FRACTION, UPDATE_SAMPLE};
+pub use prober::{ProbeConfig, Prober, UPDATE_SAMPLE};
 pub use record::{HistTensor, HistogramRecord, LayerProbe, StepProbe};
-pub use stats::{percentiles, tensor_stats, TensorStats};

@@ -1,24 +1,22 @@
-//! The prober: reads, after backward, what forward and backward already
-//! hold in each layer's buffers (no second pass through the network), and
-//! turns it into a [`StepProbe`].
+//! The prober: gathers, after backward, what each layer measured during
+//! forward and backward (its [`Taps`]: no second pass through the network)
+//! and turns it into a [`StepProbe`]. What a layer did not measure (an
+//! untapped step, probed because its loss was not finite) is read from the
+//! buffers forward and backward left behind, with the same samples.
 //!
-//! Per step: [`Prober::observe`] after backward (gradients before
-//! clipping), [`Prober::snapshot`] before the optimizer's update and
+//! Per step: [`Prober::arm`] before forward (taps on for recorded steps),
+//! [`Prober::observe`] after backward (gradients before clipping),
+//! [`Prober::snapshot`] before the optimizer's update and
 //! [`Prober::finish`] after it (update:data ratios).
 
 use super::{
     percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
 };
-use crate::nn::{Activation, Mlp};
+use crate::nn::{tap, Activation, Mlp, Taps};
+use crate::tensor::TensorStats;
 use crate::tensor::{max_threads, Matrix, Scalar};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-
-/// Saturated: derivative below this fraction of its maximum.
-pub const SATURATION_FRACTION: f64 = 0.05;
-
-/// Entries sampled for percentiles (an even stride through the batch).
-pub const PERCENTILE_SAMPLE: usize = 1024;
 
 /// Weights sampled (an even stride) for the update:data ratio: the ratio of
 /// two standard deviations, which a sample of this size estimates to about
@@ -74,6 +72,12 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
+    /// Turns `mlp`'s taps on when step `step` records scalars, off
+    /// otherwise. Call before forward.
+    pub fn arm(&self, step: usize, mlp: &mut Mlp<T>) {
+        mlp.set_tap(self.config.scalars_at(step));
+    }
+
     /// Statistics of every layer after backward; `loss_grad` is
     /// `dL/d(logits)`. Update ratios are `NaN` until [`Prober::finish`].
     /// With more than one GEMM thread allowed, layers are probed in
@@ -127,7 +131,8 @@ impl<T: Scalar> Prober<T> {
     }
 }
 
-/// Every layer's figures, from the buffers forward and backward left.
+/// Every layer's figures: from its taps where it was tapped, else from the
+/// buffers forward and backward left.
 fn probe_layer<T: Scalar>(
     i: usize,
     mlp: &Mlp<T>,
@@ -138,7 +143,7 @@ fn probe_layer<T: Scalar>(
     let linear = mlp.layer_at(&slot.linear);
     let w = linear.param("weight").expect("linear layer has weights");
     let pre = mlp.layer_at(&slot.pre).output();
-    let (out, out_grad, pre_grad, activation) = match (&slot.activation, &slot.next) {
+    let (out, out_grad, pre_grad, activation, taps) = match (&slot.activation, &slot.next) {
         (Some(a), Some(n)) => {
             let act = mlp.layer_at(a);
             (
@@ -146,16 +151,38 @@ fn probe_layer<T: Scalar>(
                 mlp.layer_at(n).input_grad(),
                 act.input_grad(),
                 act.activation(),
+                act.taps(),
             )
         }
-        _ => (pre, loss_grad, loss_grad, None),
+        _ => (pre, loss_grad, loss_grad, None, None),
     };
-    let [p15, p50, p85] = percentiles(pre.as_slice(), &[0.15, 0.5, 0.85], PERCENTILE_SAMPLE)
+    let empty = Taps::default();
+    let taps = taps.unwrap_or(&empty);
+    let tapped = taps.input.is_some();
+    let stats = |measured: Option<TensorStats>, m: &Matrix<T>| {
+        measured.unwrap_or_else(|| tensor_stats(m.as_slice()))
+    };
+    let stride = tap::sample_stride(pre.len(), pre.cols());
+    let untapped_samples;
+    let (z_sample, h_sample) = if tapped {
+        (&taps.input_sample, &taps.output_sample)
+    } else {
+        untapped_samples = (
+            tap::sample(pre.as_slice(), stride),
+            tap::sample(out.as_slice(), stride),
+        );
+        (&untapped_samples.0, &untapped_samples.1)
+    };
+    let [p15, p50, p85] = percentiles(z_sample, &[0.15, 0.5, 0.85], usize::MAX)
         .try_into()
         .expect("three percentiles");
     let (saturated, dead) = match activation {
+        Some(_) if tapped => (
+            taps.saturated.unwrap_or(f64::NAN),
+            taps.dead.unwrap_or(f64::NAN),
+        ),
         Some(a) => (
-            saturated_fraction(a, pre.as_slice(), out.as_slice()),
+            tap::saturated_fraction(a, z_sample, h_sample).unwrap_or(f64::NAN),
             dead_fraction(a, pre),
         ),
         None => (f64::NAN, f64::NAN),
@@ -174,44 +201,26 @@ fn probe_layer<T: Scalar>(
             });
         }
     }
-    let weight_sample: Vec<T> = sampled_rows(&w.value).flatten().copied().collect();
+    let mut weight = TensorStats::default();
+    sampled_rows(&w.value).for_each(|row| weight.merge(&tensor_stats(row)));
     let probe = LayerProbe {
         layer: i,
         path: mlp.linear_paths[i].clone(),
-        weight: tensor_stats(&weight_sample),
-        weight_grad: tensor_stats(w.grad.as_slice()),
+        weight,
+        weight_grad: stats(linear.taps().and_then(|t| t.weight_grad), &w.grad),
         bias_grad: linear
             .param("bias")
             .map(|b| tensor_stats(b.grad.as_slice())),
-        pre_grad: tensor_stats(pre_grad.as_slice()),
-        out_grad: tensor_stats(out_grad.as_slice()),
-        pre: tensor_stats(pre.as_slice()),
+        pre_grad: stats(taps.input_grad, pre_grad),
+        out_grad: stats(taps.grad_output, out_grad),
+        pre: stats(taps.input, pre),
         pre_pct: [p15, p50, p85],
-        out: tensor_stats(out.as_slice()),
+        out: stats(taps.output, out),
         saturated,
         dead,
         update_ratio: f64::NAN,
     };
     (probe, histograms)
-}
-
-/// Fraction of entries whose activation derivative is below
-/// [`SATURATION_FRACTION`] of its maximum (derivatives computed in
-/// stack-sized chunks, no allocation).
-fn saturated_fraction<T: Scalar>(act: Activation, z: &[T], h: &[T]) -> f64 {
-    if z.is_empty() {
-        return f64::NAN;
-    }
-    const CHUNK: usize = 256;
-    let threshold = T::cast(SATURATION_FRACTION * act.max_derivative());
-    let mut count = 0usize;
-    for (zc, hc) in z.chunks(CHUNK).zip(h.chunks(CHUNK)) {
-        let mut d = [T::one(); CHUNK];
-        let d = &mut d[..zc.len()];
-        act.backward_slice_in_place(zc, hc, d);
-        count += d.iter().filter(|v| v.abs() < threshold).count();
-    }
-    count as f64 / z.len() as f64
 }
 
 /// Whole rows of `w`, evenly spaced, about [`UPDATE_SAMPLE`] entries in all
@@ -224,11 +233,7 @@ fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
 
 /// Fraction of units with `z <= 0` on every row, for the ReLU family.
 fn dead_fraction<T: Scalar>(act: Activation, z: &Matrix<T>) -> f64 {
-    let relu_family = matches!(
-        act,
-        Activation::Relu | Activation::LeakyRelu { .. } | Activation::Elu { .. } | Activation::Selu
-    );
-    if !relu_family || z.cols() == 0 {
+    if !act.is_relu_family() || z.cols() == 0 {
         return f64::NAN;
     }
     let mut alive = vec![false; z.cols()];

@@ -1,11 +1,13 @@
 //! Tensors: the row-major [`Matrix`] (f32 for training, f64 for checks),
-//! matrix products on a tuned GEMM crate, and weight initializers.
+//! matrix products on a tuned GEMM crate, weight initializers, and the
+//! one-pass statistics probes take of a tensor.
 
 mod gemm;
 mod init;
 mod matrix;
 mod pool;
 mod scalar;
+mod stats;
 
 pub use gemm::{
     backend, matmul, max_threads, product, set_backend, set_max_threads, threads_for, Backend, Op,
@@ -15,3 +17,4 @@ pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
 pub use pool::{default_threads, with_threads};
 pub use scalar::Scalar;
+pub use stats::{percentiles, tensor_stats, TensorStats};

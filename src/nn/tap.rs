@@ -1,0 +1,290 @@
+//! Taps: statistics a layer takes of the tensors it has just written,
+//! inside its own forward and backward, while they are still in cache.
+//!
+//! Reading a step's tensors again after backward costs a trip to L3 for
+//! each of them; a tapped [`ActivationLayer`](super::ActivationLayer) works
+//! in row blocks of about [`TAP_BLOCK`] entries and measures each block of
+//! its input `z`, output `h`, `dL/dh` and `dL/dz` right after computing it
+//! (in L1), and a tapped [`Linear`](super::Linear) measures its weight
+//! gradient right after the GEMM wrote it (in L2). The prober turns taps
+//! on for the steps it records ([`Layer::set_tap`](super::Layer::set_tap))
+//! and reads [`Taps`] afterwards; untapped layers skip all of it. A tapped
+//! step trains exactly as an untapped one (same values, same order).
+//!
+//! ```text
+//! forward  block of z --f--> block of h   then  stats(z), stats(h), z > 0, samples of z and h
+//! backward block of dL/dh --*f'--> dL/dz   then  stats(dL/dh), stats(dL/dz)
+//! ```
+
+use super::Activation;
+use crate::tensor::{max_threads, tensor_stats, Matrix, Scalar, TensorStats};
+
+/// Saturated: derivative below this fraction of its maximum (for sigmoid
+/// and tanh, Glorot & Bengio's `|tanh| > 0.97` notion).
+pub const SATURATION_FRACTION: f64 = 0.05;
+
+/// Entries sampled for percentiles and the saturated fraction: an even
+/// stride through the batch, coprime with the row width so every unit is
+/// visited. The fraction's standard error is at most 1.6 points.
+pub const PERCENTILE_SAMPLE: usize = 1024;
+
+/// Entries per block of a tapped activation (16 KiB of f32: a block's
+/// input, output and derivatives stay in L1 while they are measured).
+pub const TAP_BLOCK: usize = 4096;
+
+/// What a tapped layer measured in its last forward and backward; `None`
+/// where it measured nothing (an untapped pass, a backward that skipped its
+/// input gradient).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Taps {
+    /// The input `x` of forward (an activation's pre-activation `z`).
+    pub input: Option<TensorStats>,
+    /// The output of forward (an activation's `h`).
+    pub output: Option<TensorStats>,
+    /// `dL/d(output)` given to backward.
+    pub grad_output: Option<TensorStats>,
+    /// `dL/d(input)` computed by backward.
+    pub input_grad: Option<TensorStats>,
+    /// The weight gradient after backward.
+    pub weight_grad: Option<TensorStats>,
+    /// Fraction of the sampled entries whose activation derivative is below
+    /// [`SATURATION_FRACTION`] of its maximum.
+    pub saturated: Option<f64>,
+    /// Fraction of units (columns) with `z <= 0` on every row (ReLU family).
+    pub dead: Option<f64>,
+    /// The input at the [`sample_stride`] positions, for percentiles.
+    pub input_sample: Vec<f64>,
+    /// The output at the same positions.
+    pub output_sample: Vec<f64>,
+}
+
+impl Taps {
+    /// Forgets the last pass's figures (keeps the sample's allocation).
+    pub fn clear(&mut self) {
+        let mut input_sample = std::mem::take(&mut self.input_sample);
+        let mut output_sample = std::mem::take(&mut self.output_sample);
+        input_sample.clear();
+        output_sample.clear();
+        *self = Self {
+            input_sample,
+            output_sample,
+            ..Self::default()
+        };
+    }
+}
+
+/// The stride of the sample of a `len`-entry tensor with rows of `cols`:
+/// about [`PERCENTILE_SAMPLE`] entries, and coprime with `cols` so the
+/// sample walks through every column (a stride of 32 in rows of 256 would
+/// see 8 units only).
+pub fn sample_stride(len: usize, cols: usize) -> usize {
+    let mut stride = len.div_ceil(PERCENTILE_SAMPLE).max(1);
+    while stride > 1 && gcd(stride, cols.max(1)) != 1 {
+        stride += 1;
+    }
+    stride
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The entries of `values` at the sample positions (`stride` apart, from 0).
+pub fn sample<T: Scalar>(values: &[T], stride: usize) -> Vec<f64> {
+    values.iter().step_by(stride).map(|v| v.as_f64()).collect()
+}
+
+/// Fraction of sampled entries (`z`, and `h = f(z)`) whose derivative is
+/// below [`SATURATION_FRACTION`] of `act`'s maximum; `None` when empty.
+pub fn saturated_fraction(act: Activation, z: &[f64], h: &[f64]) -> Option<f64> {
+    if z.is_empty() {
+        return None;
+    }
+    let mut d = vec![1.0; z.len()];
+    act.backward_slice_in_place(z, h, &mut d);
+    let threshold = SATURATION_FRACTION * act.max_derivative();
+    let below = d.iter().filter(|v| v.abs() < threshold).count();
+    Some(below as f64 / z.len() as f64)
+}
+
+/// Entries below which a tapped pass stays on one thread (splitting costs
+/// a wake-up of the other worker, a few microseconds).
+const PARALLEL_MIN: usize = 4 * TAP_BLOCK;
+
+/// `y = f(x)` over the whole batch, measuring each row block as it goes;
+/// with more than one thread allowed, the two halves of the batch in
+/// parallel (the values are the same either way).
+pub fn forward<T: Scalar>(act: Activation, x: &Matrix<T>, y: &mut Matrix<T>, taps: &mut Taps) {
+    taps.clear();
+    let cols = x.cols().max(1);
+    let pass = ForwardPass {
+        act,
+        cols,
+        block: (TAP_BLOCK / cols).max(1) * cols,
+        stride: sample_stride(x.len(), cols),
+    };
+    let m = pass.run(x.as_slice(), y.as_mut_slice(), 0, max_threads());
+    let n = x.len();
+    taps.input = Some(m.input);
+    taps.output = Some(m.output);
+    taps.saturated = saturated_fraction(act, &m.input_sample, &m.output_sample);
+    taps.dead = (act.is_relu_family() && n > 0)
+        .then(|| m.alive.iter().filter(|&&a| !a).count() as f64 / cols as f64);
+    taps.input_sample = m.input_sample;
+    taps.output_sample = m.output_sample;
+}
+
+/// The settings of one tapped forward.
+struct ForwardPass {
+    act: Activation,
+    cols: usize,
+    block: usize,
+    stride: usize,
+}
+
+/// What a tapped forward measured over some rows.
+struct ForwardFigures {
+    input: TensorStats,
+    output: TensorStats,
+    /// Per column: positive on some row (ReLU family only, else empty).
+    alive: Vec<bool>,
+    input_sample: Vec<f64>,
+    output_sample: Vec<f64>,
+}
+
+impl ForwardPass {
+    /// Rows `xs` (starting at entry `start` of the batch) into `ys`, on up
+    /// to `ways` threads.
+    fn run<T: Scalar>(&self, xs: &[T], ys: &mut [T], start: usize, ways: usize) -> ForwardFigures {
+        if let Some(mid) = split_point(xs.len(), self.block, ways) {
+            let (xa, xb) = xs.split_at(mid);
+            let (ya, yb) = ys.split_at_mut(mid);
+            let half = ways / 2;
+            let (mut a, b) = rayon::join(
+                || self.run(xa, ya, start, half),
+                || self.run(xb, yb, start + mid, ways - half),
+            );
+            a.input.merge(&b.input);
+            a.output.merge(&b.output);
+            a.alive.iter_mut().zip(&b.alive).for_each(|(x, &y)| *x |= y);
+            a.input_sample.extend(b.input_sample);
+            a.output_sample.extend(b.output_sample);
+            return a;
+        }
+        let relu_family = self.act.is_relu_family();
+        let mut m = ForwardFigures {
+            input: TensorStats::default(),
+            output: TensorStats::default(),
+            alive: vec![false; if relu_family { self.cols } else { 0 }],
+            input_sample: Vec::with_capacity(xs.len() / self.stride + 1),
+            output_sample: Vec::with_capacity(xs.len() / self.stride + 1),
+        };
+        for (offset, (xb, yb)) in (start..)
+            .step_by(self.block)
+            .zip(xs.chunks(self.block).zip(ys.chunks_mut(self.block)))
+        {
+            self.act.forward_slice(xb, yb);
+            m.input.merge(&tensor_stats(xb));
+            m.output.merge(&tensor_stats(yb));
+            if relu_family {
+                for row in xb.chunks(self.cols) {
+                    for (a, &v) in m.alive.iter_mut().zip(row) {
+                        *a |= v > T::zero();
+                    }
+                }
+            }
+            let first = offset.next_multiple_of(self.stride) - offset;
+            for i in (first..xb.len()).step_by(self.stride) {
+                m.input_sample.push(xb[i].as_f64());
+                m.output_sample.push(yb[i].as_f64());
+            }
+        }
+        m
+    }
+}
+
+/// `dL/dx = dL/dy * f'(x)` over the whole batch, measuring `dL/dy` and
+/// `dL/dx` block by block (halves in parallel as in [`forward`]).
+pub fn backward<T: Scalar>(
+    act: Activation,
+    x: &Matrix<T>,
+    y: &Matrix<T>,
+    grad_output: &Matrix<T>,
+    input_grad: &mut Matrix<T>,
+    taps: &mut Taps,
+) {
+    input_grad.resize(grad_output.rows(), grad_output.cols());
+    let block = (TAP_BLOCK / x.cols().max(1)).max(1) * x.cols().max(1);
+    let (go, ig) = backward_rows(
+        act,
+        block,
+        max_threads(),
+        x.as_slice(),
+        y.as_slice(),
+        grad_output.as_slice(),
+        input_grad.as_mut_slice(),
+    );
+    taps.grad_output = Some(go);
+    taps.input_grad = Some(ig);
+}
+
+/// [`backward`] over some rows: the statistics of `dL/dy` and `dL/dx`.
+fn backward_rows<T: Scalar>(
+    act: Activation,
+    block: usize,
+    ways: usize,
+    xs: &[T],
+    ys: &[T],
+    gs: &[T],
+    is: &mut [T],
+) -> (TensorStats, TensorStats) {
+    if let Some(mid) = split_point(xs.len(), block, ways) {
+        let (ia, ib) = is.split_at_mut(mid);
+        let half = ways / 2;
+        let ((mut go, mut ig), (go_b, ig_b)) = rayon::join(
+            || backward_rows(act, block, half, &xs[..mid], &ys[..mid], &gs[..mid], ia),
+            || {
+                backward_rows(
+                    act,
+                    block,
+                    ways - half,
+                    &xs[mid..],
+                    &ys[mid..],
+                    &gs[mid..],
+                    ib,
+                )
+            },
+        );
+        go.merge(&go_b);
+        ig.merge(&ig_b);
+        return (go, ig);
+    }
+    let (mut go, mut ig) = (TensorStats::default(), TensorStats::default());
+    for (((xb, yb), gb), ib) in xs
+        .chunks(block)
+        .zip(ys.chunks(block))
+        .zip(gs.chunks(block))
+        .zip(is.chunks_mut(block))
+    {
+        go.merge(&tensor_stats(gb));
+        ib.copy_from_slice(gb);
+        act.backward_slice_in_place(xb, yb, ib);
+        ig.merge(&tensor_stats(ib));
+    }
+    (go, ig)
+}
+
+/// Where to split `len` entries in two (a multiple of `block`), when
+/// `ways` (threads still to share the work) is at least 2 and there is
+/// enough work for two.
+fn split_point(len: usize, block: usize, ways: usize) -> Option<usize> {
+    if ways < 2 || len < PARALLEL_MIN {
+        return None;
+    }
+    let mid = (len / 2).next_multiple_of(block);
+    (mid < len).then_some(mid)
+}
