@@ -1,5 +1,5 @@
 //! Diagnosis of real runs, each built to show one pathology, on the
-//! bundled MNIST digits: narrow nets (width 32), a few hundred steps.
+//! bundled MNIST digits: mostly narrow nets (width 32), a few hundred steps.
 //! Figures in the comments are what these seeds gave; the assertions
 //! leave room around them.
 

@@ -346,6 +346,8 @@ pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
     let (mut total_loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..data.len()).collect();
+    // Evaluation records no probe: no layer measures its tensors.
+    mlp.set_tap(false);
     for chunk in idx.chunks(CHUNK) {
         gather(data, chunk, &mut x, &mut y);
         let out = mlp.forward(&x, Mode::Eval);

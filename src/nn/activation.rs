@@ -29,7 +29,7 @@
 //! ```
 
 use super::layer::{Layer, Mode};
-use super::tap::{self, Taps};
+use super::tap::{self, Taps, PARALLEL_MIN};
 use crate::error::{Error, Result};
 use crate::tensor::{max_threads, Matrix, Scalar};
 use std::fmt;
@@ -338,11 +338,6 @@ impl FromStr for Activation {
 }
 
 crate::names::serde_via_str!(Activation);
-
-/// Entries below which an activation pass stays on one thread (waking the
-/// other worker costs a few microseconds; a sigmoid over 16K entries takes
-/// about 10).
-const PARALLEL_MIN: usize = 1 << 14;
 
 /// `y = f(x)` on up to `ways` threads: halves of the slices (element-wise,
 /// so the values do not depend on the split).

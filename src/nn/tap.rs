@@ -3,7 +3,8 @@
 //!
 //! Reading a step's tensors again after backward costs a trip to L3 for
 //! each of them; a tapped [`ActivationLayer`](super::ActivationLayer) works
-//! in row blocks of about [`TAP_BLOCK`] entries and measures each block of
+//! in blocks of whole rows, about [`TAP_BLOCK`] entries (one row when a row
+//! is wider), and measures each block of
 //! its input `z`, output `h`, `dL/dh` and `dL/dz` right after computing it
 //! (in L1), and a tapped [`Linear`](super::Linear) measures its weight
 //! gradient right after the GEMM wrote it (in L2). The prober turns taps
@@ -23,9 +24,9 @@ use crate::tensor::{max_threads, tensor_stats, Matrix, Scalar, TensorStats};
 /// and tanh, Glorot & Bengio's `|tanh| > 0.97` notion).
 pub const SATURATION_FRACTION: f64 = 0.05;
 
-/// Entries sampled for percentiles and the saturated fraction: an even
-/// stride through the batch, coprime with the row width so every unit is
-/// visited. The fraction's standard error is at most 1.6 points.
+/// Entries sampled (at least; see [`sample_stride`]) for percentiles and
+/// the saturated fraction: an even stride through the batch, coprime with
+/// the row width. The fraction's standard error is at most 1.6 points.
 pub const PERCENTILE_SAMPLE: usize = 1024;
 
 /// Entries per block of a tapped activation: 8 KiB of f32, so a block's
@@ -62,28 +63,21 @@ pub struct Taps {
 }
 
 impl Taps {
-    /// Forgets the last pass's figures (keeps the sample's allocation).
+    /// Forgets the last pass's figures.
     pub fn clear(&mut self) {
-        let mut input_sample = std::mem::take(&mut self.input_sample);
-        let mut output_sample = std::mem::take(&mut self.output_sample);
-        input_sample.clear();
-        output_sample.clear();
-        *self = Self {
-            input_sample,
-            output_sample,
-            ..Self::default()
-        };
+        *self = Self::default();
     }
 }
 
 /// The stride of the sample of a `len`-entry tensor with rows of `cols`:
-/// about [`PERCENTILE_SAMPLE`] entries, and coprime with `cols` so the
-/// sample walks through every column (a stride of 32 in rows of 256 would
-/// see 8 units only).
+/// the largest stride up to `len / PERCENTILE_SAMPLE` that is coprime with
+/// `cols`, so the sample has at least [`PERCENTILE_SAMPLE`] entries (all
+/// of a small tensor) and walks through the columns instead of a few of
+/// them (a stride of 32 in rows of 256 would see 8 units only).
 pub fn sample_stride(len: usize, cols: usize) -> usize {
-    let mut stride = len.div_ceil(PERCENTILE_SAMPLE).max(1);
+    let mut stride = (len / PERCENTILE_SAMPLE).max(1);
     while stride > 1 && gcd(stride, cols.max(1)) != 1 {
-        stride += 1;
+        stride -= 1;
     }
     stride
 }
@@ -114,13 +108,15 @@ pub fn saturated_fraction(act: Activation, z: &[f64], h: &[f64]) -> Option<f64> 
     Some(below as f64 / z.len() as f64)
 }
 
-/// Entries below which a tapped pass stays on one thread (splitting costs
-/// a wake-up of the other worker, a few microseconds).
-const PARALLEL_MIN: usize = 1 << 14;
+/// Entries below which an activation pass, tapped or not, stays on one
+/// thread (waking the other worker costs a few microseconds; a sigmoid over
+/// 16K entries takes about 10).
+pub(crate) const PARALLEL_MIN: usize = 1 << 14;
 
 /// `y = f(x)` over the whole batch, measuring each row block as it goes;
-/// with more than one thread allowed, the two halves of the batch in
-/// parallel (the values are the same either way).
+/// with more than one thread allowed, parts of the batch in parallel
+/// (halves, split again while threads remain; the values are the same
+/// either way, the f64 sums are merged in the order of the split).
 pub fn forward<T: Scalar>(act: Activation, x: &Matrix<T>, y: &mut Matrix<T>, taps: &mut Taps) {
     taps.clear();
     let cols = x.cols().max(1);
@@ -222,63 +218,54 @@ pub fn backward<T: Scalar>(
 ) {
     input_grad.resize(grad_output.rows(), grad_output.cols());
     let block = (TAP_BLOCK / x.cols().max(1)).max(1) * x.cols().max(1);
-    let (go, ig) = backward_rows(
+    let (dh_stats, dz_stats) = backward_rows(
         act,
         block,
         max_threads(),
-        x.as_slice(),
-        y.as_slice(),
-        grad_output.as_slice(),
+        (x.as_slice(), y.as_slice(), grad_output.as_slice()),
         input_grad.as_mut_slice(),
     );
-    taps.grad_output = Some(go);
-    taps.input_grad = Some(ig);
+    taps.grad_output = Some(dh_stats);
+    taps.input_grad = Some(dz_stats);
 }
 
-/// [`backward`] over some rows: the statistics of `dL/dy` and `dL/dx`.
+/// [`backward`] over some rows of `z`, `h` and `dL/dh` into `dz` (`dL/dz`):
+/// the statistics of `dL/dh` and of `dL/dz`.
 fn backward_rows<T: Scalar>(
     act: Activation,
     block: usize,
     ways: usize,
-    xs: &[T],
-    ys: &[T],
-    gs: &[T],
-    is: &mut [T],
+    (z, h, dh): (&[T], &[T], &[T]),
+    dz: &mut [T],
 ) -> (TensorStats, TensorStats) {
-    if let Some(mid) = split_point(xs.len(), block, ways) {
-        let (ia, ib) = is.split_at_mut(mid);
+    if let Some(mid) = split_point(z.len(), block, ways) {
+        let (dz_a, dz_b) = dz.split_at_mut(mid);
         let half = ways / 2;
-        let ((mut go, mut ig), (go_b, ig_b)) = rayon::join(
-            || backward_rows(act, block, half, &xs[..mid], &ys[..mid], &gs[..mid], ia),
-            || {
-                backward_rows(
-                    act,
-                    block,
-                    ways - half,
-                    &xs[mid..],
-                    &ys[mid..],
-                    &gs[mid..],
-                    ib,
-                )
-            },
+        let (first, second) = (
+            (&z[..mid], &h[..mid], &dh[..mid]),
+            (&z[mid..], &h[mid..], &dh[mid..]),
         );
-        go.merge(&go_b);
-        ig.merge(&ig_b);
-        return (go, ig);
+        let ((mut dh_stats, mut dz_stats), (dh_rest, dz_rest)) = rayon::join(
+            || backward_rows(act, block, half, first, dz_a),
+            || backward_rows(act, block, ways - half, second, dz_b),
+        );
+        dh_stats.merge(&dh_rest);
+        dz_stats.merge(&dz_rest);
+        return (dh_stats, dz_stats);
     }
-    let (mut go, mut ig) = (TensorStats::default(), TensorStats::default());
-    for (((xb, yb), gb), ib) in xs
+    let (mut dh_stats, mut dz_stats) = (TensorStats::default(), TensorStats::default());
+    for (((zb, hb), dhb), dzb) in z
         .chunks(block)
-        .zip(ys.chunks(block))
-        .zip(gs.chunks(block))
-        .zip(is.chunks_mut(block))
+        .zip(h.chunks(block))
+        .zip(dh.chunks(block))
+        .zip(dz.chunks_mut(block))
     {
-        go.merge(&tensor_stats(gb));
-        ib.copy_from_slice(gb);
-        act.backward_slice_in_place(xb, yb, ib);
-        ig.merge(&tensor_stats(ib));
+        dh_stats.merge(&tensor_stats(dhb));
+        dzb.copy_from_slice(dhb);
+        act.backward_slice_in_place(zb, hb, dzb);
+        dz_stats.merge(&tensor_stats(dzb));
     }
-    (go, ig)
+    (dh_stats, dz_stats)
 }
 
 /// Where to split `len` entries in two (a multiple of `block`), when
@@ -290,4 +277,34 @@ fn split_point(len: usize, block: usize, ways: usize) -> Option<usize> {
     }
     let mid = (len / 2).next_multiple_of(block);
     (mid < len).then_some(mid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_strides_are_coprime_with_the_width_and_sample_enough() {
+        for (len, cols) in [
+            (128 * 256, 256),
+            (64 * 784, 784),
+            (2500, 10),
+            (700, 7),
+            (64 * 1000, 1000),
+        ] {
+            let stride = sample_stride(len, cols);
+            assert_eq!(gcd(stride, cols), 1, "{len} x {cols}: stride {stride}");
+            let n = len.div_ceil(stride);
+            assert!(
+                n >= PERCENTILE_SAMPLE.min(len),
+                "{len} x {cols}: {n} samples"
+            );
+            // Columns visited: all of them once the sample spans the width.
+            let seen: std::collections::BTreeSet<usize> =
+                (0..len).step_by(stride).map(|i| i % cols).collect();
+            assert_eq!(seen.len(), cols.min(n), "{len} x {cols}");
+        }
+        // The old stride, 32 on rows of 256, would have seen 8 units.
+        assert_eq!(sample_stride(128 * 256, 256), 31);
+    }
 }

@@ -1,9 +1,9 @@
-//! Probes: per-layer statistics at every recorded step, computed from what
-//! forward and backward already hold (no second pass). For each layer:
+//! Probes: per-layer statistics at every recorded step, measured by the
+//! layers' taps while forward and backward write them (no second pass). For each layer:
 //! weight and bias gradients, the backpropagated deltas at the
 //! pre-activation and the output, activation statistics and percentiles,
 //! saturated and dead fractions, grad:data and update:data ratios, NaN/Inf
-//! and exact-zero counts (all norms in f64), and every K steps fixed-bin
+//! and exact-zero counts (norms added up in f64), and every K steps fixed-bin
 //! histograms of log10|v|.
 
 mod histogram;

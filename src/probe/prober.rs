@@ -13,8 +13,7 @@ use super::{
     percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
 };
 use crate::nn::{tap, Activation, Mlp, Taps};
-use crate::tensor::TensorStats;
-use crate::tensor::{max_threads, Matrix, Scalar};
+use crate::tensor::{max_threads, Matrix, Scalar, TensorStats};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 

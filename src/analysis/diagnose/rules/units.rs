@@ -120,7 +120,10 @@ pub fn saturation(record: &RunRecord) -> Option<Finding> {
     } else {
         Severity::Warning
     };
-    let medians = layer_medians(&late_probes(record), |l| l.pre_pct[1]);
+    let late = late_probes(record);
+    let p15 = layer_medians(&late, |l| l.pre_pct[0]);
+    let p50 = layer_medians(&late, |l| l.pre_pct[1]);
+    let p85 = layer_medians(&late, |l| l.pre_pct[2]);
     let units = Units {
         kind: FindingKind::Saturation,
         what: "saturated",
@@ -130,37 +133,42 @@ pub fn saturation(record: &RunRecord) -> Option<Finding> {
         remedies: remedies::saturation(&record.spec),
     };
     let mut finding = units.finding(record);
-    add_side(&mut finding, &medians);
+    add_side(&mut finding, [&p15, &p50, &p85]);
     Some(finding)
 }
 
 /// Which end of the activation the flagged layers are stuck at, from the
-/// late median of their median pre-activation: Glorot & Bengio (2010, Fig.
-/// 2) saw a deep sigmoid net's top hidden layer pushed to 0, the low end.
-fn add_side(finding: &mut Finding, pre_medians: &[f64]) {
-    let sides: Vec<(usize, f64)> = finding
-        .layers
-        .iter()
-        .filter_map(|&i| pre_medians.get(i).map(|&m| (i, m)))
-        .filter(|(_, m)| m.is_finite())
-        .collect();
-    for &(i, m) in &sides {
-        finding.evidence.push(evidence(
-            &format!("pre_median_layer_{i}"),
-            m,
-            format!("median pre-activation of layer {i} (late median)"),
-        ));
+/// late medians of their pre-activations' 15th, 50th and 85th percentiles:
+/// the low end when even the 85th percentile is below 0, the high end when
+/// even the 15th is above. Glorot & Bengio (2010, Fig. 2) saw a deep
+/// sigmoid net's top hidden layer pushed to 0, the low end.
+fn add_side(finding: &mut Finding, [p15, p50, p85]: [&[f64]; 3]) {
+    let mut sides = Vec::new();
+    for &i in &finding.layers {
+        let (Some(&lo), Some(&mid), Some(&hi)) = (p15.get(i), p50.get(i), p85.get(i)) else {
+            continue;
+        };
+        if mid.is_finite() {
+            finding.evidence.push(evidence(
+                &format!("pre_median_layer_{i}"),
+                mid,
+                format!("median pre-activation of layer {i} (late median)"),
+            ));
+        }
+        sides.push(if hi < 0.0 {
+            Some(false)
+        } else if lo > 0.0 {
+            Some(true)
+        } else {
+            None
+        });
     }
-    let low = sides.iter().filter(|s| s.1 < 0.0).count();
-    let side = match (low, sides.len() - low) {
-        (0, 0) => return,
-        (_, 0) => {
-            "the low end (pre-activations below 0), where the output is pinned at its minimum"
-        }
-        (0, _) => {
-            "the high end (pre-activations above 0), where the output is pinned at its maximum"
-        }
-        _ => return,
+    let side = if !sides.is_empty() && sides.iter().all(|s| *s == Some(false)) {
+        "the low end (85% of pre-activations below 0), where the output is pinned at its minimum"
+    } else if !sides.is_empty() && sides.iter().all(|s| *s == Some(true)) {
+        "the high end (85% of pre-activations above 0), where the output is pinned at its maximum"
+    } else {
+        return;
     };
     finding.summary.push_str(&format!("; stuck at {side}"));
 }
