@@ -29,7 +29,7 @@
 //! ```
 
 use super::layer::{Layer, Mode};
-use super::tap::{self, Taps, PARALLEL_MIN};
+use super::tap::{self, Taps};
 use crate::error::{Error, Result};
 use crate::tensor::{max_threads, Matrix, Scalar};
 use std::fmt;
@@ -342,10 +342,9 @@ crate::names::serde_via_str!(Activation);
 /// `y = f(x)` on up to `ways` threads: halves of the slices (element-wise,
 /// so the values do not depend on the split).
 fn forward_split<T: Scalar>(act: Activation, x: &[T], y: &mut [T], ways: usize) {
-    if ways < 2 || x.len() < PARALLEL_MIN {
+    let Some(mid) = tap::split_point(x.len(), 16, ways) else {
         return act.forward_slice(x, y);
-    }
-    let mid = x.len() / 2 / 16 * 16;
+    };
     let ((xa, xb), (ya, yb)) = (x.split_at(mid), y.split_at_mut(mid));
     let half = ways / 2;
     rayon::join(
@@ -362,11 +361,10 @@ fn backward_split<T: Scalar>(
     dx: &mut [T],
     ways: usize,
 ) {
-    if ways < 2 || x.len() < PARALLEL_MIN {
+    let Some(mid) = tap::split_point(x.len(), 16, ways) else {
         dx.copy_from_slice(g);
         return act.backward_slice_in_place(x, y, dx);
-    }
-    let mid = x.len() / 2 / 16 * 16;
+    };
     let (da, db) = dx.split_at_mut(mid);
     let half = ways / 2;
     rayon::join(

@@ -95,6 +95,21 @@ pub fn sample<T: Scalar>(values: &[T], stride: usize) -> Vec<f64> {
     values.iter().step_by(stride).map(|v| v.as_f64()).collect()
 }
 
+/// Marks the units (columns of rows as wide as `alive`) with `z > 0` on
+/// some row of `z`.
+pub fn mark_alive<T: Scalar>(alive: &mut [bool], z: &[T]) {
+    for row in z.chunks(alive.len().max(1)) {
+        for (a, &v) in alive.iter_mut().zip(row) {
+            *a |= v > T::zero();
+        }
+    }
+}
+
+/// Fraction of units never marked alive.
+pub fn dead_fraction(alive: &[bool]) -> f64 {
+    alive.iter().filter(|&&a| !a).count() as f64 / alive.len() as f64
+}
+
 /// Fraction of sampled entries (`z`, and `h = f(z)`) whose derivative is
 /// below [`SATURATION_FRACTION`] of `act`'s maximum; `None` when empty.
 pub fn saturated_fraction(act: Activation, z: &[f64], h: &[f64]) -> Option<f64> {
@@ -111,7 +126,7 @@ pub fn saturated_fraction(act: Activation, z: &[f64], h: &[f64]) -> Option<f64> 
 /// Entries below which an activation pass, tapped or not, stays on one
 /// thread (waking the other worker costs a few microseconds; a sigmoid over
 /// 16K entries takes about 10).
-pub(crate) const PARALLEL_MIN: usize = 1 << 14;
+const PARALLEL_MIN: usize = 1 << 14;
 
 /// `y = f(x)` over the whole batch, measuring each row block as it goes;
 /// with more than one thread allowed, parts of the batch in parallel
@@ -131,8 +146,7 @@ pub fn forward<T: Scalar>(act: Activation, x: &Matrix<T>, y: &mut Matrix<T>, tap
     taps.input = Some(m.input);
     taps.output = Some(m.output);
     taps.saturated = saturated_fraction(act, &m.input_sample, &m.output_sample);
-    taps.dead = (act.is_relu_family() && n > 0)
-        .then(|| m.alive.iter().filter(|&&a| !a).count() as f64 / cols as f64);
+    taps.dead = (act.is_relu_family() && n > 0).then(|| dead_fraction(&m.alive));
     taps.input_sample = m.input_sample;
     taps.output_sample = m.output_sample;
 }
@@ -190,11 +204,7 @@ impl ForwardPass {
             m.input.merge(&tensor_stats(xb));
             m.output.merge(&tensor_stats(yb));
             if relu_family {
-                for row in xb.chunks(self.cols) {
-                    for (a, &v) in m.alive.iter_mut().zip(row) {
-                        *a |= v > T::zero();
-                    }
-                }
+                mark_alive(&mut m.alive, xb);
             }
             let first = offset.next_multiple_of(self.stride) - offset;
             for i in (first..xb.len()).step_by(self.stride) {
@@ -271,7 +281,7 @@ fn backward_rows<T: Scalar>(
 /// Where to split `len` entries in two (a multiple of `block`), when
 /// `ways` (threads still to share the work) is at least 2 and there is
 /// enough work for two.
-fn split_point(len: usize, block: usize, ways: usize) -> Option<usize> {
+pub(crate) fn split_point(len: usize, block: usize, ways: usize) -> Option<usize> {
     if ways < 2 || len < PARALLEL_MIN {
         return None;
     }

@@ -236,12 +236,8 @@ fn dead_fraction<T: Scalar>(act: Activation, z: &Matrix<T>) -> f64 {
         return f64::NAN;
     }
     let mut alive = vec![false; z.cols()];
-    for r in 0..z.rows() {
-        for (a, &v) in alive.iter_mut().zip(z.row(r)) {
-            *a |= v > T::zero();
-        }
-    }
-    alive.iter().filter(|&&a| !a).count() as f64 / z.cols() as f64
+    tap::mark_alive(&mut alive, z.as_slice());
+    tap::dead_fraction(&alive)
 }
 
 #[cfg(test)]
