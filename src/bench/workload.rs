@@ -177,11 +177,7 @@ impl TrainingBench {
         self.mlp.backward(&self.x, &self.grad);
         self.step += 1;
         let mut probe = match &mut self.prober {
-            Some(p) if p.config.scalars_at(step) => {
-                let probe = p.observe(step, &self.mlp, &self.grad);
-                p.snapshot(&self.mlp);
-                Some(probe)
-            }
+            Some(p) if p.config.scalars_at(step) => Some(p.observe(step, &self.mlp, &self.grad)),
             _ => None,
         };
         self.opt.step(&mut self.mlp.params(), LR);

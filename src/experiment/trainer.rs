@@ -282,9 +282,6 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         if step + 1 == total {
             grad_norms = mlp.weight_grad_norms();
         }
-        if probe.is_some() {
-            prober.snapshot(&mlp);
-        }
         optimizer.step(&mut mlp.params(), lr);
         if let Some(p) = &mut probe {
             prober.finish(&mlp, p);

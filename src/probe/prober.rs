@@ -5,9 +5,9 @@
 //! buffers forward and backward left behind, with the same samples.
 //!
 //! Per step: [`Prober::arm`] before forward (taps on for recorded steps),
-//! [`Prober::observe`] after backward (gradients before clipping),
-//! [`Prober::snapshot`] before the optimizer's update and
-//! [`Prober::finish`] after it (update:data ratios).
+//! [`Prober::observe`] after backward (gradients before clipping; it also
+//! keeps a sample of the weights) and [`Prober::finish`] after the
+//! optimizer's update (update:data ratios against that sample).
 
 use super::{
     percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
@@ -78,16 +78,24 @@ impl<T: Scalar> Prober<T> {
     }
 
     /// Statistics of every layer after backward; `loss_grad` is
-    /// `dL/d(logits)`. Update ratios are `NaN` until [`Prober::finish`].
-    /// With more than one GEMM thread allowed, layers are probed in
-    /// parallel on the current rayon pool.
+    /// `dL/d(logits)`. Copies a sample of every layer's weights (whole
+    /// rows, about [`UPDATE_SAMPLE`] entries: the weight statistics are
+    /// taken on it) for [`Prober::finish`]; call it before the optimizer's
+    /// update. Update ratios are `NaN` until then. With more than one GEMM
+    /// thread allowed, layers are probed in parallel on the current rayon
+    /// pool.
     pub fn observe(&mut self, step: usize, mlp: &Mlp<T>, loss_grad: &Matrix<T>) -> StepProbe {
         let with_hist = self.config.histograms_at(step);
-        let probe = |i| probe_layer(i, mlp, loss_grad, with_hist);
+        self.snapshots.resize_with(mlp.slots.len(), Vec::new);
+        let probe = |(i, snap)| probe_layer(i, mlp, loss_grad, with_hist, snap);
         let per_layer: Vec<(LayerProbe, Vec<HistogramRecord>)> = if max_threads() > 1 {
-            (0..mlp.slots.len()).into_par_iter().map(probe).collect()
+            self.snapshots
+                .par_iter_mut()
+                .enumerate()
+                .map(probe)
+                .collect()
         } else {
-            (0..mlp.slots.len()).map(probe).collect()
+            self.snapshots.iter_mut().enumerate().map(probe).collect()
         };
         let mut layers = Vec::with_capacity(per_layer.len());
         let mut histograms = Vec::new();
@@ -102,19 +110,9 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
-    /// Copies a sample of every layer's weights (whole rows, about
-    /// [`UPDATE_SAMPLE`] entries) before the optimizer's update.
-    pub fn snapshot(&mut self, mlp: &Mlp<T>) {
-        self.snapshots.resize_with(mlp.slots.len(), Vec::new);
-        for (snap, slot) in self.snapshots.iter_mut().zip(&mlp.slots) {
-            let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
-            snap.clear();
-            sampled_rows(&w.value).for_each(|row| snap.extend_from_slice(row));
-        }
-    }
-
     /// After the update: each layer's update:data ratio,
-    /// `std(W_new - W_old) / std(W_new)` over the snapshot's sample.
+    /// `std(W_new - W_old) / std(W_new)` over the sample [`Prober::observe`]
+    /// kept.
     pub fn finish(&mut self, mlp: &Mlp<T>, probe: &mut StepProbe) {
         for ((layer, snap), slot) in probe.layers.iter_mut().zip(&self.snapshots).zip(&mlp.slots) {
             let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
@@ -131,12 +129,13 @@ impl<T: Scalar> Prober<T> {
 }
 
 /// Every layer's figures: from its taps where it was tapped, else from the
-/// buffers forward and backward left.
+/// buffers forward and backward left. The weights' sample goes to `snap`.
 fn probe_layer<T: Scalar>(
     i: usize,
     mlp: &Mlp<T>,
     loss_grad: &Matrix<T>,
     with_hist: bool,
+    snap: &mut Vec<T>,
 ) -> (LayerProbe, Vec<HistogramRecord>) {
     let slot = &mlp.slots[i];
     let linear = mlp.layer_at(&slot.linear);
@@ -200,12 +199,12 @@ fn probe_layer<T: Scalar>(
             });
         }
     }
-    let mut weight = TensorStats::default();
-    sampled_rows(&w.value).for_each(|row| weight.merge(&tensor_stats(row)));
+    snap.clear();
+    sampled_rows(&w.value).for_each(|row| snap.extend_from_slice(row));
     let probe = LayerProbe {
         layer: i,
         path: mlp.linear_paths[i].clone(),
-        weight,
+        weight: tensor_stats(snap),
         weight_grad: stats(linear.taps().and_then(|t| t.weight_grad), &w.grad),
         bias_grad: linear
             .param("bias")
@@ -257,7 +256,6 @@ mod tests {
         mlp.backward(&x, &g);
         let mut prober = Prober::new(ProbeConfig::default());
         let mut probe = prober.observe(0, &mlp, &g);
-        prober.snapshot(&mlp);
         let mut opt = OptimizerConfig::from_name("sgd").unwrap().build::<f64>();
         opt.step(&mut mlp.params(), 0.1);
         prober.finish(&mlp, &mut probe);
