@@ -120,9 +120,9 @@ impl Activation {
     /// `f'(x)` for one value, in f64.
     pub fn derivative(&self, x: f64) -> f64 {
         let y = self.value(x);
-        let mut g = [1.0];
-        self.backward_slice_in_place(&[x], &[y], &mut g);
-        g[0]
+        let mut d = [0.0];
+        self.backward_slice(&[x], &[y], &[1.0], &mut d);
+        d[0]
     }
 
     /// `y = f(x)` over slices.
@@ -184,97 +184,89 @@ impl Activation {
         }
     }
 
-    /// `g = g * f'(x)` over slices, given `x` and `y = f(x)`: turns `dL/dy`
-    /// into `dL/dx` in place.
-    pub fn backward_slice_in_place<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
+    /// `dx = g * f'(x)` over slices, given `x`, `y = f(x)` and `g = dL/dy`:
+    /// `dL/dx`, written straight into `dx` (no copy of `g` first).
+    pub fn backward_slice<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (just detected).
-            return unsafe { self.backward_slice_in_place_avx2(x, y, g) };
+            return unsafe { self.backward_slice_avx2(x, y, g, dx) };
         }
-        self.backward_slice_in_place_portable(x, y, g)
+        self.backward_slice_portable(x, y, g, dx)
     }
 
-    /// [`Self::backward_slice_in_place`] compiled for AVX2 (same results).
+    /// [`Self::backward_slice`] compiled for AVX2 (same results).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn backward_slice_in_place_avx2<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
-        self.backward_slice_in_place_portable(x, y, g)
+    unsafe fn backward_slice_avx2<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
+        self.backward_slice_portable(x, y, g, dx)
     }
 
     #[inline(always)]
-    fn backward_slice_in_place_portable<T: Scalar>(&self, x: &[T], y: &[T], g: &mut [T]) {
+    fn backward_slice_portable<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         let c = T::cast;
         let one = T::one();
         let zero = T::zero();
+        let n = dx.len();
+        let (x, y, g) = (&x[..n], &y[..n], &g[..n]);
+        // dx[i] from g[i], x[i] and y[i], in one vectorizable loop.
+        macro_rules! each {
+            (|$g:ident, $x:ident, $y:ident| $e:expr) => {
+                for (((d, &$g), &$x), &$y) in dx.iter_mut().zip(g).zip(x).zip(y) {
+                    *d = $e;
+                }
+            };
+        }
         match *self {
-            Activation::Identity => {}
+            Activation::Identity => dx.copy_from_slice(g),
             // d/dx sigmoid(x) = s (1 - s)
-            Activation::Sigmoid => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &s)| *g = *g * s * (one - s)),
+            Activation::Sigmoid => each!(|g, _x, s| g * s * (one - s)),
             // d/dx tanh(x) = 1 - tanh(x)^2
-            Activation::Tanh => g
-                .iter_mut()
-                .zip(y)
-                .for_each(|(g, &t)| *g = *g * (one - t * t)),
-            Activation::Relu => g
-                .iter_mut()
-                .zip(x)
-                .for_each(|(g, &x)| *g = if x > zero { *g } else { zero }),
+            Activation::Tanh => each!(|g, _x, t| g * (one - t * t)),
+            Activation::Relu => each!(|g, x, _y| if x > zero { g } else { zero }),
             Activation::LeakyRelu { alpha } => {
                 let a = c(alpha);
-                g.iter_mut()
-                    .zip(x)
-                    .for_each(|(g, &x)| *g = if x > zero { *g } else { a * *g })
+                each!(|g, x, _y| if x > zero { g } else { a * g })
             }
             // for x <= 0: d/dx a (e^x - 1) = a e^x = y + a
             Activation::Elu { alpha } => {
                 let a = c(alpha);
-                g.iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(g, (&x, &y))| *g = if x > zero { *g } else { *g * (y + a) })
+                each!(|g, x, y| if x > zero { g } else { g * (y + a) })
             }
             Activation::Selu => {
                 let (s, sa) = (c(SELU_SCALE), c(SELU_SCALE * SELU_ALPHA));
-                g.iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(g, (&x, &y))| *g = *g * if x > zero { s } else { y + sa })
+                each!(|g, x, y| g * if x > zero { s } else { y + sa })
             }
             // d/dx x Phi(x) = Phi(x) + x phi(x)
             Activation::Gelu => {
                 let (h, k, p) = (c(0.5), c(INV_SQRT_2), c(INV_SQRT_2PI));
-                g.iter_mut().zip(x).for_each(|(g, &x)| {
+                each!(|g, x, _y| {
                     let cdf = h * (one + (x * k).erf());
                     let pdf = p * (-h * x * x).exp();
-                    *g = *g * (cdf + x * pdf)
+                    g * (cdf + x * pdf)
                 })
             }
             Activation::GeluTanh => {
                 let (h, k, a) = (c(0.5), c(SQRT_2_OVER_PI), c(GELU_TANH_C));
                 let a3 = c(3.0 * GELU_TANH_C);
-                g.iter_mut().zip(x).for_each(|(g, &x)| {
+                each!(|g, x, _y| {
                     let t = (k * (x + a * x * x * x)).tanh();
                     let du = k * (one + a3 * x * x);
-                    *g = *g * (h * (one + t) + h * x * (one - t * t) * du)
+                    g * (h * (one + t) + h * x * (one - t * t) * du)
                 })
             }
             // d/dx x s(x) = s + x s (1 - s)
-            Activation::Silu => g.iter_mut().zip(x).for_each(|(g, &x)| {
+            Activation::Silu => each!(|g, x, _y| {
                 let s = one / (one + (-x).exp_fast());
-                *g = *g * s * (one + x * (one - s))
+                g * s * (one + x * (one - s))
             }),
             // d/dx x/(1+|x|) = 1/(1+|x|)^2
-            Activation::Softsign => g.iter_mut().zip(x).for_each(|(g, &x)| {
+            Activation::Softsign => each!(|g, x, _y| {
                 let d = one + x.abs();
-                *g = *g / (d * d)
+                g / (d * d)
             }),
             // d/dx ln(1+e^x) = sigmoid(x)
-            Activation::Softplus => g
-                .iter_mut()
-                .zip(x)
-                .for_each(|(g, &x)| *g = *g / (one + (-x).exp())),
+            Activation::Softplus => each!(|g, x, _y| g / (one + (-x).exp())),
         }
     }
 }
@@ -362,8 +354,7 @@ fn backward_split<T: Scalar>(
     ways: usize,
 ) {
     let Some(mid) = tap::split_point(x.len(), 16, ways) else {
-        dx.copy_from_slice(g);
-        return act.backward_slice_in_place(x, y, dx);
+        return act.backward_slice(x, y, g, dx);
     };
     let (da, db) = dx.split_at_mut(mid);
     let half = ways / 2;
@@ -537,12 +528,13 @@ mod tests {
             let (mut y, mut y0) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
             act.forward_slice(&x, &mut y);
             act.forward_slice_portable(&x, &mut y0);
-            let (mut g, mut g0) = (vec![0.5f32; x.len()], vec![0.5f32; x.len()]);
-            act.backward_slice_in_place(&x, &y, &mut g);
-            act.backward_slice_in_place_portable(&x, &y0, &mut g0);
+            let g: Vec<f32> = x.iter().map(|v| (v * 1.7).sin()).collect();
+            let (mut d, mut d0) = (vec![0.0f32; x.len()], vec![0.0f32; x.len()]);
+            act.backward_slice(&x, &y, &g, &mut d);
+            act.backward_slice_portable(&x, &y0, &g, &mut d0);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&y), bits(&y0), "{act} forward");
-            assert_eq!(bits(&g), bits(&g0), "{act} backward");
+            assert_eq!(bits(&d), bits(&d0), "{act} backward");
         }
     }
 

@@ -116,8 +116,8 @@ pub fn saturated_fraction(act: Activation, z: &[f64], h: &[f64]) -> Option<f64> 
     if z.is_empty() {
         return None;
     }
-    let mut d = vec![1.0; z.len()];
-    act.backward_slice_in_place(z, h, &mut d);
+    let mut d = vec![0.0; z.len()];
+    act.backward_slice(z, h, &vec![1.0; z.len()], &mut d);
     let threshold = SATURATION_FRACTION * act.max_derivative();
     let below = d.iter().filter(|v| v.abs() < threshold).count();
     Some(below as f64 / z.len() as f64)
@@ -271,8 +271,7 @@ fn backward_rows<T: Scalar>(
         .zip(dz.chunks_mut(block))
     {
         dh_stats.merge(&tensor_stats(dhb));
-        dzb.copy_from_slice(dhb);
-        act.backward_slice_in_place(zb, hb, dzb);
+        act.backward_slice(zb, hb, dhb, dzb);
         dz_stats.merge(&tensor_stats(dzb));
     }
     (dh_stats, dz_stats)

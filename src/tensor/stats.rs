@@ -6,13 +6,16 @@
 //! counted and left out of the sums, so one NaN does not hide the rest.
 //!
 //! Tiny values are never lost: an f32 gradient of 1e-30 has a square of
-//! 1e-60, which f32 would flush to zero, so such squares are taken in f64.
-//! The f32 kernel on AVX-512 (the one training uses) sums blocks of 256
-//! entries in f32 (16 terms per lane, relative error below 1e-6) and adds
-//! the blocks in f64; a block whose largest magnitude lies outside
-//! [2^-40, 2^40], where f32 squares could underflow or overflow, is summed in
-//! f64 instead, and a tensor with a NaN or an infinity goes to a kernel that
-//! counts them.
+//! 1e-60, which f32 would flush to zero. The f32 kernel on AVX-512 (the one
+//! training uses) sums blocks of 256 entries in f32 (16 terms per lane,
+//! relative error below 1e-6) and adds the blocks in f64; a block whose
+//! largest magnitude lies outside [2^-40, 2^40], where f32 squares could
+//! underflow or overflow, is summed again scaled by the power of two that
+//! brings its largest entry near 1 (exact), its sums scaled back in f64, and
+//! the blocks after it are summed at that scale in one pass while it fits
+//! them (a deep sigmoid net's gradients are below 2^-40 for whole tensors).
+//! A tensor with a NaN or an infinity goes to a kernel that counts them.
+//! Without AVX-512, and for f64 tensors, squares are taken in f64.
 //!
 //! `std()` is `sqrt(sum_sq / n - mean^2)`: where the mean dwarfs the spread
 //! (sigmoid outputs near 0.5 with a spread of 1e-3) the blocks' 1e-6 relative
