@@ -128,6 +128,11 @@ impl Activation {
     /// `y = f(x)` over slices.
     pub fn forward_slice<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available (just detected).
+            return unsafe { self.forward_slice_avx512(x, y) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (just detected).
             return unsafe { self.forward_slice_avx2(x, y) };
@@ -141,6 +146,13 @@ impl Activation {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn forward_slice_avx2<T: Scalar>(&self, x: &[T], y: &mut [T]) {
+        self.forward_slice_portable(x, y)
+    }
+
+    /// [`Self::forward_slice`] compiled for AVX-512: 16 lanes, same results.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn forward_slice_avx512<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         self.forward_slice_portable(x, y)
     }
 
@@ -188,6 +200,11 @@ impl Activation {
     /// `dL/dx`, written straight into `dx` (no copy of `g` first).
     pub fn backward_slice<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F is available (just detected).
+            return unsafe { self.backward_slice_avx512(x, y, g, dx) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 is available (just detected).
             return unsafe { self.backward_slice_avx2(x, y, g, dx) };
@@ -199,6 +216,13 @@ impl Activation {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn backward_slice_avx2<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
+        self.backward_slice_portable(x, y, g, dx)
+    }
+
+    /// [`Self::backward_slice`] compiled for AVX-512 (same results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn backward_slice_avx512<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         self.backward_slice_portable(x, y, g, dx)
     }
 
