@@ -18,8 +18,8 @@
 //! ```
 
 use super::layer::{join, Layer, Mode, NamedParam, Param};
-use super::tap::Taps;
-use crate::tensor::{matmul, tensor_stats, Matrix, Op, Scalar};
+use super::tap::{self, Taps};
+use crate::tensor::{matmul, Matrix, Op, Scalar};
 
 /// A fully connected layer.
 pub struct Linear<T> {
@@ -107,7 +107,7 @@ impl<T: Scalar> Layer<T> for Linear<T> {
         );
         if let Some(taps) = &mut self.taps {
             // Measured while the GEMM's output is still in cache.
-            taps.weight_grad = Some(tensor_stats(self.weight.grad.as_slice()));
+            taps.weight_grad = Some(tap::parallel_stats(self.weight.grad.as_slice()));
         }
         if let Some(b) = &mut self.bias {
             // dL/db += column sums of g

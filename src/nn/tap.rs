@@ -277,6 +277,24 @@ fn backward_rows<T: Scalar>(
     (dh_stats, dz_stats)
 }
 
+/// [`tensor_stats`] of `values` on up to [`max_threads`] threads: halves
+/// in parallel (split again while threads remain), merged in order. For a
+/// tensor one thread would otherwise measure while the other waits, as a
+/// weight gradient right after its GEMM.
+pub fn parallel_stats<T: Scalar>(values: &[T]) -> TensorStats {
+    fn run<T: Scalar>(values: &[T], ways: usize) -> TensorStats {
+        let Some(mid) = split_point(values.len(), TAP_BLOCK, ways) else {
+            return tensor_stats(values);
+        };
+        let (a, b) = values.split_at(mid);
+        let half = ways / 2;
+        let (mut first, second) = rayon::join(|| run(a, half), || run(b, ways - half));
+        first.merge(&second);
+        first
+    }
+    run(values, max_threads())
+}
+
 /// Where to split `len` entries in two (a multiple of `block`), when
 /// `ways` (threads still to share the work) is at least 2 and there is
 /// enough work for two.

@@ -58,7 +58,6 @@ pub struct Prober<T> {
     /// The cadence.
     pub config: ProbeConfig,
     snapshots: Vec<Vec<T>>,
-    scratch: Vec<T>,
 }
 
 impl<T: Scalar> Prober<T> {
@@ -67,7 +66,6 @@ impl<T: Scalar> Prober<T> {
         Self {
             config,
             snapshots: Vec::new(),
-            scratch: Vec::new(),
         }
     }
 
@@ -113,19 +111,32 @@ impl<T: Scalar> Prober<T> {
     /// After the update: each layer's update:data ratio,
     /// `std(W_new - W_old) / std(W_new)` over the sample [`Prober::observe`]
     /// kept.
-    pub fn finish(&mut self, mlp: &Mlp<T>, probe: &mut StepProbe) {
-        for ((layer, snap), slot) in probe.layers.iter_mut().zip(&self.snapshots).zip(&mlp.slots) {
+    pub fn finish(&self, mlp: &Mlp<T>, probe: &mut StepProbe) {
+        let ratio = |(layer, snap): (&mut LayerProbe, &Vec<T>)| {
+            let slot = &mlp.slots[layer.layer];
             let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
-            self.scratch.clear();
-            sampled_rows(&w.value).for_each(|row| self.scratch.extend_from_slice(row));
-            let after = tensor_stats(&self.scratch).std();
-            self.scratch
-                .iter_mut()
-                .zip(snap)
-                .for_each(|(new, &old)| *new = *new - old);
-            layer.update_ratio = tensor_stats(&self.scratch).std() / after;
+            layer.update_ratio = update_ratio(&w.value, snap);
+        };
+        if max_threads() > 1 {
+            let pairs = probe.layers.par_iter_mut().zip(self.snapshots.par_iter());
+            pairs.for_each(ratio);
+        } else {
+            probe.layers.iter_mut().zip(&self.snapshots).for_each(ratio);
         }
     }
+}
+
+/// `std(W_new - W_old) / std(W_new)` over the sampled rows of `w` (now
+/// `W_new`), given their values `before` the update.
+fn update_ratio<T: Scalar>(w: &Matrix<T>, before: &[T]) -> f64 {
+    let mut after = Vec::with_capacity(before.len());
+    sampled_rows(w).for_each(|row| after.extend_from_slice(row));
+    let std_after = tensor_stats(&after).std();
+    after
+        .iter_mut()
+        .zip(before)
+        .for_each(|(new, &old)| *new = *new - old);
+    tensor_stats(&after).std() / std_after
 }
 
 /// Every layer's figures: from its taps where it was tapped, else from the
