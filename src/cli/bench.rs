@@ -50,9 +50,10 @@ pub struct BenchArgs {
     /// Target seconds per repetition when `--steps` is not given.
     #[arg(long, default_value_t = 0.5)]
     seconds: f64,
-    /// Repetitions (ours and PyTorch's alternate); medians are reported.
-    #[arg(long, default_value_t = 5)]
-    reps: usize,
+    /// Repetitions (ours and PyTorch's alternate); medians are reported
+    /// (default 5; with `--probes`, 40 short ones).
+    #[arg(long)]
+    reps: Option<usize>,
     /// Untimed steps before the first repetition.
     #[arg(long, default_value_t = 20)]
     warmup: usize,
@@ -160,7 +161,10 @@ impl Settings {
             runs,
             steps: a.steps,
             seconds: a.seconds,
-            reps: a.reps.max(1),
+            reps: a
+                .reps
+                .unwrap_or(if a.probes { PROBE_REPS } else { 5 })
+                .max(1),
             warmup: a.warmup,
             json: a.json,
             torch,
@@ -450,6 +454,15 @@ struct ProbeRow {
     histograms_overhead_pct: f64,
 }
 
+/// Repetitions of `--probes` by default: many short ones (see
+/// [`PROBE_STEPS`]), so the median of their paired ratios is steady
+/// (+-1 point between runs) on a machine whose speed drifts.
+const PROBE_REPS: usize = 40;
+
+/// Steps per repetition of `--probes` by default: 0.1 to 0.7 s per
+/// configuration on our shapes.
+const PROBE_STEPS: usize = 20;
+
 fn run_probes(s: &Settings) -> anyhow::Result<()> {
     let shapes: Vec<(Workload, usize)> = if s.shape_given {
         s.runs.clone()
@@ -483,7 +496,7 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
                 Ok(b)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let steps = s.steps.unwrap_or(if w.depth > 20 { 30 } else { 100 });
+        let steps = s.steps.unwrap_or(PROBE_STEPS);
         let mut rates = vec![Vec::new(); 3];
         for _ in 0..s.reps {
             for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {

@@ -206,11 +206,12 @@ impl ForwardPass {
             if relu_family {
                 mark_alive(&mut m.alive, xb);
             }
-            let first = offset.next_multiple_of(self.stride) - offset;
-            for i in (first..xb.len()).step_by(self.stride) {
-                m.input_sample.push(xb[i].as_f64());
-                m.output_sample.push(yb[i].as_f64());
-            }
+            let first = (offset.next_multiple_of(self.stride) - offset).min(xb.len());
+            let stride = self.stride;
+            m.input_sample
+                .extend(xb[first..].iter().step_by(stride).map(|v| v.as_f64()));
+            m.output_sample
+                .extend(yb[first..].iter().step_by(stride).map(|v| v.as_f64()));
         }
         m
     }

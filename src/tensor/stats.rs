@@ -632,13 +632,11 @@ mod avx2 {
 /// of at most `max_sample` entries (nearest rank). `NaN` when none is finite.
 pub fn percentiles<T: Scalar>(values: &[T], qs: &[f64], max_sample: usize) -> Vec<f64> {
     let stride = values.len().div_ceil(max_sample.max(1)).max(1);
-    let mut sample: Vec<i64> = values
-        .iter()
-        .step_by(stride)
-        .map(|v| v.as_f64())
-        .filter(|v| v.is_finite())
-        .map(order_key)
-        .collect();
+    let mut sample: Vec<i64> = Vec::with_capacity(values.len().div_ceil(stride));
+    sample.extend(values.iter().step_by(stride).map(|v| order_key(v.as_f64())));
+    // The finite values' keys lie strictly between the infinities'.
+    let (below, above) = (order_key(f64::NEG_INFINITY), order_key(f64::INFINITY));
+    sample.retain(|&k| below < k && k < above);
     if sample.is_empty() {
         return vec![f64::NAN; qs.len()];
     }
@@ -839,6 +837,9 @@ mod tests {
             vec![15.0, 50.0, 85.0]
         );
         assert!(percentiles::<f64>(&[f64::NAN], &[0.5], 10)[0].is_nan());
+        // Non-finite values are left out.
+        let mixed = [1.0, f64::INFINITY, 2.0, f64::NEG_INFINITY, f64::NAN, 3.0];
+        assert_eq!(percentiles(&mixed, &[0.0, 1.0], 10), vec![1.0, 3.0]);
         // Any order of ranks, repeats included, on shuffled values.
         let shuffled: Vec<f64> = (0..1001).map(|i| ((i * 389) % 1001) as f64).collect();
         assert_eq!(
