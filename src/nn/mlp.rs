@@ -23,9 +23,10 @@ use super::{
     Sequential,
 };
 use crate::error::{Error, Result};
-use crate::tensor::{Init, Matrix, Scalar};
+use crate::tensor::{max_threads, Init, Matrix, Scalar};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Normalization inside each hidden layer.
@@ -356,10 +357,17 @@ impl<T: Scalar> Mlp<T> {
         out
     }
 
-    /// Sets every parameter gradient to zero.
+    /// Sets every parameter gradient to zero; at two threads and above
+    /// 65,536 entries in all, one parameter per task (memory-bound: two
+    /// cores clear faster than one).
     pub fn zero_grad(&mut self) {
-        for p in self.params() {
-            p.param.grad.fill(T::zero());
+        let mut params = self.params();
+        let total: usize = params.iter().map(|p| p.param.grad.len()).sum();
+        let clear = |p: &mut NamedParam<'_, T>| p.param.grad.fill(T::zero());
+        if max_threads() > 1 && total >= 1 << 16 {
+            params.par_iter_mut().for_each(clear);
+        } else {
+            params.iter_mut().for_each(clear);
         }
     }
 
