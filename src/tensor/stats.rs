@@ -260,6 +260,9 @@ mod avx512 {
     /// [`block_sums`] scaled by `factor`, out of line: inlined, its
     /// accumulators crowd the plain loop's out of the 32 vector registers
     /// (spills cost the common case about a fifth of its speed).
+    ///
+    /// # Safety
+    /// As [`block_sums`].
     #[inline(never)]
     #[target_feature(enable = "avx512f,avx512dq,popcnt")]
     unsafe fn block_sums_scaled(block: &[f32], factor: f32) -> BlockSums {
@@ -353,9 +356,13 @@ mod avx512 {
     /// (the zero count and the max are of the unscaled entries). Four
     /// independent chains of each accumulator, 64 entries a turn, all in
     /// registers.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F, AVX-512DQ and POPCNT. `block` holds
+    /// exactly [`BLOCK`] entries (checked: the loads are unchecked).
     #[inline(always)]
     unsafe fn block_sums(block: &[f32], scale: Option<f32>) -> BlockSums {
-        debug_assert_eq!(block.len(), BLOCK);
+        assert_eq!(block.len(), BLOCK, "a whole block");
         let zero = _mm512_setzero_ps();
         let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
         let (mut q0, mut q1, mut q2, mut q3) = (zero, zero, zero, zero);
@@ -758,6 +765,30 @@ mod tests {
                 (fast.sum - exact.sum).abs() <= 1e-6 * exact.l2(),
                 "blocks {a}..{b}"
             );
+        }
+    }
+
+    /// A NaN or an infinity in a block after an out-of-range one (summed
+    /// at a carried scale), and in an out-of-range block itself, still
+    /// reaches the kernel that counts them.
+    #[test]
+    fn non_finite_entries_after_scaled_blocks_are_counted() {
+        const B: usize = 512;
+        let tiny = vec![1e-30f32; B];
+        for (at, bad) in [
+            (B + 3, f32::NAN),
+            (B + 7, f32::INFINITY),
+            (5, f32::NEG_INFINITY),
+        ] {
+            let mut v = [tiny.clone(), vec![2e-30f32; B], vec![0.5f32; B]].concat();
+            v[at] = bad;
+            let (fast, slow) = (tensor_stats(&v), tensor_stats_portable(&v));
+            assert_eq!(
+                (fast.nan, fast.inf, fast.zeros),
+                (slow.nan, slow.inf, slow.zeros)
+            );
+            assert!(fast.sum_sq.is_finite() && (fast.sum_sq / slow.sum_sq - 1.0).abs() < 1e-12);
+            assert_eq!(fast.max_abs, slow.max_abs);
         }
     }
 
