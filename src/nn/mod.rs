@@ -19,7 +19,7 @@ pub use layer::{join, Layer, Mode, NamedParam, Param};
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{Loss, Targets};
-pub use mlp::{Mlp, MlpConfig, Norm, NormPlacement};
+pub use mlp::{LayerSlots, Mlp, MlpConfig, Norm, NormPlacement};
 pub use residual::Residual;
 pub use sequential::Sequential;
 pub use tap::{Taps, PERCENTILE_SAMPLE, SATURATION_FRACTION};
