@@ -23,7 +23,7 @@ use super::{
     Sequential,
 };
 use crate::error::{Error, Result};
-use crate::tensor::{max_threads, Init, Matrix, Scalar};
+use crate::tensor::{param_pass_in_parallel, Init, Matrix, Scalar};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -357,14 +357,13 @@ impl<T: Scalar> Mlp<T> {
         out
     }
 
-    /// Sets every parameter gradient to zero; at two threads and above
-    /// 65,536 entries in all, one parameter per task (memory-bound: two
-    /// cores clear faster than one).
+    /// Sets every parameter gradient to zero, one parameter per task when
+    /// [`param_pass_in_parallel`] says so.
     pub fn zero_grad(&mut self) {
         let mut params = self.params();
         let total: usize = params.iter().map(|p| p.param.grad.len()).sum();
         let clear = |p: &mut NamedParam<'_, T>| p.param.grad.fill(T::zero());
-        if max_threads() > 1 && total >= 1 << 16 {
+        if param_pass_in_parallel(total) {
             params.par_iter_mut().for_each(clear);
         } else {
             params.iter_mut().for_each(clear);

@@ -11,7 +11,7 @@
 
 use super::Optimizer;
 use crate::nn::NamedParam;
-use crate::tensor::{max_threads, Matrix, Scalar};
+use crate::tensor::{param_pass_in_parallel, Matrix, Scalar};
 use rayon::prelude::*;
 
 /// Stochastic gradient descent.
@@ -33,9 +33,6 @@ impl<T: Scalar> Sgd<T> {
         }
     }
 }
-
-/// Entries below which an update stays on one thread.
-const PARALLEL_MIN: usize = 1 << 16;
 
 /// The coefficients of one step.
 #[derive(Clone, Copy)]
@@ -106,7 +103,7 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         };
         let total: usize = params.iter().map(|p| p.param.value.len()).sum();
         let buffers = self.buffers.iter_mut().map(Some);
-        if max_threads() > 1 && total >= PARALLEL_MIN {
+        if param_pass_in_parallel(total) {
             let buffers: Vec<Option<&mut Matrix<T>>> = if momentum {
                 buffers.collect()
             } else {

@@ -15,6 +15,6 @@ pub use gemm::{
 };
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
-pub use pool::{default_threads, with_threads};
+pub use pool::{default_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
 pub use stats::{percentiles, tensor_stats, TensorStats};

@@ -7,6 +7,17 @@
 
 use super::{max_threads, set_max_threads};
 
+/// Parameter entries in all below which a pass over every parameter (an
+/// optimizer update, clearing gradients) stays on one thread.
+const PARAM_PASS_PARALLEL_MIN: usize = 1 << 16;
+
+/// Whether a pass over parameters holding `entries` values in all runs one
+/// parameter per task: with more than one thread allowed and enough work
+/// (these passes are memory-bound, and two cores move more than one).
+pub fn param_pass_in_parallel(entries: usize) -> bool {
+    max_threads() > 1 && entries >= PARAM_PASS_PARALLEL_MIN
+}
+
 /// The number of threads a run uses by default: the machine's cores.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
