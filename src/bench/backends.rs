@@ -24,7 +24,7 @@ pub enum Product {
 /// The timing of one product with one backend.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GemmTiming {
-    /// `"gemm"` or `"matrixmultiply"`.
+    /// `"gradscope"`, `"gemm"` or `"matrixmultiply"`.
     pub backend: &'static str,
     /// Which product.
     pub product: Product,
@@ -40,16 +40,20 @@ pub struct GemmTiming {
     pub gflop_per_s: f64,
 }
 
+/// The backends compared, in the order their timings are returned.
+pub const BACKENDS: [Backend; 3] = [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply];
+
 /// The name of a backend as reported.
 pub fn backend_name(b: Backend) -> &'static str {
     match b {
+        Backend::Gradscope => "gradscope",
         Backend::Gemm => "gemm",
         Backend::MatrixMultiply => "matrixmultiply",
     }
 }
 
 /// Times the three products of a hidden layer of `workload` (`in = out =
-/// width`) with both backends, alternating them, `reps` repetitions of
+/// width`) with each backend, alternating them, `reps` repetitions of
 /// about `min_flop` floating-point operations each; returns the medians.
 /// Restores the backend and thread count it found.
 pub fn compare_backends(
@@ -68,7 +72,7 @@ pub fn compare_backends(
     let mut dw = Matrix::zeros(w, w);
     let mut dx = Matrix::zeros(b, w);
     let products = [Product::Forward, Product::WeightGrad, Product::InputGrad];
-    let backends = [Backend::Gemm, Backend::MatrixMultiply];
+    let backends = BACKENDS;
     let flop = 2.0 * (b * w * w) as f64;
     let calls = ((min_flop / flop).ceil() as usize).max(1);
     let mut rates = vec![Vec::with_capacity(reps); products.len() * backends.len()];

@@ -7,7 +7,7 @@ mod backends;
 mod peak;
 mod workload;
 
-pub use backends::{backend_name, compare_backends, GemmTiming, Product};
+pub use backends::{backend_name, compare_backends, GemmTiming, Product, BACKENDS};
 pub use peak::{fma_peak, Peak};
 pub use workload::{TrainingBench, Workload, INPUT, LR, OUTPUT};
 

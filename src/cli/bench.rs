@@ -1,7 +1,7 @@
 //! `gradscope bench`: training speed on the benchmark workload (steps/s,
 //! GFLOP/s, % of one core's measured FMA peak), optionally side by side with
 //! PyTorch (`../shared/bench/torch_mlp.py`, alternated with ours, repetition
-//! by repetition), and `--gemm`: both GEMM backends on our shapes.
+//! by repetition), and `--gemm`: the GEMM backends on our shapes.
 //!
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
@@ -70,8 +70,9 @@ pub struct BenchArgs {
     /// repository root).
     #[arg(long, value_name = "PATH")]
     torch_script: Option<PathBuf>,
-    /// Time the GEMM products of a hidden layer with both backends instead
-    /// (at `--threads`, default 1).
+    /// Time the GEMM products of a hidden layer with each backend instead
+    /// (ours, the gemm crate, matrixmultiply; at `--threads`, default 1); the
+    /// ratio is ours over the gemm crate's.
     #[arg(long)]
     gemm: bool,
     /// Milliseconds spent measuring the FMA peak.
@@ -401,8 +402,8 @@ fn run_gemm(s: &Settings) -> anyhow::Result<()> {
     let mut seen = Vec::new();
     if !s.json {
         println!(
-            "{:>12} {:>16} {:>3} | {:>8} {:>14} {:>6}",
-            "product", "m x n x k", "thr", "gemm", "matrixmultiply", "ratio"
+            "{:>12} {:>16} {:>3} | {:>9} {:>8} {:>14} {:>6}",
+            "product", "m x n x k", "thr", "gradscope", "gemm", "matrixmultiply", "ratio"
         );
     }
     for &(w, threads) in &s.runs {
@@ -428,16 +429,18 @@ fn run_gemm(s: &Settings) -> anyhow::Result<()> {
 }
 
 fn print_gemm_rows(timings: &[GemmTiming]) {
-    for pair in timings.chunks(2) {
-        let [a, b] = pair else { continue };
+    // Per product: ours, the gemm crate, matrixmultiply (`bench::BACKENDS`).
+    for triple in timings.chunks(bench::BACKENDS.len()) {
+        let [ours, gemm, mm] = triple else { continue };
         println!(
-            "{:>12} {:>16} {:>3} | {:>8.1} {:>14.1} {:>5.2}x",
-            format!("{:?}", a.product),
-            format!("{}x{}x{}", a.m, a.n, a.k),
-            a.threads,
-            a.gflop_per_s,
-            b.gflop_per_s,
-            a.gflop_per_s / b.gflop_per_s
+            "{:>12} {:>16} {:>3} | {:>9.1} {:>8.1} {:>14.1} {:>5.2}x",
+            format!("{:?}", ours.product),
+            format!("{}x{}x{}", ours.m, ours.n, ours.k),
+            ours.threads,
+            ours.gflop_per_s,
+            gemm.gflop_per_s,
+            mm.gflop_per_s,
+            ours.gflop_per_s / gemm.gflop_per_s
         );
     }
 }

@@ -1,10 +1,12 @@
 //! Matrix products: `C = beta_c * C + alpha * op(A) op(B)` on a tuned GEMM
 //! crate, with the thread count chosen by problem size.
 //!
-//! Two backends are wired in, so their speed can be compared on our shapes
-//! (`gradscope bench --gemm`): the `gemm` crate (default: faster on every
-//! shape we train, see docs/PERFORMANCE.md) and `matrixmultiply`.
-//! Transposes cost nothing: they are expressed as strides.
+//! Three backends are wired in, so their speed can be compared on our shapes
+//! (`gradscope bench --gemm`): our own f32 AVX-512 kernel ([`super::sgemm`],
+//! default; f64 and machines without AVX-512 fall through to the `gemm`
+//! crate), the `gemm` crate, and `matrixmultiply`. Transposes are expressed
+//! as strides, except that our kernel copies a batch-sized operand
+//! transposed when the other one is the transposed weight (`x W^T`).
 //!
 //! Threads: a product smaller than [`PARALLEL_MIN_FLOP`] runs on one thread
 //! (on tiny layers two threads are slower than one); larger ones use up to
@@ -32,7 +34,9 @@ pub enum Op {
 /// Which GEMM crate multiplies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
-    /// The `gemm` crate (default).
+    /// Our own kernel for f32 on AVX-512 (default), else the `gemm` crate.
+    Gradscope,
+    /// The `gemm` crate.
     Gemm,
     /// The `matrixmultiply` crate.
     MatrixMultiply,
@@ -59,7 +63,8 @@ pub fn set_backend(backend: Backend) {
 /// The GEMM backend in use.
 pub fn backend() -> Backend {
     match BACKEND.load(Ordering::Relaxed) {
-        0 => Backend::Gemm,
+        0 => Backend::Gradscope,
+        1 => Backend::Gemm,
         _ => Backend::MatrixMultiply,
     }
 }
@@ -111,8 +116,14 @@ pub fn matmul<T: Scalar>(
     let (b_rs, b_cs) = strides(b, op_b);
     let (d_rs, d_cs) = (n as isize, 1isize);
     let threads = threads_for(m, n, k);
-    match backend() {
-        Backend::Gemm => {
+    let backend = backend();
+    if backend == Backend::Gradscope
+        && own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, threads)
+    {
+        return;
+    }
+    match backend {
+        Backend::Gradscope | Backend::Gemm => {
             let par = if threads > 1 {
                 gemm::Parallelism::Rayon(threads)
             } else {
@@ -170,6 +181,122 @@ pub fn matmul<T: Scalar>(
     }
 }
 
+/// Runs the product on our own kernel when it applies (f32, AVX-512);
+/// returns whether it did.
+#[allow(clippy::too_many_arguments)]
+fn own_kernel<T: Scalar>(
+    dst: &mut Matrix<T>,
+    accumulate: bool,
+    alpha: T,
+    a: &Matrix<T>,
+    op_a: Op,
+    b: &Matrix<T>,
+    op_b: Op,
+    threads: usize,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::sgemm::{self, Out, Problem};
+        use std::any::Any;
+        let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<f32>>();
+        let a = (a as &dyn Any).downcast_ref::<Matrix<f32>>();
+        let b = (b as &dyn Any).downcast_ref::<Matrix<f32>>();
+        let (Some(dst), Some(a), Some(b)) = (dst, a, b) else {
+            return false;
+        };
+        if !sgemm::available() {
+            return false;
+        }
+        let (m, k) = oriented(a, op_a);
+        let n = dst.cols();
+        let alpha = alpha.as_f64() as f32;
+        let out_ptr = dst.as_mut_slice().as_mut_ptr();
+        let (a_rs, a_cs) = strides(a, op_a);
+        match op_b {
+            // C = op(a) b: op(a) broadcast, b's rows read as they are.
+            Op::N => {
+                let problem = Problem {
+                    m,
+                    n,
+                    k,
+                    a: a.as_slice().as_ptr(),
+                    a_rs: a_rs as usize,
+                    a_cs: a_cs as usize,
+                    b: b.as_slice().as_ptr(),
+                    ldb: n,
+                    out: Out::Rows {
+                        ptr: out_ptr,
+                        ld: n,
+                    },
+                    alpha,
+                    accumulate,
+                };
+                // SAFETY: AVX-512 F checked; shapes checked by `matmul`;
+                // dst is borrowed mutably, so it aliases neither operand.
+                unsafe { sgemm::run(&problem, threads) };
+            }
+            // C^T = b_stored op(a)^T: b (stored n x k) broadcast, op(a)^T
+            // read by rows (copied transposed unless a is stored k x m).
+            Op::T => {
+                let run = |rows: &[f32]| {
+                    let problem = Problem {
+                        m: n,
+                        n: m,
+                        k,
+                        a: b.as_slice().as_ptr(),
+                        a_rs: k,
+                        a_cs: 1,
+                        b: rows.as_ptr(),
+                        ldb: m,
+                        out: Out::Transposed {
+                            ptr: out_ptr,
+                            ld: n,
+                        },
+                        alpha,
+                        accumulate,
+                    };
+                    // SAFETY: as above; `rows` is k x m.
+                    unsafe { sgemm::run(&problem, threads) };
+                };
+                match op_a {
+                    Op::T => run(a.as_slice()),
+                    Op::N => SCRATCH.with_borrow_mut(|scratch| {
+                        transpose_into(a, scratch);
+                        run(scratch);
+                    }),
+                }
+            }
+        }
+        true
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (dst, accumulate, alpha, a, op_a, b, op_b, threads);
+        false
+    }
+}
+
+thread_local! {
+    /// A transposed operand for our kernel, reused across products.
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `out = a^T`, row-major (`a.cols() x a.rows()`), in 16 x 16 blocks.
+fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>) {
+    let (rows, cols) = a.shape();
+    out.resize(rows * cols, 0.0);
+    let src = a.as_slice();
+    for r0 in (0..rows).step_by(16) {
+        for c0 in (0..cols).step_by(16) {
+            for r in r0..(r0 + 16).min(rows) {
+                for c in c0..(c0 + 16).min(cols) {
+                    out[c * rows + r] = src[r * cols + c];
+                }
+            }
+        }
+    }
+}
+
 /// `op(a) * op(b)` as a new matrix.
 pub fn product<T: Scalar>(a: &Matrix<T>, op_a: Op, b: &Matrix<T>, op_b: Op) -> Matrix<T> {
     let mut out = Matrix::zeros(oriented(a, op_a).0, oriented(b, op_b).1);
@@ -222,8 +349,8 @@ mod tests {
     }
 
     #[test]
-    fn every_transpose_combination_matches_naive_on_both_backends() {
-        for backend in [Backend::Gemm, Backend::MatrixMultiply] {
+    fn every_transpose_combination_matches_naive_on_each_backend() {
+        for backend in [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply] {
             set_backend(backend);
             let (m, k, n) = (7, 5, 9);
             let a = seq(m, k, 1.0);
@@ -236,7 +363,7 @@ mod tests {
             close(&product(&a, Op::N, &bt, Op::T), &want);
             close(&product(&at, Op::T, &bt, Op::T), &want);
         }
-        set_backend(Backend::Gemm);
+        set_backend(Backend::Gradscope);
     }
 
     #[test]
@@ -247,6 +374,129 @@ mod tests {
         matmul(&mut dst, true, -0.5, &a, Op::N, &b, Op::N);
         let want = naive(&a, &b).map(|v| 1.0 - 0.5 * v);
         close(&dst, &want);
+    }
+
+    fn seq32(rows: usize, cols: usize, seed: f64) -> Matrix<f32> {
+        seq(rows, cols, seed).cast()
+    }
+
+    /// `dst0 (when accumulate) + alpha op(a) op(b)` in f64, from f32 inputs.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        dst0: &Matrix<f32>,
+        accumulate: bool,
+        alpha: f32,
+        a: &Matrix<f32>,
+        op_a: Op,
+        b: &Matrix<f32>,
+        op_b: Op,
+    ) -> Matrix<f64> {
+        let orient = |x: &Matrix<f32>, op| match op {
+            Op::N => x.cast::<f64>(),
+            Op::T => x.transpose().cast::<f64>(),
+        };
+        let mut want = naive(&orient(a, op_a), &orient(b, op_b)).map(|v| v * alpha as f64);
+        if accumulate {
+            want.add_scaled(&dst0.cast(), 1.0);
+        }
+        want
+    }
+
+    /// Runs `own_kernel` on `threads` threads inside a pool of that size
+    /// (no global state: tests run concurrently); `false` without AVX-512.
+    #[allow(clippy::too_many_arguments)]
+    fn own(
+        dst: &mut Matrix<f32>,
+        accumulate: bool,
+        alpha: f32,
+        a: &Matrix<f32>,
+        op_a: Op,
+        b: &Matrix<f32>,
+        op_b: Op,
+        threads: usize,
+    ) -> bool {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, threads))
+    }
+
+    /// Our kernel, f32, on every tile shape it has (1 to 6 rows, 1 to 4
+    /// vectors, full and masked last vectors, several tiles each way),
+    /// every orientation, one and two threads, with and without
+    /// accumulation and scaling: equal to the f64 product within f32
+    /// rounding over k terms.
+    #[test]
+    fn own_kernel_matches_f64_on_every_tile_shape_and_orientation() {
+        let shapes = [
+            (1, 1, 1),
+            (5, 17, 3),
+            (6, 16, 7),
+            (7, 33, 20),
+            (13, 64, 9),
+            (12, 70, 31),
+            (2, 129, 1),
+            (20, 200, 50),
+            (70, 20, 9),
+            (130, 7, 5),
+        ];
+        let ops = [
+            (Op::N, Op::N),
+            (Op::T, Op::N),
+            (Op::N, Op::T),
+            (Op::T, Op::T),
+        ];
+        for (m, n, k) in shapes {
+            for (op_a, op_b) in ops {
+                for (accumulate, alpha) in [(false, 1.0), (true, 1.0), (true, -0.5)] {
+                    for threads in [1, 2] {
+                        let a = match op_a {
+                            Op::N => seq32(m, k, 1.0),
+                            Op::T => seq32(k, m, 1.0),
+                        };
+                        let b = match op_b {
+                            Op::N => seq32(k, n, 2.0),
+                            Op::T => seq32(n, k, 2.0),
+                        };
+                        let dst0 = seq32(m, n, 3.0);
+                        let mut dst = dst0.clone();
+                        if !own(&mut dst, accumulate, alpha, &a, op_a, &b, op_b, threads) {
+                            return; // no AVX-512 here: nothing to test
+                        }
+                        let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b);
+                        for (i, (x, y)) in dst.as_slice().iter().zip(want.as_slice()).enumerate() {
+                            assert!(
+                                (*x as f64 - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                                "{m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} \
+                                 threads {threads}: entry {i}: {x} vs {y}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The kernel's result does not depend on the thread count, bit for bit
+    /// (one FMA chain per entry, whatever the tiling of the work).
+    #[test]
+    fn own_kernel_is_bitwise_the_same_on_one_and_two_threads() {
+        let a = seq32(70, 300, 4.0);
+        let b = seq32(150, 300, 5.0);
+        for op_b in [Op::N, Op::T] {
+            let b = match op_b {
+                Op::N => b.transpose(),
+                Op::T => b.clone(),
+            };
+            let mut one = Matrix::zeros(70, 150);
+            let mut two = Matrix::zeros(70, 150);
+            if !own(&mut one, false, 1.0, &a, Op::N, &b, op_b, 1) {
+                return;
+            }
+            own(&mut two, false, 1.0, &a, Op::N, &b, op_b, 2);
+            assert_eq!(one.as_slice(), two.as_slice(), "{op_b:?}");
+        }
     }
 
     #[test]

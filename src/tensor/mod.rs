@@ -7,6 +7,8 @@ mod init;
 mod matrix;
 mod pool;
 mod scalar;
+#[cfg(target_arch = "x86_64")]
+mod sgemm;
 mod stats;
 
 pub use gemm::{
