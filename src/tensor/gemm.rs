@@ -22,6 +22,10 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// batch 128, so the break-even lies between.
 pub const PARALLEL_MIN_FLOP: usize = 10_000_000;
 
+/// f32 entries in one core's L2 (1 MiB on the Zen 4 machines we build on):
+/// above this, our kernel broadcasts the larger operand (see `own_kernel`).
+const L2_FLOATS: usize = 1 << 18;
+
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
@@ -209,63 +213,61 @@ fn own_kernel<T: Scalar>(
         }
         let (m, k) = oriented(a, op_a);
         let n = dst.cols();
-        let alpha = alpha.as_f64() as f32;
+        // Two forms of the same product: direct, C = op(a) op(b), op(a)
+        // broadcast and op(b) read by rows; transposed, C^T = op(b)^T op(a)^T,
+        // op(b)^T broadcast, op(a)^T read by rows and C written back
+        // transposed (scalar stores, which cost a few percent at k = 1000
+        // and up to a third at k = 100). The operand read by rows is copied
+        // transposed into scratch unless its rows are contiguous. So:
+        // transposed when the direct form would copy op(b) (the weight in
+        // the forward `x W^T`), or when op(b) is the larger operand and too
+        // large for L2 (the weight in the input-gradient `g W` at width
+        // 1000): broadcast, it is streamed once with prefetch, where read by
+        // rows it is fetched from memory again for every block of rows.
+        // Measured in docs/PERFORMANCE.md ("Our GEMM").
+        let transposed = op_b == Op::T || (k * n > m * k && k * n > L2_FLOATS);
+        let ((bc, bc_op), (rows, rows_op), (pm, pn)) = if transposed {
+            ((b, flip(op_b)), (a, flip(op_a)), (n, m))
+        } else {
+            ((a, op_a), (b, op_b), (m, n))
+        };
+        let (a_rs, a_cs) = strides(bc, bc_op);
         let out_ptr = dst.as_mut_slice().as_mut_ptr();
-        let (a_rs, a_cs) = strides(a, op_a);
-        match op_b {
-            // C = op(a) b: op(a) broadcast, b's rows read as they are.
-            Op::N => {
-                let problem = Problem {
-                    m,
-                    n,
-                    k,
-                    a: a.as_slice().as_ptr(),
-                    a_rs: a_rs as usize,
-                    a_cs: a_cs as usize,
-                    b: b.as_slice().as_ptr(),
-                    ldb: n,
-                    out: Out::Rows {
+        let run = |rows: &[f32]| {
+            let problem = Problem {
+                m: pm,
+                n: pn,
+                k,
+                a: bc.as_slice().as_ptr(),
+                a_rs: a_rs as usize,
+                a_cs: a_cs as usize,
+                b: rows.as_ptr(),
+                ldb: pn,
+                out: if transposed {
+                    Out::Transposed {
                         ptr: out_ptr,
                         ld: n,
-                    },
-                    alpha,
-                    accumulate,
-                };
-                // SAFETY: AVX-512 F checked; shapes checked by `matmul`;
-                // dst is borrowed mutably, so it aliases neither operand.
-                unsafe { sgemm::run(&problem, threads) };
-            }
-            // C^T = b_stored op(a)^T: b (stored n x k) broadcast, op(a)^T
-            // read by rows (copied transposed unless a is stored k x m).
-            Op::T => {
-                let run = |rows: &[f32]| {
-                    let problem = Problem {
-                        m: n,
-                        n: m,
-                        k,
-                        a: b.as_slice().as_ptr(),
-                        a_rs: k,
-                        a_cs: 1,
-                        b: rows.as_ptr(),
-                        ldb: m,
-                        out: Out::Transposed {
-                            ptr: out_ptr,
-                            ld: n,
-                        },
-                        alpha,
-                        accumulate,
-                    };
-                    // SAFETY: as above; `rows` is k x m.
-                    unsafe { sgemm::run(&problem, threads) };
-                };
-                match op_a {
-                    Op::T => run(a.as_slice()),
-                    Op::N => SCRATCH.with_borrow_mut(|scratch| {
-                        transpose_into(a, scratch);
-                        run(scratch);
-                    }),
-                }
-            }
+                    }
+                } else {
+                    Out::Rows {
+                        ptr: out_ptr,
+                        ld: n,
+                    }
+                },
+                alpha: alpha.as_f64() as f32,
+                accumulate,
+            };
+            // SAFETY: AVX-512 F checked; `matmul` checked the shapes, and
+            // `rows` is k x pn; dst is borrowed mutably, so it aliases
+            // neither operand.
+            unsafe { sgemm::run(&problem, threads) };
+        };
+        match rows_op {
+            Op::N => run(rows.as_slice()),
+            Op::T => SCRATCH.with_borrow_mut(|scratch| {
+                transpose_into(rows, scratch);
+                run(scratch);
+            }),
         }
         true
     }
@@ -308,6 +310,13 @@ fn oriented<T: Scalar>(a: &Matrix<T>, op: Op) -> (usize, usize) {
     match op {
         Op::N => a.shape(),
         Op::T => (a.cols(), a.rows()),
+    }
+}
+
+fn flip(op: Op) -> Op {
+    match op {
+        Op::N => Op::T,
+        Op::T => Op::N,
     }
 }
 
@@ -440,6 +449,8 @@ mod tests {
             (20, 200, 50),
             (70, 20, 9),
             (130, 7, 5),
+            // op(b) larger than L2: broadcast even when stored as is.
+            (5, 600, 500),
         ];
         let ops = [
             (Op::N, Op::N),

@@ -37,6 +37,7 @@ const MR: usize = 6;
 const NV: usize = 4;
 /// Columns per tile.
 const NR: usize = 16 * NV;
+const PF: usize = 24;
 
 /// Whether this machine runs the kernel (AVX-512 F).
 pub fn available() -> bool {
@@ -175,6 +176,16 @@ struct At {
 /// One `R x 16V` tile: accumulate over `k` in registers, then write.
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
+    if let (Out::Rows { ptr, ld }, true) = (p.out, p.accumulate) {
+        // The tile's part of C is read back at the end: fetch it meanwhile.
+        for r in 0..R {
+            let c = ptr.add((at.i0 + r) * ld + at.j0);
+            for v in 0..V {
+                _mm_prefetch::<_MM_HINT_T0>(c.add(16 * v) as *const i8);
+            }
+            _mm_prefetch::<_MM_HINT_T0>(c.add(at.cols - 1) as *const i8);
+        }
+    }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     let mut a = p.a.add(at.i0 * p.a_rs);
     let mut b = p.b.add(at.j0);
@@ -192,6 +203,9 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
             for (v, lane) in row.iter_mut().enumerate() {
                 *lane = _mm512_fmadd_ps(s, bv[v], *lane);
             }
+        }
+        if PF > 0 {
+            _mm_prefetch::<_MM_HINT_T0>(a.add(PF * p.a_cs) as *const i8);
         }
         a = a.add(p.a_cs);
         b = b.add(p.ldb);
