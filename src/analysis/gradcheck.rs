@@ -9,7 +9,7 @@
 //! error, see [`SCALE_FLOOR`]), so entries that are nearly zero do not
 //! inflate it.
 
-use crate::nn::{Layer, Loss, Mlp, Mode, Targets};
+use crate::nn::{Grads, Layer, Loss, Mlp, Mode, Targets};
 use crate::tensor::Matrix;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -93,7 +93,7 @@ pub fn check_layer(
         p.param.grad.fill(0.0);
     }
     layer.forward(x, mode);
-    layer.backward(x, &r, true);
+    layer.backward(x, &r, true, Grads::Accumulate);
     let mut report = GradCheckReport::default();
 
     let analytic = layer.input_grad().as_slice().to_vec();

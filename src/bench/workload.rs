@@ -162,11 +162,11 @@ impl TrainingBench {
         self.prober = config.map(Prober::new);
     }
 
-    /// One training step: zero the gradients, forward, loss, backward, SGD
+    /// One training step: forward, loss, backward writing the gradients over
+    /// the last step's (`Mlp::backward_overwrite`, no zeroing pass), SGD
     /// (on the calling thread; [`Self::time`] runs steps in the pool), with
     /// the trainer's probe calls when probes are set.
     pub fn step(&mut self) {
-        self.mlp.zero_grad();
         let step = self.step;
         if let Some(p) = &self.prober {
             p.arm(step, &mut self.mlp);
@@ -174,7 +174,7 @@ impl TrainingBench {
         let out = self.mlp.forward(&self.x, Mode::Train);
         self.last_loss =
             Loss::CrossEntropy.compute(out, Targets::Classes(&self.labels), &mut self.grad);
-        self.mlp.backward(&self.x, &self.grad);
+        self.mlp.backward_overwrite(&self.x, &self.grad);
         self.step += 1;
         let mut probe = match &mut self.prober {
             Some(p) if p.config.scalars_at(step) => Some(p.observe(step, &self.mlp, &self.grad)),

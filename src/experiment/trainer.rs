@@ -236,12 +236,12 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     for step in 0..total {
         let t0 = Instant::now();
         gather(train, batches.next_indices(), &mut x, &mut y);
-        mlp.zero_grad();
         prober.arm(step, &mut mlp);
         let out = mlp.forward(&x, Mode::Train);
         let accuracy = accuracy(out, &y);
         let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);
-        mlp.backward(&x, &grad);
+        // Gradients written over last step's (no zero_grad pass).
+        mlp.backward_overwrite(&x, &grad);
         let probing = spec.probe.scalars_at(step) || !loss.is_finite();
         let mut probe = probing.then(|| prober.observe(step, &mlp, &grad));
         let lr = spec.schedule.lr_at(spec.optimizer.lr, step);

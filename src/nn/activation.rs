@@ -28,7 +28,7 @@
 //! assert_eq!(y, 0.5);
 //! ```
 
-use super::layer::{Layer, Mode};
+use super::layer::{Grads, Layer, Mode};
 use super::tap::{self, Taps};
 use crate::error::{Error, Result};
 use crate::tensor::{max_threads, Matrix, Scalar};
@@ -437,7 +437,13 @@ impl<T: Scalar> Layer<T> for ActivationLayer<T> {
         &self.output
     }
 
-    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        _grads: Grads,
+    ) {
         if !need_input_grad {
             return;
         }

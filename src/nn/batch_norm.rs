@@ -24,7 +24,7 @@
 //! assert_eq!((y.get(0, 0), y.get(1, 0)), (-1.0, 1.0));
 //! ```
 
-use super::layer::{join, Layer, Mode, NamedParam, Param};
+use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
 use crate::tensor::{Matrix, Scalar};
 
 /// Batch Normalization over features.
@@ -149,7 +149,7 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
         &self.output
     }
 
-    fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool) {
+    fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool, grads: Grads) {
         let (n, f) = g.shape();
         let mut sum_g = vec![T::zero(); f];
         let mut sum_gh = vec![T::zero(); f];
@@ -160,6 +160,8 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
                 sum_gh[j] = sum_gh[j] + gr[j] * hr[j];
             }
         }
+        self.gamma.start_grad(grads);
+        self.beta.start_grad(grads);
         let dgamma = self.gamma.grad.as_mut_slice();
         let dbeta = self.beta.grad.as_mut_slice();
         for j in 0..f {
@@ -250,7 +252,7 @@ mod tests {
         let x = Matrix::from_rows(&[vec![1.0, 0.0], vec![2.0, 5.0], vec![4.0, -1.0]]);
         bn.forward(&x, Mode::Train);
         let g = Matrix::from_rows(&[vec![0.3, -1.0], vec![0.3, -1.0], vec![0.3, -1.0]]);
-        bn.backward(&x, &g, true);
+        bn.backward(&x, &g, true, Grads::Accumulate);
         assert!(bn.input_grad().as_slice().iter().all(|v| v.abs() < 1e-12));
     }
 }

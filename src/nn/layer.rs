@@ -11,6 +11,7 @@
 //! forward:   x --layer--> y          (y kept in the layer: `output()`)
 //! backward:  (x, dL/dy) --layer--> dL/dx   (kept in the layer: `input_grad()`)
 //!            and dL/dparam accumulated into each `Param::grad`
+//!            (or written over it, with `Grads::Overwrite`)
 //! ```
 
 use crate::tensor::{Matrix, Scalar};
@@ -22,6 +23,18 @@ pub enum Mode {
     Train,
     /// Running statistics, nothing updated.
     Eval,
+}
+
+/// What `backward` does with the parameter gradients already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grads {
+    /// Adds this batch's gradients to them.
+    Accumulate,
+    /// Replaces them by this batch's: `zero_grad` then `Accumulate`, without
+    /// the pass over every gradient that zeroing is (PyTorch's
+    /// `zero_grad(set_to_none=True)` saves the same pass). The training loop
+    /// steps this way.
+    Overwrite,
 }
 
 /// A trainable tensor and its accumulated gradient, of the same shape.
@@ -40,6 +53,14 @@ impl<T: Scalar> Param<T> {
         Self {
             value,
             grad: Matrix::zeros(r, c),
+        }
+    }
+
+    /// Readies the gradient for a backward that adds into it: zeroes it
+    /// under [`Grads::Overwrite`], leaves it under `Accumulate`.
+    pub fn start_grad(&mut self, grads: Grads) {
+        if grads == Grads::Overwrite {
+            self.grad.fill(T::zero());
         }
     }
 }
@@ -65,9 +86,16 @@ pub trait Layer<T: Scalar>: Send + Sync {
     fn output(&self) -> &Matrix<T>;
 
     /// Given the same `x` as the last forward and `dL/dy`, accumulates
-    /// parameter gradients and, when `need_input_grad`, computes `dL/dx`
-    /// (the first layer of a network skips it).
-    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool);
+    /// parameter gradients (or overwrites them, as `grads` says) and, when
+    /// `need_input_grad`, computes `dL/dx` (the first layer of a network
+    /// skips it).
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        grads: Grads,
+    );
 
     /// `dL/dx` from the last `backward` that computed it.
     fn input_grad(&self) -> &Matrix<T>;

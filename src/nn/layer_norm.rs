@@ -13,7 +13,7 @@
 //! # Shapes
 //! `x`, `y`: `batch x features`; `gamma`, `beta`: `1 x features`.
 
-use super::layer::{join, Layer, Mode, NamedParam, Param};
+use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
 use crate::tensor::{Matrix, Scalar};
 
 /// Layer Normalization over features.
@@ -78,8 +78,10 @@ impl<T: Scalar> Layer<T> for LayerNorm<T> {
         &self.output
     }
 
-    fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool) {
+    fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool, grads: Grads) {
         let (n, f) = g.shape();
+        self.gamma.start_grad(grads);
+        self.beta.start_grad(grads);
         let gamma = self.gamma.value.as_slice();
         let dgamma = self.gamma.grad.as_mut_slice();
         let dbeta = self.beta.grad.as_mut_slice();

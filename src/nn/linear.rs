@@ -5,7 +5,9 @@
 //! - `W` (`weight`): `out_features x in_features`; `b` (`bias`): `1 x out_features`
 //!
 //! Backward, with `g = dL/dy`:
-//! - `dL/dW = g^T x`, `dL/db = sum over the batch of g`, `dL/dx = g W`.
+//! - `dL/dW = g^T x`, `dL/db = sum over the batch of g`, `dL/dx = g W`;
+//!   under `Grads::Overwrite` the GEMM writes `dL/dW` over the old gradient
+//!   instead of adding to it (no zeroing pass).
 //!
 //! ```
 //! use gradscope::nn::{Layer, Linear, Mode};
@@ -17,7 +19,7 @@
 //! assert_eq!(y.get(0, 0), 2.0 * 3.0 - 4.0 + 0.5);
 //! ```
 
-use super::layer::{join, Layer, Mode, NamedParam, Param};
+use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
 use super::tap::{self, Taps};
 use crate::tensor::{matmul, Matrix, Op, Scalar};
 
@@ -94,11 +96,17 @@ impl<T: Scalar> Layer<T> for Linear<T> {
         &self.output
     }
 
-    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
-        // dL/dW += g^T x
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        grads: Grads,
+    ) {
+        // dL/dW += g^T x (or =, written over by the GEMM without zeroing)
         matmul(
             &mut self.weight.grad,
-            true,
+            grads == Grads::Accumulate,
             T::one(),
             grad_output,
             Op::T,
@@ -111,6 +119,7 @@ impl<T: Scalar> Layer<T> for Linear<T> {
         }
         if let Some(b) = &mut self.bias {
             // dL/db += column sums of g
+            b.start_grad(grads);
             grad_output.add_col_sums_into(b.grad.as_mut_slice());
         }
         if need_input_grad {

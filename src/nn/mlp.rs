@@ -19,8 +19,8 @@
 //! ```
 
 use super::{
-    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Mode, NamedParam, Residual,
-    Sequential,
+    Activation, ActivationLayer, BatchNorm, Grads, Layer, LayerNorm, Linear, Mode, NamedParam,
+    Residual, Sequential,
 };
 use crate::error::{Error, Result};
 use crate::tensor::{param_pass_in_parallel, Init, Matrix, Scalar};
@@ -340,7 +340,15 @@ impl<T: Scalar> Mlp<T> {
     /// Backpropagates `dL/doutput` for the batch `x` of the last forward,
     /// accumulating every parameter gradient (the input gradient is skipped).
     pub fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>) {
-        self.net.backward(x, grad_output, false);
+        self.net.backward(x, grad_output, false, Grads::Accumulate);
+    }
+
+    /// [`Mlp::zero_grad`] and [`Mlp::backward`] in one: every parameter
+    /// gradient becomes this batch's, written over what was there instead
+    /// of zeroed first (one pass fewer over every gradient; the training
+    /// loop steps this way).
+    pub fn backward_overwrite(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>) {
+        self.net.backward(x, grad_output, false, Grads::Overwrite);
     }
 
     /// Every parameter with its path (`layers.0.weight`), input side first.
@@ -412,6 +420,53 @@ mod tests {
         assert_eq!(paths[2], "layers.1.weight"); // BatchNorm gamma
         assert_eq!(paths.last().unwrap(), "layers.9.bias");
         assert_eq!(mlp.buffers()[0].0, "layers.1.running_mean");
+    }
+
+    /// `backward_overwrite` over stale gradients equals `zero_grad` then
+    /// `backward` bit for bit, for every kind of parameter (linear, f32 on
+    /// our GEMM and f64, BatchNorm, LayerNorm, a residual projection); and
+    /// `backward` still accumulates (to rounding: a sum that starts from the
+    /// old gradient rounds differently from two separate sums).
+    fn overwrite_matches<T: Scalar>(tol: f64) {
+        for norm in [Norm::Batch, Norm::Layer] {
+            let mut cfg = MlpConfig::new(20, 3)
+                .norm(norm, NormPlacement::Before)
+                .residual_every(2);
+            cfg.widths = vec![70, 70, 40, 40];
+            let mut mlp = cfg.build::<T>(5).unwrap();
+            let wave = |n: usize, f: f64| (0..n).map(|i| T::cast((i as f64 * f).sin())).collect();
+            let x = Matrix::from_vec(9, 20, wave(180, 0.37)).unwrap();
+            let g = Matrix::from_vec(9, 3, wave(27, 0.71)).unwrap();
+            let grads = |mlp: &mut Mlp<T>| -> Vec<(String, Vec<T>)> {
+                let ps = mlp.params();
+                ps.into_iter()
+                    .map(|p| (p.path, p.param.grad.as_slice().to_vec()))
+                    .collect()
+            };
+            mlp.forward(&x, Mode::Train);
+            mlp.zero_grad();
+            mlp.backward(&x, &g);
+            let once = grads(&mut mlp);
+            assert!(once.iter().any(|(p, _)| p.contains("projection")));
+            mlp.backward(&x, &g);
+            for ((path, twice), (_, once)) in grads(&mut mlp).iter().zip(&once) {
+                for (t, o) in twice.iter().zip(once) {
+                    let (t, o) = (t.as_f64(), o.as_f64());
+                    assert!(
+                        (t - 2.0 * o).abs() <= tol * (1.0 + o.abs()),
+                        "{path}: {t} vs 2 x {o}"
+                    );
+                }
+            }
+            mlp.backward_overwrite(&x, &g);
+            assert!(grads(&mut mlp) == once, "{norm:?} {}", T::NAME);
+        }
+    }
+
+    #[test]
+    fn backward_overwrite_equals_zero_grad_then_backward() {
+        overwrite_matches::<f32>(1e-5);
+        overwrite_matches::<f64>(1e-12);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub mod tap;
 
 pub use activation::{Activation, ActivationLayer, ACTIVATION_NAMES};
 pub use batch_norm::BatchNorm;
-pub use layer::{join, Layer, Mode, NamedParam, Param};
+pub use layer::{join, Grads, Layer, Mode, NamedParam, Param};
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{Loss, Targets};

@@ -10,7 +10,7 @@
 //! # Shapes
 //! `x`: `batch x in`; `y`: `batch x out`, `out` the branch's output width.
 
-use super::layer::{join, Layer, Mode, NamedParam};
+use super::layer::{join, Grads, Layer, Mode, NamedParam};
 use super::{Linear, Sequential};
 use crate::tensor::{Matrix, Scalar};
 
@@ -58,10 +58,16 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         &self.output
     }
 
-    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
-        self.branch.backward(x, grad_output, need_input_grad);
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        grads: Grads,
+    ) {
+        self.branch.backward(x, grad_output, need_input_grad, grads);
         if let Some(p) = &mut self.projection {
-            p.backward(x, grad_output, need_input_grad);
+            p.backward(x, grad_output, need_input_grad, grads);
         }
         if !need_input_grad {
             return;

@@ -5,7 +5,7 @@
 //! live under `prefix.i` (`layers.3.weight`), PyTorch's `nn.Sequential`
 //! naming.
 
-use super::layer::{join, Layer, Mode, NamedParam};
+use super::layer::{join, Grads, Layer, Mode, NamedParam};
 use crate::tensor::{Matrix, Scalar};
 
 /// Layers applied in order.
@@ -60,7 +60,13 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
         self.layers.last().map_or(&self.passthrough, |l| l.output())
     }
 
-    fn backward(&mut self, x: &Matrix<T>, grad_output: &Matrix<T>, need_input_grad: bool) {
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        grads: Grads,
+    ) {
         let n = self.layers.len();
         if n == 0 {
             if need_input_grad {
@@ -73,7 +79,7 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
             let (current, after) = rest.split_first_mut().expect("i < n");
             let input = before.last().map_or(x, |l| l.output());
             let grad = after.first().map_or(grad_output, |l| l.input_grad());
-            current.backward(input, grad, i > 0 || need_input_grad);
+            current.backward(input, grad, i > 0 || need_input_grad, grads);
         }
     }
 
