@@ -278,25 +278,19 @@ fn own_kernel<T: Scalar>(
     }
 }
 
+#[cfg(target_arch = "x86_64")]
 thread_local! {
     /// A transposed operand for our kernel, reused across products.
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `out = a^T`, row-major (`a.cols() x a.rows()`), in 16 x 16 blocks.
+/// `out = a^T`, row-major (`a.cols() x a.rows()`).
+#[cfg(target_arch = "x86_64")]
 fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>) {
     let (rows, cols) = a.shape();
     out.resize(rows * cols, 0.0);
-    let src = a.as_slice();
-    for r0 in (0..rows).step_by(16) {
-        for c0 in (0..cols).step_by(16) {
-            for r in r0..(r0 + 16).min(rows) {
-                for c in c0..(c0 + 16).min(cols) {
-                    out[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
+    // SAFETY: only called on our kernel's path, after `sgemm::available()`.
+    unsafe { super::sgemm::transpose(a.as_slice(), rows, cols, out) };
 }
 
 /// `op(a) * op(b)` as a new matrix.

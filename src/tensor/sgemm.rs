@@ -249,3 +249,106 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
         }
     }
 }
+
+/// `out = src^T` for a row-major `rows x cols` `src`: `out` is `cols x rows`.
+/// In 16 x 16 blocks transposed in registers (masked at the edges).
+///
+/// # Safety
+/// The machine must support AVX-512 F ([`available`]).
+///
+/// # Panics
+/// When the slices' lengths are not `rows * cols`.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+    assert_eq!(src.len(), rows * cols, "transpose source");
+    assert_eq!(out.len(), rows * cols, "transpose destination");
+    for r0 in (0..rows).step_by(16) {
+        let nr = (rows - r0).min(16);
+        let row_mask: __mmask16 = if nr == 16 { !0 } else { (1u16 << nr) - 1 };
+        for c0 in (0..cols).step_by(16) {
+            let nc = (cols - c0).min(16);
+            let col_mask: __mmask16 = if nc == 16 { !0 } else { (1u16 << nc) - 1 };
+            let mut x = [_mm512_setzero_ps(); 16];
+            for (i, v) in x.iter_mut().enumerate().take(nr) {
+                *v = _mm512_maskz_loadu_ps(col_mask, src.as_ptr().add((r0 + i) * cols + c0));
+            }
+            let y = transpose16(x);
+            for (j, v) in y.iter().enumerate().take(nc) {
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add((c0 + j) * rows + r0), row_mask, *v);
+            }
+        }
+    }
+}
+
+/// The 16 x 16 transpose of 16 rows: unpack pairs of rows, then pairs of
+/// pairs, then exchange 128-bit lanes in two rounds.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
+    let mut t = [_mm512_setzero_ps(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    // u[4j + q], lane L: rows 4j..4j+4 of column 4L + q.
+    let mut u = [_mm512_setzero_ps(); 16];
+    for j in 0..4 {
+        let (a, b) = (_mm512_castps_pd(t[4 * j]), _mm512_castps_pd(t[4 * j + 2]));
+        let (c, d) = (
+            _mm512_castps_pd(t[4 * j + 1]),
+            _mm512_castps_pd(t[4 * j + 3]),
+        );
+        u[4 * j] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+        u[4 * j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+        u[4 * j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(c, d));
+        u[4 * j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(c, d));
+    }
+    // Output row 4L + q gathers lane L of u[q], u[4 + q], u[8 + q], u[12 + q].
+    let mut out = [_mm512_setzero_ps(); 16];
+    for q in 0..4 {
+        let v0 = _mm512_shuffle_f32x4::<0x88>(u[q], u[4 + q]);
+        let v1 = _mm512_shuffle_f32x4::<0xDD>(u[q], u[4 + q]);
+        let v2 = _mm512_shuffle_f32x4::<0x88>(u[8 + q], u[12 + q]);
+        let v3 = _mm512_shuffle_f32x4::<0xDD>(u[8 + q], u[12 + q]);
+        out[q] = _mm512_shuffle_f32x4::<0x88>(v0, v2);
+        out[4 + q] = _mm512_shuffle_f32x4::<0x88>(v1, v3);
+        out[8 + q] = _mm512_shuffle_f32x4::<0xDD>(v0, v2);
+        out[12 + q] = _mm512_shuffle_f32x4::<0xDD>(v1, v3);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_matches_the_definition_on_edge_shapes() {
+        if !available() {
+            return;
+        }
+        for (rows, cols) in [
+            (1, 1),
+            (16, 16),
+            (3, 40),
+            (17, 33),
+            (64, 5),
+            (31, 16),
+            (128, 256),
+        ] {
+            let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let mut out = vec![f32::NAN; rows * cols];
+            // SAFETY: AVX-512 F checked.
+            unsafe { transpose(&src, rows, cols, &mut out) };
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        out[c * rows + r],
+                        src[r * cols + c],
+                        "{rows}x{cols} at {r},{c}"
+                    );
+                }
+            }
+        }
+    }
+}
