@@ -21,7 +21,7 @@
 
 use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
 use super::tap::{self, Taps};
-use crate::tensor::{matmul, Matrix, Op, Scalar};
+use crate::tensor::{affine, matmul, Matrix, Op, Scalar};
 
 /// A fully connected layer.
 pub struct Linear<T> {
@@ -67,28 +67,19 @@ impl<T: Scalar> Layer<T> for Linear<T> {
         if let Some(taps) = &mut self.taps {
             taps.clear();
         }
-        let batch = x.rows();
-        self.output.resize(batch, self.out_features());
-        // Start from the bias rows and let the GEMM accumulate onto them.
-        let accumulate = match &self.bias {
-            Some(b) => {
-                let b = b.value.as_slice();
-                for r in 0..batch {
-                    self.output.row_mut(r).copy_from_slice(b);
-                }
-                true
-            }
-            None => false,
-        };
-        matmul(
-            &mut self.output,
-            accumulate,
-            T::one(),
-            x,
-            Op::N,
-            &self.weight.value,
-            Op::T,
-        );
+        self.output.resize(x.rows(), self.out_features());
+        match &self.bias {
+            Some(b) => affine(&mut self.output, x, &self.weight.value, b.value.as_slice()),
+            None => matmul(
+                &mut self.output,
+                false,
+                T::one(),
+                x,
+                Op::N,
+                &self.weight.value,
+                Op::T,
+            ),
+        }
         &self.output
     }
 

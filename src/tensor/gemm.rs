@@ -122,7 +122,7 @@ pub fn matmul<T: Scalar>(
     let threads = threads_for(m, n, k);
     let backend = backend();
     if backend == Backend::Gradscope
-        && own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, threads)
+        && own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, None, threads)
     {
         return;
     }
@@ -185,8 +185,54 @@ pub fn matmul<T: Scalar>(
     }
 }
 
+/// `dst = x w^T + bias` on every row: the linear layer's forward (`x` is
+/// `batch x in`, `w` is `out x in`, `bias` has `out` entries).
+///
+/// On our kernel the bias is added to each tile before its write-back;
+/// elsewhere it is copied into every row and the product accumulated onto
+/// it.
+///
+/// # Panics
+/// When the shapes do not agree.
+pub fn affine<T: Scalar>(dst: &mut Matrix<T>, x: &Matrix<T>, w: &Matrix<T>, bias: &[T]) {
+    let (m, k, n) = (x.rows(), x.cols(), w.rows());
+    assert_eq!(
+        w.cols(),
+        k,
+        "affine: x is {:?}, w {:?}",
+        x.shape(),
+        w.shape()
+    );
+    assert_eq!(bias.len(), n, "affine bias length");
+    assert_eq!(dst.shape(), (m, n), "affine destination shape");
+    let threads = threads_for(m, n, k);
+    if m > 0
+        && n > 0
+        && k > 0
+        && backend() == Backend::Gradscope
+        && own_kernel(
+            dst,
+            false,
+            T::one(),
+            x,
+            Op::N,
+            w,
+            Op::T,
+            Some(bias),
+            threads,
+        )
+    {
+        return;
+    }
+    for r in 0..m {
+        dst.row_mut(r).copy_from_slice(bias);
+    }
+    matmul(dst, true, T::one(), x, Op::N, w, Op::T);
+}
+
 /// Runs the product on our own kernel when it applies (f32, AVX-512);
-/// returns whether it did.
+/// returns whether it did. A `bias` (one entry per column of `dst`) needs
+/// `op_b = T`, which takes the transposed form.
 #[allow(clippy::too_many_arguments)]
 fn own_kernel<T: Scalar>(
     dst: &mut Matrix<T>,
@@ -196,6 +242,7 @@ fn own_kernel<T: Scalar>(
     op_a: Op,
     b: &Matrix<T>,
     op_b: Op,
+    bias: Option<&[T]>,
     threads: usize,
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -226,6 +273,12 @@ fn own_kernel<T: Scalar>(
         // rows it is fetched from memory again for every block of rows.
         // Measured in docs/PERFORMANCE.md ("Our GEMM").
         let transposed = op_b == Op::T || (k * n > m * k && k * n > L2_FLOATS);
+        assert!(
+            bias.is_none() || transposed,
+            "a bias needs the transposed form"
+        );
+        // T is f32 (dst was): the bias's entries are f32s.
+        let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr() as *const f32);
         let ((bc, bc_op), (rows, rows_op), (pm, pn)) = if transposed {
             ((b, flip(op_b)), (a, flip(op_a)), (n, m))
         } else {
@@ -255,6 +308,7 @@ fn own_kernel<T: Scalar>(
                     }
                 },
                 alpha: alpha.as_f64() as f32,
+                bias,
                 accumulate,
             };
             // SAFETY: AVX-512 F checked; `matmul` checked the shapes, and
@@ -273,7 +327,7 @@ fn own_kernel<T: Scalar>(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (dst, accumulate, alpha, a, op_a, b, op_b, threads);
+        let _ = (dst, accumulate, alpha, a, op_a, b, op_b, bias, threads);
         false
     }
 }
@@ -422,7 +476,7 @@ mod tests {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, threads))
+            .install(|| own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, None, threads))
     }
 
     /// Our kernel, f32, on every tile shape it has (1 to 6 rows, 1 to 4
@@ -501,6 +555,35 @@ mod tests {
             }
             own(&mut two, false, 1.0, &a, Op::N, &b, op_b, 2);
             assert_eq!(one.as_slice(), two.as_slice(), "{op_b:?}");
+        }
+    }
+
+    /// `affine` adds the bias to every row of `x w^T`: on our kernel (f32,
+    /// bias added per tile, edge tiles included) and on the fallback (f64).
+    #[test]
+    fn affine_adds_the_bias_to_every_row() {
+        for (m, k, n) in [(9, 20, 7), (64, 30, 13), (3, 5, 70)] {
+            let x = seq(m, k, 1.0);
+            let w = seq(n, k, 2.0);
+            let bias: Vec<f64> = (0..n).map(|j| j as f64 - 3.5).collect();
+            let mut want = naive(&x, &w.transpose());
+            for r in 0..m {
+                for (v, b) in want.row_mut(r).iter_mut().zip(&bias) {
+                    *v += b;
+                }
+            }
+            let mut got = Matrix::filled(m, n, f64::NAN);
+            affine(&mut got, &x, &w, &bias);
+            close(&got, &want);
+            let bias32: Vec<f32> = bias.iter().map(|&b| b as f32).collect();
+            let mut got32 = Matrix::filled(m, n, f32::NAN);
+            affine(&mut got32, &x.cast(), &w.cast(), &bias32);
+            for (g, w) in got32.as_slice().iter().zip(want.as_slice()) {
+                assert!(
+                    (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                    "{g} vs {w}"
+                );
+            }
         }
     }
 

@@ -12,8 +12,8 @@ mod sgemm;
 mod stats;
 
 pub use gemm::{
-    backend, matmul, max_threads, product, set_backend, set_max_threads, threads_for, Backend, Op,
-    PARALLEL_MIN_FLOP,
+    affine, backend, matmul, max_threads, product, set_backend, set_max_threads, threads_for,
+    Backend, Op, PARALLEL_MIN_FLOP,
 };
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;

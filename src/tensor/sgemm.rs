@@ -53,9 +53,9 @@ pub enum Out {
     Transposed { ptr: *mut f32, ld: usize },
 }
 
-/// One product `C = alpha A B (+ C when accumulate)`: `A` is `m x k` with
-/// element `(i, p)` at `a[i * a_rs + p * a_cs]`; `B` is `k x n` with row
-/// `p` at `b[p * ldb..][..n]`.
+/// One product `C = alpha A B (+ bias_i on row i) (+ C when accumulate)`:
+/// `A` is `m x k` with element `(i, p)` at `a[i * a_rs + p * a_cs]`; `B` is
+/// `k x n` with row `p` at `b[p * ldb..][..n]`; `bias` is null or `m` long.
 #[derive(Clone, Copy, Debug)]
 pub struct Problem {
     pub m: usize,
@@ -68,6 +68,7 @@ pub struct Problem {
     pub ldb: usize,
     pub out: Out,
     pub alpha: f32,
+    pub bias: *const f32,
     pub accumulate: bool,
 }
 
@@ -215,6 +216,14 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
         for row in acc.iter_mut() {
             for lane in row.iter_mut() {
                 *lane = _mm512_mul_ps(*lane, alpha);
+            }
+        }
+    }
+    if !p.bias.is_null() {
+        for (r, row) in acc.iter_mut().enumerate() {
+            let bias = _mm512_set1_ps(*p.bias.add(at.i0 + r));
+            for lane in row.iter_mut() {
+                *lane = _mm512_add_ps(*lane, bias);
             }
         }
     }
