@@ -13,6 +13,12 @@
 //! `dL/dx = gamma s / N (N g - sum g - x_hat sum g x_hat)`.
 //! In evaluation the statistics are constants: `dL/dx = gamma s_running g`.
 //!
+//! # Threads
+//! At two threads (and 16,384 entries or more) the per-feature sums run on
+//! the two halves of the features and the per-entry passes on the two
+//! halves of the batch; every value is computed in the same order as on
+//! one thread, so the results are the same bit for bit.
+//!
 //! # Shapes
 //! `x`, `y`: `batch x features`; `gamma`, `beta`, running stats: `1 x features`.
 //!
@@ -25,7 +31,9 @@
 //! ```
 
 use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
-use crate::tensor::{Matrix, Scalar};
+use super::tap;
+use crate::tensor::{max_threads, Matrix, Scalar};
+use std::ops::Range;
 
 /// Batch Normalization over features.
 pub struct BatchNorm<T> {
@@ -74,21 +82,53 @@ impl<T: Scalar> BatchNorm<T> {
     /// Per-feature mean and biased variance over the batch, in f64.
     fn batch_stats(x: &Matrix<T>) -> (Vec<f64>, Vec<f64>) {
         let (n, f) = x.shape();
-        let mut mean = vec![0.0f64; f];
-        for r in 0..n {
-            mean.iter_mut()
-                .zip(x.row(r))
-                .for_each(|(m, &v)| *m += v.as_f64());
+        by_features(n, f, |cols| {
+            let w = cols.len();
+            let mut mean = vec![0.0f64; w];
+            for r in 0..n {
+                mean.iter_mut()
+                    .zip(&x.row(r)[cols.clone()])
+                    .for_each(|(m, &v)| *m += v.as_f64());
+            }
+            mean.iter_mut().for_each(|m| *m /= n as f64);
+            let mut var = vec![0.0f64; w];
+            for r in 0..n {
+                var.iter_mut()
+                    .zip(x.row(r)[cols.clone()].iter().zip(&mean))
+                    .for_each(|(s, (&v, m))| *s += (v.as_f64() - m).powi(2));
+            }
+            var.iter_mut().for_each(|v| *v /= n as f64);
+            (mean, var)
+        })
+    }
+}
+
+/// Per-feature results `(a, b)` of `run` over the features `0..f`, on the
+/// two halves of the features in parallel when that pays (module doc).
+fn by_features<A: Send, B: Send>(
+    n: usize,
+    f: usize,
+    run: impl Fn(Range<usize>) -> (Vec<A>, Vec<B>) + Sync,
+) -> (Vec<A>, Vec<B>) {
+    let Some(mid) = tap::split_point(n * f, 16 * n, max_threads()).map(|e| e / n) else {
+        return run(0..f);
+    };
+    let ((mut a, mut b), (a2, b2)) = rayon::join(|| run(0..mid), || run(mid..f));
+    a.extend(a2);
+    b.extend(b2);
+    (a, b)
+}
+
+/// Runs `run(first_row, rows)` over the rows of the `n x f` row-major
+/// `out`, on the two halves of the batch in parallel when that pays
+/// (module doc).
+fn by_rows<T: Scalar>(n: usize, f: usize, out: &mut [T], run: impl Fn(usize, &mut [T]) + Sync) {
+    match tap::split_point(n * f, f, max_threads()) {
+        None => run(0, out),
+        Some(mid) => {
+            let (a, b) = out.split_at_mut(mid);
+            rayon::join(|| run(0, a), || run(mid / f, b));
         }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-        let mut var = vec![0.0f64; f];
-        for r in 0..n {
-            var.iter_mut()
-                .zip(x.row(r).iter().zip(&mean))
-                .for_each(|(s, (&v, m))| *s += (v.as_f64() - m).powi(2));
-        }
-        var.iter_mut().for_each(|v| *v /= n as f64);
-        (mean, var)
     }
 }
 
@@ -130,18 +170,27 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
         self.x_hat.resize(n, f);
         self.output.resize(n, f);
         let (gamma, beta) = (self.gamma.value.as_slice(), self.beta.value.as_slice());
-        for r in 0..n {
-            let xr = x.row(r);
-            let hr = self.x_hat.row_mut(r);
-            for j in 0..f {
-                hr[j] = (xr[j] - mean[j]) * self.inv_std[j];
+        let inv_std = &self.inv_std;
+        // (Every slice cut to `f` so the loops vectorize without checks.)
+        let (mean, inv_std) = (&mean[..f], &inv_std[..f]);
+        by_rows(n, f, self.x_hat.as_mut_slice(), |r0, hat| {
+            for (i, hr) in hat.chunks_mut(f).enumerate() {
+                let (xr, hr) = (&x.row(r0 + i)[..f], &mut hr[..f]);
+                for j in 0..f {
+                    hr[j] = (xr[j] - mean[j]) * inv_std[j];
+                }
             }
-            let yr = self.output.row_mut(r);
-            let hr = self.x_hat.row(r);
-            for j in 0..f {
-                yr[j] = gamma[j] * hr[j] + beta[j];
+        });
+        let x_hat = &self.x_hat;
+        let (gamma, beta) = (&gamma[..f], &beta[..f]);
+        by_rows(n, f, self.output.as_mut_slice(), |r0, y| {
+            for (i, yr) in y.chunks_mut(f).enumerate() {
+                let (hr, yr) = (&x_hat.row(r0 + i)[..f], &mut yr[..f]);
+                for j in 0..f {
+                    yr[j] = gamma[j] * hr[j] + beta[j];
+                }
             }
-        }
+        });
         &self.output
     }
 
@@ -151,15 +200,22 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
 
     fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool, grads: Grads) {
         let (n, f) = g.shape();
-        let mut sum_g = vec![T::zero(); f];
-        let mut sum_gh = vec![T::zero(); f];
-        for r in 0..n {
-            let (gr, hr) = (g.row(r), self.x_hat.row(r));
-            for j in 0..f {
-                sum_g[j] = sum_g[j] + gr[j];
-                sum_gh[j] = sum_gh[j] + gr[j] * hr[j];
+        let x_hat = &self.x_hat;
+        let (sum_g, sum_gh) = by_features(n, f, |cols| {
+            let w = cols.len();
+            let mut sum_g = vec![T::zero(); w];
+            let mut sum_gh = vec![T::zero(); w];
+            let (sg, sgh) = (&mut sum_g[..w], &mut sum_gh[..w]);
+            for r in 0..n {
+                let (gr, hr) = (&g.row(r)[cols.clone()], &x_hat.row(r)[cols.clone()]);
+                let (gr, hr) = (&gr[..w], &hr[..w]);
+                for j in 0..w {
+                    sg[j] = sg[j] + gr[j];
+                    sgh[j] = sgh[j] + gr[j] * hr[j];
+                }
             }
-        }
+            (sum_g, sum_gh)
+        });
         self.gamma.start_grad(grads);
         self.beta.start_grad(grads);
         let dgamma = self.gamma.grad.as_mut_slice();
@@ -178,13 +234,18 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
                 let inv_n = T::cast(1.0 / n as f64);
                 let nn = T::cast(n as f64);
                 let scale: Vec<T> = (0..f).map(|j| gamma[j] * self.inv_std[j] * inv_n).collect();
-                for r in 0..n {
-                    let (gr, hr) = (g.row(r), self.x_hat.row(r));
-                    let dr = self.input_grad.row_mut(r);
-                    for j in 0..f {
-                        dr[j] = scale[j] * (nn * gr[j] - sum_g[j] - hr[j] * sum_gh[j]);
+                let x_hat = &self.x_hat;
+                let dx = self.input_grad.as_mut_slice();
+                let (sum_g, sum_gh, scale) = (&sum_g[..f], &sum_gh[..f], &scale[..f]);
+                by_rows(n, f, dx, |r0, dx| {
+                    for (i, dr) in dx.chunks_mut(f).enumerate() {
+                        let (gr, hr) = (&g.row(r0 + i)[..f], &x_hat.row(r0 + i)[..f]);
+                        let dr = &mut dr[..f];
+                        for j in 0..f {
+                            dr[j] = scale[j] * (nn * gr[j] - sum_g[j] - hr[j] * sum_gh[j]);
+                        }
                     }
-                }
+                });
             }
             Mode::Eval => {
                 for r in 0..n {
@@ -222,6 +283,33 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At two threads (features and batch split in halves) every output is
+    /// the same, bit for bit, as at one thread, on a shape large enough to
+    /// split, with an odd width so the halves are unequal.
+    #[test]
+    fn two_threads_give_the_same_bits() {
+        let (n, f) = (96, 200);
+        let wave = |k: usize, a: f64| -> Vec<f32> {
+            (0..k)
+                .map(|i| ((i as f64 * a).sin() * 3.0 + 0.5) as f32)
+                .collect()
+        };
+        let x = Matrix::from_vec(n, f, wave(n * f, 0.37)).unwrap();
+        let g = Matrix::from_vec(n, f, wave(n * f, 0.11)).unwrap();
+        let run = |threads: usize| {
+            crate::tensor::with_threads(threads, || {
+                let mut bn = BatchNorm::<f32>::new(f, 0.1, 1e-5);
+                bn.gamma.value = Matrix::from_vec(1, f, wave(f, 0.5)).unwrap();
+                let y = bn.forward(&x, Mode::Train).clone();
+                bn.backward(&x, &g, true, Grads::Accumulate);
+                let grads = (bn.gamma.grad.clone(), bn.beta.grad.clone());
+                (y, bn.input_grad().clone(), grads, bn.running_var.clone())
+            })
+        };
+        assert!(n * f >= 1 << 14, "large enough to split");
+        assert_eq!(run(1), run(2));
+    }
 
     #[test]
     fn running_stats_follow_pytorch_convention() {

@@ -319,7 +319,7 @@ fn own_kernel<T: Scalar>(
         match rows_op {
             Op::N => run(rows.as_slice()),
             Op::T => SCRATCH.with_borrow_mut(|scratch| {
-                transpose_into(rows, scratch);
+                transpose_into(rows, scratch, threads);
                 run(scratch);
             }),
         }
@@ -338,13 +338,25 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `out = a^T`, row-major (`a.cols() x a.rows()`).
+/// `out = a^T`, row-major (`a.cols() x a.rows()`), on the two halves of
+/// `a`'s columns in parallel when `threads > 1` and there is enough work.
 #[cfg(target_arch = "x86_64")]
-fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>) {
+fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
     let (rows, cols) = a.shape();
     out.resize(rows * cols, 0.0);
-    // SAFETY: only called on our kernel's path, after `sgemm::available()`.
-    unsafe { super::sgemm::transpose(a.as_slice(), rows, cols, out) };
+    let src = a.as_slice();
+    let mid = (cols / 2).next_multiple_of(16);
+    // SAFETY (each call): only reached on our kernel's path, after
+    // `sgemm::available()`.
+    if threads > 1 && rows * cols >= 1 << 14 && mid < cols {
+        let (first, second) = out.split_at_mut(mid * rows);
+        rayon::join(
+            || unsafe { super::sgemm::transpose(src, rows, cols, 0..mid, first) },
+            || unsafe { super::sgemm::transpose(src, rows, cols, mid..cols, second) },
+        );
+    } else {
+        unsafe { super::sgemm::transpose(src, rows, cols, 0..cols, out) };
+    }
 }
 
 /// `op(a) * op(b)` as a new matrix.

@@ -259,23 +259,31 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
     }
 }
 
-/// `out = src^T` for a row-major `rows x cols` `src`: `out` is `cols x rows`.
-/// In 16 x 16 blocks transposed in registers (masked at the edges).
+/// Rows `part` of `src^T`, for a row-major `rows x cols` `src`: `out` is
+/// `part.len() x rows` (all of `src^T` when `part` is `0..cols`). In
+/// 16 x 16 blocks transposed in registers (masked at the edges).
 ///
 /// # Safety
 /// The machine must support AVX-512 F ([`available`]).
 ///
 /// # Panics
-/// When the slices' lengths are not `rows * cols`.
+/// When the slices' lengths do not match the shapes.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, out: &mut [f32]) {
+pub unsafe fn transpose(
+    src: &[f32],
+    rows: usize,
+    cols: usize,
+    part: std::ops::Range<usize>,
+    out: &mut [f32],
+) {
     assert_eq!(src.len(), rows * cols, "transpose source");
-    assert_eq!(out.len(), rows * cols, "transpose destination");
+    assert!(part.end <= cols, "transpose part");
+    assert_eq!(out.len(), part.len() * rows, "transpose destination");
     for r0 in (0..rows).step_by(16) {
         let nr = (rows - r0).min(16);
         let row_mask: __mmask16 = if nr == 16 { !0 } else { (1u16 << nr) - 1 };
-        for c0 in (0..cols).step_by(16) {
-            let nc = (cols - c0).min(16);
+        for c0 in part.clone().step_by(16) {
+            let nc = (part.end - c0).min(16);
             let col_mask: __mmask16 = if nc == 16 { !0 } else { (1u16 << nc) - 1 };
             let mut x = [_mm512_setzero_ps(); 16];
             for (i, v) in x.iter_mut().enumerate().take(nr) {
@@ -283,7 +291,8 @@ pub unsafe fn transpose(src: &[f32], rows: usize, cols: usize, out: &mut [f32]) 
             }
             let y = transpose16(x);
             for (j, v) in y.iter().enumerate().take(nc) {
-                _mm512_mask_storeu_ps(out.as_mut_ptr().add((c0 + j) * rows + r0), row_mask, *v);
+                let at = (c0 - part.start + j) * rows + r0;
+                _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), row_mask, *v);
             }
         }
     }
@@ -348,7 +357,7 @@ mod tests {
             let src: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
             let mut out = vec![f32::NAN; rows * cols];
             // SAFETY: AVX-512 F checked.
-            unsafe { transpose(&src, rows, cols, &mut out) };
+            unsafe { transpose(&src, rows, cols, 0..cols, &mut out) };
             for r in 0..rows {
                 for c in 0..cols {
                     assert_eq!(
@@ -358,6 +367,17 @@ mod tests {
                     );
                 }
             }
+            // A part starting mid-matrix, as the two-thread split does.
+            let part = cols / 3..cols;
+            let mut tail = vec![f32::NAN; part.len() * rows];
+            // SAFETY: as above.
+            unsafe { transpose(&src, rows, cols, part.clone(), &mut tail) };
+            assert_eq!(
+                tail,
+                out[part.start * rows..],
+                "{rows}x{cols} from {}",
+                part.start
+            );
         }
     }
 }
