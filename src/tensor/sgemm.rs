@@ -22,6 +22,9 @@
 //! padding. Each entry of `C` is one chain of FMAs over `k` in order: the
 //! result does not depend on the tiling or the thread count.
 //!
+//! The broadcast stream is prefetched `PF` steps of `k` ahead, and a tile
+//! that accumulates into `C` prefetches its part of `C` before its loop.
+//!
 //! # Loop order and threads
 //! Tiles are visited so that the larger operand is streamed once: when `A`
 //! is larger (the forward product, `A = W`), row blocks are the outer loop
@@ -37,6 +40,8 @@ const MR: usize = 6;
 const NV: usize = 4;
 /// Columns per tile.
 const NR: usize = 16 * NV;
+/// Steps of `k` ahead that the broadcast stream is prefetched (measured:
+/// docs/PERFORMANCE.md, "Our GEMM").
 const PF: usize = 24;
 
 /// Whether this machine runs the kernel (AVX-512 F).
@@ -205,11 +210,12 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
                 *lane = _mm512_fmadd_ps(s, bv[v], *lane);
             }
         }
-        if PF > 0 {
-            _mm_prefetch::<_MM_HINT_T0>(a.add(PF * p.a_cs) as *const i8);
-        }
-        a = a.add(p.a_cs);
-        b = b.add(p.ldb);
+        // May point past A near the end (wrapping: no UB; a prefetch never
+        // faults).
+        _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(PF * p.a_cs) as *const i8);
+        // After the last step these point past the operands, unread.
+        a = a.wrapping_add(p.a_cs);
+        b = b.wrapping_add(p.ldb);
     }
     let alpha = _mm512_set1_ps(p.alpha);
     if p.alpha != 1.0 {
