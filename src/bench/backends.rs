@@ -128,6 +128,7 @@ mod tests {
 
     #[test]
     fn every_backend_reports_positive_rates_and_state_is_restored() {
+        let _settings = crate::tensor::settings_lock();
         let before = (backend(), max_threads());
         let t = compare_backends(&Workload::new(2, 16, 8), 1, 1, 1e4);
         assert_eq!(t.len(), 3 * BACKENDS.len());

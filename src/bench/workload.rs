@@ -233,6 +233,7 @@ mod tests {
 
     #[test]
     fn a_tiny_run_trains_and_reports_a_positive_rate() {
+        let _settings = crate::tensor::settings_lock();
         let mut b = TrainingBench::new(&Workload::new(2, 16, 8), 2, 0).unwrap();
         let rate = b.time(3);
         assert!(rate > 0.0 && rate.is_finite());

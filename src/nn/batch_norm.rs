@@ -123,6 +123,9 @@ fn by_features<A: Send, B: Send>(
 /// `out`, on the two halves of the batch in parallel when that pays
 /// (module doc).
 fn by_rows<T: Scalar>(n: usize, f: usize, out: &mut [T], run: impl Fn(usize, &mut [T]) + Sync) {
+    if n == 0 || f == 0 {
+        return; // nothing to do (and `chunks_mut(0)` would panic)
+    }
     match tap::split_point(n * f, f, max_threads()) {
         None => run(0, out),
         Some(mid) => {
@@ -289,6 +292,7 @@ mod tests {
     /// split, with an odd width so the halves are unequal.
     #[test]
     fn two_threads_give_the_same_bits() {
+        let _settings = crate::tensor::settings_lock();
         let (n, f) = (96, 200);
         let wave = |k: usize, a: f64| -> Vec<f32> {
             (0..k)

@@ -1,5 +1,5 @@
-//! Matrix products: `C = beta_c * C + alpha * op(A) op(B)` on a tuned GEMM
-//! crate, with the thread count chosen by problem size.
+//! Matrix products: `C = beta_c * C + alpha * op(A) op(B)`, and `affine`
+//! (`x W^T + b`), with the thread count chosen by problem size.
 //!
 //! Three backends are wired in, so their speed can be compared on our shapes
 //! (`gradscope bench --gemm`): our own f32 AVX-512 kernel ([`super::sgemm`],
@@ -12,6 +12,7 @@
 //! (on tiny layers two threads are slower than one); larger ones use up to
 //! [`max_threads`] threads.
 
+use super::own_gemm::own_kernel;
 use super::{Matrix, Scalar};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -21,10 +22,6 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// the (3, 100, 60) MLP and win on the 16.8 MFLOP products of width 256,
 /// batch 128, so the break-even lies between.
 pub const PARALLEL_MIN_FLOP: usize = 10_000_000;
-
-/// f32 entries in one core's L2 (1 MiB on the Zen 4 machines we build on):
-/// above this, our kernel broadcasts the larger operand (see `own_kernel`).
-const L2_FLOATS: usize = 1 << 18;
 
 /// Whether an operand is used as stored or transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,135 +227,6 @@ pub fn affine<T: Scalar>(dst: &mut Matrix<T>, x: &Matrix<T>, w: &Matrix<T>, bias
     matmul(dst, true, T::one(), x, Op::N, w, Op::T);
 }
 
-/// Runs the product on our own kernel when it applies (f32, AVX-512);
-/// returns whether it did. A `bias` (one entry per column of `dst`) needs
-/// `op_b = T`, which takes the transposed form.
-#[allow(clippy::too_many_arguments)]
-fn own_kernel<T: Scalar>(
-    dst: &mut Matrix<T>,
-    accumulate: bool,
-    alpha: T,
-    a: &Matrix<T>,
-    op_a: Op,
-    b: &Matrix<T>,
-    op_b: Op,
-    bias: Option<&[T]>,
-    threads: usize,
-) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use super::sgemm::{self, Out, Problem};
-        use std::any::Any;
-        let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<f32>>();
-        let a = (a as &dyn Any).downcast_ref::<Matrix<f32>>();
-        let b = (b as &dyn Any).downcast_ref::<Matrix<f32>>();
-        let (Some(dst), Some(a), Some(b)) = (dst, a, b) else {
-            return false;
-        };
-        if !sgemm::available() {
-            return false;
-        }
-        let (m, k) = oriented(a, op_a);
-        let n = dst.cols();
-        // Two forms of the same product: direct, C = op(a) op(b), op(a)
-        // broadcast and op(b) read by rows; transposed, C^T = op(b)^T op(a)^T,
-        // op(b)^T broadcast, op(a)^T read by rows and C written back
-        // transposed (scalar stores, which cost a few percent at k = 1000
-        // and up to a third at k = 100). The operand read by rows is copied
-        // transposed into scratch unless its rows are contiguous. So:
-        // transposed when the direct form would copy op(b) (the weight in
-        // the forward `x W^T`), or when op(b) is the larger operand and too
-        // large for L2 (the weight in the input-gradient `g W` at width
-        // 1000): broadcast, it is streamed once with prefetch, where read by
-        // rows it is fetched from memory again for every block of rows.
-        // Measured in docs/PERFORMANCE.md ("Our GEMM").
-        let transposed = op_b == Op::T || (k * n > m * k && k * n > L2_FLOATS);
-        assert!(
-            bias.is_none() || transposed,
-            "a bias needs the transposed form"
-        );
-        // T is f32 (dst was): the bias's entries are f32s.
-        let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr() as *const f32);
-        let ((bc, bc_op), (rows, rows_op), (pm, pn)) = if transposed {
-            ((b, flip(op_b)), (a, flip(op_a)), (n, m))
-        } else {
-            ((a, op_a), (b, op_b), (m, n))
-        };
-        let (a_rs, a_cs) = strides(bc, bc_op);
-        let out_ptr = dst.as_mut_slice().as_mut_ptr();
-        let run = |rows: &[f32]| {
-            let problem = Problem {
-                m: pm,
-                n: pn,
-                k,
-                a: bc.as_slice().as_ptr(),
-                a_rs: a_rs as usize,
-                a_cs: a_cs as usize,
-                b: rows.as_ptr(),
-                ldb: pn,
-                out: if transposed {
-                    Out::Transposed {
-                        ptr: out_ptr,
-                        ld: n,
-                    }
-                } else {
-                    Out::Rows {
-                        ptr: out_ptr,
-                        ld: n,
-                    }
-                },
-                alpha: alpha.as_f64() as f32,
-                bias,
-                accumulate,
-            };
-            // SAFETY: AVX-512 F checked; `matmul` checked the shapes, and
-            // `rows` is k x pn; dst is borrowed mutably, so it aliases
-            // neither operand.
-            unsafe { sgemm::run(&problem, threads) };
-        };
-        match rows_op {
-            Op::N => run(rows.as_slice()),
-            Op::T => SCRATCH.with_borrow_mut(|scratch| {
-                transpose_into(rows, scratch, threads);
-                run(scratch);
-            }),
-        }
-        true
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (dst, accumulate, alpha, a, op_a, b, op_b, bias, threads);
-        false
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-thread_local! {
-    /// A transposed operand for our kernel, reused across products.
-    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// `out = a^T`, row-major (`a.cols() x a.rows()`), on the two halves of
-/// `a`'s columns in parallel when `threads > 1` and there is enough work.
-#[cfg(target_arch = "x86_64")]
-fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
-    let (rows, cols) = a.shape();
-    out.resize(rows * cols, 0.0);
-    let src = a.as_slice();
-    let mid = (cols / 2).next_multiple_of(16);
-    // SAFETY (each call): only reached on our kernel's path, after
-    // `sgemm::available()`.
-    if threads > 1 && rows * cols >= 1 << 14 && mid < cols {
-        let (first, second) = out.split_at_mut(mid * rows);
-        rayon::join(
-            || unsafe { super::sgemm::transpose(src, rows, cols, 0..mid, first) },
-            || unsafe { super::sgemm::transpose(src, rows, cols, mid..cols, second) },
-        );
-    } else {
-        unsafe { super::sgemm::transpose(src, rows, cols, 0..cols, out) };
-    }
-}
-
 /// `op(a) * op(b)` as a new matrix.
 pub fn product<T: Scalar>(a: &Matrix<T>, op_a: Op, b: &Matrix<T>, op_b: Op) -> Matrix<T> {
     let mut out = Matrix::zeros(oriented(a, op_a).0, oriented(b, op_b).1);
@@ -366,21 +234,16 @@ pub fn product<T: Scalar>(a: &Matrix<T>, op_a: Op, b: &Matrix<T>, op_b: Op) -> M
     out
 }
 
-fn oriented<T: Scalar>(a: &Matrix<T>, op: Op) -> (usize, usize) {
+/// The shape of `op(a)`.
+pub(super) fn oriented<T: Scalar>(a: &Matrix<T>, op: Op) -> (usize, usize) {
     match op {
         Op::N => a.shape(),
         Op::T => (a.cols(), a.rows()),
     }
 }
 
-fn flip(op: Op) -> Op {
-    match op {
-        Op::N => Op::T,
-        Op::T => Op::N,
-    }
-}
-
-fn strides<T: Scalar>(a: &Matrix<T>, op: Op) -> (isize, isize) {
+/// `(row stride, column stride)` of `op(a)` in `a`'s storage.
+pub(super) fn strides<T: Scalar>(a: &Matrix<T>, op: Op) -> (isize, isize) {
     let c = a.cols() as isize;
     match op {
         Op::N => (c, 1),
@@ -419,6 +282,7 @@ mod tests {
 
     #[test]
     fn every_transpose_combination_matches_naive_on_each_backend() {
+        let _settings = super::super::settings_lock();
         for backend in [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply] {
             set_backend(backend);
             let (m, k, n) = (7, 5, 9);
@@ -445,135 +309,11 @@ mod tests {
         close(&dst, &want);
     }
 
-    fn seq32(rows: usize, cols: usize, seed: f64) -> Matrix<f32> {
-        seq(rows, cols, seed).cast()
-    }
-
-    /// `dst0 (when accumulate) + alpha op(a) op(b)` in f64, from f32 inputs.
-    #[allow(clippy::too_many_arguments)]
-    fn reference(
-        dst0: &Matrix<f32>,
-        accumulate: bool,
-        alpha: f32,
-        a: &Matrix<f32>,
-        op_a: Op,
-        b: &Matrix<f32>,
-        op_b: Op,
-    ) -> Matrix<f64> {
-        let orient = |x: &Matrix<f32>, op| match op {
-            Op::N => x.cast::<f64>(),
-            Op::T => x.transpose().cast::<f64>(),
-        };
-        let mut want = naive(&orient(a, op_a), &orient(b, op_b)).map(|v| v * alpha as f64);
-        if accumulate {
-            want.add_scaled(&dst0.cast(), 1.0);
-        }
-        want
-    }
-
-    /// Runs `own_kernel` on `threads` threads inside a pool of that size
-    /// (no global state: tests run concurrently); `false` without AVX-512.
-    #[allow(clippy::too_many_arguments)]
-    fn own(
-        dst: &mut Matrix<f32>,
-        accumulate: bool,
-        alpha: f32,
-        a: &Matrix<f32>,
-        op_a: Op,
-        b: &Matrix<f32>,
-        op_b: Op,
-        threads: usize,
-    ) -> bool {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, None, threads))
-    }
-
-    /// Our kernel, f32, on every tile shape it has (1 to 6 rows, 1 to 4
-    /// vectors, full and masked last vectors, several tiles each way),
-    /// every orientation, one and two threads, with and without
-    /// accumulation and scaling: equal to the f64 product within f32
-    /// rounding over k terms.
-    #[test]
-    fn own_kernel_matches_f64_on_every_tile_shape_and_orientation() {
-        let shapes = [
-            (1, 1, 1),
-            (5, 17, 3),
-            (6, 16, 7),
-            (7, 33, 20),
-            (13, 64, 9),
-            (12, 70, 31),
-            (2, 129, 1),
-            (20, 200, 50),
-            (70, 20, 9),
-            (130, 7, 5),
-            // op(b) larger than L2: broadcast even when stored as is.
-            (5, 600, 500),
-        ];
-        let ops = [
-            (Op::N, Op::N),
-            (Op::T, Op::N),
-            (Op::N, Op::T),
-            (Op::T, Op::T),
-        ];
-        for (m, n, k) in shapes {
-            for (op_a, op_b) in ops {
-                for (accumulate, alpha) in [(false, 1.0), (true, 1.0), (true, -0.5)] {
-                    for threads in [1, 2] {
-                        let a = match op_a {
-                            Op::N => seq32(m, k, 1.0),
-                            Op::T => seq32(k, m, 1.0),
-                        };
-                        let b = match op_b {
-                            Op::N => seq32(k, n, 2.0),
-                            Op::T => seq32(n, k, 2.0),
-                        };
-                        let dst0 = seq32(m, n, 3.0);
-                        let mut dst = dst0.clone();
-                        if !own(&mut dst, accumulate, alpha, &a, op_a, &b, op_b, threads) {
-                            return; // no AVX-512 here: nothing to test
-                        }
-                        let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b);
-                        for (i, (x, y)) in dst.as_slice().iter().zip(want.as_slice()).enumerate() {
-                            assert!(
-                                (*x as f64 - y).abs() <= 1e-5 * (1.0 + y.abs()),
-                                "{m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} \
-                                 threads {threads}: entry {i}: {x} vs {y}"
-                            );
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// The kernel's result does not depend on the thread count, bit for bit
-    /// (one FMA chain per entry, whatever the tiling of the work).
-    #[test]
-    fn own_kernel_is_bitwise_the_same_on_one_and_two_threads() {
-        let a = seq32(70, 300, 4.0);
-        let b = seq32(150, 300, 5.0);
-        for op_b in [Op::N, Op::T] {
-            let b = match op_b {
-                Op::N => b.transpose(),
-                Op::T => b.clone(),
-            };
-            let mut one = Matrix::zeros(70, 150);
-            let mut two = Matrix::zeros(70, 150);
-            if !own(&mut one, false, 1.0, &a, Op::N, &b, op_b, 1) {
-                return;
-            }
-            own(&mut two, false, 1.0, &a, Op::N, &b, op_b, 2);
-            assert_eq!(one.as_slice(), two.as_slice(), "{op_b:?}");
-        }
-    }
-
     /// `affine` adds the bias to every row of `x w^T`: on our kernel (f32,
     /// bias added per tile, edge tiles included) and on the fallback (f64).
     #[test]
     fn affine_adds_the_bias_to_every_row() {
+        let _settings = super::super::settings_lock();
         for (m, k, n) in [(9, 20, 7), (64, 30, 13), (3, 5, 70)] {
             let x = seq(m, k, 1.0);
             let w = seq(n, k, 2.0);
@@ -601,6 +341,7 @@ mod tests {
 
     #[test]
     fn large_products_run_threaded_and_match() {
+        let _settings = super::super::settings_lock();
         set_max_threads(2);
         let a = seq(130, 260, 3.0);
         let b = seq(260, 170, 4.0);

@@ -5,6 +5,7 @@
 mod gemm;
 mod init;
 mod matrix;
+mod own_gemm;
 mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -17,6 +18,8 @@ pub use gemm::{
 };
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
+#[cfg(test)]
+pub(crate) use pool::settings_lock;
 pub use pool::{default_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
 pub use stats::{percentiles, tensor_stats, TensorStats};

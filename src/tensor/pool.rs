@@ -18,6 +18,15 @@ pub fn param_pass_in_parallel(entries: usize) -> bool {
     max_threads() > 1 && entries >= PARAM_PASS_PARALLEL_MIN
 }
 
+/// Serializes the tests that change the process-wide product settings
+/// (thread limit, backend) or need them to hold: the harness runs tests
+/// on parallel threads of one process.
+#[cfg(test)]
+pub(crate) fn settings_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The number of threads a run uses by default: the machine's cores.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -51,6 +60,7 @@ mod tests {
 
     #[test]
     fn sets_and_restores_the_limit() {
+        let _settings = settings_lock();
         let before = max_threads();
         assert_eq!(with_threads(2, max_threads), 2);
         assert_eq!(max_threads(), before);

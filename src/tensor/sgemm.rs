@@ -5,12 +5,15 @@
 //! The `gemm` crate repacks its left operand on every product; in a
 //! training step that is the layer's weight, repacked in the forward and
 //! the input-gradient product (12 to 22% of a step, docs/PERFORMANCE.md).
-//! Here the weight is always the operand that needs no copy:
+//! Here the weight is never copied: any orientation of `A` is broadcast
+//! through two strides, and `super::own_gemm` picks, per product, which
+//! operand is `A` (on the benchmark's shapes):
 //! - forward `y = x W^T`: computed as `y^T = W x^T`, `W` broadcast row by
 //!   row (six rows streamed at once, one element per 16-lane FMA row),
 //!   `x^T` (batch-sized, a transpose into scratch) read by rows, the tile
 //!   written back transposed;
-//! - input gradient `dx = g W`: `g` broadcast, `W` read by rows;
+//! - input gradient `dx = g W`: `g` broadcast, `W` read by rows; above L2
+//!   transposed like the forward (`W^T` broadcast, `g^T` read by rows);
 //! - weight gradient `dW += g^T x`: `g^T` broadcast (six adjacent entries
 //!   of a row of `g`), `x` read by rows.
 //!
@@ -22,8 +25,11 @@
 //! padding. Each entry of `C` is one chain of FMAs over `k` in order: the
 //! result does not depend on the tiling or the thread count.
 //!
-//! The broadcast stream is prefetched `PF` steps of `k` ahead, and a tile
-//! that accumulates into `C` prefetches its part of `C` before its loop.
+//! The broadcast stream is prefetched `PF` steps of `k` ahead (its first
+//! row: enough where a step of `k` jumps a row of `W`, as in the
+//! transposed input gradient; where `A`'s rows run along `k`, as in the
+//! forward, the hardware prefetcher already streams them), and a tile that
+//! accumulates into `C` prefetches its part of `C` before its loop.
 //!
 //! # Loop order and threads
 //! Tiles are visited so that the larger operand is streamed once: when `A`
@@ -78,7 +84,8 @@ pub struct Problem {
 }
 
 // SAFETY: a `Problem` is only shared among the threads of one `run`, which
-// write disjoint tiles of `out` and only read `a` and `b`.
+// write disjoint tiles of `out` and only read `a` and `b` (the type is
+// private to the tensor module; `run`'s contract covers the pointers).
 unsafe impl Send for Problem {}
 unsafe impl Sync for Problem {}
 
