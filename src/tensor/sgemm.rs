@@ -25,11 +25,12 @@
 //! padding. Each entry of `C` is one chain of FMAs over `k` in order: the
 //! result does not depend on the tiling or the thread count.
 //!
-//! The broadcast stream is prefetched `PF` steps of `k` ahead (its first
-//! row: enough where a step of `k` jumps a row of `W`, as in the
-//! transposed input gradient; where `A`'s rows run along `k`, as in the
-//! forward, the hardware prefetcher already streams them), and a tile that
-//! accumulates into `C` prefetches its part of `C` before its loop.
+//! Prefetch, one line per step of `k`: where `A`'s rows run along `k`
+//! (the forward's `W`, the input gradient's `g`), the lines of the next
+//! block of rows, so the next tile does not wait for six new streams to
+//! ramp up; otherwise (a step of `k` jumps a row, six rows share a line)
+//! the stream `PF` steps ahead. A tile that accumulates into `C` prefetches
+//! its part of `C` before its loop.
 //!
 //! # Loop order and threads
 //! Tiles are visited so that the larger operand is streamed once: when `A`
@@ -202,7 +203,11 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     let mut a = p.a.add(at.i0 * p.a_rs);
     let mut b = p.b.add(at.j0);
-    for _ in 0..p.k {
+    // Rows of A along k (a_cs = 1): fetch the next row block's lines, one
+    // per step, meanwhile; otherwise the stream PF steps ahead.
+    let next = p.a.wrapping_add((at.i0 + MR) * p.a_rs);
+    let along_k = p.a_cs == 1;
+    for step in 0..p.k {
         let mut bv = [_mm512_setzero_ps(); V];
         for (v, slot) in bv.iter_mut().enumerate() {
             *slot = if v + 1 == V {
@@ -219,7 +224,12 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
         }
         // May point past A near the end (wrapping: no UB; a prefetch never
         // faults).
-        _mm_prefetch::<_MM_HINT_T0>(a.wrapping_add(PF * p.a_cs) as *const i8);
+        let pf = if along_k {
+            next.wrapping_add((step % MR) * p.a_rs + (step / MR) * 16)
+        } else {
+            a.wrapping_add(PF * p.a_cs)
+        };
+        _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
         // After the last step these point past the operands, unread.
         a = a.wrapping_add(p.a_cs);
         b = b.wrapping_add(p.ldb);
