@@ -224,25 +224,14 @@ mod tests {
         (want, bound)
     }
 
-    /// Runs `own_kernel` on `threads` threads inside a pool of that size
-    /// (no global state: tests run concurrently); `false` without AVX-512.
-    #[allow(clippy::too_many_arguments)]
-    fn own(
-        dst: &mut Matrix<f32>,
-        accumulate: bool,
-        alpha: f32,
-        a: &Matrix<f32>,
-        op_a: Op,
-        b: &Matrix<f32>,
-        op_b: Op,
-        bias: Option<&[f32]>,
-        threads: usize,
-    ) -> bool {
+    /// Runs `f` (a call of `own_kernel` on `threads` threads) inside a pool
+    /// of that size: no global thread setting, since tests run concurrently.
+    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, bias, threads))
+            .install(f)
     }
 
     fn assert_close(got: &Matrix<f32>, (want, bound): &(Matrix<f64>, Matrix<f64>), what: &str) {
@@ -300,10 +289,12 @@ mod tests {
                         };
                         let dst0 = seq32(m, n, 3.0);
                         let mut dst = dst0.clone();
-                        let args = (accumulate, alpha, &a, op_a, &b, op_b);
-                        if !own(
-                            &mut dst, args.0, args.1, args.2, args.3, args.4, args.5, None, threads,
-                        ) {
+                        let ran = in_pool(threads, || {
+                            own_kernel(
+                                &mut dst, accumulate, alpha, &a, op_a, &b, op_b, None, threads,
+                            )
+                        });
+                        if !ran {
                             return; // no AVX-512 here: nothing to test
                         }
                         let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
@@ -327,17 +318,20 @@ mod tests {
             let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.5).collect();
             for threads in [1, 2] {
                 let mut dst = Matrix::filled(m, n, f32::NAN);
-                if !own(
-                    &mut dst,
-                    false,
-                    1.0,
-                    &x,
-                    Op::N,
-                    &w,
-                    Op::T,
-                    Some(&bias),
-                    threads,
-                ) {
+                let ran = in_pool(threads, || {
+                    own_kernel(
+                        &mut dst,
+                        false,
+                        1.0,
+                        &x,
+                        Op::N,
+                        &w,
+                        Op::T,
+                        Some(&bias),
+                        threads,
+                    )
+                });
+                if !ran {
                     return;
                 }
                 let zeros = Matrix::zeros(m, n);
@@ -361,10 +355,15 @@ mod tests {
             };
             let mut one = Matrix::zeros(70, 150);
             let mut two = Matrix::zeros(70, 150);
-            if !own(&mut one, false, 1.0, &a, Op::N, &b, op_b, None, 1) {
+            let run = |dst: &mut Matrix<f32>, threads| {
+                in_pool(threads, || {
+                    own_kernel(dst, false, 1.0, &a, Op::N, &b, op_b, None, threads)
+                })
+            };
+            if !run(&mut one, 1) {
                 return;
             }
-            own(&mut two, false, 1.0, &a, Op::N, &b, op_b, None, 2);
+            run(&mut two, 2);
             assert_eq!(one.as_slice(), two.as_slice(), "{op_b:?}");
         }
     }
