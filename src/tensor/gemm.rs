@@ -5,8 +5,8 @@
 //! (`gradscope bench --gemm`): our own f32 AVX-512 kernel ([`super::sgemm`],
 //! default; f64 and machines without AVX-512 fall through to the `gemm`
 //! crate), the `gemm` crate, and `matrixmultiply`. Transposes are expressed
-//! as strides, except that our kernel copies a batch-sized operand
-//! transposed when the other one is the transposed weight (`x W^T`).
+//! as strides, except that our kernel copies the smaller operand transposed
+//! when it must read it by rows (`super::own_gemm`: `x` in `x W^T`).
 //!
 //! Threads: a product smaller than [`PARALLEL_MIN_FLOP`] runs on one thread
 //! (on tiny layers two threads are slower than one); larger ones use up to
@@ -32,7 +32,7 @@ pub enum Op {
     T,
 }
 
-/// Which GEMM crate multiplies.
+/// Which GEMM multiplies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// Our own kernel for f32 on AVX-512 (default), else the `gemm` crate.
