@@ -98,6 +98,7 @@ fn record(name: &str) -> RunRecord {
                     },
                     dead: f64::NAN,
                     update_ratio: 1e-3 * 10f64.powi(l as i32 - 1) * (1.0 + 0.05 * t),
+                    series: Vec::new(),
                 }
             })
             .collect();

@@ -14,4 +14,4 @@ pub use crate::nn::{PERCENTILE_SAMPLE, SATURATION_FRACTION};
 pub use crate::tensor::{percentiles, tensor_stats, TensorStats};
 pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
 pub use prober::{ProbeConfig, Prober, UPDATE_SAMPLE};
-pub use record::{HistTensor, HistogramRecord, LayerProbe, StepProbe};
+pub use record::{Axis, HistTensor, HistogramRecord, LayerProbe, Series, StepProbe};

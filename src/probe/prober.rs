@@ -228,6 +228,7 @@ fn probe_layer<T: Scalar>(
         saturated,
         dead,
         update_ratio: f64::NAN,
+        series: Vec::new(),
     };
     (probe, histograms)
 }

@@ -37,6 +37,54 @@ pub struct LayerProbe {
     /// `std(update) / std(weight)` of this step's update (`NaN` if not
     /// measured).
     pub update_ratio: f64,
+    /// Figures along the block's own axis (a recurrent cell's time steps,
+    /// a conv layer's channels); empty for a dense layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<Series>,
+}
+
+/// The axis a [`Series`] runs along.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Axis {
+    /// Time steps of a recurrent cell, first step first.
+    TimeStep,
+    /// Channels of a convolutional layer.
+    Channel,
+    /// Heads of an attention block.
+    Head,
+}
+
+impl Axis {
+    /// The name used in the store and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Axis::TimeStep => "time_step",
+            Axis::Channel => "channel",
+            Axis::Head => "head",
+        }
+    }
+
+    /// The axis called `name` (see [`Axis::name`]).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Axis::TimeStep, Axis::Channel, Axis::Head]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
+}
+
+/// One tensor of one block measured at each index of an axis: a recurrent
+/// cell's hidden state at each time step, a conv layer's output per
+/// channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// What was measured, in the block's own vocabulary (`hidden`,
+    /// `hidden_grad`, `forget_gate`, `out`).
+    pub tensor: String,
+    /// Along which axis.
+    pub axis: Axis,
+    /// One entry per index of the axis, in order.
+    pub stats: Vec<TensorStats>,
 }
 
 impl LayerProbe {

@@ -198,6 +198,7 @@ pub(super) fn read_layer(row: &Row<'_>) -> rusqlite::Result<(usize, LayerProbe)>
         saturated: r.real()?,
         dead: r.real()?,
         update_ratio: r.real()?,
+        series: Vec::new(),
     };
     Ok((step, probe))
 }

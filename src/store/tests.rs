@@ -52,6 +52,7 @@ fn probe(step: usize, layers: usize) -> StepProbe {
                 saturated: if last { f64::NAN } else { 0.125 },
                 dead: f64::NAN,
                 update_ratio: 1e-3 / s,
+                series: Vec::new(),
             }
         })
         .collect();

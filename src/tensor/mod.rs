@@ -10,6 +10,7 @@ mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod sgemm;
+mod split;
 mod stats;
 
 pub use gemm::{
@@ -22,4 +23,5 @@ pub use matrix::Matrix;
 pub(crate) use pool::settings_lock;
 pub use pool::{default_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
+pub use split::{in_halves, Halve, Split};
 pub use stats::{percentiles, tensor_stats, TensorStats};

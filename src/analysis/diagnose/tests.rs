@@ -35,6 +35,7 @@ fn layer(i: usize, g: f64) -> LayerProbe {
         saturated: 0.0,
         dead: 0.0,
         update_ratio: 1e-3,
+        series: Vec::new(),
     }
 }
 
