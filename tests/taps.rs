@@ -7,7 +7,6 @@
 use gradscope::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
 use gradscope::probe::{ProbeConfig, Prober, StepProbe, TensorStats};
 use gradscope::tensor::{with_threads, Matrix, Scalar};
-use std::sync::Mutex;
 
 const BATCH: usize = 64;
 const WIDTH: usize = 300;
@@ -70,12 +69,7 @@ fn configs() -> Vec<(&'static str, MlpConfig)> {
     ]
 }
 
-/// `with_threads` sets a process-wide thread limit: the tests that use it
-/// take turns, so the two-thread run really splits its passes.
-static THREAD_LIMIT: Mutex<()> = Mutex::new(());
-
 fn compare<T: Scalar>(threads: usize, tol: f64) {
-    let _turn = THREAD_LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     for (name, cfg) in configs() {
         let ((tapped, mlp_t), (read, mlp_r)) = with_threads(threads, || {
             (probe::<T>(&cfg, true), probe::<T>(&cfg, false))
@@ -123,7 +117,6 @@ fn tapped_figures_equal_the_untapped_ones_in_f32_on_two_threads() {
 
 #[test]
 fn relu_layers_report_dead_units_and_sigmoid_layers_do_not() {
-    let _turn = THREAD_LIMIT.lock().unwrap_or_else(|e| e.into_inner());
     let cfgs = configs();
     let (relu, _) = probe::<f32>(&cfgs[1].1, true);
     let (sigmoid, _) = probe::<f32>(&cfgs[0].1, true);
