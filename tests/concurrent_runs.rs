@@ -18,6 +18,7 @@ const BATCH: usize = 128;
 const INPUT: usize = 64;
 const WIDTH: usize = 256;
 const STEPS: usize = 4;
+const _: () = assert!(2 * BATCH * WIDTH * WIDTH >= PARALLEL_MIN_FLOP && BATCH * WIDTH >= 1 << 14);
 
 /// One run: its model seed and optimizer.
 struct Run {
@@ -97,7 +98,6 @@ fn assert_same(got: &Outcome, want: &Outcome, what: &str) {
 
 #[test]
 fn two_runs_at_once_in_pools_of_one_and_two_threads_train_as_each_alone() {
-    assert!(2 * BATCH * WIDTH * WIDTH >= PARALLEL_MIN_FLOP && BATCH * WIDTH >= 1 << 14);
     let sgd = Run {
         seed: 3,
         optimizer: "sgd",

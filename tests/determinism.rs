@@ -37,6 +37,8 @@ use gradscope::tensor::{threads_for, with_threads, Init, Matrix, Scalar, PARALLE
 const BATCH: usize = 128;
 const INPUT: usize = 300;
 const WIDTH: usize = 256;
+const _: () = assert!(2 * BATCH * WIDTH * WIDTH >= PARALLEL_MIN_FLOP);
+const _: () = assert!(BATCH * WIDTH >= 1 << 14 && WIDTH * WIDTH >= 1 << 16);
 
 fn batch<T: Scalar>() -> (Matrix<T>, Vec<usize>) {
     let x = (0..BATCH * INPUT)
@@ -81,13 +83,6 @@ fn configs() -> [(MlpConfig, &'static str); 2] {
         .init(Init::XavierUniform { gain: 1.0 });
     let bn = plain.clone().norm(Norm::Batch, NormPlacement::Before);
     [(plain, "sgd"), (bn, "adam")]
-}
-
-#[test]
-fn the_shapes_are_large_enough_to_split() {
-    assert!(2 * BATCH * WIDTH * WIDTH >= PARALLEL_MIN_FLOP);
-    assert!(BATCH * WIDTH >= 1 << 14);
-    assert!(WIDTH * WIDTH >= 1 << 16);
 }
 
 #[test]

@@ -370,7 +370,7 @@ mod tests {
     fn large_products_take_the_pools_threads_and_match() {
         let a = seq(130, 260, 3.0);
         let b = seq(260, 170, 4.0);
-        assert!(2 * 130 * 170 * 260 >= PARALLEL_MIN_FLOP);
+        const { assert!(2 * 130 * 170 * 260 >= PARALLEL_MIN_FLOP) };
         assert_eq!(in_pool(1, || threads_for(130, 170, 260)), 1);
         assert_eq!(in_pool(2, || threads_for(130, 170, 260)), 2);
         assert_eq!(in_pool(2, || threads_for(10, 10, 10)), 1);
