@@ -1,7 +1,8 @@
 //! The trainer: runs a [`Spec`] and reports through a [`Sink`].
 //!
-//! One step: gather a batch, zero the gradients, forward, loss, backward,
-//! clip (optional), optimizer update at the scheduled rate. Evaluation runs
+//! One step: gather a batch, forward, loss, backward (parameter gradients
+//! written over the last step's: no zeroing pass), clip (optional),
+//! optimizer update at the scheduled rate. Evaluation runs
 //! in eval mode (BatchNorm running statistics) on the whole training and
 //! held-out sets. A non-finite loss ends the run with
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
@@ -12,7 +13,7 @@ use crate::data::{self, gather, mnist, Batches, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Loss, Mlp, Mode, Targets};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
-use crate::probe::{Prober, StepProbe};
+use crate::probe::{Prober, StepProbe, Tap};
 use crate::tensor::{Matrix, Scalar};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -236,24 +237,29 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     for step in 0..total {
         let t0 = Instant::now();
         gather(train, batches.next_indices(), &mut x, &mut y);
-        prober.arm(step, &mut mlp);
-        let out = mlp.forward(&x, Mode::Train);
-        let accuracy = accuracy(out, &y);
-        let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);
-        // Gradients written over last step's (no zero_grad pass).
-        mlp.backward_overwrite(&x, &grad);
-        let probing = spec.probe.scalars_at(step) || !loss.is_finite();
-        let mut probe = probing.then(|| prober.observe(step, &mlp, &grad));
+        prober.arm(step, mlp.blocks_mut());
+        let (loss, accuracy) = forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+        let tapped = prober.tap_at(step).is_on();
+        if !loss.is_finite() && !tapped {
+            // Measure the failing step: the same forward and backward again,
+            // tapped (a tap changes no value; the run ends here, so the
+            // second update of BatchNorm's running statistics is never used).
+            mlp.set_tap(Tap::Scalars);
+            forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+        }
+        let probing = tapped || !loss.is_finite();
+        let mut probe = probing.then(|| prober.observe(step, &mlp.blocks()));
         let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
+        let mut record = StepRecord {
+            step,
+            loss,
+            accuracy,
+            lr,
+            grad_norm: f64::NAN,
+        };
         if !loss.is_finite() {
             // Record the step and where the non-finite values are, then stop.
-            sink.event(&Event::Step(&StepRecord {
-                step,
-                loss,
-                accuracy,
-                lr,
-                grad_norm: f64::NAN,
-            }));
+            sink.event(&Event::Step(&record));
             if let Some(p) = &probe {
                 sink.event(&Event::Probe(p));
             }
@@ -270,7 +276,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             }
             norm
         };
+        record.grad_norm = grad_norm;
         if !grad_norm.is_finite() {
+            // The step ran: its row, then where the non-finite values are.
+            sink.event(&Event::Step(&record));
             if let Some(p) = &probe {
                 sink.event(&Event::Probe(p));
             }
@@ -284,16 +293,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         }
         optimizer.step(&mut mlp.params(), lr);
         if let Some(p) = &mut probe {
-            prober.finish(&mlp, p);
+            prober.finish(&mlp.blocks(), p);
         }
         train_seconds += t0.elapsed().as_secs_f64();
-        sink.event(&Event::Step(&StepRecord {
-            step,
-            loss,
-            accuracy,
-            lr,
-            grad_norm,
-        }));
+        sink.event(&Event::Step(&record));
         if let Some(p) = &probe {
             sink.event(&Event::Probe(p));
         }
@@ -312,11 +315,28 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         test_loss: last.test_loss,
         test_accuracy: last.test_accuracy,
         grad_norms,
-        layers: mlp.linear_paths.clone(),
+        layers: mlp.layer_paths(),
         train_seconds,
     };
     sink.event(&Event::Finished(&summary));
     Ok(summary)
+}
+
+/// Forward, loss and backward on the batch `(x, y)`, gradients written
+/// over the last step's (no `zero_grad` pass): the batch's loss and
+/// accuracy, `dL/dlogits` in `grad`.
+fn forward_backward<T: Scalar>(
+    mlp: &mut Mlp<T>,
+    loss: Loss,
+    x: &Matrix<T>,
+    y: &[usize],
+    grad: &mut Matrix<T>,
+) -> (f64, f64) {
+    let out = mlp.forward(x, Mode::Train);
+    let accuracy = accuracy(out, y);
+    let loss = loss.compute(out, Targets::Classes(y), grad);
+    mlp.backward_overwrite(x, grad);
+    (loss, accuracy)
 }
 
 fn evaluate_both<T: Scalar>(
@@ -344,7 +364,7 @@ pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64
     let (mut total_loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..data.len()).collect();
     // Evaluation records no probe: no layer measures its tensors.
-    mlp.set_tap(false);
+    mlp.set_tap(Tap::Off);
     for chunk in idx.chunks(CHUNK) {
         gather(data, chunk, &mut x, &mut y);
         let out = mlp.forward(&x, Mode::Eval);

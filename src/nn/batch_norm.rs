@@ -30,10 +30,13 @@
 //! assert_eq!((y.get(0, 0), y.get(1, 0)), (-1.0, 1.0));
 //! ```
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
-use super::tap;
-use crate::tensor::{max_threads, Matrix, Scalar};
+use super::layer::{join, Layer, Mode, NamedParam};
+use crate::tensor::{max_threads, Matrix, Scalar, Split};
+use crate::tensor::{Grads, Param};
 use std::ops::Range;
+
+/// Entries below which a pass stays on one thread.
+const PARALLEL_MIN: usize = 1 << 14;
 
 /// Batch Normalization over features.
 pub struct BatchNorm<T> {
@@ -110,7 +113,11 @@ fn by_features<A: Send, B: Send>(
     f: usize,
     run: impl Fn(Range<usize>) -> (Vec<A>, Vec<B>) + Sync,
 ) -> (Vec<A>, Vec<B>) {
-    let Some(mid) = tap::split_point(n * f, 16 * n, max_threads()).map(|e| e / n) else {
+    let Some(mid) = Split::new(n * f, 16 * n, max_threads())
+        .min(PARALLEL_MIN)
+        .cut()
+        .map(|e| e / n)
+    else {
         return run(0..f);
     };
     let ((mut a, mut b), (a2, b2)) = rayon::join(|| run(0..mid), || run(mid..f));
@@ -126,7 +133,7 @@ fn by_rows<T: Scalar>(n: usize, f: usize, out: &mut [T], run: impl Fn(usize, &mu
     if n == 0 || f == 0 {
         return; // nothing to do (and `chunks_mut(0)` would panic)
     }
-    match tap::split_point(n * f, f, max_threads()) {
+    match Split::new(n * f, f, max_threads()).min(PARALLEL_MIN).cut() {
         None => run(0, out),
         Some(mid) => {
             let (a, b) = out.split_at_mut(mid);

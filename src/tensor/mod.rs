@@ -6,6 +6,7 @@ mod gemm;
 mod init;
 mod matrix;
 mod own_gemm;
+mod param;
 mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -19,6 +20,7 @@ pub use gemm::{
 };
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
+pub use param::{Grads, Param};
 #[cfg(test)]
 pub(crate) use pool::settings_lock;
 pub use pool::{default_threads, param_pass_in_parallel, with_threads};
