@@ -4,9 +4,7 @@
 //! docs can record both crates' figures and justify the default.
 
 use super::Workload;
-use crate::tensor::{
-    backend, matmul, max_threads, set_backend, set_max_threads, Backend, Matrix, Op,
-};
+use crate::tensor::{matmul_with, with_threads, Backend, Matrix, Op};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -40,7 +38,11 @@ pub struct GemmTiming {
     pub gflop_per_s: f64,
 }
 
-/// The backends compared, in the order their timings are returned.
+/// The products timed, in the order their timings are returned.
+const PRODUCTS: [Product; 3] = [Product::Forward, Product::WeightGrad, Product::InputGrad];
+
+/// The backends compared, in the order their timings are returned (within
+/// each product).
 pub const BACKENDS: [Backend; 3] = [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply];
 
 /// The name of a backend as reported.
@@ -54,16 +56,41 @@ pub fn backend_name(b: Backend) -> &'static str {
 
 /// Times the three products of a hidden layer of `workload` (`in = out =
 /// width`) with each backend, alternating them, `reps` repetitions of
-/// about `min_flop` floating-point operations each; returns the medians.
-/// Restores the backend and thread count it found.
+/// about `min_flop` floating-point operations each, in a pool of `threads`
+/// threads; returns the medians. (`matrixmultiply` takes its threads from
+/// `MATMUL_NUM_THREADS` instead, which the CLI sets.)
 pub fn compare_backends(
     workload: &Workload,
     threads: usize,
     reps: usize,
     min_flop: f64,
 ) -> Vec<GemmTiming> {
-    let (saved_backend, saved_threads) = (backend(), max_threads());
-    set_max_threads(threads);
+    let rates = with_threads(threads, || time_backends(workload, reps, min_flop));
+    let (b, w) = (workload.batch, workload.width);
+    let mut out = Vec::new();
+    for (pi, &product) in PRODUCTS.iter().enumerate() {
+        let (m, n, k) = match product {
+            Product::Forward | Product::InputGrad => (b, w, w),
+            Product::WeightGrad => (w, w, b),
+        };
+        for (bi, &be) in BACKENDS.iter().enumerate() {
+            out.push(GemmTiming {
+                backend: backend_name(be),
+                product,
+                m,
+                n,
+                k,
+                threads: threads.max(1),
+                gflop_per_s: super::median(&rates[pi * BACKENDS.len() + bi]),
+            });
+        }
+    }
+    out
+}
+
+/// GFLOP/s of every repetition, per (product, backend) in
+/// `compare_backends`'s order, on the calling pool's threads.
+fn time_backends(workload: &Workload, reps: usize, min_flop: f64) -> Vec<Vec<f64>> {
     let (b, w) = (workload.batch, workload.width);
     let x = filled(b, w, 0.25);
     let weight = filled(w, w, 0.5);
@@ -71,19 +98,22 @@ pub fn compare_backends(
     let mut y = Matrix::zeros(b, w);
     let mut dw = Matrix::zeros(w, w);
     let mut dx = Matrix::zeros(b, w);
-    let products = [Product::Forward, Product::WeightGrad, Product::InputGrad];
-    let backends = BACKENDS;
     let flop = 2.0 * (b * w * w) as f64;
     let calls = ((min_flop / flop).ceil() as usize).max(1);
-    let mut rates = vec![Vec::with_capacity(reps); products.len() * backends.len()];
+    let mut rates = vec![Vec::with_capacity(reps); PRODUCTS.len() * BACKENDS.len()];
     for _ in 0..reps.max(1) {
-        for (pi, &product) in products.iter().enumerate() {
-            for (bi, &be) in backends.iter().enumerate() {
-                set_backend(be);
+        for (pi, &product) in PRODUCTS.iter().enumerate() {
+            for (bi, &be) in BACKENDS.iter().enumerate() {
                 let mut run = || match product {
-                    Product::Forward => matmul(&mut y, true, 1.0, &x, Op::N, &weight, Op::T),
-                    Product::WeightGrad => matmul(&mut dw, true, 1.0, &g, Op::T, &x, Op::N),
-                    Product::InputGrad => matmul(&mut dx, false, 1.0, &g, Op::N, &weight, Op::N),
+                    Product::Forward => {
+                        matmul_with(be, &mut y, true, 1.0, &x, Op::N, &weight, Op::T)
+                    }
+                    Product::WeightGrad => {
+                        matmul_with(be, &mut dw, true, 1.0, &g, Op::T, &x, Op::N)
+                    }
+                    Product::InputGrad => {
+                        matmul_with(be, &mut dx, false, 1.0, &g, Op::N, &weight, Op::N)
+                    }
                 };
                 run();
                 let t0 = Instant::now();
@@ -91,31 +121,11 @@ pub fn compare_backends(
                     run();
                 }
                 let secs = t0.elapsed().as_secs_f64();
-                rates[pi * backends.len() + bi].push(calls as f64 * flop / secs / 1e9);
+                rates[pi * BACKENDS.len() + bi].push(calls as f64 * flop / secs / 1e9);
             }
         }
     }
-    set_backend(saved_backend);
-    set_max_threads(saved_threads);
-    let mut out = Vec::new();
-    for (pi, &product) in products.iter().enumerate() {
-        let (m, n, k) = match product {
-            Product::Forward | Product::InputGrad => (b, w, w),
-            Product::WeightGrad => (w, w, b),
-        };
-        for (bi, &be) in backends.iter().enumerate() {
-            out.push(GemmTiming {
-                backend: backend_name(be),
-                product,
-                m,
-                n,
-                k,
-                threads,
-                gflop_per_s: super::median(&rates[pi * backends.len() + bi]),
-            });
-        }
-    }
-    out
+    rates
 }
 
 fn filled(rows: usize, cols: usize, v: f32) -> Matrix<f32> {
@@ -127,14 +137,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_backend_reports_positive_rates_and_state_is_restored() {
-        let _settings = crate::tensor::settings_lock();
-        let before = (backend(), max_threads());
-        let t = compare_backends(&Workload::new(2, 16, 8), 1, 1, 1e4);
+    fn every_backend_reports_positive_rates_for_every_product() {
+        let t = compare_backends(&Workload::new(2, 16, 8), 2, 1, 1e4);
         assert_eq!(t.len(), 3 * BACKENDS.len());
         let names: Vec<_> = t.iter().take(3).map(|t| t.backend).collect();
         assert_eq!(names, ["gradscope", "gemm", "matrixmultiply"]);
-        assert!(t.iter().all(|t| t.gflop_per_s > 0.0));
-        assert_eq!((backend(), max_threads()), before);
+        let products: Vec<_> = t.iter().step_by(3).map(|t| t.product).collect();
+        assert_eq!(
+            products,
+            [Product::Forward, Product::WeightGrad, Product::InputGrad]
+        );
+        assert_eq!(t[3].m, 16, "the weight gradient is width x width x batch");
+        assert_eq!(t[3].k, 8);
+        assert!(t.iter().all(|t| t.gflop_per_s > 0.0 && t.threads == 2));
     }
 }

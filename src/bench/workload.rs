@@ -14,10 +14,11 @@ use crate::error::Result;
 use crate::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
-use crate::tensor::{max_threads, set_max_threads, Init, Matrix};
+use crate::tensor::{Init, Matrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Input features (MNIST's 28 x 28).
@@ -101,13 +102,13 @@ impl Workload {
 /// A model, its optimizer and one fixed batch: everything a timed step
 /// touches, allocated once.
 ///
-/// With more than one thread the steps run inside a rayon pool of that
-/// many threads, so the thread that drives the step is one of the GEMM's
-/// workers (calling from outside a pool would park it and wake two others
-/// for every product).
+/// [`Self::time`] runs the steps inside the bench's rayon pool of
+/// `threads` threads: the pool's size is the thread count the step's code
+/// reads (`tensor::max_threads`), and the thread that drives the step is
+/// one of the GEMM's workers (calling from outside a pool would park it
+/// and wake two others for every product).
 pub struct TrainingBench {
-    threads: usize,
-    pool: Option<rayon::ThreadPool>,
+    pool: Arc<rayon::ThreadPool>,
     mlp: Mlp<f32>,
     opt: Box<dyn Optimizer<f32>>,
     x: Matrix<f32>,
@@ -125,13 +126,11 @@ impl TrainingBench {
     /// # Panics
     /// When the thread pool cannot be created.
     pub fn new(workload: &Workload, threads: usize, seed: u64) -> Result<Self> {
-        let threads = threads.max(1);
-        let pool = (threads > 1).then(|| {
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a rayon thread pool")
-        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .build()
+            .expect("a rayon thread pool");
+        let pool = Arc::new(pool);
         let mlp = workload.mlp_config().build::<f32>(seed)?;
         let opt = OptimizerConfig::from_name("sgd")?.build::<f32>();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
@@ -143,7 +142,6 @@ impl TrainingBench {
             .map(|_| rng.gen_range(0..OUTPUT))
             .collect();
         Ok(Self {
-            threads,
             pool,
             mlp,
             opt,
@@ -163,9 +161,10 @@ impl TrainingBench {
     }
 
     /// One training step: forward, loss, backward writing the gradients over
-    /// the last step's (`Mlp::backward_overwrite`, no zeroing pass), SGD
-    /// (on the calling thread; [`Self::time`] runs steps in the pool), with
-    /// the trainer's probe calls when probes are set.
+    /// the last step's (`Mlp::backward_overwrite`, no zeroing pass), SGD,
+    /// with the trainer's probe calls when probes are set. It runs on the
+    /// calling thread, with the threads of the caller's pool;
+    /// [`Self::time`] runs steps in the bench's own pool.
     pub fn step(&mut self) {
         let step = self.step;
         if let Some(p) = &self.prober {
@@ -187,27 +186,18 @@ impl TrainingBench {
         }
     }
 
-    /// Runs `steps` steps with products on up to `threads` threads (the
-    /// GEMM thread limit is set for the duration and restored); returns
-    /// steps per second.
+    /// Runs `steps` steps in the bench's pool (products and passes on up
+    /// to its `threads` threads); returns steps per second.
     pub fn time(&mut self, steps: usize) -> f64 {
-        let saved = max_threads();
-        set_max_threads(self.threads);
-        let pool = self.pool.take();
-        let run = |b: &mut Self| {
+        // A second handle, so the steps can borrow `self` mutably.
+        let pool = Arc::clone(&self.pool);
+        pool.install(|| {
             let t0 = Instant::now();
             for _ in 0..steps {
-                b.step();
+                self.step();
             }
             steps as f64 / t0.elapsed().as_secs_f64()
-        };
-        let rate = match &pool {
-            Some(p) => p.install(|| run(self)),
-            None => run(self),
-        };
-        self.pool = pool;
-        set_max_threads(saved);
-        rate
+        })
     }
 
     /// The loss of the last step (NaN before the first).
@@ -233,7 +223,6 @@ mod tests {
 
     #[test]
     fn a_tiny_run_trains_and_reports_a_positive_rate() {
-        let _settings = crate::tensor::settings_lock();
         let mut b = TrainingBench::new(&Workload::new(2, 16, 8), 2, 0).unwrap();
         let rate = b.time(3);
         assert!(rate > 0.0 && rate.is_finite());

@@ -14,10 +14,11 @@
 //! In evaluation the statistics are constants: `dL/dx = gamma s_running g`.
 //!
 //! # Threads
-//! At two threads (and 16,384 entries or more) the per-feature sums run on
-//! the two halves of the features and the per-entry passes on the two
-//! halves of the batch; every value is computed in the same order as on
-//! one thread, so the results are the same bit for bit.
+//! In a pool of two threads or more (and at 16,384 entries or more) the
+//! per-feature sums run on halves of the features and the per-entry passes
+//! on halves of the batch ([`crate::tensor::in_halves`]); every value is
+//! computed in the same order as on one thread, so the results are the
+//! same bit for bit.
 //!
 //! # Shapes
 //! `x`, `y`: `batch x features`; `gamma`, `beta`, running stats: `1 x features`.
@@ -31,12 +32,8 @@
 //! ```
 
 use super::layer::{join, Layer, Mode, NamedParam};
-use crate::tensor::{max_threads, Matrix, Scalar, Split};
-use crate::tensor::{Grads, Param};
+use crate::tensor::{in_halves, Grads, Matrix, Param, Scalar, Split};
 use std::ops::Range;
-
-/// Entries below which a pass stays on one thread.
-const PARALLEL_MIN: usize = 1 << 14;
 
 /// Batch Normalization over features.
 pub struct BatchNorm<T> {
@@ -106,40 +103,49 @@ impl<T: Scalar> BatchNorm<T> {
     }
 }
 
-/// Per-feature results `(a, b)` of `run` over the features `0..f`, on the
-/// two halves of the features in parallel when that pays (module doc).
+/// Entries below which a pass stays on one thread (the activations'
+/// threshold: on smaller layers a second thread costs more than it saves).
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// Per-feature results `(a, b)` of `run` over the features `0..f`, on
+/// halves of the features across the pool's threads when that pays
+/// (module doc). The cuts fall on multiples of 16 features (counted in
+/// entries of the `n x f` input, so the threshold is the passes' own).
 fn by_features<A: Send, B: Send>(
     n: usize,
     f: usize,
     run: impl Fn(Range<usize>) -> (Vec<A>, Vec<B>) + Sync,
 ) -> (Vec<A>, Vec<B>) {
-    let Some(mid) = Split::new(n * f, 16 * n, max_threads())
-        .min(PARALLEL_MIN)
-        .cut()
-        .map(|e| e / n)
-    else {
+    if n == 0 {
         return run(0..f);
-    };
-    let ((mut a, mut b), (a2, b2)) = rayon::join(|| run(0..mid), || run(mid..f));
-    a.extend(a2);
-    b.extend(b2);
-    (a, b)
+    }
+    let split = Split::on_pool(n * f, 16 * n).min(PARALLEL_MIN);
+    in_halves(
+        0..n * f,
+        split,
+        &|entries: Range<usize>, _| run(entries.start / n..entries.end / n),
+        &|(mut a, mut b), (a2, b2)| {
+            a.extend(a2);
+            b.extend(b2);
+            (a, b)
+        },
+    )
 }
 
 /// Runs `run(first_row, rows)` over the rows of the `n x f` row-major
-/// `out`, on the two halves of the batch in parallel when that pays
+/// `out`, on halves of the batch across the pool's threads when that pays
 /// (module doc).
 fn by_rows<T: Scalar>(n: usize, f: usize, out: &mut [T], run: impl Fn(usize, &mut [T]) + Sync) {
     if n == 0 || f == 0 {
         return; // nothing to do (and `chunks_mut(0)` would panic)
     }
-    match Split::new(n * f, f, max_threads()).min(PARALLEL_MIN).cut() {
-        None => run(0, out),
-        Some(mid) => {
-            let (a, b) = out.split_at_mut(mid);
-            rayon::join(|| run(0, a), || run(mid / f, b));
-        }
-    }
+    let split = Split::on_pool(n * f, f).min(PARALLEL_MIN);
+    in_halves(
+        out,
+        split,
+        &|rows: &mut [T], at| run(at / f, rows),
+        &|(), ()| (),
+    );
 }
 
 impl<T: Scalar> Layer<T> for BatchNorm<T> {
@@ -294,12 +300,12 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
 mod tests {
     use super::*;
 
-    /// At two threads (features and batch split in halves) every output is
-    /// the same, bit for bit, as at one thread, on a shape large enough to
-    /// split, with an odd width so the halves are unequal.
+    /// In pools of two and three threads (features and batch cut in
+    /// halves, and again) every output is the same, bit for bit, as in a
+    /// pool of one, on a shape large enough to split, with an odd width so
+    /// the halves are unequal.
     #[test]
     fn two_threads_give_the_same_bits() {
-        let _settings = crate::tensor::settings_lock();
         let (n, f) = (96, 200);
         let wave = |k: usize, a: f64| -> Vec<f32> {
             (0..k)
@@ -318,8 +324,10 @@ mod tests {
                 (y, bn.input_grad().clone(), grads, bn.running_var.clone())
             })
         };
-        assert!(n * f >= 1 << 14, "large enough to split");
-        assert_eq!(run(1), run(2));
+        assert!(n * f >= PARALLEL_MIN, "large enough to split");
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3), "three threads: halves cut again, unequally");
     }
 
     #[test]

@@ -261,8 +261,6 @@ mod tests {
 
     #[test]
     fn backward_overwrite_equals_zero_grad_then_backward() {
-        // The comparison is bit for bit: no other test may switch the GEMM
-        // backend between the two backward passes.
         overwrite_matches::<f32>(1e-5);
         overwrite_matches::<f64>(1e-12);
     }

@@ -164,7 +164,6 @@ mod tests {
 
     #[test]
     fn the_parallel_update_equals_the_serial_one_bit_for_bit() {
-        let _settings = crate::tensor::settings_lock();
         for (momentum, nesterov) in [(0.0, false), (0.9, false), (0.9, true)] {
             assert_eq!(run(1, momentum, nesterov), run(2, momentum, nesterov));
         }

@@ -8,13 +8,23 @@
 //! as strides, except that our kernel copies the smaller operand transposed
 //! when it must read it by rows (`super::own_gemm`: `x` in `x W^T`).
 //!
+//! The backend is a value, not a setting: [`matmul`] and [`affine`] use the
+//! default ([`Backend::Gradscope`]); [`matmul_with`] and [`affine_with`]
+//! take it as an argument (the benchmark is their only caller outside
+//! tests).
+//!
 //! Threads: a product smaller than [`PARALLEL_MIN_FLOP`] runs on one thread
-//! (on tiny layers two threads are slower than one); larger ones use up to
-//! [`max_threads`] threads.
+//! (on tiny layers two threads are slower than one); larger ones use the
+//! threads of the rayon pool they are called in ([`max_threads`]). On every
+//! backend the thread count does not change a result's bits: our kernel
+//! computes each entry as one chain over `k` whatever the tiling, and the
+//! `gemm` crate shares out tiles of `C` among threads while cutting `k` into
+//! blocks by cache size alone (`gemm-common` 0.19, `gemm_basic_generic`),
+//! so each entry is summed in the same order on one thread or many.
 
+use super::operand::{oriented, strides, Backend, Op};
 use super::own_gemm::own_kernel;
-use super::{Matrix, Scalar};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use super::{max_threads, Matrix, Scalar};
 
 /// Below this many floating-point operations a product runs on one thread.
 /// Measured by training (docs/PERFORMANCE.md): on the 2-core Zen 4 machines
@@ -23,54 +33,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 /// batch 128, so the break-even lies between.
 pub const PARALLEL_MIN_FLOP: usize = 10_000_000;
 
-/// Whether an operand is used as stored or transposed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// As stored.
-    N,
-    /// Transposed.
-    T,
-}
-
-/// Which GEMM multiplies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// Our own kernel for f32 on AVX-512 (default), else the `gemm` crate.
-    Gradscope,
-    /// The `gemm` crate.
-    Gemm,
-    /// The `matrixmultiply` crate.
-    MatrixMultiply,
-}
-
-static MAX_THREADS: AtomicUsize = AtomicUsize::new(1);
-static BACKEND: AtomicU8 = AtomicU8::new(0);
-
-/// Sets the most threads one product may use (at least 1).
-pub fn set_max_threads(n: usize) {
-    MAX_THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// The most threads one product may use.
-pub fn max_threads() -> usize {
-    MAX_THREADS.load(Ordering::Relaxed)
-}
-
-/// Selects the GEMM backend for all later products.
-pub fn set_backend(backend: Backend) {
-    BACKEND.store(backend as u8, Ordering::Relaxed);
-}
-
-/// The GEMM backend in use.
-pub fn backend() -> Backend {
-    match BACKEND.load(Ordering::Relaxed) {
-        0 => Backend::Gradscope,
-        1 => Backend::Gemm,
-        _ => Backend::MatrixMultiply,
-    }
-}
-
-/// Threads for an `m x n x k` product under the size policy.
+/// Threads for an `m x n x k` product under the size policy: one below
+/// [`PARALLEL_MIN_FLOP`], else the current pool's ([`max_threads`]).
 pub fn threads_for(m: usize, n: usize, k: usize) -> usize {
     if 2 * m * n * k < PARALLEL_MIN_FLOP {
         1
@@ -79,13 +43,32 @@ pub fn threads_for(m: usize, n: usize, k: usize) -> usize {
     }
 }
 
-/// `dst = (accumulate ? dst : 0) + alpha * op_a(a) * op_b(b)`.
+/// `dst = (accumulate ? dst : 0) + alpha * op_a(a) * op_b(b)` on the
+/// default backend.
 ///
 /// `dst` must already have the product's shape.
 ///
 /// # Panics
 /// When the shapes do not agree.
 pub fn matmul<T: Scalar>(
+    dst: &mut Matrix<T>,
+    accumulate: bool,
+    alpha: T,
+    a: &Matrix<T>,
+    op_a: Op,
+    b: &Matrix<T>,
+    op_b: Op,
+) {
+    matmul_with(Backend::default(), dst, accumulate, alpha, a, op_a, b, op_b);
+}
+
+/// [`matmul`] on `backend`.
+///
+/// # Panics
+/// When the shapes do not agree.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_with<T: Scalar>(
+    backend: Backend,
     dst: &mut Matrix<T>,
     accumulate: bool,
     alpha: T,
@@ -117,7 +100,6 @@ pub fn matmul<T: Scalar>(
     let (b_rs, b_cs) = strides(b, op_b);
     let (d_rs, d_cs) = (n as isize, 1isize);
     let threads = threads_for(m, n, k);
-    let backend = backend();
     if backend == Backend::Gradscope
         && own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, None, threads)
     {
@@ -183,7 +165,8 @@ pub fn matmul<T: Scalar>(
 }
 
 /// `dst = x w^T + bias` on every row: the linear layer's forward (`x` is
-/// `batch x in`, `w` is `out x in`, `bias` has `out` entries).
+/// `batch x in`, `w` is `out x in`, `bias` has `out` entries), on the
+/// default backend.
 ///
 /// On our kernel the bias is added to each tile before its write-back;
 /// elsewhere it is copied into every row and the product accumulated onto
@@ -192,6 +175,20 @@ pub fn matmul<T: Scalar>(
 /// # Panics
 /// When the shapes do not agree.
 pub fn affine<T: Scalar>(dst: &mut Matrix<T>, x: &Matrix<T>, w: &Matrix<T>, bias: &[T]) {
+    affine_with(Backend::default(), dst, x, w, bias);
+}
+
+/// [`affine`] on `backend`.
+///
+/// # Panics
+/// When the shapes do not agree.
+pub fn affine_with<T: Scalar>(
+    backend: Backend,
+    dst: &mut Matrix<T>,
+    x: &Matrix<T>,
+    w: &Matrix<T>,
+    bias: &[T],
+) {
     let (m, k, n) = (x.rows(), x.cols(), w.rows());
     assert_eq!(
         w.cols(),
@@ -206,7 +203,7 @@ pub fn affine<T: Scalar>(dst: &mut Matrix<T>, x: &Matrix<T>, w: &Matrix<T>, bias
     if m > 0
         && n > 0
         && k > 0
-        && backend() == Backend::Gradscope
+        && backend == Backend::Gradscope
         && own_kernel(
             dst,
             false,
@@ -224,36 +221,24 @@ pub fn affine<T: Scalar>(dst: &mut Matrix<T>, x: &Matrix<T>, w: &Matrix<T>, bias
     for r in 0..m {
         dst.row_mut(r).copy_from_slice(bias);
     }
-    matmul(dst, true, T::one(), x, Op::N, w, Op::T);
+    matmul_with(backend, dst, true, T::one(), x, Op::N, w, Op::T);
 }
 
-/// `op(a) * op(b)` as a new matrix.
+/// `op(a) * op(b)` as a new matrix (default backend).
 pub fn product<T: Scalar>(a: &Matrix<T>, op_a: Op, b: &Matrix<T>, op_b: Op) -> Matrix<T> {
     let mut out = Matrix::zeros(oriented(a, op_a).0, oriented(b, op_b).1);
     matmul(&mut out, false, T::one(), a, op_a, b, op_b);
     out
 }
 
-/// The shape of `op(a)`.
-pub(super) fn oriented<T: Scalar>(a: &Matrix<T>, op: Op) -> (usize, usize) {
-    match op {
-        Op::N => a.shape(),
-        Op::T => (a.cols(), a.rows()),
-    }
-}
-
-/// `(row stride, column stride)` of `op(a)` in `a`'s storage.
-pub(super) fn strides<T: Scalar>(a: &Matrix<T>, op: Op) -> (isize, isize) {
-    let c = a.cols() as isize;
-    match op {
-        Op::N => (c, 1),
-        Op::T => (1, c),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::testing::{
+        assert_close, in_pool, operands, reference, seq32, MODES, ORIENTATIONS, TILE_SHAPES,
+    };
+
+    const BACKENDS: [Backend; 3] = [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply];
 
     fn naive(a: &Matrix<f64>, b: &Matrix<f64>) -> Matrix<f64> {
         let mut out = Matrix::zeros(a.rows(), b.cols());
@@ -267,10 +252,7 @@ mod tests {
     }
 
     fn seq(rows: usize, cols: usize, seed: f64) -> Matrix<f64> {
-        let data = (0..rows * cols)
-            .map(|i| ((i as f64 + seed) * 0.37).sin())
-            .collect();
-        Matrix::from_vec(rows, cols, data).unwrap()
+        seq32(rows, cols, seed).cast()
     }
 
     fn close(a: &Matrix<f64>, b: &Matrix<f64>) {
@@ -280,23 +262,63 @@ mod tests {
         }
     }
 
+    fn product_with(
+        backend: Backend,
+        a: &Matrix<f64>,
+        op_a: Op,
+        b: &Matrix<f64>,
+        op_b: Op,
+    ) -> Matrix<f64> {
+        let mut out = Matrix::zeros(oriented(a, op_a).0, oriented(b, op_b).1);
+        matmul_with(backend, &mut out, false, 1.0, a, op_a, b, op_b);
+        out
+    }
+
     #[test]
     fn every_transpose_combination_matches_naive_on_each_backend() {
-        let _settings = super::super::settings_lock();
-        for backend in [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply] {
-            set_backend(backend);
+        for backend in BACKENDS {
             let (m, k, n) = (7, 5, 9);
             let a = seq(m, k, 1.0);
             let b = seq(k, n, 2.0);
             let want = naive(&a, &b);
             let at = a.transpose();
             let bt = b.transpose();
-            close(&product(&a, Op::N, &b, Op::N), &want);
-            close(&product(&at, Op::T, &b, Op::N), &want);
-            close(&product(&a, Op::N, &bt, Op::T), &want);
-            close(&product(&at, Op::T, &bt, Op::T), &want);
+            close(&product_with(backend, &a, Op::N, &b, Op::N), &want);
+            close(&product_with(backend, &at, Op::T, &b, Op::N), &want);
+            close(&product_with(backend, &a, Op::N, &bt, Op::T), &want);
+            close(&product_with(backend, &at, Op::T, &bt, Op::T), &want);
         }
-        set_backend(Backend::Gradscope);
+    }
+
+    /// The portable twin of our kernel's tests (`own_gemm`): the same
+    /// shapes, orientations and modes, in f32 on every backend, on one and
+    /// two threads, within f32's rounding bound of the f64 product. Runs on
+    /// every machine; without AVX-512 the default backend is the `gemm`
+    /// crate, so this is the path training takes there.
+    #[test]
+    fn every_backend_matches_f64_in_f32_on_every_shape_orientation_and_mode() {
+        for (m, n, k) in TILE_SHAPES {
+            for (op_a, op_b) in ORIENTATIONS {
+                let (a, b, dst0) = operands(m, n, k, op_a, op_b);
+                for (accumulate, alpha) in MODES {
+                    let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
+                    for backend in BACKENDS {
+                        for threads in [1, 2] {
+                            let mut dst = dst0.clone();
+                            in_pool(threads, || {
+                                matmul_with(
+                                    backend, &mut dst, accumulate, alpha, &a, op_a, &b, op_b,
+                                )
+                            });
+                            let what = format!(
+                                "{backend:?} {m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} threads {threads}"
+                            );
+                            assert_close(&dst, &want, &what);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
@@ -309,44 +331,80 @@ mod tests {
         close(&dst, &want);
     }
 
-    /// `affine` adds the bias to every row of `x w^T`: on our kernel (f32,
-    /// bias added per tile, edge tiles included) and on the fallback (f64).
+    /// `affine` adds the bias to every row of `x w^T`, on every backend: in
+    /// f64 and in f32 (on our kernel, where it runs, the bias is added per
+    /// tile, edge tiles included).
     #[test]
-    fn affine_adds_the_bias_to_every_row() {
-        let _settings = super::super::settings_lock();
-        for (m, k, n) in [(9, 20, 7), (64, 30, 13), (3, 5, 70)] {
-            let x = seq(m, k, 1.0);
-            let w = seq(n, k, 2.0);
-            let bias: Vec<f64> = (0..n).map(|j| j as f64 - 3.5).collect();
-            let mut want = naive(&x, &w.transpose());
-            for r in 0..m {
-                for (v, b) in want.row_mut(r).iter_mut().zip(&bias) {
-                    *v += b;
+    fn affine_adds_the_bias_to_every_row_on_each_backend() {
+        for backend in BACKENDS {
+            for (m, k, n) in [(9, 20, 7), (64, 30, 13), (3, 5, 70)] {
+                let x = seq(m, k, 1.0);
+                let w = seq(n, k, 2.0);
+                let bias: Vec<f64> = (0..n).map(|j| j as f64 - 3.5).collect();
+                let mut want = naive(&x, &w.transpose());
+                for r in 0..m {
+                    for (v, b) in want.row_mut(r).iter_mut().zip(&bias) {
+                        *v += b;
+                    }
                 }
-            }
-            let mut got = Matrix::filled(m, n, f64::NAN);
-            affine(&mut got, &x, &w, &bias);
-            close(&got, &want);
-            let bias32: Vec<f32> = bias.iter().map(|&b| b as f32).collect();
-            let mut got32 = Matrix::filled(m, n, f32::NAN);
-            affine(&mut got32, &x.cast(), &w.cast(), &bias32);
-            for (g, w) in got32.as_slice().iter().zip(want.as_slice()) {
-                assert!(
-                    (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
-                    "{g} vs {w}"
-                );
+                let mut got = Matrix::filled(m, n, f64::NAN);
+                affine_with(backend, &mut got, &x, &w, &bias);
+                close(&got, &want);
+                let bias32: Vec<f32> = bias.iter().map(|&b| b as f32).collect();
+                let mut got32 = Matrix::filled(m, n, f32::NAN);
+                affine_with(backend, &mut got32, &x.cast(), &w.cast(), &bias32);
+                for (g, w) in got32.as_slice().iter().zip(want.as_slice()) {
+                    assert!(
+                        (*g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                        "{backend:?}: {g} vs {w}"
+                    );
+                }
             }
         }
     }
 
+    /// The thread count comes from the pool: one thread in a 1-thread
+    /// pool, two in a 2-thread pool (above the size threshold), and the
+    /// threaded product is right.
     #[test]
-    fn large_products_run_threaded_and_match() {
-        let _settings = super::super::settings_lock();
-        set_max_threads(2);
+    fn large_products_take_the_pools_threads_and_match() {
         let a = seq(130, 260, 3.0);
         let b = seq(260, 170, 4.0);
-        assert_eq!(threads_for(130, 170, 260), 2);
-        close(&product(&a, Op::N, &b, Op::N), &naive(&a, &b));
-        set_max_threads(1);
+        assert!(2 * 130 * 170 * 260 >= PARALLEL_MIN_FLOP);
+        assert_eq!(in_pool(1, || threads_for(130, 170, 260)), 1);
+        assert_eq!(in_pool(2, || threads_for(130, 170, 260)), 2);
+        assert_eq!(in_pool(2, || threads_for(10, 10, 10)), 1);
+        let got = in_pool(2, || product(&a, Op::N, &b, Op::N));
+        close(&got, &naive(&a, &b));
+    }
+
+    /// The `gemm` crate (f64 everywhere, f32 without AVX-512) gives the
+    /// same bits on one and two threads: its threads share out tiles of
+    /// `C`, and `k` is blocked by cache size only (module doc). Every
+    /// orientation a training step uses, above the size threshold.
+    #[test]
+    fn the_gemm_crate_gives_the_same_bits_on_one_and_two_threads() {
+        let (m, n, k) = (130, 170, 260);
+        for (op_a, op_b) in ORIENTATIONS {
+            let (a, b, dst0) = operands(m, n, k, op_a, op_b);
+            let run32 = |threads| {
+                let mut dst = dst0.clone();
+                in_pool(threads, || {
+                    assert_eq!(threads_for(m, n, k), threads);
+                    matmul_with(Backend::Gemm, &mut dst, true, 0.5, &a, op_a, &b, op_b);
+                });
+                dst
+            };
+            assert_eq!(run32(1), run32(2), "f32 {op_a:?}{op_b:?}");
+            let (a, b, dst0) = (a.cast::<f64>(), b.cast::<f64>(), dst0.cast::<f64>());
+            let run64 = |threads| {
+                let mut dst = dst0.clone();
+                in_pool(threads, || {
+                    matmul_with(Backend::Gemm, &mut dst, true, 0.5, &a, op_a, &b, op_b)
+                });
+                dst
+            };
+            assert_eq!(run64(1), run64(2), "f64 {op_a:?}{op_b:?}");
+        }
     }
 }

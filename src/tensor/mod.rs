@@ -1,10 +1,13 @@
 //! Tensors: the row-major [`Matrix`] (f32 for training, f64 for checks),
-//! matrix products on a tuned GEMM crate, weight initializers, and the
-//! one-pass statistics probes take of a tensor.
+//! matrix products (our kernel or a GEMM crate, on the threads of the rayon
+//! pool they are called in), the split of a pass across those threads,
+//! weight initializers, and the one-pass statistics probes take of a
+//! tensor.
 
 mod gemm;
 mod init;
 mod matrix;
+mod operand;
 mod own_gemm;
 mod param;
 mod pool;
@@ -13,17 +16,15 @@ mod scalar;
 mod sgemm;
 mod split;
 mod stats;
+#[cfg(test)]
+pub(crate) mod testing;
 
-pub use gemm::{
-    affine, backend, matmul, max_threads, product, set_backend, set_max_threads, threads_for,
-    Backend, Op, PARALLEL_MIN_FLOP,
-};
+pub use gemm::{affine, affine_with, matmul, matmul_with, product, threads_for, PARALLEL_MIN_FLOP};
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
+pub use operand::{Backend, Op};
 pub use param::{Grads, Param};
-#[cfg(test)]
-pub(crate) use pool::settings_lock;
-pub use pool::{default_threads, param_pass_in_parallel, with_threads};
+pub use pool::{default_threads, max_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
-pub use split::{in_halves, Halve, Split};
+pub use split::{in_halves, Halve, Rows, Split};
 pub use stats::{percentiles, tensor_stats, TensorStats};

@@ -22,7 +22,7 @@
 //! inputs would run it transposed). Measured in docs/PERFORMANCE.md ("Our
 //! GEMM").
 
-use super::gemm::{oriented, strides, Op};
+use super::operand::{oriented, strides, Op};
 use super::{Matrix, Scalar};
 
 /// f32 entries in one core's L2 (1 MiB on the Zen 4 machines we build on):
@@ -69,7 +69,7 @@ pub(super) fn own_kernel<T: Scalar>(
         // T is f32 (dst was): the bias's entries are f32s.
         let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr() as *const f32);
         let ((bc, bc_op), (rows, rows_op), (pm, pn)) = if transposed {
-            ((b, flip(op_b)), (a, flip(op_a)), (n, m))
+            ((b, op_b.flip()), (a, op_a.flip()), (n, m))
         } else {
             ((a, op_a), (b, op_b), (m, n))
         };
@@ -128,179 +128,82 @@ pub(super) fn own_kernel<T: Scalar>(
 
 #[cfg(target_arch = "x86_64")]
 thread_local! {
-    /// A transposed operand for our kernel, reused across products.
+    /// A transposed operand for our kernel, reused across products. This
+    /// is per-thread storage, not a setting: it holds no choice, only a
+    /// buffer each thread reuses so products do not allocate.
     static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// `out = a^T`, row-major (`a.cols() x a.rows()`), on the two halves of
-/// `a`'s columns in parallel when `threads > 1` and there is enough work.
+/// Entries below which a transpose stays on one thread.
+#[cfg(target_arch = "x86_64")]
+const TRANSPOSE_PARALLEL_MIN: usize = 1 << 14;
+
+/// `out = a^T`, row-major (`a.cols() x a.rows()`): `a`'s columns cut in
+/// halves (on multiples of 16, the kernel's transpose block) across up to
+/// `threads` threads when there is enough work.
 #[cfg(target_arch = "x86_64")]
 fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
+    use super::split::{in_halves, Rows, Split};
     let (rows, cols) = a.shape();
     out.resize(rows * cols, 0.0);
     let src = a.as_slice();
-    let mid = (cols / 2).next_multiple_of(16);
-    // SAFETY (each call): only reached on our kernel's path, after
-    // `sgemm::available()`.
-    if threads > 1 && rows * cols >= 1 << 14 && mid < cols {
-        let (first, second) = out.split_at_mut(mid * rows);
-        rayon::join(
-            || unsafe { super::sgemm::transpose(src, rows, cols, 0..mid, first) },
-            || unsafe { super::sgemm::transpose(src, rows, cols, mid..cols, second) },
-        );
-    } else {
-        unsafe { super::sgemm::transpose(src, rows, cols, 0..cols, out) };
-    }
-}
-
-/// The other orientation.
-#[cfg(target_arch = "x86_64")]
-fn flip(op: Op) -> Op {
-    match op {
-        Op::N => Op::T,
-        Op::T => Op::N,
-    }
+    // Cut on columns: `rows * cols >= MIN` is `cols >= ceil(MIN / rows)`.
+    let min_cols = match rows {
+        0 => usize::MAX,
+        _ => TRANSPOSE_PARALLEL_MIN.div_ceil(rows),
+    };
+    let split = Split::new(cols, 16, threads).min(min_cols);
+    // Column `c` of `a` is row `c` of `out`, `rows` entries long.
+    let parts = (0..cols, Rows::new(&mut out[..], rows));
+    in_halves(
+        parts,
+        split,
+        &|(columns, part): (std::ops::Range<usize>, Rows<'_, f32>), _| {
+            // SAFETY: only reached on our kernel's path, after
+            // `sgemm::available()`; `part` holds `columns.len()` rows of
+            // `rows` entries.
+            unsafe { super::sgemm::transpose(src, rows, cols, columns, part.into_slice()) }
+        },
+        &|(), ()| (),
+    );
 }
 
 #[cfg(test)]
 mod tests {
+    //! Our kernel against the f64 reference. These need AVX-512 and skip
+    //! visibly without it (`super::super::testing`); their portable twins
+    //! (the `gemm` crate on the same cases) are in `super::super::gemm`.
+
     use super::*;
+    use crate::tensor::testing::{
+        assert_close, bits, in_pool, operands, our_kernel_runs, reference, seq32, skip, MODES,
+        NO_AVX512, ORIENTATIONS, TILE_SHAPES,
+    };
 
-    fn seq32(rows: usize, cols: usize, seed: f64) -> Matrix<f32> {
-        let data = (0..rows * cols)
-            .map(|i| ((i as f64 + seed) * 0.37).sin() as f32)
-            .collect();
-        Matrix::from_vec(rows, cols, data).unwrap()
-    }
-
-    fn orient(x: &Matrix<f32>, op: Op) -> Matrix<f64> {
-        match op {
-            Op::N => x.cast(),
-            Op::T => x.transpose().cast(),
-        }
-    }
-
-    /// `dst0 (when accumulate) + alpha op(a) op(b) (+ bias on every row)`
-    /// in f64, from f32 inputs, and for each entry the bound on f32's
-    /// rounding error: `k u sum |a b|` for a chain of `k` FMAs (`u` =
-    /// 2^-24), plus a few roundings of the result.
-    #[allow(clippy::too_many_arguments)]
-    fn reference(
-        dst0: &Matrix<f32>,
-        accumulate: bool,
-        alpha: f32,
-        a: &Matrix<f32>,
-        op_a: Op,
-        b: &Matrix<f32>,
-        op_b: Op,
-        bias: Option<&[f32]>,
-    ) -> (Matrix<f64>, Matrix<f64>) {
-        let (a, b) = (orient(a, op_a), orient(b, op_b));
-        let k = a.cols() as f64;
-        let u = f64::powi(2.0, -24);
-        let mut want = Matrix::zeros(a.rows(), b.cols());
-        let mut bound = Matrix::zeros(a.rows(), b.cols());
-        for i in 0..a.rows() {
-            for j in 0..b.cols() {
-                let s: f64 = (0..a.cols()).map(|p| a.get(i, p) * b.get(p, j)).sum();
-                let abs: f64 = (0..a.cols())
-                    .map(|p| (a.get(i, p) * b.get(p, j)).abs())
-                    .sum();
-                let mut v = s * alpha as f64;
-                let mut others = 0.0;
-                if let Some(bias) = bias {
-                    v += bias[j] as f64;
-                    others += (bias[j] as f64).abs();
-                }
-                if accumulate {
-                    v += dst0.get(i, j) as f64;
-                    others += (dst0.get(i, j) as f64).abs();
-                }
-                want.set(i, j, v);
-                let scaled = (alpha as f64).abs() * abs;
-                bound.set(i, j, (k + 1.0) * u * scaled + 4.0 * u * (v.abs() + others));
-            }
-        }
-        (want, bound)
-    }
-
-    /// Runs `f` (a call of `own_kernel` on `threads` threads) inside a pool
-    /// of that size: no global thread setting, since tests run concurrently.
-    fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(f)
-    }
-
-    fn assert_close(got: &Matrix<f32>, (want, bound): &(Matrix<f64>, Matrix<f64>), what: &str) {
-        let entries = got
-            .as_slice()
-            .iter()
-            .zip(want.as_slice())
-            .zip(bound.as_slice());
-        for (i, ((x, y), e)) in entries.enumerate() {
-            assert!(
-                (*x as f64 - y).abs() <= *e,
-                "{what}: entry {i}: {x} vs {y} (bound {e:e})"
-            );
-        }
-    }
-
-    /// Every tile shape of the kernel (1 to 6 rows, 1 to 4 vectors, full
-    /// and masked last vectors, several tiles each way), every orientation,
-    /// both forms, one and two threads, with and without accumulation and
-    /// scaling: equal to the f64 product within f32 rounding over k terms.
+    /// Every tile shape of the kernel, every orientation, both forms, one
+    /// and two threads, with and without accumulation and scaling: equal
+    /// to the f64 product within f32 rounding over k terms.
     #[test]
     fn own_kernel_matches_f64_on_every_tile_shape_and_orientation() {
-        let shapes = [
-            (1, 1, 1),
-            (5, 17, 3),
-            (6, 16, 7),
-            (7, 33, 20),
-            (13, 64, 9),
-            (12, 70, 31),
-            (2, 129, 1),
-            (20, 200, 50),
-            (70, 20, 9),
-            (130, 7, 5),
-            // op(b) larger than L2: broadcast even when stored as is.
-            (5, 600, 500),
-        ];
-        let ops = [
-            (Op::N, Op::N),
-            (Op::T, Op::N),
-            (Op::N, Op::T),
-            (Op::T, Op::T),
-        ];
-        let modes = [(false, 1.0), (false, 2.0), (true, 1.0), (true, -0.5)];
-        for (m, n, k) in shapes {
-            for (op_a, op_b) in ops {
-                for (accumulate, alpha) in modes {
+        if !our_kernel_runs() {
+            return skip(NO_AVX512);
+        }
+        for (m, n, k) in TILE_SHAPES {
+            for (op_a, op_b) in ORIENTATIONS {
+                let (a, b, dst0) = operands(m, n, k, op_a, op_b);
+                for (accumulate, alpha) in MODES {
+                    let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
                     for threads in [1, 2] {
-                        let a = match op_a {
-                            Op::N => seq32(m, k, 1.0),
-                            Op::T => seq32(k, m, 1.0),
-                        };
-                        let b = match op_b {
-                            Op::N => seq32(k, n, 2.0),
-                            Op::T => seq32(n, k, 2.0),
-                        };
-                        let dst0 = seq32(m, n, 3.0);
                         let mut dst = dst0.clone();
+                        let what = format!(
+                            "{m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} threads {threads}"
+                        );
                         let ran = in_pool(threads, || {
                             own_kernel(
                                 &mut dst, accumulate, alpha, &a, op_a, &b, op_b, None, threads,
                             )
                         });
-                        if !ran {
-                            return; // no AVX-512 here: nothing to test
-                        }
-                        let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
-                        let what = format!(
-                            "{m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} threads {threads}"
-                        );
+                        assert!(ran, "{what}: the kernel did not run");
                         assert_close(&dst, &want, &what);
                     }
                 }
@@ -312,10 +215,15 @@ mod tests {
     /// and the large-operand shape included, on one and two threads.
     #[test]
     fn own_kernel_adds_the_bias_per_output_column() {
+        if !our_kernel_runs() {
+            return skip(NO_AVX512);
+        }
         for (m, n, k) in [(9, 7, 20), (64, 13, 30), (3, 70, 5), (130, 600, 500)] {
             let x = seq32(m, k, 1.0);
             let w = seq32(n, k, 2.0);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.5).collect();
+            let zeros = Matrix::zeros(m, n);
+            let want = reference(&zeros, false, 1.0, &x, Op::N, &w, Op::T, Some(&bias));
             for threads in [1, 2] {
                 let mut dst = Matrix::filled(m, n, f32::NAN);
                 let ran = in_pool(threads, || {
@@ -331,12 +239,9 @@ mod tests {
                         threads,
                     )
                 });
-                if !ran {
-                    return;
-                }
-                let zeros = Matrix::zeros(m, n);
-                let want = reference(&zeros, false, 1.0, &x, Op::N, &w, Op::T, Some(&bias));
-                assert_close(&dst, &want, &format!("{m}x{n}x{k} threads {threads}"));
+                let what = format!("{m}x{n}x{k} threads {threads}");
+                assert!(ran, "{what}: the kernel did not run");
+                assert_close(&dst, &want, &what);
             }
         }
     }
@@ -346,25 +251,48 @@ mod tests {
     /// the two-thread transposed copy (70 x 300 is large enough to split).
     #[test]
     fn own_kernel_is_bitwise_the_same_on_one_and_two_threads() {
+        if !our_kernel_runs() {
+            return skip(NO_AVX512);
+        }
         let a = seq32(70, 300, 4.0);
         let b = seq32(150, 300, 5.0);
+        assert!(
+            70 * 300 >= 1 << 14,
+            "the copy splits (TRANSPOSE_PARALLEL_MIN)"
+        );
         for op_b in [Op::N, Op::T] {
             let b = match op_b {
                 Op::N => b.transpose(),
                 Op::T => b.clone(),
             };
-            let mut one = Matrix::zeros(70, 150);
-            let mut two = Matrix::zeros(70, 150);
-            let run = |dst: &mut Matrix<f32>, threads| {
-                in_pool(threads, || {
-                    own_kernel(dst, false, 1.0, &a, Op::N, &b, op_b, None, threads)
-                })
+            let run = |threads| {
+                let mut dst = Matrix::zeros(70, 150);
+                let ran = in_pool(threads, || {
+                    own_kernel(&mut dst, false, 1.0, &a, Op::N, &b, op_b, None, threads)
+                });
+                assert!(ran, "{op_b:?} on {threads} threads: the kernel did not run");
+                dst
             };
-            if !run(&mut one, 1) {
-                return;
+            assert_eq!(bits(&run(1)), bits(&run(2)), "{op_b:?}");
+        }
+    }
+
+    /// The transposed copy cut in halves by columns equals the whole one,
+    /// on 1 to 4 threads, at sizes on both sides of the threshold.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_split_transpose_equals_the_whole_one() {
+        if !our_kernel_runs() {
+            return skip(NO_AVX512);
+        }
+        for (rows, cols) in [(70, 300), (3, 40), (128, 129), (1, 20_000)] {
+            let a = seq32(rows, cols, 6.0);
+            let want = a.transpose();
+            for threads in 1..=4 {
+                let mut out = Vec::new();
+                in_pool(threads, || transpose_into(&a, &mut out, threads));
+                assert_eq!(out, want.as_slice(), "{rows}x{cols} on {threads}");
             }
-            run(&mut two, 2);
-            assert_eq!(one.as_slice(), two.as_slice(), "{op_b:?}");
         }
     }
 }

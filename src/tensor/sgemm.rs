@@ -39,7 +39,9 @@
 //! column blocks are outer and a `k x 64` panel of `B` stays in L2 across
 //! the row blocks. Threads split the outer loop in halves.
 
+use super::split::{in_halves, Split};
 use std::arch::x86_64::*;
+use std::ops::Range;
 
 /// Rows of `A` per tile.
 const MR: usize = 6;
@@ -102,49 +104,43 @@ pub unsafe fn run(p: &Problem, threads: usize) {
     }
     let row_blocks = p.m.div_ceil(MR);
     let col_blocks = p.n.div_ceil(NR);
-    // The larger operand is streamed once (module doc).
+    // The larger operand is streamed once (module doc). Threads take
+    // halves of the outer blocks.
     let rows_outer = p.m >= p.n;
-    split(p, rows_outer, 0, row_blocks, 0, col_blocks, threads.max(1));
+    let outer = if rows_outer { row_blocks } else { col_blocks };
+    in_halves(
+        0..outer,
+        Split::new(outer, 1, threads.max(1)),
+        &|blocks: Range<usize>, _| {
+            // SAFETY: `run`'s contract (the caller's); each leaf writes
+            // the tiles of its own outer blocks, disjoint from the others'.
+            unsafe { tiles(p, rows_outer, blocks, row_blocks, col_blocks) }
+        },
+        &|(), ()| (),
+    );
 }
 
-/// Runs the tiles `[r0, r1) x [c0, c1)` (in blocks), splitting the outer
-/// dimension in halves while threads remain.
-#[allow(clippy::too_many_arguments)]
-unsafe fn split(
+/// Runs the tiles of the outer `blocks` (row blocks when `rows_outer`,
+/// else column blocks), across all blocks of the other dimension.
+///
+/// # Safety
+/// As [`run`].
+unsafe fn tiles(
     p: &Problem,
     rows_outer: bool,
-    r0: usize,
-    r1: usize,
-    c0: usize,
-    c1: usize,
-    threads: usize,
+    blocks: Range<usize>,
+    row_blocks: usize,
+    col_blocks: usize,
 ) {
-    let (lo, hi) = if rows_outer { (r0, r1) } else { (c0, c1) };
-    if threads > 1 && hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        let (t1, t2) = (threads / 2, threads - threads / 2);
-        if rows_outer {
-            rayon::join(
-                || split(p, true, r0, mid, c0, c1, t1),
-                || split(p, true, mid, r1, c0, c1, t2),
-            );
-        } else {
-            rayon::join(
-                || split(p, false, r0, r1, c0, mid, t1),
-                || split(p, false, r0, r1, mid, c1, t2),
-            );
-        }
-        return;
-    }
     if rows_outer {
-        for rb in r0..r1 {
-            for cb in c0..c1 {
+        for rb in blocks {
+            for cb in 0..col_blocks {
                 tile_at(p, rb, cb);
             }
         }
     } else {
-        for cb in c0..c1 {
-            for rb in r0..r1 {
+        for cb in blocks {
+            for rb in 0..row_blocks {
                 tile_at(p, rb, cb);
             }
         }
@@ -363,10 +359,12 @@ fn transpose16(r: [__m512; 16]) -> [__m512; 16] {
 mod tests {
     use super::*;
 
+    use crate::tensor::testing::{skip, NO_AVX512};
+
     #[test]
     fn transpose_matches_the_definition_on_edge_shapes() {
         if !available() {
-            return;
+            return skip(NO_AVX512);
         }
         for (rows, cols) in [
             (1, 1),

@@ -87,6 +87,34 @@ impl<A: Halve, B: Halve, C: Halve, D: Halve> Halve for (A, B, C, D) {
     }
 }
 
+/// A mutable slice of rows, `width` entries each, cut at a row index: the
+/// parts of an output whose entries are whole rows (our kernel's
+/// transposed copy, one row per column of its source).
+pub struct Rows<'a, T> {
+    data: &'a mut [T],
+    width: usize,
+}
+
+impl<'a, T> Rows<'a, T> {
+    /// `data` as rows of `width` entries.
+    pub fn new(data: &'a mut [T], width: usize) -> Self {
+        Self { data, width }
+    }
+
+    /// The entries, row after row.
+    pub fn into_slice(self) -> &'a mut [T] {
+        self.data
+    }
+}
+
+impl<T: Send> Halve for Rows<'_, T> {
+    fn halve(self, mid: usize) -> (Self, Self) {
+        let width = self.width;
+        let (a, b) = self.data.split_at_mut(mid * width);
+        (Self { data: a, width }, Self { data: b, width })
+    }
+}
+
 /// How a piece of work may be split: its length in entries, the grain a
 /// cut must fall on, the threads it may use, and the least length worth a
 /// second thread.
@@ -241,6 +269,24 @@ mod tests {
         );
         assert_eq!(n, 40);
         assert!(b.iter().enumerate().all(|(i, &v)| v as usize == i + 1));
+    }
+
+    #[test]
+    fn rows_are_cut_at_a_row_index() {
+        let mut data: Vec<usize> = vec![0; 5 * 3];
+        in_halves(
+            (0..5, Rows::new(&mut data[..], 3)),
+            Split::new(5, 1, 2),
+            &|(rows, part): (Range<usize>, Rows<'_, usize>), _| {
+                let part = part.into_slice();
+                assert_eq!(part.len(), 3 * rows.len());
+                for (i, chunk) in part.chunks_mut(3).enumerate() {
+                    chunk.fill(rows.start + i);
+                }
+            },
+            &|(), ()| (),
+        );
+        assert_eq!(data, [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]);
     }
 
     #[test]
