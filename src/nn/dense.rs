@@ -256,6 +256,10 @@ impl<T: Scalar> Block<T> for Dense<T> {
 
     fn set_tap(&mut self, tap: Tap) {
         self.tap = tap;
+        if !tap.is_on() {
+            // No stale figures from an earlier tapped step.
+            self.figures = Figures::default();
+        }
         if let Some(act) = &mut self.activation {
             act.measure(tap.is_on());
         }
