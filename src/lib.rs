@@ -14,6 +14,7 @@ pub mod nn;
 pub mod optim;
 pub mod probe;
 pub mod report;
+pub mod run;
 pub mod store;
 pub mod tensor;
 

@@ -1,12 +1,14 @@
-//! Taps (statistics taken inside forward and backward) against the
-//! prober's untapped path, which reads the same tensors after backward:
-//! the figures agree, and a tapped step trains bit for bit like an
-//! untapped one. Shapes are large enough for several row blocks, and the
-//! two-thread runs split each pass in halves.
+//! Taps (statistics a block takes inside its forward and backward): a
+//! tapped step trains bit for bit like an untapped one, every figure is
+//! measured, and the output layer's figures are those of the tensors the
+//! step left (logits, loss gradient, weights). Shapes are large enough for
+//! several row blocks, and the two-thread runs split each pass in halves.
+//! Each hidden block's wiring (which tensor is `pre`, `out`, `pre_grad`,
+//! `out_grad` with each norm placement) is checked in `src/nn/dense.rs`.
 
 use gradscope::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
-use gradscope::probe::{ProbeConfig, Prober, StepProbe, TensorStats};
-use gradscope::tensor::{with_threads, Matrix, Scalar};
+use gradscope::probe::{ProbeConfig, Prober, StepProbe, Tap, TensorStats};
+use gradscope::tensor::{tensor_stats, with_threads, Matrix, Scalar};
 
 const BATCH: usize = 64;
 const WIDTH: usize = 300;
@@ -19,18 +21,18 @@ fn batch<T: Scalar>() -> (Matrix<T>, Vec<usize>) {
     (Matrix::from_vec(BATCH, 20, x).unwrap(), labels)
 }
 
-/// One step of `cfg`, probed with taps on (`tapped`) or read afterwards.
-fn probe<T: Scalar>(cfg: &MlpConfig, tapped: bool) -> (StepProbe, Mlp<T>) {
+/// One step of `cfg` with taps on (`tapped`) or off: the probe, the
+/// network, and the loss gradient.
+fn probe<T: Scalar>(cfg: &MlpConfig, tapped: bool) -> (StepProbe, Mlp<T>, Matrix<T>) {
     let mut mlp = cfg.build::<T>(7).unwrap();
     let (x, labels) = batch::<T>();
-    let prober = Prober::<T>::new(ProbeConfig::default());
-    mlp.set_tap(tapped);
+    let mut prober = Prober::<T>::new(ProbeConfig::default());
+    mlp.set_tap(if tapped { Tap::Scalars } else { Tap::Off });
     let mut g = Matrix::default();
     let out = mlp.forward(&x, Mode::Train).clone();
     Loss::CrossEntropy.compute(&out, Targets::Classes(&labels), &mut g);
     mlp.backward(&x, &g);
-    let mut prober = prober;
-    (prober.observe(0, &mlp, &g), mlp)
+    (prober.observe(0, &mlp.blocks()), mlp, g)
 }
 
 fn assert_close(a: &TensorStats, b: &TensorStats, what: &str, tol: f64) {
@@ -69,57 +71,78 @@ fn configs() -> Vec<(&'static str, MlpConfig)> {
     ]
 }
 
-fn compare<T: Scalar>(threads: usize, tol: f64) {
+/// Taps on and off give the same gradients bit for bit; tapped, every
+/// figure is measured; untapped, none.
+fn compare<T: Scalar>() {
     for (name, cfg) in configs() {
-        let ((tapped, mlp_t), (read, mlp_r)) = with_threads(threads, || {
-            (probe::<T>(&cfg, true), probe::<T>(&cfg, false))
-        });
-        // Training is unchanged by taps, bit for bit.
-        let (mut mt, mut mr) = (mlp_t, mlp_r);
-        for (a, b) in mt.params().iter().zip(mr.params().iter()) {
+        let ((tapped, mut mt, _), (untapped, mut mu, _)) =
+            (probe::<T>(&cfg, true), probe::<T>(&cfg, false));
+        for (a, b) in mt.params().iter().zip(mu.params().iter()) {
             assert_eq!(a.param.grad, b.param.grad, "{name} {}", a.path);
         }
-        assert_eq!(tapped.layers.len(), read.layers.len());
-        for (a, b) in tapped.layers.iter().zip(&read.layers) {
-            let at = |t: &str| format!("{name} layer {} {t}", a.layer);
-            assert_close(&a.weight_grad, &b.weight_grad, &at("weight_grad"), tol);
-            assert_close(&a.pre, &b.pre, &at("pre"), tol);
-            assert_close(&a.out, &b.out, &at("out"), tol);
-            assert_close(&a.pre_grad, &b.pre_grad, &at("pre_grad"), tol);
-            assert_close(&a.out_grad, &b.out_grad, &at("out_grad"), tol);
-            // Same sample positions: identical percentiles and fractions.
-            assert_eq!(a.pre_pct, b.pre_pct, "{}", at("percentiles"));
-            assert!(
-                a.saturated == b.saturated || (a.saturated.is_nan() && b.saturated.is_nan()),
-                "{}",
-                at("saturated")
-            );
-            assert!(
-                a.dead == b.dead || (a.dead.is_nan() && b.dead.is_nan()),
-                "{}",
-                at("dead")
-            );
+        for l in &tapped.layers {
+            let at = |t: &str| format!("{name} layer {} {t}", l.layer);
+            let figures = [
+                ("weight", l.weight),
+                ("weight_grad", l.weight_grad),
+                ("pre", l.pre),
+                ("out", l.out),
+                ("pre_grad", l.pre_grad),
+                ("out_grad", l.out_grad),
+            ];
+            for (t, s) in figures {
+                assert!(s.n > 0 && s.sum_sq > 0.0, "{}", at(t));
+            }
+            let [p15, p50, p85] = l.pre_pct;
+            assert!(p15 <= p50 && p50 <= p85, "{}", at("percentiles"));
         }
+        let nothing = |l: &gradscope::probe::LayerProbe| l.weight.n == 0 && l.pre_grad.n == 0;
+        assert!(untapped.layers.iter().all(nothing), "{name}");
+    }
+}
+
+/// The output layer's figures against its tensors: `z = h =` the logits,
+/// `dL/dz = dL/dh =` the loss gradient, every entry of its weight.
+fn output_layer_matches<T: Scalar>(tol: f64) {
+    for (name, cfg) in configs() {
+        let (p, mut mlp, g) = probe::<T>(&cfg, true);
+        let out = p.layers.last().unwrap();
+        let what = |t: &str| format!("{name} {t}");
+        assert_close(
+            &out.pre_grad,
+            &tensor_stats(g.as_slice()),
+            &what("dL/dz"),
+            tol,
+        );
+        assert_eq!((out.pre, out.pre_grad), (out.out, out.out_grad), "{name}");
+        let params = mlp.params();
+        let w = &params[params.len() - 2];
+        assert_eq!(w.path, format!("{}.weight", out.path));
+        let (value, grad) = (w.param.value.as_slice(), w.param.grad.as_slice());
+        assert_close(&out.weight, &tensor_stats(value), &what("W"), tol);
+        assert_close(&out.weight_grad, &tensor_stats(grad), &what("dL/dW"), tol);
     }
 }
 
 #[test]
-fn tapped_figures_equal_the_untapped_ones_in_f64() {
-    compare::<f64>(1, 1e-12);
+fn taps_change_no_value_and_measure_every_figure() {
+    compare::<f64>();
+    with_threads(2, compare::<f32>);
 }
 
 #[test]
-fn tapped_figures_equal_the_untapped_ones_in_f32_on_two_threads() {
-    // f32 blocks are summed in f32 (relative error < 1e-6), in another
-    // order than the untapped whole-tensor pass.
-    compare::<f32>(2, 1e-5);
+fn the_output_layer_figures_are_its_tensors() {
+    output_layer_matches::<f64>(1e-12);
+    // f32 blocks are summed in f32 (relative error < 1e-6), split in
+    // halves on two threads.
+    with_threads(2, || output_layer_matches::<f32>(1e-5));
 }
 
 #[test]
 fn relu_layers_report_dead_units_and_sigmoid_layers_do_not() {
     let cfgs = configs();
-    let (relu, _) = probe::<f32>(&cfgs[1].1, true);
-    let (sigmoid, _) = probe::<f32>(&cfgs[0].1, true);
+    let (relu, ..) = probe::<f32>(&cfgs[1].1, true);
+    let (sigmoid, ..) = probe::<f32>(&cfgs[0].1, true);
     assert!(relu.layers[..3]
         .iter()
         .all(|l| (0.0..0.5).contains(&l.dead)));

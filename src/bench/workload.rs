@@ -168,7 +168,7 @@ impl TrainingBench {
     pub fn step(&mut self) {
         let step = self.step;
         if let Some(p) = &self.prober {
-            p.arm(step, &mut self.mlp);
+            p.arm(step, self.mlp.blocks_mut());
         }
         let out = self.mlp.forward(&self.x, Mode::Train);
         self.last_loss =
@@ -176,12 +176,12 @@ impl TrainingBench {
         self.mlp.backward_overwrite(&self.x, &self.grad);
         self.step += 1;
         let mut probe = match &mut self.prober {
-            Some(p) if p.config.scalars_at(step) => Some(p.observe(step, &self.mlp, &self.grad)),
+            Some(p) if p.config.scalars_at(step) => Some(p.observe(step, &self.mlp.blocks())),
             _ => None,
         };
         self.opt.step(&mut self.mlp.params(), LR);
         if let (Some(p), Some(probe)) = (&mut self.prober, &mut probe) {
-            p.finish(&self.mlp, probe);
+            p.finish(&self.mlp.blocks(), probe);
             std::hint::black_box(probe);
         }
     }

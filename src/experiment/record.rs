@@ -1,59 +1,10 @@
 //! A run's whole record in memory: what the trainer reported, in order.
 //! The store writes it and reads it back; diagnosis and reports read it.
 
-use super::trainer::{EvalRecord, Event, Sink, StepRecord, Summary};
+use super::events::{EvalRecord, Event, RunStatus, Sink, StepRecord, Summary};
 use super::Spec;
 use crate::probe::StepProbe;
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// Where a run stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Training (or killed without a chance to say so; see `Interrupted`).
-    Running,
-    /// Finished all its steps.
-    Finished,
-    /// Stopped by a non-finite loss or gradient.
-    Diverged,
-    /// Stopped by another error.
-    Failed,
-    /// Found `Running` by a later open after its process died.
-    Interrupted,
-}
-
-impl RunStatus {
-    /// The name used in the store and output.
-    pub fn name(self) -> &'static str {
-        match self {
-            RunStatus::Running => "running",
-            RunStatus::Finished => "finished",
-            RunStatus::Diverged => "diverged",
-            RunStatus::Failed => "failed",
-            RunStatus::Interrupted => "interrupted",
-        }
-    }
-
-    /// Parses [`RunStatus::name`].
-    pub fn from_name(s: &str) -> Option<Self> {
-        [
-            RunStatus::Running,
-            RunStatus::Finished,
-            RunStatus::Diverged,
-            RunStatus::Failed,
-            RunStatus::Interrupted,
-        ]
-        .into_iter()
-        .find(|r| r.name() == s)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Everything recorded about one run.
 #[derive(Clone, Debug, Serialize, Deserialize)]

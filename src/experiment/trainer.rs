@@ -1,20 +1,20 @@
 //! The trainer: runs a [`Spec`] and reports through a [`Sink`].
 //!
-//! One step: gather a batch, zero the gradients, forward, loss, backward,
-//! clip (optional), optimizer update at the scheduled rate. Evaluation runs
+//! One step: gather a batch, forward, loss, backward (parameter gradients
+//! written over the last step's: no zeroing pass), clip (optional),
+//! optimizer update at the scheduled rate. Evaluation runs
 //! in eval mode (BatchNorm running statistics) on the whole training and
 //! held-out sets. A non-finite loss ends the run with
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
 
-use super::record::RunStatus;
+pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
 use super::{Dtype, Spec};
 use crate::data::{self, gather, mnist, Batches, Dataset};
 use crate::error::{Error, Result};
 use crate::nn::{Loss, Mlp, Mode, Targets};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
-use crate::probe::{Prober, StepProbe};
+use crate::probe::{Prober, Tap};
 use crate::tensor::{Matrix, Scalar};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Instant;
 
@@ -66,111 +66,6 @@ pub fn prepare_data(spec: &Spec) -> Result<Prepared> {
     scaler.apply(&mut train);
     scaler.apply(&mut test);
     Ok(Prepared { train, test })
-}
-
-/// One optimizer step, as reported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StepRecord {
-    /// 0-based step index.
-    pub step: usize,
-    /// Mean loss on the batch (before the update).
-    pub loss: f64,
-    /// Accuracy on the batch (before the update).
-    pub accuracy: f64,
-    /// Learning rate used.
-    pub lr: f64,
-    /// Global gradient L2 norm, before clipping.
-    pub grad_norm: f64,
-}
-
-/// An evaluation, as reported.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct EvalRecord {
-    /// Steps done when it ran.
-    pub step: usize,
-    /// Mean loss over the training set.
-    pub train_loss: f64,
-    /// Accuracy over the training set.
-    pub train_accuracy: f64,
-    /// Mean loss over the held-out set.
-    pub test_loss: f64,
-    /// Accuracy over the held-out set.
-    pub test_accuracy: f64,
-}
-
-/// The end of a run.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Summary {
-    /// Steps done.
-    pub steps: usize,
-    /// Final training-set loss (eval mode).
-    pub train_loss: f64,
-    /// Final training-set accuracy.
-    pub train_accuracy: f64,
-    /// Final held-out loss.
-    pub test_loss: f64,
-    /// Final held-out accuracy.
-    pub test_accuracy: f64,
-    /// Last step's weight-gradient L2 norm per linear layer, input side first.
-    pub grad_norms: Vec<f64>,
-    /// The linear layers those norms belong to.
-    pub layers: Vec<String>,
-    /// Wall-clock seconds spent training (not evaluating).
-    pub train_seconds: f64,
-}
-
-impl Summary {
-    /// First-layer over last-layer weight-gradient norm (the vanishing
-    /// gradient in one number: far below 1 when it vanishes).
-    pub fn first_last_ratio(&self) -> f64 {
-        match (self.grad_norms.first(), self.grad_norms.last()) {
-            (Some(&f), Some(&l)) if l > 0.0 => f / l,
-            _ => f64::NAN,
-        }
-    }
-}
-
-/// What the trainer reports, in order: `Started`, then `Step`s with `Eval`s
-/// between them, then `Finished`.
-#[derive(Clone, Debug)]
-pub enum Event<'a> {
-    /// Training is about to start.
-    Started {
-        /// The spec being run.
-        spec: &'a Spec,
-        /// Steps that will run.
-        total_steps: usize,
-        /// Trainable scalars.
-        params: usize,
-    },
-    /// A step finished.
-    Step(&'a StepRecord),
-    /// A step was probed (after its update).
-    Probe(&'a StepProbe),
-    /// An evaluation finished.
-    Eval(&'a EvalRecord),
-    /// The run finished.
-    Finished(&'a Summary),
-    /// The run stopped on an error (the error is also returned).
-    Failed {
-        /// `Diverged` for a non-finite loss or gradient, else `Failed`.
-        status: RunStatus,
-        /// What happened.
-        error: &'a Error,
-    },
-}
-
-/// Receives the trainer's events (terminal progress, JSON, a store).
-pub trait Sink: Send {
-    /// Called for each event, in order.
-    fn event(&mut self, event: &Event<'_>);
-}
-
-/// A sink that ignores everything.
-pub struct NullSink;
-
-impl Sink for NullSink {
-    fn event(&mut self, _event: &Event<'_>) {}
 }
 
 /// Steps the spec asks for on `train`.
@@ -236,24 +131,29 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     for step in 0..total {
         let t0 = Instant::now();
         gather(train, batches.next_indices(), &mut x, &mut y);
-        prober.arm(step, &mut mlp);
-        let out = mlp.forward(&x, Mode::Train);
-        let accuracy = accuracy(out, &y);
-        let loss = spec.loss.compute(out, Targets::Classes(&y), &mut grad);
-        // Gradients written over last step's (no zero_grad pass).
-        mlp.backward_overwrite(&x, &grad);
-        let probing = spec.probe.scalars_at(step) || !loss.is_finite();
-        let mut probe = probing.then(|| prober.observe(step, &mlp, &grad));
+        prober.arm(step, mlp.blocks_mut());
+        let (loss, accuracy) = forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+        let tapped = prober.tap_at(step).is_on();
+        if !loss.is_finite() && !tapped {
+            // Measure the failing step: the same forward and backward again,
+            // tapped (a tap changes no value; the run ends here, so the
+            // second update of BatchNorm's running statistics is never used).
+            mlp.set_tap(Tap::Scalars);
+            forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+        }
+        let probing = tapped || !loss.is_finite();
+        let mut probe = probing.then(|| prober.observe(step, &mlp.blocks()));
         let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
+        let mut record = StepRecord {
+            step,
+            loss,
+            accuracy,
+            lr,
+            grad_norm: f64::NAN,
+        };
         if !loss.is_finite() {
             // Record the step and where the non-finite values are, then stop.
-            sink.event(&Event::Step(&StepRecord {
-                step,
-                loss,
-                accuracy,
-                lr,
-                grad_norm: f64::NAN,
-            }));
+            sink.event(&Event::Step(&record));
             if let Some(p) = &probe {
                 sink.event(&Event::Probe(p));
             }
@@ -270,7 +170,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             }
             norm
         };
+        record.grad_norm = grad_norm;
         if !grad_norm.is_finite() {
+            // The step ran: its row, then where the non-finite values are.
+            sink.event(&Event::Step(&record));
             if let Some(p) = &probe {
                 sink.event(&Event::Probe(p));
             }
@@ -284,16 +187,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         }
         optimizer.step(&mut mlp.params(), lr);
         if let Some(p) = &mut probe {
-            prober.finish(&mlp, p);
+            prober.finish(&mlp.blocks(), p);
         }
         train_seconds += t0.elapsed().as_secs_f64();
-        sink.event(&Event::Step(&StepRecord {
-            step,
-            loss,
-            accuracy,
-            lr,
-            grad_norm,
-        }));
+        sink.event(&Event::Step(&record));
         if let Some(p) = &probe {
             sink.event(&Event::Probe(p));
         }
@@ -312,11 +209,28 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         test_loss: last.test_loss,
         test_accuracy: last.test_accuracy,
         grad_norms,
-        layers: mlp.linear_paths.clone(),
+        layers: mlp.layer_paths(),
         train_seconds,
     };
     sink.event(&Event::Finished(&summary));
     Ok(summary)
+}
+
+/// Forward, loss and backward on the batch `(x, y)`, gradients written
+/// over the last step's (no `zero_grad` pass): the batch's loss and
+/// accuracy, `dL/dlogits` in `grad`.
+fn forward_backward<T: Scalar>(
+    mlp: &mut Mlp<T>,
+    loss: Loss,
+    x: &Matrix<T>,
+    y: &[usize],
+    grad: &mut Matrix<T>,
+) -> (f64, f64) {
+    let out = mlp.forward(x, Mode::Train);
+    let accuracy = accuracy(out, y);
+    let loss = loss.compute(out, Targets::Classes(y), grad);
+    mlp.backward_overwrite(x, grad);
+    (loss, accuracy)
 }
 
 fn evaluate_both<T: Scalar>(
@@ -344,7 +258,7 @@ pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64
     let (mut total_loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..data.len()).collect();
     // Evaluation records no probe: no layer measures its tensors.
-    mlp.set_tap(false);
+    mlp.set_tap(Tap::Off);
     for chunk in idx.chunks(CHUNK) {
         gather(data, chunk, &mut x, &mut y);
         let out = mlp.forward(&x, Mode::Eval);

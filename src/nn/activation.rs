@@ -28,10 +28,8 @@
 //! assert_eq!(y, 0.5);
 //! ```
 
-use super::layer::{Grads, Layer, Mode};
-use super::tap::{self, Taps};
 use crate::error::{Error, Result};
-use crate::tensor::{max_threads, Matrix, Scalar};
+use crate::tensor::Scalar;
 use std::fmt;
 use std::str::FromStr;
 
@@ -354,134 +352,6 @@ impl FromStr for Activation {
 }
 
 crate::names::serde_via_str!(Activation);
-
-/// `y = f(x)` on up to `ways` threads: halves of the slices (element-wise,
-/// so the values do not depend on the split).
-fn forward_split<T: Scalar>(act: Activation, x: &[T], y: &mut [T], ways: usize) {
-    let Some(mid) = tap::split_point(x.len(), 16, ways) else {
-        return act.forward_slice(x, y);
-    };
-    let ((xa, xb), (ya, yb)) = (x.split_at(mid), y.split_at_mut(mid));
-    let half = ways / 2;
-    rayon::join(
-        || forward_split(act, xa, ya, half),
-        || forward_split(act, xb, yb, ways - half),
-    );
-}
-
-/// `dL/dx = dL/dy * f'(x)` from `(x, y, dL/dy)` into `dx`, on up to `ways`
-/// threads as in [`forward_split`].
-fn backward_split<T: Scalar>(
-    act: Activation,
-    (x, y, g): (&[T], &[T], &[T]),
-    dx: &mut [T],
-    ways: usize,
-) {
-    let Some(mid) = tap::split_point(x.len(), 16, ways) else {
-        return act.backward_slice(x, y, g, dx);
-    };
-    let (da, db) = dx.split_at_mut(mid);
-    let half = ways / 2;
-    rayon::join(
-        || backward_split(act, (&x[..mid], &y[..mid], &g[..mid]), da, half),
-        || backward_split(act, (&x[mid..], &y[mid..], &g[mid..]), db, ways - half),
-    );
-}
-
-/// An activation as a layer.
-pub struct ActivationLayer<T> {
-    /// The function applied.
-    pub activation: Activation,
-    output: Matrix<T>,
-    input_grad: Matrix<T>,
-    /// `Some` while tapped (see [`super::tap`]).
-    taps: Option<Taps>,
-}
-
-impl<T: Scalar> ActivationLayer<T> {
-    /// A layer applying `activation`.
-    pub fn new(activation: Activation) -> Self {
-        Self {
-            activation,
-            output: Matrix::default(),
-            input_grad: Matrix::default(),
-            taps: None,
-        }
-    }
-}
-
-impl<T: Scalar> Layer<T> for ActivationLayer<T> {
-    fn kind(&self) -> String {
-        self.activation.to_string()
-    }
-
-    fn activation(&self) -> Option<Activation> {
-        Some(self.activation)
-    }
-
-    fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
-        self.output.resize(x.rows(), x.cols());
-        match &mut self.taps {
-            Some(taps) => tap::forward(self.activation, x, &mut self.output, taps),
-            None => forward_split(
-                self.activation,
-                x.as_slice(),
-                self.output.as_mut_slice(),
-                max_threads(),
-            ),
-        }
-        &self.output
-    }
-
-    fn output(&self) -> &Matrix<T> {
-        &self.output
-    }
-
-    fn backward(
-        &mut self,
-        x: &Matrix<T>,
-        grad_output: &Matrix<T>,
-        need_input_grad: bool,
-        _grads: Grads,
-    ) {
-        if !need_input_grad {
-            return;
-        }
-        if let Some(taps) = &mut self.taps {
-            let (x, y) = (x, &self.output);
-            return tap::backward(
-                self.activation,
-                x,
-                y,
-                grad_output,
-                &mut self.input_grad,
-                taps,
-            );
-        }
-        self.input_grad
-            .resize(grad_output.rows(), grad_output.cols());
-        backward_split(
-            self.activation,
-            (x.as_slice(), self.output.as_slice(), grad_output.as_slice()),
-            self.input_grad.as_mut_slice(),
-            max_threads(),
-        );
-    }
-
-    fn input_grad(&self) -> &Matrix<T> {
-        &self.input_grad
-    }
-
-    fn set_tap(&mut self, on: bool) {
-        if on != self.taps.is_some() {
-            self.taps = on.then(Taps::default);
-        }
-    }
-
-    fn taps(&self) -> Option<&Taps> {
-        self.taps.as_ref()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -31,8 +31,8 @@
 //! assert_eq!((y.get(0, 0), y.get(1, 0)), (-1.0, 1.0));
 //! ```
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
-use crate::tensor::{in_halves, Matrix, Scalar, Split};
+use super::layer::{join, Layer, Mode, NamedParam};
+use crate::tensor::{in_halves, Grads, Matrix, Param, Scalar, Split};
 use std::ops::Range;
 
 /// Batch Normalization over features.

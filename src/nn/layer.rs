@@ -14,7 +14,8 @@
 //!            (or written over it, with `Grads::Overwrite`)
 //! ```
 
-use crate::tensor::{Matrix, Scalar};
+use crate::probe::Block;
+use crate::tensor::{Grads, Matrix, Param, Scalar};
 
 /// Training or evaluation behaviour (BatchNorm's statistics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,46 +24,6 @@ pub enum Mode {
     Train,
     /// Running statistics, nothing updated.
     Eval,
-}
-
-/// What `backward` does with the parameter gradients already there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grads {
-    /// Adds this batch's gradients to them.
-    Accumulate,
-    /// Replaces them by this batch's: `zero_grad` then `Accumulate`, without
-    /// the pass over every gradient that zeroing is (PyTorch's
-    /// `zero_grad(set_to_none=True)` saves the same pass). The training loop
-    /// steps this way.
-    Overwrite,
-}
-
-/// A trainable tensor and its accumulated gradient, of the same shape.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Param<T> {
-    /// The current value.
-    pub value: Matrix<T>,
-    /// `dL/dvalue`, accumulated by `backward` until zeroed.
-    pub grad: Matrix<T>,
-}
-
-impl<T: Scalar> Param<T> {
-    /// A parameter holding `value`, with a zero gradient.
-    pub fn new(value: Matrix<T>) -> Self {
-        let (r, c) = value.shape();
-        Self {
-            value,
-            grad: Matrix::zeros(r, c),
-        }
-    }
-
-    /// Readies the gradient for a backward that adds into it: zeroes it
-    /// under [`Grads::Overwrite`], leaves it under `Accumulate`.
-    pub fn start_grad(&mut self, grads: Grads) {
-        if grads == Grads::Overwrite {
-            self.grad.fill(T::zero());
-        }
-    }
 }
 
 /// A parameter with its path in the model (`layers.3.weight`).
@@ -100,32 +61,6 @@ pub trait Layer<T: Scalar>: Send + Sync {
     /// `dL/dx` from the last `backward` that computed it.
     fn input_grad(&self) -> &Matrix<T>;
 
-    /// Child `i` of a container (`Sequential`, the branch of a `Residual`);
-    /// `None` for leaf layers. Lets probes reach any layer by its index chain.
-    fn child(&self, _i: usize) -> Option<&dyn Layer<T>> {
-        None
-    }
-
-    /// Turns taps on or off (see [`super::tap`]); containers pass it to
-    /// their children. Layers without taps ignore it.
-    fn set_tap(&mut self, _on: bool) {}
-
-    /// What this layer's taps measured in its last passes; `None` when the
-    /// layer is not tapped.
-    fn taps(&self) -> Option<&super::Taps> {
-        None
-    }
-
-    /// The nonlinearity, for activation layers.
-    fn activation(&self) -> Option<super::Activation> {
-        None
-    }
-
-    /// The parameter called `name` (`weight`, `bias`), read-only.
-    fn param(&self, _name: &str) -> Option<&Param<T>> {
-        None
-    }
-
     /// Appends this layer's parameters, paths prefixed by `prefix`.
     fn collect_params<'a>(&'a mut self, _prefix: &str, _out: &mut Vec<NamedParam<'a, T>>) {}
 
@@ -137,6 +72,14 @@ pub trait Layer<T: Scalar>: Send + Sync {
         _out: &mut Vec<(String, &'a mut Matrix<T>)>,
     ) {
     }
+
+    /// Appends the probed [`Block`]s in this layer, input side first: a
+    /// block appends itself, a container its children's, a plain layer
+    /// nothing. How the prober finds what to measure.
+    fn collect_blocks<'a>(&'a self, _out: &mut Vec<&'a dyn Block<T>>) {}
+
+    /// [`Layer::collect_blocks`], mutable (to set their taps).
+    fn collect_blocks_mut<'a>(&'a mut self, _out: &mut Vec<&'a mut dyn Block<T>>) {}
 }
 
 /// Joins a path prefix and a name: `join("layers.3", "weight")`.

@@ -13,7 +13,8 @@
 //! # Shapes
 //! `x`, `y`: `batch x features`; `gamma`, `beta`: `1 x features`.
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
+use super::layer::{join, Layer, Mode, NamedParam};
+use crate::tensor::{Grads, Param};
 use crate::tensor::{Matrix, Scalar};
 
 /// Layer Normalization over features.

@@ -19,9 +19,9 @@
 //! assert_eq!(y.get(0, 0), 2.0 * 3.0 - 4.0 + 0.5);
 //! ```
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam, Param};
-use super::tap::{self, Taps};
+use super::layer::{join, Layer, Mode, NamedParam};
 use crate::tensor::{affine, matmul, Matrix, Op, Scalar};
+use crate::tensor::{Grads, Param};
 
 /// A fully connected layer.
 pub struct Linear<T> {
@@ -31,8 +31,6 @@ pub struct Linear<T> {
     pub bias: Option<Param<T>>,
     output: Matrix<T>,
     input_grad: Matrix<T>,
-    /// `Some` while tapped: the weight gradient's statistics.
-    taps: Option<Taps>,
 }
 
 impl<T: Scalar> Linear<T> {
@@ -43,7 +41,6 @@ impl<T: Scalar> Linear<T> {
             bias: bias.then(|| Param::new(Matrix::zeros(1, out_features))),
             output: Matrix::default(),
             input_grad: Matrix::default(),
-            taps: None,
         }
     }
 
@@ -64,9 +61,6 @@ impl<T: Scalar> Layer<T> for Linear<T> {
     }
 
     fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
-        if let Some(taps) = &mut self.taps {
-            taps.clear();
-        }
         self.output.resize(x.rows(), self.out_features());
         match &self.bias {
             Some(b) => affine(&mut self.output, x, &self.weight.value, b.value.as_slice()),
@@ -104,10 +98,6 @@ impl<T: Scalar> Layer<T> for Linear<T> {
             x,
             Op::N,
         );
-        if let Some(taps) = &mut self.taps {
-            // Measured while the GEMM's output is still in cache.
-            taps.weight_grad = Some(tap::parallel_stats(self.weight.grad.as_slice()));
-        }
         if let Some(b) = &mut self.bias {
             // dL/db += column sums of g
             b.start_grad(grads);
@@ -130,24 +120,6 @@ impl<T: Scalar> Layer<T> for Linear<T> {
 
     fn input_grad(&self) -> &Matrix<T> {
         &self.input_grad
-    }
-
-    fn set_tap(&mut self, on: bool) {
-        if on != self.taps.is_some() {
-            self.taps = on.then(Taps::default);
-        }
-    }
-
-    fn taps(&self) -> Option<&Taps> {
-        self.taps.as_ref()
-    }
-
-    fn param(&self, name: &str) -> Option<&Param<T>> {
-        match name {
-            "weight" => Some(&self.weight),
-            "bias" => self.bias.as_ref(),
-            _ => None,
-        }
     }
 
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {

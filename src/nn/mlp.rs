@@ -12,6 +12,10 @@
 //! layers.n  linear(widths[last] -> output)  the output layer (logits)
 //! ```
 //!
+//! Each hidden layer (linear, norm, activation) is one [`Dense`] block and
+//! the output layer another: the blocks are what the prober measures, one
+//! row of a depth profile each; their parts keep the flat paths above.
+//!
 //! ```
 //! use gradscope::nn::{Activation, MlpConfig};
 //! let mut mlp = MlpConfig::new(784, 10).depth(3, 100).activation(Activation::Tanh).build::<f32>(0).unwrap();
@@ -19,10 +23,11 @@
 //! ```
 
 use super::{
-    ActivationLayer, BatchNorm, Grads, Layer, LayerNorm, Linear, MlpConfig, Mode, NamedParam, Norm,
-    NormPlacement, Residual, Sequential,
+    ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, MlpConfig, Mode,
+    NamedParam, Norm, Residual, Sequential,
 };
 use crate::error::Result;
+use crate::probe::{Block, Tap};
 use crate::tensor::{param_pass_in_parallel, Matrix, Scalar};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -40,153 +45,104 @@ impl MlpConfig {
             self.init.fill(&mut l.weight.value, b, slope, &mut rng);
             l
         };
-        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::new();
-        let mut linear_paths = Vec::new();
-        let mut slots = Vec::new();
+        let mut blocks: Vec<Box<dyn Layer<T>>> = Vec::new();
+        // Flat index of the next module in `layers` (module doc).
+        let mut t = 0;
         let mut fan_in = self.input;
         let mut i = 0;
         while i < self.widths.len() {
             let k = self.residual_every;
             if k == 0 || i == 0 {
                 let w = self.widths[i];
-                let t = layers.len();
-                linear_paths.push(format!("layers.{t}"));
-                layers.push(Box::new(linear(fan_in, w, self.bias)));
-                layers.extend(self.post_linear(w));
-                let (pre, act) = self.offsets();
-                slots.push(LayerSlots {
-                    linear: vec![t],
-                    pre: vec![t + pre],
-                    activation: Some(vec![t + act]),
-                    next: Some(vec![t + act + 1]),
-                });
+                let block = self.hidden(linear(fan_in, w, self.bias), ("layers", t));
+                t += block.parts();
+                blocks.push(Box::new(block));
                 fan_in = w;
                 i += 1;
                 continue;
             }
-            let block_in = fan_in;
-            let end = (i + k).min(self.widths.len());
+            let (block_in, end) = (fan_in, (i + k).min(self.widths.len()));
+            let path = format!("layers.{t}");
+            let branch_path = format!("{path}.branch");
             let mut branch: Vec<Box<dyn Layer<T>>> = Vec::new();
-            let t = layers.len();
+            let mut j = 0;
             for &w in &self.widths[i..end] {
-                let j = branch.len();
-                linear_paths.push(format!("layers.{t}.branch.{j}"));
-                branch.push(Box::new(linear(fan_in, w, self.bias)));
-                branch.extend(self.post_linear(w));
-                let (pre, act) = self.offsets();
-                slots.push(LayerSlots {
-                    linear: vec![t, j],
-                    pre: vec![t, j + pre],
-                    activation: Some(vec![t, j + act]),
-                    next: Some(vec![t, j + act + 1]),
-                });
+                let block = self.hidden(linear(fan_in, w, self.bias), (&branch_path, j));
+                j += block.parts();
+                branch.push(Box::new(block));
                 fan_in = w;
             }
-            // The activation that ends the branch passes its gradient to
-            // the block's output: the next top-level layer's input gradient.
-            if let Some(last) = slots.last_mut() {
-                if last.next.as_ref().is_some_and(|n| n[1] == branch.len()) {
-                    last.next = Some(vec![t + 1]);
-                }
-            }
             let projection = (block_in != fan_in).then(|| linear(block_in, fan_in, false));
-            layers.push(Box::new(Residual::new(Sequential::new(branch), projection)));
+            let residual = Residual::new(Sequential::new(branch), projection).named(path);
+            blocks.push(Box::new(residual));
+            t += 1;
             i = end;
         }
-        let t = layers.len();
-        linear_paths.push(format!("layers.{t}"));
-        slots.push(LayerSlots {
-            linear: vec![t],
-            pre: vec![t],
-            activation: None,
-            next: None,
-        });
-        layers.push(Box::new(linear(fan_in, self.output, self.bias)));
+        let output = linear(fan_in, self.output, self.bias);
+        let placement = self.norm_placement;
+        blocks.push(Box::new(Dense::new(
+            output,
+            None,
+            placement,
+            None,
+            ("layers", t),
+        )));
         Ok(Mlp {
-            config: self.clone(),
-            net: Sequential::new(layers),
-            linear_paths,
-            slots,
+            net: Sequential::new(blocks),
         })
     }
 
-    /// Offsets from a hidden layer's linear layer to the layer producing its
-    /// pre-activation, and to its activation.
-    fn offsets(&self) -> (usize, usize) {
-        match (self.norm, self.norm_placement) {
-            (Norm::None, _) => (0, 1),
-            (_, NormPlacement::Before) => (1, 2),
-            (_, NormPlacement::After) => (0, 1),
-        }
-    }
-
-    /// The layers after a hidden linear layer of width `w`: norm and
-    /// activation in the configured order.
-    fn post_linear<T: Scalar>(&self, w: usize) -> Vec<Box<dyn Layer<T>>> {
+    /// A hidden layer around `linear`: norm and activation in the
+    /// configured order, at `at` in the flat numbering.
+    fn hidden<T: Scalar>(&self, linear: Linear<T>, at: (&str, usize)) -> Dense<T> {
+        let w = linear.out_features();
         let norm: Option<Box<dyn Layer<T>>> = match self.norm {
             Norm::None => None,
             Norm::Batch => Some(Box::new(BatchNorm::new(w, self.bn_momentum, self.norm_eps))),
             Norm::Layer => Some(Box::new(LayerNorm::new(w, self.norm_eps))),
         };
-        let act: Box<dyn Layer<T>> = Box::new(ActivationLayer::new(self.activation));
-        match (norm, self.norm_placement) {
-            (None, _) => vec![act],
-            (Some(n), NormPlacement::Before) => vec![n, act],
-            (Some(n), NormPlacement::After) => vec![act, n],
-        }
+        let act = Some(ActivationLayer::new(self.activation));
+        Dense::new(linear, norm, self.norm_placement, act, at)
     }
 }
 
-/// A built MLP: the config it came from and its layers.
+/// A built MLP: a chain of [`Dense`] blocks (and residual blocks around
+/// them), the output layer last.
 pub struct Mlp<T> {
-    /// The config, kept so a run can be rebuilt from what was saved.
-    pub config: MlpConfig,
-    /// The layers, under the path prefix `layers`.
+    /// The blocks, under the path prefix `layers`.
     pub net: Sequential<T>,
-    /// Path of each linear layer on the main path (hidden layers, then the
-    /// output layer; residual projections excluded), input side first.
-    /// These are the network's "layers" in depth profiles.
-    pub linear_paths: Vec<String>,
-    /// Where each layer's tensors live (same order as `linear_paths`).
-    pub slots: Vec<LayerSlots>,
-}
-
-/// Where one layer's tensors live, as index chains from the top
-/// `Sequential` (`[3]` is `layers.3`, `[3, 1]` is `layers.3.branch.1`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LayerSlots {
-    /// The linear layer (weights, biases, their gradients).
-    pub linear: Vec<usize>,
-    /// The layer whose output is the pre-activation (the linear layer, or
-    /// the norm placed before the activation).
-    pub pre: Vec<usize>,
-    /// The activation; `None` for the output layer.
-    pub activation: Option<Vec<usize>>,
-    /// The layer after the activation: its input gradient is `dL/d(output)`.
-    pub next: Option<Vec<usize>>,
 }
 
 impl<T: Scalar> Mlp<T> {
-    /// The layer at an index chain (see [`LayerSlots`]).
-    ///
-    /// # Panics
-    /// When the chain does not lead to a layer.
-    pub fn layer_at(&self, chain: &[usize]) -> &dyn Layer<T> {
-        let mut layer: &dyn Layer<T> = &self.net;
-        for &i in chain {
-            layer = layer.child(i).expect("valid layer chain");
-        }
-        layer
-    }
-
     /// Output (logits) for the batch `x` (`batch x input`).
     pub fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
         self.net.forward(x, mode)
     }
 
-    /// Turns every layer's taps on or off (see [`super::tap`]).
-    pub fn set_tap(&mut self, on: bool) {
-        self.net.set_tap(on);
+    /// The probed blocks, input side first: the hidden layers (inside
+    /// residual blocks too), then the output layer. These are the
+    /// network's "layers" in depth profiles.
+    pub fn blocks(&self) -> Vec<&dyn Block<T>> {
+        let mut out = Vec::new();
+        self.net.collect_blocks(&mut out);
+        out
+    }
+
+    /// [`Mlp::blocks`], mutable.
+    pub fn blocks_mut(&mut self) -> Vec<&mut dyn Block<T>> {
+        let mut out = Vec::new();
+        self.net.collect_blocks_mut(&mut out);
+        out
+    }
+
+    /// Sets what every block measures on the next forward and backward.
+    pub fn set_tap(&mut self, tap: Tap) {
+        self.blocks_mut().into_iter().for_each(|b| b.set_tap(tap));
+    }
+
+    /// Path of each layer (its linear layer: `layers.0`), input side first.
+    pub fn layer_paths(&self) -> Vec<String> {
+        self.blocks().iter().map(|b| b.path().to_string()).collect()
     }
 
     /// Backpropagates `dL/doutput` for the batch `x` of the last forward,
@@ -230,24 +186,11 @@ impl<T: Scalar> Mlp<T> {
         }
     }
 
-    /// L2 norm of each linear layer's weight gradient, input side first
-    /// (order of [`Mlp::linear_paths`]).
-    pub fn weight_grad_norms(&mut self) -> Vec<f64> {
-        let wanted: Vec<String> = self
-            .linear_paths
-            .iter()
-            .map(|p| format!("{p}.weight"))
-            .collect();
-        let params = self.params();
-        wanted
-            .iter()
-            .map(|w| {
-                params
-                    .iter()
-                    .find(|p| &p.path == w)
-                    .map_or(0.0, |p| p.param.grad.norm_f64())
-            })
-            .collect()
+    /// L2 norm of each layer's weight gradient, input side first (order of
+    /// [`Mlp::blocks`]).
+    pub fn weight_grad_norms(&self) -> Vec<f64> {
+        let blocks = self.blocks();
+        blocks.iter().map(|b| b.weight().grad.norm_f64()).collect()
     }
 
     /// Number of trainable scalars.
@@ -259,6 +202,7 @@ impl<T: Scalar> Mlp<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::NormPlacement;
 
     #[test]
     fn paths_follow_the_layout() {
@@ -330,7 +274,7 @@ mod tests {
         assert!(paths.contains(&"layers.2.branch.0.weight".to_string()));
         assert!(!paths.iter().any(|p| p.starts_with("layers.2.projection")));
         assert_eq!(
-            mlp.linear_paths,
+            mlp.layer_paths(),
             [
                 "layers.0",
                 "layers.2.branch.0",
@@ -343,17 +287,8 @@ mod tests {
         assert!(paths.contains(&"layers.3.projection.weight".to_string()));
         let y = mlp.forward(&Matrix::filled(3, 4, 0.5), Mode::Train);
         assert_eq!(y.shape(), (3, 2));
-        // Slots: the activation ending block layers.2 hands its gradient on
-        // to layers.3; inside a block, to the next linear layer.
-        assert_eq!(mlp.slots[1].activation, Some(vec![2, 1]));
-        assert_eq!(mlp.slots[1].next, Some(vec![2, 2]));
-        assert_eq!(mlp.slots[2].next, Some(vec![3]));
-        assert_eq!(
-            mlp.layer_at(&mlp.slots[2].activation.clone().unwrap())
-                .kind(),
-            "relu"
-        );
-        assert_eq!(mlp.layer_at(&mlp.slots[5].linear).kind(), "linear");
+        // One probed block per layer; the projection is not one.
+        assert_eq!(mlp.blocks().len(), 6);
     }
 
     #[test]

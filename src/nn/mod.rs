@@ -1,9 +1,12 @@
 //! Layers and networks: the [`Layer`] trait (forward caches what backward
-//! needs; backward returns the input gradient and accumulates parameter
-//! gradients), one layer per file, the losses, and the MLP builder.
+//! needs; backward stores `dL/dx` in the layer, when asked, and accumulates
+//! or overwrites parameter gradients), one layer per file, the dense block
+//! that the prober measures ([`Dense`]), the losses, and the MLP builder.
 
 mod activation;
+mod activation_layer;
 mod batch_norm;
+mod dense;
 mod layer;
 mod layer_norm;
 mod linear;
@@ -12,16 +15,17 @@ mod mlp;
 mod mlp_config;
 mod residual;
 mod sequential;
-pub mod tap;
 
-pub use activation::{Activation, ActivationLayer, ACTIVATION_NAMES};
+pub use crate::tensor::{Grads, Param};
+pub use activation::{Activation, ACTIVATION_NAMES};
+pub use activation_layer::{sample_stride, ActivationFigures, ActivationLayer, TAP_BLOCK};
 pub use batch_norm::BatchNorm;
-pub use layer::{join, Grads, Layer, Mode, NamedParam, Param};
+pub use dense::Dense;
+pub use layer::{join, Layer, Mode, NamedParam};
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{Loss, Targets};
-pub use mlp::{LayerSlots, Mlp};
+pub use mlp::Mlp;
 pub use mlp_config::{MlpConfig, Norm, NormPlacement};
 pub use residual::Residual;
 pub use sequential::Sequential;
-pub use tap::{Taps, PERCENTILE_SAMPLE, SATURATION_FRACTION};

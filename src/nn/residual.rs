@@ -10,8 +10,10 @@
 //! # Shapes
 //! `x`: `batch x in`; `y`: `batch x out`, `out` the branch's output width.
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam};
+use super::layer::{join, Layer, Mode, NamedParam};
 use super::{Linear, Sequential};
+use crate::probe::Block;
+use crate::tensor::Grads;
 use crate::tensor::{Matrix, Scalar};
 
 /// `y = f(x) + P x`.
@@ -20,6 +22,10 @@ pub struct Residual<T> {
     pub branch: Sequential<T>,
     /// `P`, when widths differ.
     pub projection: Option<Linear<T>>,
+    /// The block's own path, when it names itself (an MLP's residual
+    /// blocks do: their position in PyTorch's flat numbering); else the
+    /// container's prefix.
+    path: Option<String>,
     output: Matrix<T>,
     input_grad: Matrix<T>,
 }
@@ -31,9 +37,19 @@ impl<T: Scalar> Residual<T> {
         Self {
             branch,
             projection,
+            path: None,
             output: Matrix::default(),
             input_grad: Matrix::default(),
         }
+    }
+}
+
+impl<T: Scalar> Residual<T> {
+    /// Names the block's parameters under `path` whatever its container's
+    /// prefix (`layers.4`: `layers.4.branch.0.weight`).
+    pub fn named(mut self, path: String) -> Self {
+        self.path = Some(path);
+        self
     }
 }
 
@@ -83,16 +99,17 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         &self.input_grad
     }
 
-    fn child(&self, i: usize) -> Option<&dyn Layer<T>> {
-        self.branch.child(i)
+    fn collect_blocks<'a>(&'a self, out: &mut Vec<&'a dyn Block<T>>) {
+        // The projection is not a probed layer: only the branch's blocks.
+        self.branch.collect_blocks(out);
     }
 
-    fn set_tap(&mut self, on: bool) {
-        // The projection is not a probed layer: only the branch is tapped.
-        self.branch.set_tap(on);
+    fn collect_blocks_mut<'a>(&'a mut self, out: &mut Vec<&'a mut dyn Block<T>>) {
+        self.branch.collect_blocks_mut(out);
     }
 
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
+        let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_params(&join(prefix, "branch"), out);
         if let Some(p) = &mut self.projection {
             p.collect_params(&join(prefix, "projection"), out);
@@ -100,6 +117,7 @@ impl<T: Scalar> Layer<T> for Residual<T> {
     }
 
     fn collect_buffers<'a>(&'a mut self, prefix: &str, out: &mut Vec<(String, &'a mut Matrix<T>)>) {
+        let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_buffers(&join(prefix, "branch"), out);
     }
 }

@@ -5,7 +5,9 @@
 //! live under `prefix.i` (`layers.3.weight`), PyTorch's `nn.Sequential`
 //! naming.
 
-use super::layer::{join, Grads, Layer, Mode, NamedParam};
+use super::layer::{join, Layer, Mode, NamedParam};
+use crate::probe::Block;
+use crate::tensor::Grads;
 use crate::tensor::{Matrix, Scalar};
 
 /// Layers applied in order.
@@ -89,14 +91,6 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
             .map_or(&self.passthrough_grad, |l| l.input_grad())
     }
 
-    fn child(&self, i: usize) -> Option<&dyn Layer<T>> {
-        self.layers.get(i).map(|l| l.as_ref())
-    }
-
-    fn set_tap(&mut self, on: bool) {
-        self.layers.iter_mut().for_each(|l| l.set_tap(on));
-    }
-
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.collect_params(&join(prefix, &i.to_string()), out);
@@ -107,5 +101,15 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
         for (i, layer) in self.layers.iter_mut().enumerate() {
             layer.collect_buffers(&join(prefix, &i.to_string()), out);
         }
+    }
+
+    fn collect_blocks<'a>(&'a self, out: &mut Vec<&'a dyn Block<T>>) {
+        self.layers.iter().for_each(|l| l.collect_blocks(out));
+    }
+
+    fn collect_blocks_mut<'a>(&'a mut self, out: &mut Vec<&'a mut dyn Block<T>>) {
+        self.layers
+            .iter_mut()
+            .for_each(|l| l.collect_blocks_mut(out));
     }
 }

@@ -1,17 +1,19 @@
 //! Probes: per-layer statistics at every recorded step, measured by the
-//! layers' taps while forward and backward write them (no second pass). For each layer:
+//! blocks' taps while forward and backward write them (no second pass;
+//! the contract is [`Block`]). For each layer:
 //! weight and bias gradients, the backpropagated deltas at the
 //! pre-activation and the output, activation statistics and percentiles,
 //! saturated and dead fractions, grad:data and update:data ratios, NaN/Inf
 //! and exact-zero counts (norms added up in f64), and every K steps fixed-bin
 //! histograms of log10|v|.
 
+mod block;
 mod histogram;
 mod prober;
 mod record;
 
-pub use crate::nn::{PERCENTILE_SAMPLE, SATURATION_FRACTION};
 pub use crate::tensor::{percentiles, tensor_stats, TensorStats};
+pub use block::{measure, Block, Figures, Tap, PERCENTILE_SAMPLE, SATURATION_FRACTION};
 pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
 pub use prober::{ProbeConfig, Prober, UPDATE_SAMPLE};
 pub use record::{Axis, HistTensor, HistogramRecord, LayerProbe, Series, StepProbe};

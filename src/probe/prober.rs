@@ -1,20 +1,15 @@
-//! The prober: gathers, after backward, what each layer measured during
-//! forward and backward (its [`Taps`]: no second pass through the network)
-//! and turns it into a [`StepProbe`]. What a layer did not measure (an
-//! untapped step, probed because its loss was not finite) is read from the
-//! buffers forward and backward left behind, with the same samples.
+//! The prober: turns the blocks' taps on for the steps it records, and
+//! gathers after backward what each block measured during forward and
+//! backward (its [`Figures`]: no second pass through the network) into a
+//! [`StepProbe`]. It iterates blocks ([`Block`]); it never reaches into one.
 //!
 //! Per step: [`Prober::arm`] before forward (taps on for recorded steps),
 //! [`Prober::observe`] after backward (gradients before clipping; it also
-//! keeps a sample of the weights) and [`Prober::finish`] after the
+//! keeps a sample of each block's weight) and [`Prober::finish`] after the
 //! optimizer's update (update:data ratios against that sample).
 
-use super::{
-    percentiles, tensor_stats, HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe,
-};
-use crate::nn::{tap, Activation, Mlp, Taps};
-use crate::tensor::{max_threads, Matrix, Scalar, TensorStats};
-use rayon::prelude::*;
+use super::{Block, Figures, HistogramRecord, LayerProbe, StepProbe, Tap};
+use crate::tensor::{tensor_stats, Matrix, Scalar, TensorStats};
 use serde::{Deserialize, Serialize};
 
 /// Weights sampled (an even stride) for the update:data ratio: the ratio of
@@ -53,7 +48,7 @@ impl ProbeConfig {
     }
 }
 
-/// Probes an [`Mlp`] step after step.
+/// Probes a network's blocks step after step.
 pub struct Prober<T> {
     /// The cadence.
     pub config: ProbeConfig,
@@ -69,37 +64,44 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
-    /// Turns `mlp`'s taps on when step `step` records scalars, off
-    /// otherwise. Call before forward.
-    pub fn arm(&self, step: usize, mlp: &mut Mlp<T>) {
-        mlp.set_tap(self.config.scalars_at(step));
+    /// What the blocks measure at step `step`.
+    pub fn tap_at(&self, step: usize) -> Tap {
+        match (
+            self.config.scalars_at(step),
+            self.config.histograms_at(step),
+        ) {
+            (false, _) => Tap::Off,
+            (true, false) => Tap::Scalars,
+            (true, true) => Tap::Histograms,
+        }
     }
 
-    /// Statistics of every layer after backward; `loss_grad` is
-    /// `dL/d(logits)`. Copies a sample of every layer's weights (whole
-    /// rows, about [`UPDATE_SAMPLE`] entries: the weight statistics are
-    /// taken on it) for [`Prober::finish`]; call it before the optimizer's
-    /// update. Update ratios are `NaN` until then. With more than one GEMM
-    /// thread allowed, layers are probed in parallel on the current rayon
-    /// pool.
-    pub fn observe(&mut self, step: usize, mlp: &Mlp<T>, loss_grad: &Matrix<T>) -> StepProbe {
-        let with_hist = self.config.histograms_at(step);
-        self.snapshots.resize_with(mlp.slots.len(), Vec::new);
-        let probe = |(i, snap)| probe_layer(i, mlp, loss_grad, with_hist, snap);
-        let per_layer: Vec<(LayerProbe, Vec<HistogramRecord>)> = if max_threads() > 1 {
-            self.snapshots
-                .par_iter_mut()
-                .enumerate()
-                .map(probe)
-                .collect()
-        } else {
-            self.snapshots.iter_mut().enumerate().map(probe).collect()
-        };
-        let mut layers = Vec::with_capacity(per_layer.len());
+    /// Sets every block's tap for step `step`. Call before forward.
+    pub fn arm(&self, step: usize, blocks: Vec<&mut dyn Block<T>>) {
+        let tap = self.tap_at(step);
+        blocks.into_iter().for_each(|b| b.set_tap(tap));
+    }
+
+    /// Every block's figures after backward, one [`LayerProbe`] each, input
+    /// side first. Copies a sample of every block's weight (whole rows,
+    /// about [`UPDATE_SAMPLE`] entries) for [`Prober::finish`]; call it
+    /// before the optimizer's update. Update ratios are `NaN` until then.
+    pub fn observe(&mut self, step: usize, blocks: &[&dyn Block<T>]) -> StepProbe {
+        self.snapshots.resize_with(blocks.len(), Vec::new);
+        let mut layers = Vec::with_capacity(blocks.len());
         let mut histograms = Vec::new();
-        for (layer, hists) in per_layer {
-            layers.push(layer);
-            histograms.extend(hists);
+        for (i, (block, snap)) in blocks.iter().zip(&mut self.snapshots).enumerate() {
+            let figures = block.figures();
+            layers.push(layer_probe(i, block.path(), figures));
+            let mut hists: Vec<_> = figures.histograms.iter().collect();
+            hists.sort_by_key(|(tensor, _)| *tensor);
+            histograms.extend(hists.into_iter().map(|(tensor, hist)| HistogramRecord {
+                layer: i,
+                tensor: *tensor,
+                hist: hist.clone(),
+            }));
+            snap.clear();
+            sampled_rows(&block.weight().value).for_each(|row| snap.extend_from_slice(row));
         }
         StepProbe {
             step,
@@ -108,21 +110,35 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
-    /// After the update: each layer's update:data ratio,
+    /// After the update: each block's update:data ratio,
     /// `std(W_new - W_old) / std(W_new)` over the sample [`Prober::observe`]
     /// kept.
-    pub fn finish(&self, mlp: &Mlp<T>, probe: &mut StepProbe) {
-        let ratio = |(layer, snap): (&mut LayerProbe, &Vec<T>)| {
-            let slot = &mlp.slots[layer.layer];
-            let w = mlp.layer_at(&slot.linear).param("weight").expect("weights");
-            layer.update_ratio = update_ratio(&w.value, snap);
-        };
-        if max_threads() > 1 {
-            let pairs = probe.layers.par_iter_mut().zip(self.snapshots.par_iter());
-            pairs.for_each(ratio);
-        } else {
-            probe.layers.iter_mut().zip(&self.snapshots).for_each(ratio);
+    pub fn finish(&self, blocks: &[&dyn Block<T>], probe: &mut StepProbe) {
+        for (layer, snap) in probe.layers.iter_mut().zip(&self.snapshots) {
+            layer.update_ratio = update_ratio(&blocks[layer.layer].weight().value, snap);
         }
+    }
+}
+
+/// The row of block `i` at `path`: what it measured, `NaN` (or an empty
+/// tensor's statistics) where it measured nothing.
+fn layer_probe(i: usize, path: &str, f: &Figures) -> LayerProbe {
+    let stats = |s: Option<TensorStats>| s.unwrap_or_default();
+    LayerProbe {
+        layer: i,
+        path: path.to_string(),
+        weight: stats(f.weight),
+        weight_grad: stats(f.weight_grad),
+        bias_grad: f.bias_grad,
+        pre_grad: stats(f.pre_grad),
+        out_grad: stats(f.out_grad),
+        pre: stats(f.pre),
+        pre_pct: f.pre_pct.unwrap_or([f64::NAN; 3]),
+        out: stats(f.out),
+        saturated: f.saturated.unwrap_or(f64::NAN),
+        dead: f.dead.unwrap_or(f64::NAN),
+        update_ratio: f64::NAN,
+        series: f.series.clone(),
     }
 }
 
@@ -139,100 +155,6 @@ fn update_ratio<T: Scalar>(w: &Matrix<T>, before: &[T]) -> f64 {
     tensor_stats(&after).std() / std_after
 }
 
-/// Every layer's figures: from its taps where it was tapped, else from the
-/// buffers forward and backward left. The weights' sample goes to `snap`.
-fn probe_layer<T: Scalar>(
-    i: usize,
-    mlp: &Mlp<T>,
-    loss_grad: &Matrix<T>,
-    with_hist: bool,
-    snap: &mut Vec<T>,
-) -> (LayerProbe, Vec<HistogramRecord>) {
-    let slot = &mlp.slots[i];
-    let linear = mlp.layer_at(&slot.linear);
-    let w = linear.param("weight").expect("linear layer has weights");
-    let pre = mlp.layer_at(&slot.pre).output();
-    let (out, out_grad, pre_grad, activation, taps) = match (&slot.activation, &slot.next) {
-        (Some(a), Some(n)) => {
-            let act = mlp.layer_at(a);
-            (
-                act.output(),
-                mlp.layer_at(n).input_grad(),
-                act.input_grad(),
-                act.activation(),
-                act.taps(),
-            )
-        }
-        _ => (pre, loss_grad, loss_grad, None, None),
-    };
-    let empty = Taps::default();
-    let taps = taps.unwrap_or(&empty);
-    let tapped = taps.input.is_some();
-    let stats = |measured: Option<TensorStats>, m: &Matrix<T>| {
-        measured.unwrap_or_else(|| tensor_stats(m.as_slice()))
-    };
-    let stride = tap::sample_stride(pre.len(), pre.cols());
-    let untapped_samples;
-    let (z_sample, h_sample) = if tapped {
-        (&taps.input_sample, &taps.output_sample)
-    } else {
-        untapped_samples = (
-            tap::sample(pre.as_slice(), stride),
-            tap::sample(out.as_slice(), stride),
-        );
-        (&untapped_samples.0, &untapped_samples.1)
-    };
-    let [p15, p50, p85] = percentiles(z_sample, &[0.15, 0.5, 0.85], usize::MAX)
-        .try_into()
-        .expect("three percentiles");
-    let (saturated, dead) = match activation {
-        Some(_) if tapped => (
-            taps.saturated.unwrap_or(f64::NAN),
-            taps.dead.unwrap_or(f64::NAN),
-        ),
-        Some(a) => (
-            tap::saturated_fraction(a, z_sample, h_sample).unwrap_or(f64::NAN),
-            dead_fraction(a, pre),
-        ),
-        None => (f64::NAN, f64::NAN),
-    };
-    let mut histograms = Vec::new();
-    if with_hist {
-        for (tensor, values) in [
-            (HistTensor::WeightGrad, w.grad.as_slice()),
-            (HistTensor::PreGrad, pre_grad.as_slice()),
-            (HistTensor::Output, out.as_slice()),
-        ] {
-            histograms.push(HistogramRecord {
-                layer: i,
-                tensor,
-                hist: Histogram::of(values),
-            });
-        }
-    }
-    snap.clear();
-    sampled_rows(&w.value).for_each(|row| snap.extend_from_slice(row));
-    let probe = LayerProbe {
-        layer: i,
-        path: mlp.linear_paths[i].clone(),
-        weight: tensor_stats(snap),
-        weight_grad: stats(linear.taps().and_then(|t| t.weight_grad), &w.grad),
-        bias_grad: linear
-            .param("bias")
-            .map(|b| tensor_stats(b.grad.as_slice())),
-        pre_grad: stats(taps.input_grad, pre_grad),
-        out_grad: stats(taps.grad_output, out_grad),
-        pre: stats(taps.input, pre),
-        pre_pct: [p15, p50, p85],
-        out: stats(taps.output, out),
-        saturated,
-        dead,
-        update_ratio: f64::NAN,
-        series: Vec::new(),
-    };
-    (probe, histograms)
-}
-
 /// Whole rows of `w`, evenly spaced, about [`UPDATE_SAMPLE`] entries in all
 /// (all rows of a small matrix).
 fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
@@ -241,21 +163,12 @@ fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
     (0..w.rows()).step_by(stride).map(move |r| w.row(r))
 }
 
-/// Fraction of units with `z <= 0` on every row, for the ReLU family.
-fn dead_fraction<T: Scalar>(act: Activation, z: &Matrix<T>) -> f64 {
-    if !act.is_relu_family() || z.cols() == 0 {
-        return f64::NAN;
-    }
-    let mut alive = vec![false; z.cols()];
-    tap::mark_alive(&mut alive, z.as_slice());
-    tap::dead_fraction(&alive)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Loss, MlpConfig, Mode, Norm, NormPlacement, Targets};
+    use crate::nn::{Activation, Loss, MlpConfig, Mode, Norm, NormPlacement, Targets};
     use crate::optim::OptimizerConfig;
+    use crate::probe::HistTensor;
     use crate::tensor::Init;
 
     fn step(cfg: &MlpConfig) -> StepProbe {
@@ -263,19 +176,20 @@ mod tests {
         let x = Matrix::from_vec(6, 5, (0..30).map(|i| (i as f64 * 0.7).sin()).collect()).unwrap();
         let labels = [0, 1, 2, 0, 1, 2];
         let mut g = Matrix::default();
+        let mut prober = Prober::new(ProbeConfig::default());
+        prober.arm(0, mlp.blocks_mut());
         let out = mlp.forward(&x, Mode::Train).clone();
         Loss::CrossEntropy.compute(&out, Targets::Classes(&labels), &mut g);
         mlp.backward(&x, &g);
-        let mut prober = Prober::new(ProbeConfig::default());
-        let mut probe = prober.observe(0, &mlp, &g);
+        let mut probe = prober.observe(0, &mlp.blocks());
         let mut opt = OptimizerConfig::from_name("sgd").unwrap().build::<f64>();
         opt.step(&mut mlp.params(), 0.1);
-        prober.finish(&mlp, &mut probe);
+        prober.finish(&mlp.blocks(), &mut probe);
         probe
     }
 
     #[test]
-    fn probes_read_the_tensors_backward_left_behind() {
+    fn probes_measure_every_layer() {
         let cfg = MlpConfig::new(5, 3)
             .depth(2, 4)
             .activation(Activation::Tanh);
@@ -295,6 +209,9 @@ mod tests {
         // The last hidden layer's dL/dh is the output layer's dL/dx = g W,
         // not the loss gradient itself.
         assert_ne!(h.out_grad, out.pre_grad);
+        // Every weight entry, not a sample: 4 x 5, 4 x 4, 3 x 4.
+        let n: Vec<u64> = probe.layers.iter().map(|l| l.weight.n).collect();
+        assert_eq!(n, [20, 16, 12]);
         // Plain SGD: the update is -lr * grad, so update:data = lr * grad:data.
         for l in &probe.layers {
             assert!(
@@ -303,6 +220,15 @@ mod tests {
             );
         }
         assert!(probe.histograms.len() == 9 && probe.histograms[0].hist.total() == 20);
+        let order: Vec<_> = probe.histograms[..3].iter().map(|h| h.tensor).collect();
+        assert_eq!(
+            order,
+            [
+                HistTensor::WeightGrad,
+                HistTensor::PreGrad,
+                HistTensor::Output
+            ]
+        );
     }
 
     #[test]
@@ -313,8 +239,8 @@ mod tests {
             .activation(Activation::Sigmoid)
             .init(Init::Normal { std: 50.0 });
         assert!(step(&sat).layers[1].saturated > 0.9);
-        // Negative biases after BatchNorm kill every ReLU: dead fraction 1
-        // would need z <= 0 for all rows; with BN (mean 0) units are alive.
+        // After BatchNorm (mean 0 per unit) every ReLU unit is positive on
+        // some row: none dead.
         let bn = MlpConfig::new(5, 3)
             .depth(2, 4)
             .norm(Norm::Batch, NormPlacement::Before);
@@ -325,5 +251,21 @@ mod tests {
             "{}",
             p.layers[0].saturated
         );
+    }
+
+    #[test]
+    fn an_untapped_step_measures_nothing() {
+        let mut mlp = MlpConfig::new(5, 3).depth(1, 4).build::<f64>(1).unwrap();
+        let prober = Prober::<f64>::new(ProbeConfig {
+            every: 2,
+            histogram_every: 0,
+        });
+        prober.arm(1, mlp.blocks_mut());
+        mlp.forward(&Matrix::filled(2, 5, 0.5), Mode::Train);
+        assert!(mlp
+            .blocks()
+            .iter()
+            .all(|b| b.figures() == &Figures::default()));
+        assert_eq!(prober.tap_at(2), Tap::Scalars);
     }
 }

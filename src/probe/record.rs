@@ -94,8 +94,9 @@ impl LayerProbe {
     }
 }
 
-/// Which tensor a histogram is of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which tensor a histogram is of (ordered as stored: `weight_grad`,
+/// `pre_grad`, `output`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HistTensor {
     /// `dL/dW`.

@@ -9,6 +9,7 @@ mod init;
 mod matrix;
 mod operand;
 mod own_gemm;
+mod param;
 mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -22,6 +23,7 @@ pub use gemm::{affine, affine_with, matmul, matmul_with, product, threads_for, P
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
 pub use operand::{Backend, Op};
+pub use param::{Grads, Param};
 pub use pool::{default_threads, max_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
 pub use split::{in_halves, Halve, Rows, Split};

@@ -1,0 +1,89 @@
+//! One run, end to end: train a spec with the caller's sink attached
+//! (a progress bar, a live stream), record it into the store, diagnose
+//! the record and save the findings next to it. `train` and `demo` call
+//! it; sweeps and the server will.
+//!
+//! ```text
+//! spec, data --train--> Tee(caller's sink, RecordSink, RunWriter) --> RunRecord --diagnose--> findings
+//!                                                     |                                          |
+//!                                                     +--------------- store <-------------------+
+//! ```
+
+use crate::analysis::diagnose::{diagnose, Finding};
+use crate::error::Result;
+use crate::experiment::trainer::{train, Prepared, Summary};
+use crate::experiment::{RecordSink, RunRecord, Sink, Spec, Tee};
+use crate::store::Store;
+use crate::tensor::with_threads;
+
+/// What one recorded run left behind.
+pub struct Outcome {
+    /// The trainer's result (an error when it diverged or failed).
+    pub result: Result<Summary>,
+    /// The whole record, in memory.
+    pub record: RunRecord,
+    /// The run's id in the store, when recorded.
+    pub run_id: Option<i64>,
+    /// Diagnosis of the record.
+    pub findings: Vec<Finding>,
+}
+
+/// Trains `spec` on `data` in a pool of `threads` threads, reporting to
+/// `sink`, recording into `store` (when given) and diagnosing the result.
+/// Store errors are errors; a training error is in [`Outcome::result`],
+/// with everything recorded before it kept (in the store and the record).
+pub fn run_recorded(
+    spec: &Spec,
+    data: &Prepared,
+    store: Option<&Store>,
+    threads: usize,
+    sink: &mut dyn Sink,
+) -> Result<Outcome> {
+    let mut writer = store.map(|s| s.begin_run(spec, 0)).transpose()?;
+    let mut record = RecordSink::new(spec.clone());
+    let result = {
+        let mut sinks: Vec<&mut dyn Sink> = vec![sink, &mut record];
+        if let Some(w) = writer.as_mut() {
+            sinks.push(w);
+        }
+        let mut tee = Tee(sinks);
+        with_threads(threads, || train(spec, data, &mut tee))
+    };
+    let run_id = writer.map(|w| w.close()).transpose()?;
+    let mut record = record.record;
+    record.id = run_id;
+    let findings = diagnose(&record);
+    if let (Some(store), Some(id)) = (store, run_id) {
+        store.save_findings(id, &findings)?;
+    }
+    Ok(Outcome {
+        result,
+        record,
+        run_id,
+        findings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::trainer::NullSink;
+
+    /// The run is in the store with its findings, as in memory.
+    #[test]
+    fn a_recorded_run_is_stored_and_diagnosed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("runs.db")).unwrap();
+        let spec = Spec::from_toml(
+            "steps = 3\nbatch = 8\n[data]\nname = \"xor\"\ntrain_size = 64\ntest_size = 32\n",
+            "test",
+        )
+        .unwrap();
+        let data = crate::experiment::trainer::prepare_data(&spec).unwrap();
+        let out = run_recorded(&spec, &data, Some(&store), 1, &mut NullSink).unwrap();
+        assert!(out.result.is_ok());
+        let id = out.run_id.unwrap();
+        assert_eq!(store.load(id).unwrap().steps.len(), 3);
+        assert_eq!(store.findings(id).unwrap(), out.findings);
+    }
+}
