@@ -64,9 +64,12 @@ pub enum Init {
     MeanField { sigma_w: f64, sigma_b: f64 },
 }
 
-/// The names [`Init::from_str`] accepts.
-pub const INIT_NAMES: &str = "normal(std), uniform(a), standard, xavier_uniform, xavier_normal, \
-he_uniform, he_normal, lecun_normal, orthogonal, mean_field(sigma_w, sigma_b)";
+/// The names [`Init::from_str`] accepts, with their arguments (`mode` is
+/// `fan_in` or `fan_out`; arguments with a default may be left out). The
+/// help of `--init` and the error for an unknown name print this list.
+pub const INIT_NAMES: &str = "normal(std), uniform(a), standard, xavier_uniform(gain), \
+xavier_normal(gain), he_uniform(mode, slope), he_normal(mode, slope), lecun_normal, \
+orthogonal(gain), mean_field(sigma_w, sigma_b)";
 
 impl Init {
     /// Fills `weight` (`fan_out x fan_in`) and `bias` (`1 x fan_out`).
@@ -204,6 +207,11 @@ impl fmt::Display for Init {
             Init::MeanField { sigma_w, sigma_b } => write!(f, "mean_field({sigma_w}, {sigma_b})"),
         }
     }
+}
+
+impl Init {
+    /// The names [`Init::from_str`] accepts ([`INIT_NAMES`]).
+    pub const NAMES: &'static str = INIT_NAMES;
 }
 
 impl FromStr for Init {
