@@ -64,7 +64,7 @@ fn spec_with(activation: &str, init: &str, lr: &str) -> Spec {
         lr = {lr}
         momentum = 0.8
         weight_decay = 1e-4
-        clip_value = 0.5
+        clip_value = 100.0
         [schedule]
         name = "step"
         every = 15
@@ -203,7 +203,11 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
         for key in differing_keys(run, &got) {
             assert!(allowed.contains(&key.as_str()), "{line}: changes `{key}`");
         }
-        assert_ne!(differing_keys(run, &got), ["name"], "{line} changes nothing");
+        assert_ne!(
+            differing_keys(run, &got),
+            ["name"],
+            "{line} changes nothing"
+        );
         assert!(line.contains(" --steps 60"), "{line}");
         let short = line.replace(" --steps 60", " --steps 2");
         let out = gradscope(&short, &["--quiet"]);
@@ -255,7 +259,7 @@ fn every_key_round_trips_through_the_command() {
         momentum = 0.8
         weight_decay = 1e-4
         clip_norm = 2.0
-        clip_value = 0.5
+        clip_value = 100.0
         [schedule]
         name = "step"
         every = 10
@@ -296,7 +300,7 @@ fn the_run_command_reproduces_the_run() {
     assert_eq!(
         line,
         "gradscope train --name 'tanh 8'\\''s' --depth 8 --width 16 --activation tanh \
-         --init 'normal(1)' --lr 0.05 --momentum 0.8 --weight-decay 0.0001 --clip-value 0.5 \
+         --init 'normal(1)' --lr 0.05 --momentum 0.8 --weight-decay 0.0001 --clip-value 100 \
          --steps 20 --batch 32 --seed 3 --data spirals --scaling standardize --eval-every 30 \
          --probe-every 2 --set model.bn_momentum=0.05 --set schedule.every=15 \
          --set schedule.gamma=0.5 --set schedule.name=step"

@@ -61,9 +61,19 @@ fn documented_keys() -> Vec<(String, String)> {
     let mut table = String::new();
     let mut keys = Vec::new();
     for line in documented_block().lines() {
-        let line = line.trim_start_matches("# ").split(" #").next().unwrap().trim();
+        let line = line
+            .trim_start_matches("# ")
+            .split(" #")
+            .next()
+            .unwrap()
+            .trim();
         if line.starts_with('[') {
-            table = line.split(']').next().unwrap().trim_start_matches('[').to_string();
+            table = line
+                .split(']')
+                .next()
+                .unwrap()
+                .trim_start_matches('[')
+                .to_string();
         } else if let Some((key, value)) = line.split_once(" = ") {
             let dotted = if table.is_empty() {
                 key.trim().to_string()

@@ -82,14 +82,13 @@ impl Args for SpecFlags {
 /// The clap argument of `f`: help from its names (the parser's own list),
 /// values checked by the same reading as the spec file's.
 fn flag_arg(f: &'static Flag) -> Arg {
-    let value_name = f.key.rsplit('.').next().unwrap_or(f.key);
     let help = match f.names {
         Some(names) => format!("{}: {names} [key: {}]", f.help, f.key),
         None => format!("{} [key: {}]", f.help, f.key),
     };
     Arg::new(f.key)
         .long(f.long)
-        .value_name(value_name)
+        .value_name(f.long)
         .help(help)
         .allow_negative_numbers(true)
         .value_parser(move |s: &str| SpecBuilder::check(f.key, s).map(|()| s.to_string()))

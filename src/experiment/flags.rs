@@ -58,7 +58,12 @@ const fn flag(long: &'static str, key: &'static str, help: &'static str) -> Flag
     }
 }
 
-const fn named(long: &'static str, key: &'static str, help: &'static str, names: &'static str) -> Flag {
+const fn named(
+    long: &'static str,
+    key: &'static str,
+    help: &'static str,
+    names: &'static str,
+) -> Flag {
     Flag {
         long,
         key,
@@ -73,39 +78,103 @@ pub const FLAGS: &[Flag] = &[
     flag("name", "name", "Run label"),
     flag("depth", "model.depth", "Hidden layers"),
     flag("width", "model.width", "Units per hidden layer"),
-    flag("widths", "model.widths", "Hidden widths, comma-separated (instead of --depth/--width)"),
-    named("activation", "model.activation", "Hidden activation", Activation::NAMES),
-    named("norm", "model.norm", "Normalization in each hidden layer", Norm::NAMES),
+    flag(
+        "widths",
+        "model.widths",
+        "Hidden widths, comma-separated (instead of --depth/--width)",
+    ),
+    named(
+        "activation",
+        "model.activation",
+        "Hidden activation",
+        Activation::NAMES,
+    ),
+    named(
+        "norm",
+        "model.norm",
+        "Normalization in each hidden layer",
+        Norm::NAMES,
+    ),
     named(
         "norm-placement",
         "model.norm_placement",
         "Normalization before or after the activation",
         NormPlacement::NAMES,
     ),
-    flag("residual-every", "model.residual_every", "Residual blocks of this many hidden layers (0 = none)"),
+    flag(
+        "residual-every",
+        "model.residual_every",
+        "Residual blocks of this many hidden layers (0 = none)",
+    ),
     named("init", "model.init", "Weight initializer", Init::NAMES),
-    named("optimizer", "optimizer.name", "Update rule", OptimizerName::NAMES),
+    named(
+        "optimizer",
+        "optimizer.name",
+        "Update rule",
+        OptimizerName::NAMES,
+    ),
     flag("lr", "optimizer.lr", "Base learning rate"),
     flag("momentum", "optimizer.momentum", "Momentum (SGD family)"),
-    flag("weight-decay", "optimizer.weight_decay", "Weight decay (L2; decoupled for adamw)"),
-    flag("clip-norm", "optimizer.clip_norm", "Clip gradients to this global L2 norm"),
-    flag("clip-value", "optimizer.clip_value", "Clip every gradient entry to [-v, v]"),
+    flag(
+        "weight-decay",
+        "optimizer.weight_decay",
+        "Weight decay (L2; decoupled for adamw)",
+    ),
+    flag(
+        "clip-norm",
+        "optimizer.clip_norm",
+        "Clip gradients to this global L2 norm",
+    ),
+    flag(
+        "clip-value",
+        "optimizer.clip_value",
+        "Clip every gradient entry to [-v, v]",
+    ),
     flag("steps", "steps", "Optimizer steps"),
-    flag("epochs", "epochs", "Passes over the training set (instead of --steps)"),
+    flag(
+        "epochs",
+        "epochs",
+        "Passes over the training set (instead of --steps)",
+    ),
     flag("batch", "batch", "Examples per step"),
-    flag("seed", "seed", "Seed for weights, shuffling and generated data"),
+    flag(
+        "seed",
+        "seed",
+        "Seed for weights, shuffling and generated data",
+    ),
     flag(
         "data",
         "data.name",
         "mnist (bundled), fashion (needs --data-dir), spirals, circles, xor, gaussians, shapeset",
     ),
-    flag("data-dir", "data.dir", "Folder with canonical MNIST or Fashion-MNIST IDX files"),
-    flag("eval-data", "data.eval_dir", "Evaluate on the canonical MNIST test files (t10k-*) in this folder"),
+    flag(
+        "data-dir",
+        "data.dir",
+        "Folder with canonical MNIST or Fashion-MNIST IDX files",
+    ),
+    flag(
+        "eval-data",
+        "data.eval_dir",
+        "Evaluate on the canonical MNIST test files (t10k-*) in this folder",
+    ),
     named("scaling", "data.scaling", "Input scaling", Scaling::NAMES),
-    named("dtype", "dtype", "Number format (f64 resolves gradients below 1e-45)", super::Dtype::NAMES),
+    named(
+        "dtype",
+        "dtype",
+        "Number format (f64 resolves gradients below 1e-45)",
+        super::Dtype::NAMES,
+    ),
     named("loss", "loss", "Loss", Loss::NAMES),
-    flag("eval-every", "eval_every", "Evaluate every this many steps (0 = at the end only)"),
-    flag("probe-every", "probe.every", "Record per-layer figures every this many steps (0 = never)"),
+    flag(
+        "eval-every",
+        "eval_every",
+        "Evaluate every this many steps (0 = at the end only)",
+    ),
+    flag(
+        "probe-every",
+        "probe.every",
+        "Record per-layer figures every this many steps (0 = never)",
+    ),
 ];
 
 /// One setting: a dotted spec key and its value as written on the
@@ -150,7 +219,9 @@ impl SpecBuilder {
         })?;
         let origin = path.display().to_string();
         Spec::from_toml(&text, &origin)?;
-        let table = text.parse::<Table>().map_err(|e| spec_error(&origin, "", e.message()))?;
+        let table = text
+            .parse::<Table>()
+            .map_err(|e| spec_error(&origin, "", e.message()))?;
         Ok(Self {
             table,
             file: Some((origin, text)),
@@ -163,9 +234,14 @@ impl SpecBuilder {
     /// (`--set model.depth=3`, `--depth 3`).
     pub fn set(&mut self, key: &str, value: &str, origin: &str) -> Result<()> {
         let path: Vec<&str> = key.split('.').collect();
-        let word = |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let word =
+            |p: &&str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !path.iter().all(word) {
-            return Err(spec_error(origin, key, "not a dotted key (like `model.depth`)"));
+            return Err(spec_error(
+                origin,
+                key,
+                "not a dotted key (like `model.depth`)",
+            ));
         }
         let replaced: &[&[&str]] = match key {
             "steps" => &[&["epochs"]],
@@ -187,7 +263,8 @@ impl SpecBuilder {
     /// The spec, checked; an error names the setting (or the file's line)
     /// its key came from.
     pub fn build(&self) -> Result<Spec> {
-        let text = toml::to_string(&self.table).map_err(|e| spec_error("settings", "", &e.to_string()))?;
+        let text =
+            toml::to_string(&self.table).map_err(|e| spec_error("settings", "", &e.to_string()))?;
         Spec::from_toml(&text, "settings").map_err(|e| self.attribute(e))
     }
 
@@ -195,7 +272,11 @@ impl SpecBuilder {
     /// the message of what is wrong, for an argument parser.
     pub fn check(key: &str, value: &str) -> std::result::Result<(), String> {
         let mut table = Table::new();
-        insert(&mut table, &key.split('.').collect::<Vec<_>>(), read_value(key, value));
+        insert(
+            &mut table,
+            &key.split('.').collect::<Vec<_>>(),
+            read_value(key, value),
+        );
         Value::Table(table)
             .try_into::<Spec>()
             .map(drop)
@@ -209,7 +290,10 @@ impl SpecBuilder {
             return e;
         };
         let related = |k: &str| {
-            field.is_empty() || k == field || k.starts_with(&format!("{field}.")) || field.starts_with(&format!("{k}."))
+            field.is_empty()
+                || k == field
+                || k.starts_with(&format!("{field}."))
+                || field.starts_with(&format!("{k}."))
         };
         if let Some((_, origin)) = self.origins.iter().rev().find(|(k, _)| related(k)) {
             return spec_error(origin, &field, &message);
@@ -265,7 +349,9 @@ fn insert(table: &mut Table, path: &[&str], value: Value) {
     let (last, parents) = path.split_last().expect("a key has a name");
     let mut t = table;
     for p in parents {
-        let slot = t.entry(p.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        let slot = t
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
         if !slot.is_table() {
             *slot = Value::Table(Table::new());
         }
@@ -302,7 +388,12 @@ pub fn spec_settings(spec: &Spec) -> Vec<Setting> {
         .collect();
     let rebuilds = |keep: &[bool]| {
         let mut b = SpecBuilder::new();
-        for s in settings.iter().zip(keep).filter(|(_, k)| **k).map(|(s, _)| s) {
+        for s in settings
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s)
+        {
             if b.set(&s.key, &s.value, "").is_err() {
                 return false;
             }
@@ -325,7 +416,12 @@ pub fn spec_settings(spec: &Spec) -> Vec<Setting> {
             keep[i] = !rebuilds(&keep);
         }
     }
-    settings.into_iter().zip(keep).filter(|(_, k)| *k).map(|(s, _)| s).collect()
+    settings
+        .into_iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(s, _)| s)
+        .collect()
 }
 
 /// [`spec_settings`] of `spec`, plus each key that `base` also sets but to
@@ -335,7 +431,9 @@ pub fn spec_settings_against(spec: &Spec, base: &Spec) -> Vec<Setting> {
     let mut settings = spec_settings(spec);
     let base_leaves = canonical_leaves(base);
     for (key, value) in canonical_leaves(spec) {
-        let changed = base_leaves.iter().any(|(k, v)| *k == key && !same(v, &value));
+        let changed = base_leaves
+            .iter()
+            .any(|(k, v)| *k == key && !same(v, &value));
         if changed && !settings.iter().any(|s| s.key == key) {
             let value = value_text(&key, &value);
             settings.push(Setting { key, value });
@@ -348,7 +446,10 @@ pub fn spec_settings_against(spec: &Spec, base: &Spec) -> Vec<Setting> {
 /// Where `key` goes in a list of settings: flags in [`FLAGS`] order, then
 /// the other keys.
 fn rank(key: &str) -> usize {
-    FLAGS.iter().position(|f| f.key == key).unwrap_or(FLAGS.len())
+    FLAGS
+        .iter()
+        .position(|f| f.key == key)
+        .unwrap_or(FLAGS.len())
 }
 
 /// `spec` as `(dotted key, value)` pairs, as it serializes.
@@ -364,7 +465,11 @@ fn leaves(table: &Table) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     for (k, v) in table {
         match v {
-            Value::Table(inner) => out.extend(leaves(inner).into_iter().map(|(ik, iv)| (format!("{k}.{ik}"), iv))),
+            Value::Table(inner) => out.extend(
+                leaves(inner)
+                    .into_iter()
+                    .map(|(ik, iv)| (format!("{k}.{ik}"), iv)),
+            ),
             v => out.push((k.clone(), v.clone())),
         }
     }
@@ -377,7 +482,11 @@ fn value_text(key: &str, value: &Value) -> String {
     let bare = match value {
         Value::String(s) => s.clone(),
         Value::Float(f) => float_text(*f),
-        Value::Array(items) => items.iter().map(|v| value_text("", v)).collect::<Vec<_>>().join(","),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| value_text("", v))
+            .collect::<Vec<_>>()
+            .join(","),
         v => v.to_string(),
     };
     if key.is_empty() || (!bare.is_empty() && same(&read_value(key, &bare), value)) {
@@ -402,8 +511,12 @@ fn float_text(f: f64) -> String {
 /// Whether two values are equal, integers and floats compared as numbers.
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Integer(i), Value::Float(f)) | (Value::Float(f), Value::Integer(i)) => *i as f64 == *f,
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+        (Value::Integer(i), Value::Float(f)) | (Value::Float(f), Value::Integer(i)) => {
+            *i as f64 == *f
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
         (a, b) => a == b,
     }
 }
@@ -456,12 +569,18 @@ mod tests {
     fn errors_name_the_setting_and_the_key() {
         let e = build(&[("model.depth", "2"), ("model.bn_momentun", "0.1")]).unwrap_err();
         assert!(
-            e.to_string().starts_with("--set model.bn_momentun=0.1: `model.bn_momentun`: unknown field"),
+            e.to_string()
+                .starts_with("--set model.bn_momentun=0.1: `model.bn_momentun`: unknown field"),
             "{e}"
         );
         let e = build(&[("optimizer.lr", "0")]).unwrap_err().to_string();
-        assert_eq!(e, "--set optimizer.lr=0: `optimizer.lr`: must be a positive number");
-        let e = build(&[("model.activation", "sigmoidal")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--set optimizer.lr=0: `optimizer.lr`: must be a positive number"
+        );
+        let e = build(&[("model.activation", "sigmoidal")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown activation `sigmoidal`"), "{e}");
         let e = build(&[("model..depth", "2")]).unwrap_err().to_string();
         assert!(e.contains("not a dotted key"), "{e}");

@@ -213,7 +213,10 @@ impl Spec {
         if !(0.0..=1.0).contains(&self.data.noise) {
             return bad("data.noise", "must be in [0, 1]");
         }
-        for (field, size) in [("model.input", self.model.input), ("model.output", self.model.output)] {
+        for (field, size) in [
+            ("model.input", self.model.input),
+            ("model.output", self.model.output),
+        ] {
             if size != 0 {
                 return bad(field, "comes from the data; leave it out");
             }
@@ -263,7 +266,11 @@ fn spec_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
 /// name), if one does.
 fn line_in_table_naming(text: &str, header: usize, message: &str) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
-    if !lines.get(header.checked_sub(1)?)?.trim_start().starts_with('[') {
+    if !lines
+        .get(header.checked_sub(1)?)?
+        .trim_start()
+        .starts_with('[')
+    {
         return None;
     }
     let word = message.split('`').nth(1).filter(|w| !w.is_empty())?;
@@ -397,6 +404,9 @@ mod tests {
     #[test]
     fn sizes_in_a_spec_are_refused_since_the_data_gives_them() {
         let e = err("[model]\ninput = 784\n");
-        assert_eq!(e, "spec.toml:2: `model.input`: comes from the data; leave it out");
+        assert_eq!(
+            e,
+            "spec.toml:2: `model.input`: comes from the data; leave it out"
+        );
     }
 }

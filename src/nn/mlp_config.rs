@@ -360,7 +360,12 @@ mod tests {
         assert!(text(&mixed).starts_with("widths = [256, 128]\n"));
         assert!(text(&MlpConfig::new(0, 0)).starts_with("depth = 0\n"));
         assert!(text(&MlpConfig::new(784, 10)).starts_with("input = 784\noutput = 10\n"));
-        for c in [uniform, mixed, MlpConfig::new(0, 0), MlpConfig::new(784, 10)] {
+        for c in [
+            uniform,
+            mixed,
+            MlpConfig::new(0, 0),
+            MlpConfig::new(784, 10),
+        ] {
             assert_eq!(parse(&text(&c)), c);
         }
     }
@@ -380,7 +385,10 @@ mod tests {
         }
         assert_eq!(Norm::Batch.to_string(), "batch");
         let e = "bnorm".parse::<Norm>().unwrap_err().to_string();
-        assert_eq!(e, "unknown norm `bnorm` (expected one of: none, batch (bn), layer (ln))");
+        assert_eq!(
+            e,
+            "unknown norm `bnorm` (expected one of: none, batch (bn), layer (ln))"
+        );
     }
 
     #[test]
@@ -396,6 +404,9 @@ mod tests {
         assert!(c.validate().is_err());
         c.widths[1] = 0;
         let e = c.validate_hidden().unwrap_err().to_string();
-        assert_eq!(e, "invalid value for `model.widths`: hidden layer 2 has width 0");
+        assert_eq!(
+            e,
+            "invalid value for `model.widths`: hidden layer 2 has width 0"
+        );
     }
 }

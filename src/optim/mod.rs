@@ -251,9 +251,30 @@ impl OptimizerConfig {
         Ok(name.parse::<OptimizerName>()?.config())
     }
 
+    /// The weight decay (L2, or decoupled for AdamW).
+    pub fn weight_decay(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { weight_decay, .. }
+            | OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::AdamW { weight_decay, .. } => weight_decay,
+        }
+    }
+
+    /// Sets the weight decay.
+    pub fn set_weight_decay(&mut self, decay: f64) {
+        match self {
+            OptimizerConfig::Sgd { weight_decay, .. }
+            | OptimizerConfig::Adam { weight_decay, .. }
+            | OptimizerConfig::AdamW { weight_decay, .. } => *weight_decay = decay,
+        }
+    }
+
     /// Whether it is Adam or AdamW.
     pub fn is_adam(&self) -> bool {
-        matches!(self, OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. })
+        matches!(
+            self,
+            OptimizerConfig::Adam { .. } | OptimizerConfig::AdamW { .. }
+        )
     }
 
     /// Builds the optimizer with empty state.

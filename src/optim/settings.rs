@@ -57,7 +57,10 @@ impl OptimizerSettings {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad("lr", "must be a positive number");
         }
-        for (field, clip) in [("clip_norm", self.clip_norm), ("clip_value", self.clip_value)] {
+        for (field, clip) in [
+            ("clip_norm", self.clip_norm),
+            ("clip_value", self.clip_value),
+        ] {
             if clip.is_some_and(|c| c.is_nan() || c <= 0.0) {
                 return bad(field, "must be positive");
             }
@@ -82,10 +85,18 @@ mod tests {
             weight_decay,
         };
         assert_eq!(parse("lr = 0.5").unwrap().rule, sgd(0.0, false, 0.0));
-        assert_eq!(parse("name = \"momentum\"").unwrap().rule, sgd(0.9, false, 0.0));
-        assert_eq!(parse("name = \"nesterov\"").unwrap().rule, sgd(0.9, true, 0.0));
         assert_eq!(
-            parse("name = \"momentum\"\nmomentum = 0.8\nweight_decay = 1e-4").unwrap().rule,
+            parse("name = \"momentum\"").unwrap().rule,
+            sgd(0.9, false, 0.0)
+        );
+        assert_eq!(
+            parse("name = \"nesterov\"").unwrap().rule,
+            sgd(0.9, true, 0.0)
+        );
+        assert_eq!(
+            parse("name = \"momentum\"\nmomentum = 0.8\nweight_decay = 1e-4")
+                .unwrap()
+                .rule,
             sgd(0.8, false, 1e-4)
         );
         let adamw = parse("name = \"adamw\"\nbeta2 = 0.99").unwrap().rule;
@@ -123,8 +134,10 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let mut s = OptimizerSettings::default();
-        s.clip_value = Some(-1.0);
+        let s = OptimizerSettings {
+            clip_value: Some(-1.0),
+            ..OptimizerSettings::default()
+        };
         assert_eq!(
             s.validate().unwrap_err().to_string(),
             "invalid value for `optimizer.clip_value`: must be positive"

@@ -37,13 +37,19 @@ fn command(settings: Vec<Setting>) -> String {
     for s in flags {
         let long = s.flag().map_or("", |f| f.long);
         if s.value.starts_with('-') {
-            line.push_str(&format!(" {}", shell_quote(&format!("--{long}={}", s.value))));
+            line.push_str(&format!(
+                " {}",
+                shell_quote(&format!("--{long}={}", s.value))
+            ));
         } else {
             line.push_str(&format!(" --{long} {}", shell_quote(&s.value)));
         }
     }
     for s in others {
-        line.push_str(&format!(" --set {}", shell_quote(&format!("{}={}", s.key, s.value))));
+        line.push_str(&format!(
+            " --set {}",
+            shell_quote(&format!("{}={}", s.key, s.value))
+        ));
     }
     line
 }
@@ -126,7 +132,10 @@ mod tests {
         let mut remedy = run.clone();
         remedy.model.activation = Activation::Relu;
         remedy.model.residual_every = 2;
-        assert_eq!(train_command(&remedy), "gradscope train --residual-every 2 --lr 0.03");
+        assert_eq!(
+            train_command(&remedy),
+            "gradscope train --residual-every 2 --lr 0.03"
+        );
         assert_eq!(
             remedy_command(&run, &remedy),
             "gradscope train --activation relu --residual-every 2 --lr 0.03"

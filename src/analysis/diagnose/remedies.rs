@@ -62,7 +62,13 @@ impl<'a> Remedies<'a> {
 
     /// Adds one (unless the same command is already listed): `change`
     /// applied to a copy of the spec renamed `{run}+{tag}`.
-    pub fn add(mut self, tag: &str, title: &str, why: &str, change: impl FnOnce(&mut Spec)) -> Self {
+    pub fn add(
+        mut self,
+        tag: &str,
+        title: &str,
+        why: &str,
+        change: impl FnOnce(&mut Spec),
+    ) -> Self {
         let mut spec = self.spec.clone();
         spec.name = format!("{}+{tag}", self.spec.name);
         change(&mut spec);
@@ -337,7 +343,9 @@ impl Remedies<'_> {
                 "Adam scales each parameter's step by its own gradient history, so layers \
                  with small gradients still move (Kingma & Ba 2015)",
                 |s| {
+                    let decay = s.optimizer.rule.weight_decay();
                     s.optimizer.rule = OptimizerName::Adam.config();
+                    s.optimizer.rule.set_weight_decay(decay);
                     s.optimizer.lr = 1e-3;
                 },
             )
@@ -437,7 +445,10 @@ mod tests {
                 let (k, v) = pair[1].split_once('=').unwrap();
                 sets.push((k.to_string(), v.to_string()));
             } else {
-                let flag = crate::experiment::FLAGS.iter().find(|f| f.long == key).unwrap();
+                let flag = crate::experiment::FLAGS
+                    .iter()
+                    .find(|f| f.long == key)
+                    .unwrap();
                 flags.push((flag.key.to_string(), pair[1].clone()));
             }
         }
