@@ -60,11 +60,24 @@ struct ScheduleTable {
 
 impl<'de> Deserialize<'de> for Schedule {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
         let mut table = toml::Table::deserialize(d)?;
-        table.entry("name").or_insert_with(|| "constant".into());
+        let name = table.entry("name").or_insert_with(|| "constant".into());
+        if name.as_str() == Some("constant") {
+            // A unit variant would let any other key through unread.
+            if let Some(key) = table
+                .keys()
+                .find(|k| !["name", "warmup_steps"].contains(&k.as_str()))
+            {
+                return Err(D::Error::custom(format!(
+                    "unknown field `{key}`: a constant schedule takes only `warmup_steps` \
+                     (`step` takes every, gamma; `cosine` total_steps, min_lr)"
+                )));
+            }
+        }
         let t: ScheduleTable = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| serde::de::Error::custom(e.message()))?;
+            .map_err(|e: toml::de::Error| D::Error::custom(e.message()))?;
         Ok(Schedule {
             kind: t.kind,
             warmup_steps: t.warmup_steps,

@@ -18,8 +18,9 @@
 //! | `orthogonal(gain)` | `gain Q`, `Q` from the QR of a Gaussian matrix (Saxe et al. 2014) |
 //! | `mean_field(sigma_w, sigma_b)` | `W ~ N(0, sigma_w^2 / fan_in)`, `b ~ N(0, sigma_b^2)` |
 //!
-//! For He init the slope defaults to the model's leaky-ReLU slope (0 for
-//! every other activation), so `he_normal` is right for `leaky_relu(0.2)`.
+//! For He init the mode defaults to `fan_in` and the slope to the model's
+//! leaky-ReLU slope (0 for every other activation), so `he_normal` is right
+//! for `leaky_relu(0.2)`; `he_normal` is also how that default prints.
 
 use super::{Matrix, Scalar};
 use crate::error::{Error, Result};
@@ -197,9 +198,10 @@ impl fmt::Display for Init {
                 } else {
                     "he_normal"
                 };
-                match slope {
-                    Some(s) => write!(f, "{name}({mode}, {s})"),
-                    None => write!(f, "{name}({mode})"),
+                match (mode, slope) {
+                    (FanMode::FanIn, None) => write!(f, "{name}"),
+                    (_, Some(s)) => write!(f, "{name}({mode}, {s})"),
+                    (_, None) => write!(f, "{name}({mode})"),
                 }
             }
             Init::LecunNormal => write!(f, "lecun_normal"),

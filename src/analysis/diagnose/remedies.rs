@@ -376,7 +376,7 @@ mod tests {
         assert_eq!(
             cmds,
             vec![
-                "gradscope train --name sig+relu-he --depth 20 --activation relu --init 'he_normal(fan_in)'",
+                "gradscope train --name sig+relu-he --depth 20 --activation relu --init he_normal",
                 "gradscope train --name sig+bn --depth 20 --activation sigmoid --norm batch --init standard",
                 "gradscope train --name sig+res2 --depth 20 --activation sigmoid --residual-every 2 --init standard",
                 "gradscope train --name sig+f64 --depth 20 --activation sigmoid --init standard --dtype f64",
