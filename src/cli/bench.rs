@@ -1,7 +1,7 @@
 //! `gradscope bench`: training speed on the benchmark workload (steps/s,
 //! GFLOP/s, % of one core's measured FMA peak), optionally side by side with
-//! PyTorch (`../shared/bench/torch_mlp.py`, alternated with ours, repetition
-//! by repetition), and `--gemm`: the GEMM backends on our shapes.
+//! PyTorch (a torch script given with `--torch-script`, alternated with ours,
+//! repetition by repetition), and `--gemm`: the GEMM backends on our shapes.
 //!
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
@@ -66,9 +66,9 @@ pub struct BenchArgs {
     /// Python with PyTorch: also run the torch script on each shape.
     #[arg(long, value_name = "PYTHON")]
     torch: Option<PathBuf>,
-    /// The torch script (default: ../shared/bench/torch_mlp.py from the
-    /// repository root).
-    #[arg(long, value_name = "PATH")]
+    /// The torch script that trains the same workload and prints its
+    /// steps/s (needed with --torch; not shipped with gradscope).
+    #[arg(long, value_name = "PATH", requires = "torch")]
     torch_script: Option<PathBuf>,
     /// Time the GEMM products of a hidden layer with each backend instead
     /// (ours, the gemm crate, matrixmultiply; at `--threads`, default 1); the
@@ -151,7 +151,9 @@ impl Settings {
         let torch = match a.torch {
             None => None,
             Some(python) => {
-                let script = a.torch_script.unwrap_or_else(default_torch_script);
+                let Some(script) = a.torch_script else {
+                    bail!("--torch needs --torch-script PATH (the PyTorch side of the comparison)");
+                };
                 if !script.is_file() {
                     bail!(
                         "torch script {} not found\nhint: pass --torch-script PATH",
@@ -176,18 +178,6 @@ impl Settings {
             peak: Duration::from_millis(a.peak_ms),
             shape_given: single,
         })
-    }
-}
-
-/// `../shared/bench/torch_mlp.py` from the repository root (the crate's
-/// directory at build time, else the working directory).
-fn default_torch_script() -> PathBuf {
-    let rel = Path::new("../shared/bench/torch_mlp.py");
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    if built.is_file() {
-        built
-    } else {
-        rel.to_path_buf()
     }
 }
 
