@@ -7,7 +7,7 @@
 //! flags into settings, runs PyTorch as a child process, and prints.
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
 use gradscope::nn::{Activation, Norm};
 use gradscope::probe::ProbeConfig;
@@ -40,9 +40,9 @@ pub struct BenchArgs {
     /// Hidden activation.
     #[arg(long, default_value = "sigmoid")]
     activation: Activation,
-    /// Normalization in each hidden layer.
-    #[arg(long, value_enum, default_value_t = NormArg::None)]
-    norm: NormArg,
+    /// Normalization in each hidden layer (the names `train --norm` takes).
+    #[arg(long, default_value_t = Norm::None)]
+    norm: Norm,
     /// Threads (default: 1 for one shape, 1 and 2 for the table).
     #[arg(long)]
     threads: Option<usize>,
@@ -80,23 +80,6 @@ pub struct BenchArgs {
     peak_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum NormArg {
-    None,
-    Batch,
-    Layer,
-}
-
-impl NormArg {
-    fn norm(self) -> Norm {
-        match self {
-            NormArg::None => Norm::None,
-            NormArg::Batch => Norm::Batch,
-            NormArg::Layer => Norm::Layer,
-        }
-    }
-}
-
 /// Resolved settings.
 struct Settings {
     runs: Vec<(Workload, usize)>,
@@ -124,7 +107,7 @@ impl Settings {
         let shapes = if single {
             let w = Workload {
                 activation: a.activation,
-                norm: a.norm.norm(),
+                norm: a.norm,
                 ..Workload::new(
                     a.depth.unwrap_or(10),
                     a.width.unwrap_or(256),
@@ -311,18 +294,14 @@ fn run_torch(
     steps: usize,
     warmup: usize,
 ) -> anyhow::Result<TorchLine> {
-    let norm = match w.norm {
-        Norm::None => "none",
-        Norm::Batch => "batch",
-        Norm::Layer => "layer",
-    };
+    let norm = w.norm.to_string();
     let out = Command::new(python)
         .arg(script)
         .args(["--depth", &w.depth.to_string()])
         .args(["--width", &w.width.to_string()])
         .args(["--batch", &w.batch.to_string()])
         .args(["--activation", &w.activation.to_string()])
-        .args(["--norm", norm])
+        .args(["--norm", &norm])
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &steps.to_string()])
         .args(["--warmup", &warmup.to_string()])
@@ -359,11 +338,7 @@ fn print_header(torch: bool) {
 }
 
 fn print_row(r: &Row) {
-    let norm = match r.workload.norm {
-        Norm::None => "none",
-        Norm::Batch => "batch",
-        Norm::Layer => "layer",
-    };
+    let norm = r.workload.norm.to_string();
     print!(
         "{:>5} {:>5} {:>5} {:>5} {:>3} | {:>9.1} {:>8.1} {:>5.1}%",
         r.workload.depth,
