@@ -5,9 +5,11 @@
 
 mod flags;
 pub mod record;
+mod settings;
 mod spec;
 pub mod trainer;
 
-pub use flags::{spec_settings, spec_settings_against, Flag, Setting, SpecBuilder, FLAGS};
+pub use flags::{Flag, FLAGS};
 pub use record::{RecordSink, RunRecord, RunStatus, Tee};
+pub use settings::{spec_settings, spec_settings_against, Setting, SpecBuilder};
 pub use spec::{DataSpec, Dtype, Spec};
