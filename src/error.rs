@@ -33,9 +33,6 @@ pub enum Error {
         /// The accepted names, comma-separated.
         expected: String,
     },
-    /// A parameter path does not exist in the model.
-    #[error("no parameter `{0}` in the model")]
-    NoSuchParameter(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -73,10 +70,8 @@ pub enum Error {
         step: usize,
     },
     /// A download could not reach its server (no network, DNS, refused).
-    #[error(
-        "cannot reach {url} ({reason}): you appear to be offline. \
-         hint: download the files by hand and pass their folder with `--data-dir`"
-    )]
+    /// (The command line adds a `hint:` line on what to do offline.)
+    #[error("cannot reach {url} ({reason}): you appear to be offline")]
     Offline {
         /// What was being downloaded.
         url: String,

@@ -89,7 +89,7 @@ fn bad_spec_names_file_line_and_key_with_a_hint() {
             "{path}:3: `model.depht`: unknown field"
         )))
         .stderr(predicate::str::contains(
-            "hint: every key and its default is listed in docs/SPEC.md",
+            "hint: every key and its default is listed by `gradscope train --help`",
         ));
 }
 
@@ -155,11 +155,22 @@ fn demo_runs_all_three_nets_with_reduced_steps() {
         .stdout(predicate::str::contains("grad first/last"));
 }
 
+/// The canonical MNIST files: `$GRADSCOPE_MNIST_DIR`, else where
+/// `gradscope data fetch mnist` puts them.
+fn canonical_mnist() -> std::path::PathBuf {
+    std::env::var_os("GRADSCOPE_MNIST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| gradscope::data::fetch::cache_dir().join("mnist"))
+}
+
 #[test]
 fn eval_data_uses_the_canonical_test_set_when_present() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/mnist");
+    let dir = canonical_mnist();
     if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-        eprintln!("skipped: canonical MNIST test set absent");
+        eprintln!(
+            "skipped: no canonical MNIST test set in {} (set GRADSCOPE_MNIST_DIR, or run `gradscope data fetch mnist`)",
+            dir.display()
+        );
         return;
     }
     let out = gradscope()
@@ -186,7 +197,7 @@ fn data_fetch_offline_fails_with_a_clear_message() {
         l.local_addr().unwrap().port()
     };
     let cache = tempfile::tempdir().unwrap();
-    gradscope()
+    let out = gradscope()
         .args([
             "data",
             "fetch",
@@ -195,9 +206,25 @@ fn data_fetch_offline_fails_with_a_clear_message() {
             cache.path().to_str().unwrap(),
         ])
         .args(["--mirror", &format!("http://127.0.0.1:{port}/")])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("you appear to be offline"));
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // Regression: the hint was inside the `error:` line.
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("error: "))
+        .unwrap_or_else(|| panic!("no error line: {stderr}"));
+    assert!(
+        lines[at].starts_with("error: cannot reach http://127.0.0.1:")
+            && lines[at].ends_with("you appear to be offline"),
+        "{stderr}"
+    );
+    assert_eq!(
+        lines[at + 1..],
+        ["hint: download the files by hand and pass their folder with `--data-dir`"]
+    );
 }
 
 #[test]
@@ -305,4 +332,190 @@ fn no_record_leaves_no_store_and_missing_runs_are_clear_errors() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains("no run 7"));
+}
+
+/// The spec `args` resolve to (`train ... --print-spec`), run in `dir`.
+fn resolved_in(dir: &std::path::Path, args: &[&str]) -> gradscope::experiment::Spec {
+    let out = gradscope_in(dir)
+        .arg("train")
+        .args(args)
+        .arg("--print-spec")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gradscope::experiment::Spec::from_toml(&String::from_utf8(out.stdout).unwrap(), "stdout")
+        .unwrap()
+}
+
+fn resolved(args: &[&str]) -> gradscope::experiment::Spec {
+    resolved_in(&tempfile::tempdir().unwrap().keep(), args)
+}
+
+#[test]
+fn set_reaches_keys_without_a_flag() {
+    let spec = resolved(&[
+        "--set",
+        "model.bn_momentum=0.05",
+        "--set",
+        "optimizer.clip_value=1.0",
+        "--set",
+        "probe.every=10",
+        "--set",
+        "schedule={name = \"step\", every = 100, gamma = 0.5}",
+        "--set",
+        "model.init=normal(0.5)",
+    ]);
+    assert_eq!(spec.model.bn_momentum, 0.05);
+    assert_eq!(spec.optimizer.clip_value, Some(1.0));
+    assert_eq!(spec.probe.every, 10);
+    assert_eq!(spec.schedule.lr_at(1.0, 100), 0.5);
+    assert_eq!(spec.model.init.to_string(), "normal(0.5)");
+}
+
+/// The file, then `--set` in order, then the flags: later wins.
+#[test]
+fn set_applies_after_the_file_and_before_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.toml");
+    std::fs::write(&file, "[probe]\nevery = 5\n[model]\ndepth = 4\n").unwrap();
+    let file = file.to_str().unwrap();
+    assert_eq!(resolved_in(dir.path(), &[file]).probe.every, 5);
+    let spec = resolved_in(
+        dir.path(),
+        &[file, "--set", "probe.every=7", "--set", "probe.every=10"],
+    );
+    assert_eq!((spec.probe.every, spec.model.widths.len()), (10, 4));
+    let spec = resolved_in(
+        dir.path(),
+        &[
+            file,
+            "--probe-every",
+            "20",
+            "--set",
+            "probe.every=10",
+            "--set",
+            "model.depth=2",
+        ],
+    );
+    assert_eq!((spec.probe.every, spec.model.widths.len()), (20, 2));
+}
+
+#[test]
+fn unknown_keys_and_bad_values_in_set_are_named() {
+    gradscope()
+        .args(["train", "--set", "model.depht=3", "--print-spec"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: --set model.depht=3: `model.depht`: unknown field `depht`",
+        ))
+        .stderr(predicate::str::contains("hint: every key"));
+    gradscope()
+        .args(["train", "--set", "optimizer.lr=fast", "--print-spec"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: --set optimizer.lr=fast: `optimizer.lr`: invalid type: string \"fast\"",
+        ));
+    gradscope()
+        .args(["train", "--set", "probe.every"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("is not KEY=VALUE"));
+}
+
+/// `bn` is an alias of `batch` everywhere: flag, `--set`, spec file.
+#[test]
+fn bn_is_batch_in_flags_set_and_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bn.toml");
+    std::fs::write(&file, "[model]\nnorm = \"bn\"\n").unwrap();
+    for args in [
+        vec!["--norm", "bn"],
+        vec!["--set", "model.norm=bn"],
+        vec![file.to_str().unwrap()],
+    ] {
+        let spec = resolved_in(dir.path(), &args);
+        assert_eq!(spec.model.norm, gradscope::nn::Norm::Batch, "{args:?}");
+    }
+    gradscope()
+        .args(["train", "--norm", "batchnorm"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown norm `batchnorm`"));
+}
+
+/// Regression: `train --help` listed init names the parser did not take
+/// (and missed their arguments); the help now prints each type's one list,
+/// and ends with every spec key.
+#[test]
+fn train_help_prints_the_parsers_names_and_every_key() {
+    let out = gradscope().args(["train", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for names in [
+        gradscope::tensor::Init::NAMES,
+        gradscope::nn::Activation::NAMES,
+        gradscope::nn::Norm::NAMES,
+        gradscope::optim::OptimizerName::NAMES,
+        gradscope::nn::Loss::NAMES,
+        gradscope::experiment::Dtype::NAMES,
+    ] {
+        assert!(
+            help.contains(names),
+            "`train --help` lacks `{names}`:\n{help}"
+        );
+    }
+    for key in [
+        "bn_momentum = 0.1",
+        "clip_value",
+        "histogram_every = 100",
+        "warmup_steps",
+    ] {
+        assert!(help.contains(key), "`train --help` lacks `{key}`");
+    }
+}
+
+/// Regression: stdout was styled when stderr was a terminal, so
+/// `gradscope train ... > out.txt` wrote ANSI escapes into the file. Runs
+/// the binary under `script` (a terminal on stderr), stdout to a file.
+#[test]
+fn output_to_a_file_has_no_escapes_when_stderr_is_a_terminal() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` (util-linux) to give the binary a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("gradscope");
+    let line = format!(
+        "'{}' train --depth 1 --width 8 --steps 5 --no-record > out.txt",
+        bin.display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir.path())
+        .env_remove("NO_COLOR")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::fs::read(dir.path().join("out.txt")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&out).contains("run `run`: 5 steps"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(
+        !out.contains(&0x1b),
+        "escape in stdout: {:?}",
+        String::from_utf8_lossy(&out)
+    );
 }

@@ -1,6 +1,7 @@
-//! docs/SPEC.md and examples/ stay true to the code.
+//! docs/SPEC.md and examples/ stay true to the code, and every key they
+//! list can be set from the command line.
 
-use gradscope::experiment::Spec;
+use gradscope::experiment::{Spec, SpecBuilder, FLAGS};
 use std::path::Path;
 
 fn root() -> &'static Path {
@@ -39,6 +40,9 @@ fn every_key_the_code_knows_is_documented() {
             "weight_decay",
             "clip_norm",
             "clip_value",
+            "beta1",
+            "beta2",
+            "eps",
         ]
         .map(String::from),
     );
@@ -48,6 +52,64 @@ fn every_key_the_code_knows_is_documented() {
         assert!(
             block.contains(&set) || block.contains(&commented),
             "docs/SPEC.md does not document `{key}`"
+        );
+    }
+}
+
+/// `(dotted key, value)` of every key line of the block, commented or not.
+fn documented_keys() -> Vec<(String, String)> {
+    let mut table = String::new();
+    let mut keys = Vec::new();
+    for line in documented_block().lines() {
+        let line = line
+            .trim_start_matches("# ")
+            .split(" #")
+            .next()
+            .unwrap()
+            .trim();
+        if line.starts_with('[') {
+            table = line
+                .split(']')
+                .next()
+                .unwrap()
+                .trim_start_matches('[')
+                .to_string();
+        } else if let Some((key, value)) = line.split_once(" = ") {
+            let dotted = if table.is_empty() {
+                key.trim().to_string()
+            } else {
+                format!("{table}.{}", key.trim())
+            };
+            keys.push((dotted, value.trim().to_string()));
+        }
+    }
+    keys
+}
+
+#[test]
+fn every_documented_key_can_be_set_from_the_command_line() {
+    let keys = documented_keys();
+    assert!(keys.len() >= 35, "{keys:?}");
+    for (key, value) in &keys {
+        let mut b = SpecBuilder::new();
+        if ["optimizer.beta1", "optimizer.beta2", "optimizer.eps"].contains(&key.as_str()) {
+            b.set("optimizer.name", "adam", "--optimizer adam").unwrap();
+        }
+        b.set(key, value, "--set").unwrap();
+        b.build()
+            .unwrap_or_else(|e| panic!("--set {key}={value}: {e}"));
+    }
+}
+
+#[test]
+fn every_flag_sets_a_documented_key() {
+    let keys = documented_keys();
+    for flag in FLAGS {
+        assert!(
+            keys.iter().any(|(k, _)| k == flag.key),
+            "--{} sets `{}`, which docs/SPEC.md does not list",
+            flag.long,
+            flag.key
         );
     }
 }

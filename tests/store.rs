@@ -18,8 +18,7 @@ fn tiny_spec(name: &str, seed: u64) -> Spec {
     spec.data.name = "spirals".into();
     spec.data.train_size = 256;
     spec.data.test_size = 128;
-    spec.model.depth = 2;
-    spec.model.width = 16;
+    spec.model.widths = vec![16; 2];
     spec.probe.histogram_every = 10;
     spec
 }

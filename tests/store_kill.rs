@@ -38,8 +38,7 @@ fn child(db: &Path) {
     spec.data.name = "spirals".into();
     spec.data.train_size = 128;
     spec.data.test_size = 64;
-    spec.model.depth = 2;
-    spec.model.width = 8;
+    spec.model.widths = vec![8; 2];
     spec.probe.histogram_every = 10;
     let data = prepare_data(&spec).unwrap();
     let store = Store::open(db).unwrap();

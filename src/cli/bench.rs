@@ -1,13 +1,13 @@
 //! `gradscope bench`: training speed on the benchmark workload (steps/s,
 //! GFLOP/s, % of one core's measured FMA peak), optionally side by side with
-//! PyTorch (`../shared/bench/torch_mlp.py`, alternated with ours, repetition
-//! by repetition), and `--gemm`: the GEMM backends on our shapes.
+//! PyTorch (a torch script given with `--torch-script`, alternated with ours,
+//! repetition by repetition), and `--gemm`: the GEMM backends on our shapes.
 //!
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
 
 use anyhow::{bail, Context};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
 use gradscope::nn::{Activation, Norm};
 use gradscope::probe::ProbeConfig;
@@ -40,9 +40,9 @@ pub struct BenchArgs {
     /// Hidden activation.
     #[arg(long, default_value = "sigmoid")]
     activation: Activation,
-    /// Normalization in each hidden layer.
-    #[arg(long, value_enum, default_value_t = NormArg::None)]
-    norm: NormArg,
+    /// Normalization in each hidden layer (the names `train --norm` takes).
+    #[arg(long, default_value_t = Norm::None)]
+    norm: Norm,
     /// Threads (default: 1 for one shape, 1 and 2 for the table).
     #[arg(long)]
     threads: Option<usize>,
@@ -66,9 +66,9 @@ pub struct BenchArgs {
     /// Python with PyTorch: also run the torch script on each shape.
     #[arg(long, value_name = "PYTHON")]
     torch: Option<PathBuf>,
-    /// The torch script (default: ../shared/bench/torch_mlp.py from the
-    /// repository root).
-    #[arg(long, value_name = "PATH")]
+    /// The torch script that trains the same workload and prints its
+    /// steps/s (needed with --torch; not shipped with gradscope).
+    #[arg(long, value_name = "PATH", requires = "torch")]
     torch_script: Option<PathBuf>,
     /// Time the GEMM products of a hidden layer with each backend instead
     /// (ours, the gemm crate, matrixmultiply; at `--threads`, default 1); the
@@ -78,23 +78,6 @@ pub struct BenchArgs {
     /// Milliseconds spent measuring the FMA peak.
     #[arg(long, default_value_t = 1000)]
     peak_ms: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum NormArg {
-    None,
-    Batch,
-    Layer,
-}
-
-impl NormArg {
-    fn norm(self) -> Norm {
-        match self {
-            NormArg::None => Norm::None,
-            NormArg::Batch => Norm::Batch,
-            NormArg::Layer => Norm::Layer,
-        }
-    }
 }
 
 /// Resolved settings.
@@ -124,7 +107,7 @@ impl Settings {
         let shapes = if single {
             let w = Workload {
                 activation: a.activation,
-                norm: a.norm.norm(),
+                norm: a.norm,
                 ..Workload::new(
                     a.depth.unwrap_or(10),
                     a.width.unwrap_or(256),
@@ -151,7 +134,9 @@ impl Settings {
         let torch = match a.torch {
             None => None,
             Some(python) => {
-                let script = a.torch_script.unwrap_or_else(default_torch_script);
+                let Some(script) = a.torch_script else {
+                    bail!("--torch needs --torch-script PATH (the PyTorch side of the comparison)");
+                };
                 if !script.is_file() {
                     bail!(
                         "torch script {} not found\nhint: pass --torch-script PATH",
@@ -176,18 +161,6 @@ impl Settings {
             peak: Duration::from_millis(a.peak_ms),
             shape_given: single,
         })
-    }
-}
-
-/// `../shared/bench/torch_mlp.py` from the repository root (the crate's
-/// directory at build time, else the working directory).
-fn default_torch_script() -> PathBuf {
-    let rel = Path::new("../shared/bench/torch_mlp.py");
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
-    if built.is_file() {
-        built
-    } else {
-        rel.to_path_buf()
     }
 }
 
@@ -321,18 +294,14 @@ fn run_torch(
     steps: usize,
     warmup: usize,
 ) -> anyhow::Result<TorchLine> {
-    let norm = match w.norm {
-        Norm::None => "none",
-        Norm::Batch => "batch",
-        Norm::Layer => "layer",
-    };
+    let norm = w.norm.to_string();
     let out = Command::new(python)
         .arg(script)
         .args(["--depth", &w.depth.to_string()])
         .args(["--width", &w.width.to_string()])
         .args(["--batch", &w.batch.to_string()])
         .args(["--activation", &w.activation.to_string()])
-        .args(["--norm", norm])
+        .args(["--norm", &norm])
         .args(["--threads", &threads.to_string()])
         .args(["--steps", &steps.to_string()])
         .args(["--warmup", &warmup.to_string()])
@@ -369,11 +338,7 @@ fn print_header(torch: bool) {
 }
 
 fn print_row(r: &Row) {
-    let norm = match r.workload.norm {
-        Norm::None => "none",
-        Norm::Batch => "batch",
-        Norm::Layer => "layer",
-    };
+    let norm = r.workload.norm.to_string();
     print!(
         "{:>5} {:>5} {:>5} {:>5} {:>3} | {:>9.1} {:>8.1} {:>5.1}%",
         r.workload.depth,

@@ -6,15 +6,15 @@
 //! "standard" init (the problem), ReLU with He init (remedy 1), and the
 //! same sigmoid net with BatchNorm before each activation (remedy 2).
 
-use super::inspect::render_findings;
 use super::output::Output;
 use super::record::run_recorded;
+use super::render::{render_findings, summary_json};
 use super::report::write_report;
-use super::train::summary_json;
 use clap::Args;
 use gradscope::experiment::trainer::{prepare_data, Summary};
 use gradscope::experiment::Spec;
 use gradscope::nn::{Activation, Norm};
+use gradscope::optim::OptimizerName;
 use gradscope::tensor::{default_threads, FanMode, Init};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,8 @@ pub struct DemoArgs {
     /// Seed of all three runs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Threads for the matrix products (default: the machine's cores).
+    /// Threads of the runs' thread pool: matrix products, element-wise
+    /// layers and the probe's statistics (default: the machine's cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Do not record the runs in the store.
@@ -55,12 +56,11 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
             eval_every: (steps / 10).max(1),
             ..Spec::default()
         };
-        s.model.depth = 20;
-        s.model.width = 100;
+        s.model.widths = vec![100; 20];
         s.model.activation = activation;
         s.model.init = init;
         s.model.norm = norm;
-        s.optimizer.name = "momentum".into();
+        s.optimizer.rule = OptimizerName::Momentum.config();
         s.optimizer.lr = 0.01;
         s
     };
@@ -99,7 +99,7 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let mut recorded = Vec::new();
     for spec in &specs {
         let outcome = run_recorded(spec, &data, output, db, threads)?;
-        let summary = outcome.result.map_err(super::with_hint)?;
+        let summary = outcome.result?;
         if args.json {
             let mut v = summary_json(spec, &summary);
             v["run"] = serde_json::json!(outcome.run_id);

@@ -1,8 +1,8 @@
 //! `gradscope diagnose RUN`: the findings of a recorded run (computed anew
 //! from its record and saved back).
 
-use super::inspect::render_findings;
 use super::record::{open_existing, resolve_run};
+use super::render::render_findings;
 use clap::Args;
 use gradscope::analysis::diagnose::diagnose;
 use std::path::Path;

@@ -3,6 +3,7 @@
 //! at the first, middle and last recorded steps, sparklines over training,
 //! and the findings.
 
+use super::render::render_findings;
 use gradscope::analysis::diagnose::Finding;
 use gradscope::experiment::RunRecord;
 use gradscope::probe::StepProbe;
@@ -30,7 +31,7 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
         spec.model.init,
         match spec.model.norm {
             gradscope::nn::Norm::None => String::new(),
-            n => format!(", {n:?} norm").to_lowercase(),
+            n => format!(", {n} norm"),
         }
     );
     if let Some(e) = record.evals.last() {
@@ -222,28 +223,6 @@ fn sparklines(record: &RunRecord) -> String {
             format!("|dL/dW| layer {depth} (log)"),
             sparkline(&last, 60, true)
         );
-    }
-    out
-}
-
-/// Findings as text: summary, evidence, remedies with their commands.
-pub fn render_findings(findings: &[Finding]) -> String {
-    let mut out = String::new();
-    for f in findings {
-        let _ = writeln!(
-            out,
-            "- [{}] {}: {}",
-            format!("{:?}", f.severity).to_lowercase(),
-            f.kind.name(),
-            f.summary
-        );
-        for e in &f.evidence {
-            let _ = writeln!(out, "    {} = {:.3e} ({})", e.name, e.value, e.note);
-        }
-        for (i, r) in f.remedies.iter().enumerate() {
-            let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
-            let _ = writeln!(out, "      {}", r.command);
-        }
     }
     out
 }

@@ -8,6 +8,7 @@ mod diagnose;
 mod inspect;
 mod output;
 mod record;
+mod render;
 mod report;
 mod runs;
 mod train;
@@ -63,18 +64,14 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            let output = output::Output::detect(true);
+            eprintln!("{} {err:#}", output.bold_stderr("error:"));
             if let Some(hint) = hint_for(&err) {
-                eprintln!("hint: {hint}");
+                eprintln!("{} {hint}", output.bold_stderr("hint:"));
             }
             ExitCode::from(1)
         }
     }
-}
-
-/// Wraps a library error for the terminal.
-pub fn with_hint(err: gradscope::Error) -> anyhow::Error {
-    anyhow::Error::new(err)
 }
 
 /// A hint for the errors people can act on.
@@ -85,10 +82,15 @@ fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
         Error::NonFinite { .. } => {
             "the run diverged: lower --lr, add --clip-norm 1.0, or try --norm batch"
         }
-        Error::Spec { .. } => "every key and its default is listed in docs/SPEC.md",
+        Error::Spec { .. } => {
+            "every key and its default is listed by `gradscope train --help` (and in docs/SPEC.md)"
+        }
         Error::UnknownName { .. } => "see `gradscope train --help` for the accepted names",
         Error::BadData { .. } => {
             "IDX files can be fetched with `gradscope data fetch mnist`, or use the bundled set (--data mnist)"
+        }
+        Error::Offline { .. } => {
+            "download the files by hand and pass their folder with `--data-dir`"
         }
         _ => return None,
     })

@@ -1,38 +1,59 @@
-//! Terminal output: one object decides quiet / progress / colour.
+//! Terminal output: one object decides quiet / progress / styles.
 //! Data goes to stdout; progress, logs and errors to stderr; hints start
-//! with `hint:`. `NO_COLOR` (any value) turns colour off; progress bars
-//! show only when stderr is a terminal.
+//! with `hint:`. Styles (ANSI bold) are decided per stream: a stream is
+//! styled only when it is a terminal and `NO_COLOR` is unset or empty, so
+//! `gradscope demo > out.txt` writes plain text whatever stderr is.
+//! Progress bars show only when stderr is a terminal.
 
 use gradscope::experiment::trainer::{Event, Sink};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
-/// How chatty the terminal is.
+/// How chatty the terminal is, and which streams take styles.
 #[derive(Clone, Copy, Debug)]
 pub struct Output {
     /// Progress bars on stderr.
     pub progress: bool,
-    /// ANSI colours.
-    pub color: bool,
+    /// ANSI styles on stdout.
+    pub stdout_styled: bool,
+    /// ANSI styles on stderr.
+    pub stderr_styled: bool,
 }
 
 impl Output {
     /// From the environment and `--quiet`.
     pub fn detect(quiet: bool) -> Self {
-        let tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let stderr_terminal = std::io::stderr().is_terminal();
         Self {
-            progress: tty && !quiet,
-            color: tty && std::env::var_os("NO_COLOR").is_none(),
+            progress: stderr_terminal && !quiet,
+            stdout_styled: styled(std::io::stdout().is_terminal(), no_color),
+            stderr_styled: styled(stderr_terminal, no_color),
         }
     }
 
-    /// `text` in bold when colour is on.
+    /// `text` in bold for stdout, when stdout takes styles.
     pub fn bold(&self, text: &str) -> String {
-        if self.color {
-            format!("\x1b[1m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+        bold_if(self.stdout_styled, text)
+    }
+
+    /// `text` in bold for stderr, when stderr takes styles.
+    pub fn bold_stderr(&self, text: &str) -> String {
+        bold_if(self.stderr_styled, text)
+    }
+}
+
+/// Whether a stream takes ANSI styles: only a terminal, and only while
+/// `NO_COLOR` is not set (to a non-empty value, as no-color.org says).
+pub fn styled(terminal: bool, no_color: bool) -> bool {
+    terminal && !no_color
+}
+
+fn bold_if(on: bool, text: &str) -> String {
+    if on {
+        format!("\x1b[1m{text}\x1b[0m")
+    } else {
+        text.to_string()
     }
 }
 
@@ -106,5 +127,31 @@ impl Sink for ProgressSink {
             Event::Finished(_) | Event::Failed { .. } => self.bar.finish_and_clear(),
             Event::Probe(_) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_terminal_without_no_color_is_styled() {
+        assert!(styled(true, false));
+        assert!(!styled(false, false));
+        assert!(!styled(true, true));
+        assert!(!styled(false, true));
+    }
+
+    /// Regression: stdout was styled when stderr was a terminal, so
+    /// `gradscope demo > out.txt` wrote escapes into the file.
+    #[test]
+    fn each_stream_is_decided_on_its_own() {
+        let o = Output {
+            progress: true,
+            stdout_styled: styled(false, false),
+            stderr_styled: styled(true, false),
+        };
+        assert_eq!(o.bold("run"), "run");
+        assert_eq!(o.bold_stderr("error:"), "\x1b[1merror:\x1b[0m");
     }
 }

@@ -105,13 +105,19 @@ impl fmt::Display for Scaling {
     }
 }
 
+impl Scaling {
+    /// The names [`Scaling::from_str`] accepts (`binarize` alone is
+    /// `binarize(0.5)`).
+    pub const NAMES: &'static str = "unit, standardize, binarize(threshold)";
+}
+
 impl FromStr for Scaling {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let unknown = || Error::UnknownName {
             what: "scaling",
             name: s.into(),
-            expected: "unit, standardize, binarize(threshold)".into(),
+            expected: Scaling::NAMES.into(),
         };
         let (name, args) = crate::names::split_call(s).ok_or_else(unknown)?;
         match (name, args.as_slice()) {

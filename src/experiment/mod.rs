@@ -1,11 +1,17 @@
-//! Experiments: the TOML [`Spec`], and the trainer that runs one and emits
-//! events to sinks (the library never prints).
+//! Experiments: the TOML [`Spec`], the settings layered onto it from the
+//! command line ([`SpecBuilder`], and back: [`spec_settings`]), and the
+//! trainer that runs one and emits events to sinks (the library never
+//! prints).
 
 pub mod events;
+mod flags;
 pub mod record;
+mod settings;
 mod spec;
 pub mod trainer;
 
 pub use events::{Event, RunStatus, Sink};
+pub use flags::{Flag, FLAGS};
 pub use record::{RecordSink, RunRecord, Tee};
-pub use spec::{DataSpec, Dtype, ModelSpec, OptimizerSpec, Spec};
+pub use settings::{spec_settings, spec_settings_against, Setting, SpecBuilder};
+pub use spec::{DataSpec, Dtype, Spec};

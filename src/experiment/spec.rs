@@ -24,16 +24,16 @@
 
 use crate::data::Scaling;
 use crate::error::{Error, Result};
-use crate::nn::{Activation, Loss, MlpConfig, Norm, NormPlacement};
-use crate::optim::{OptimizerConfig, Schedule};
+use crate::nn::{Loss, MlpConfig};
+use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule};
 use crate::probe::ProbeConfig;
-use crate::tensor::Init;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::Path;
+use std::str::FromStr;
 
 /// Number format the run trains in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Dtype {
     /// 32-bit floats (default, fast).
     #[default]
@@ -41,6 +41,38 @@ pub enum Dtype {
     /// 64-bit floats: resolves gradients below f32's 1.4e-45.
     F64,
 }
+
+impl Dtype {
+    /// The names [`Dtype::from_str`] accepts.
+    pub const NAMES: &'static str = "f32, f64";
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+        })
+    }
+}
+
+impl FromStr for Dtype {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "f32" => Ok(Dtype::F32),
+            "f64" => Ok(Dtype::F64),
+            _ => Err(Error::UnknownName {
+                what: "dtype",
+                name: s.into(),
+                expected: Dtype::NAMES.into(),
+            }),
+        }
+    }
+}
+
+crate::names::serde_via_str!(Dtype);
 
 /// A whole experiment.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -65,10 +97,10 @@ pub struct Spec {
     pub loss: Loss,
     /// Where the examples come from.
     pub data: DataSpec,
-    /// The network.
-    pub model: ModelSpec,
-    /// How it learns.
-    pub optimizer: OptimizerSpec,
+    /// The network (input and output sizes 0: the data gives them).
+    pub model: MlpConfig,
+    /// How it learns: update rule, learning rate, clipping.
+    pub optimizer: OptimizerSettings,
     /// Learning-rate schedule.
     pub schedule: Schedule,
     /// What is recorded per layer, how often.
@@ -98,48 +130,6 @@ pub struct DataSpec {
     pub noise: f64,
 }
 
-/// The model section (input and output sizes come from the data).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelSpec {
-    /// Hidden layers (ignored when `widths` is given).
-    pub depth: usize,
-    /// Units per hidden layer (ignored when `widths` is given).
-    pub width: usize,
-    /// Explicit hidden widths, input side first.
-    pub widths: Option<Vec<usize>>,
-    /// Hidden activation.
-    pub activation: Activation,
-    /// `none`, `batch` or `layer`.
-    pub norm: Norm,
-    /// `before` or `after` the activation.
-    pub norm_placement: NormPlacement,
-    /// Residual blocks of this many hidden layers (0 = none).
-    pub residual_every: usize,
-    /// Weight initializer.
-    pub init: Init,
-    /// Linear layers have biases.
-    pub bias: bool,
-}
-
-/// The optimizer section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OptimizerSpec {
-    /// `sgd`, `momentum`, `nesterov`, `adam`, `adamw`.
-    pub name: String,
-    /// Base learning rate.
-    pub lr: f64,
-    /// Momentum (SGD family; `momentum`/`nesterov` default to 0.9).
-    pub momentum: Option<f64>,
-    /// Weight decay (L2 for SGD/Adam, decoupled for AdamW).
-    pub weight_decay: Option<f64>,
-    /// Clip gradients to this global L2 norm.
-    pub clip_norm: Option<f64>,
-    /// Clip every gradient entry to [-v, v].
-    pub clip_value: Option<f64>,
-}
-
 impl Default for Spec {
     fn default() -> Self {
         Self {
@@ -152,8 +142,8 @@ impl Default for Spec {
             eval_every: 0,
             loss: Loss::CrossEntropy,
             data: DataSpec::default(),
-            model: ModelSpec::default(),
-            optimizer: OptimizerSpec::default(),
+            model: MlpConfig::default(),
+            optimizer: OptimizerSettings::default(),
             schedule: Schedule::default(),
             probe: ProbeConfig::default(),
         }
@@ -170,38 +160,6 @@ impl Default for DataSpec {
             train_size: 2000,
             test_size: 1000,
             noise: 0.1,
-        }
-    }
-}
-
-impl Default for ModelSpec {
-    /// Three hidden layers of 100 units; everything else as
-    /// [`MlpConfig::new`]'s defaults (ReLU, He-normal init, no norm, biases).
-    fn default() -> Self {
-        let m = MlpConfig::new(1, 1);
-        Self {
-            depth: 3,
-            width: 100,
-            widths: None,
-            activation: m.activation,
-            norm: m.norm,
-            norm_placement: m.norm_placement,
-            residual_every: m.residual_every,
-            init: m.init,
-            bias: m.bias,
-        }
-    }
-}
-
-impl Default for OptimizerSpec {
-    fn default() -> Self {
-        Self {
-            name: "sgd".into(),
-            lr: 0.1,
-            momentum: None,
-            weight_decay: None,
-            clip_norm: None,
-            clip_value: None,
         }
     }
 }
@@ -237,7 +195,8 @@ impl Spec {
         toml::to_string(self).expect("a spec always serializes")
     }
 
-    /// Checks values serde cannot (ranges, names), naming the field.
+    /// Checks values serde cannot (ranges), naming the field; the model
+    /// and the optimizer check their own.
     pub fn validate(&self) -> Result<()> {
         let bad = |field: &str, reason: &str| {
             Err(Error::InvalidConfig {
@@ -251,78 +210,29 @@ impl Spec {
         if self.steps == 0 && self.epochs == 0 {
             return bad("steps", "must be at least 1 (or set epochs)");
         }
-        if !(self.optimizer.lr.is_finite() && self.optimizer.lr > 0.0) {
-            return bad("optimizer.lr", "must be a positive number");
-        }
-        if let Some(c) = self.optimizer.clip_norm {
-            if c.is_nan() || c <= 0.0 {
-                return bad("optimizer.clip_norm", "must be positive");
-            }
-        }
-        if let Some(c) = self.optimizer.clip_value {
-            if c.is_nan() || c <= 0.0 {
-                return bad("optimizer.clip_value", "must be positive");
-            }
-        }
         if !(0.0..=1.0).contains(&self.data.noise) {
             return bad("data.noise", "must be in [0, 1]");
         }
-        self.optimizer_config()?;
-        if let Some(w) = &self.model.widths {
-            if w.contains(&0) {
-                return bad("model.widths", "every width must be at least 1");
+        for (field, size) in [
+            ("model.input", self.model.input),
+            ("model.output", self.model.output),
+        ] {
+            if size != 0 {
+                return bad(field, "comes from the data; leave it out");
             }
-        } else if self.model.depth > 0 && self.model.width == 0 {
-            return bad("model.width", "must be at least 1");
         }
-        Ok(())
+        self.model.validate_hidden()?;
+        self.optimizer.validate()
     }
 
     /// The MLP config for `input` features and `output` classes.
     pub fn mlp_config(&self, input: usize, output: usize) -> MlpConfig {
-        let m = &self.model;
-        let mut cfg = MlpConfig::new(input, output)
-            .activation(m.activation)
-            .norm(m.norm, m.norm_placement)
-            .residual_every(m.residual_every)
-            .init(m.init);
-        cfg.widths = m.widths.clone().unwrap_or_else(|| vec![m.width; m.depth]);
-        cfg.bias = m.bias;
-        cfg
+        self.model.clone().sized(input, output)
     }
 
-    /// The optimizer with the spec's overrides.
-    pub fn optimizer_config(&self) -> Result<OptimizerConfig> {
-        let o = &self.optimizer;
-        let mut cfg = OptimizerConfig::from_name(&o.name).map_err(|_| Error::InvalidConfig {
-            field: "optimizer.name".into(),
-            reason: format!(
-                "unknown optimizer `{}` (expected one of: {})",
-                o.name,
-                crate::optim::OPTIMIZER_NAMES
-            ),
-        })?;
-        match &mut cfg {
-            OptimizerConfig::Sgd {
-                momentum,
-                weight_decay,
-                ..
-            } => {
-                *momentum = o.momentum.unwrap_or(*momentum);
-                *weight_decay = o.weight_decay.unwrap_or(*weight_decay);
-            }
-            OptimizerConfig::Adam { weight_decay, .. }
-            | OptimizerConfig::AdamW { weight_decay, .. } => {
-                if o.momentum.is_some() {
-                    return Err(Error::InvalidConfig {
-                        field: "optimizer.momentum".into(),
-                        reason: format!("`{}` has no momentum setting", o.name),
-                    });
-                }
-                *weight_decay = o.weight_decay.unwrap_or(*weight_decay);
-            }
-        }
-        Ok(cfg)
+    /// The update rule (its hyper-parameters as the spec sets them).
+    pub fn optimizer_config(&self) -> OptimizerConfig {
+        self.optimizer.rule
     }
 }
 
@@ -337,7 +247,10 @@ fn spec_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
             message,
         };
     };
-    let line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let mut line_no = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    if let Some(n) = line_in_table_naming(text, line_no, &message) {
+        line_no = n;
+    }
     let field = key_at_line(text, line_no).unwrap_or_default();
     Error::Spec {
         origin: origin.into(),
@@ -345,6 +258,27 @@ fn spec_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
         field,
         message,
     }
+}
+
+/// Where an error points at a whole `[table]` (the `[optimizer]` table's
+/// rule is read from all its keys at once): the line of that table which
+/// holds the first `quoted` word of `message` (the unknown key, the bad
+/// name), if one does.
+fn line_in_table_naming(text: &str, header: usize, message: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    if !lines
+        .get(header.checked_sub(1)?)?
+        .trim_start()
+        .starts_with('[')
+    {
+        return None;
+    }
+    let word = message.split('`').nth(1).filter(|w| !w.is_empty())?;
+    lines[header..]
+        .iter()
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .position(|l| l.contains('=') && l.contains(word))
+        .map(|i| header + i + 1)
 }
 
 /// The dotted key defined on line `line_no` (1-based): `[table]` header
@@ -373,7 +307,7 @@ fn key_at_line(text: &str, line_no: usize) -> Option<String> {
 }
 
 /// The line where dotted `field` is set, if it is.
-fn line_of_key(text: &str, field: &str) -> Option<usize> {
+pub(super) fn line_of_key(text: &str, field: &str) -> Option<usize> {
     (1..=text.lines().count()).find(|&n| key_at_line(text, n).as_deref() == Some(field))
 }
 
@@ -435,6 +369,44 @@ mod tests {
         assert!(
             e.starts_with("spec.toml:2: `optimizer.name`: unknown optimizer `adagrad`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn keys_an_optimizer_does_not_take_are_named_with_their_line() {
+        let e = err("[optimizer]\nname = \"adam\"\nlr = 0.01\nmomentum = 0.9\n");
+        assert!(
+            e.starts_with("spec.toml:4: `optimizer.momentum`: unknown field `momentum`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn specs_written_before_the_model_and_optimizer_were_library_configs_still_parse() {
+        // As `Spec::to_toml` wrote them when `[model]` was a ModelSpec and
+        // `[optimizer]` an OptimizerSpec (the store holds such specs).
+        let old = "name = \"sigmoid\"\nseed = 0\ndtype = \"f32\"\nsteps = 30\nepochs = 0\n\
+            batch = 64\neval_every = 3\nloss = \"cross_entropy\"\n\n[data]\nname = \"mnist\"\n\
+            scaling = \"unit\"\ntrain_size = 2000\ntest_size = 1000\nnoise = 0.1\n\n[model]\n\
+            depth = 20\nwidth = 100\nactivation = \"sigmoid\"\nnorm = \"none\"\n\
+            norm_placement = \"before\"\nresidual_every = 0\ninit = \"standard\"\nbias = true\n\n\
+            [optimizer]\nname = \"momentum\"\nlr = 0.01\n\n[schedule]\nname = \"constant\"\n\
+            warmup_steps = 0\n\n[probe]\nevery = 1\nhistogram_every = 100\n";
+        let spec = Spec::from_toml(old, "old").unwrap();
+        assert_eq!(spec.model.widths, vec![100; 20]);
+        assert_eq!(
+            spec.optimizer.rule,
+            crate::optim::OptimizerName::Momentum.config()
+        );
+        assert_eq!(Spec::from_toml(&spec.to_toml(), "new").unwrap(), spec);
+    }
+
+    #[test]
+    fn sizes_in_a_spec_are_refused_since_the_data_gives_them() {
+        let e = err("[model]\ninput = 784\n");
+        assert_eq!(
+            e,
+            "spec.toml:2: `model.input`: comes from the data; leave it out"
         );
     }
 }

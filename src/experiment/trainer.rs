@@ -115,7 +115,7 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     let mut mlp: Mlp<T> = spec
         .mlp_config(train.dim(), train.classes)
         .build(spec.seed)?;
-    let mut optimizer = spec.optimizer_config()?.build::<T>();
+    let mut optimizer = spec.optimizer_config().build::<T>();
     let total = total_steps(spec, train);
     let params = mlp.num_params();
     sink.event(&Event::Started {

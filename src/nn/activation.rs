@@ -293,6 +293,11 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// The names [`Activation::from_str`] accepts ([`ACTIVATION_NAMES`]).
+    pub const NAMES: &'static str = ACTIVATION_NAMES;
+}
+
 impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

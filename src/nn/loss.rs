@@ -120,6 +120,11 @@ impl fmt::Display for Loss {
     }
 }
 
+impl Loss {
+    /// The names [`Loss::from_str`] accepts (`ce` is an alias).
+    pub const NAMES: &'static str = "cross_entropy, mse";
+}
+
 impl FromStr for Loss {
     type Err = Error;
 
@@ -130,7 +135,7 @@ impl FromStr for Loss {
             _ => Err(Error::UnknownName {
                 what: "loss",
                 name: s.into(),
-                expected: "cross_entropy, mse".into(),
+                expected: Loss::NAMES.into(),
             }),
         }
     }

@@ -1,28 +1,47 @@
 //! The MLP's configuration: plain data with documented defaults, from which
-//! [`MlpConfig::build`](super::Mlp) makes the network. It serializes, so a
-//! run can always be rebuilt from what was saved next to it.
+//! [`MlpConfig::build`](super::Mlp) makes the network. It is also a spec's
+//! `[model]` table, and serializes, so a run can always be rebuilt from
+//! what was saved next to it.
+//!
+//! As a table, the hidden layers are written `depth` and `width` (a uniform
+//! stack) or `widths` (a list, which wins over the other two); `input` and
+//! `output` are left out where they come from the data (0).
+//!
+//! ```
+//! use gradscope::nn::{MlpConfig, Norm};
+//! let cfg: MlpConfig = toml::from_str("depth = 2\nwidth = 16\nnorm = \"bn\"").unwrap();
+//! assert_eq!(cfg.widths, [16, 16]);
+//! assert_eq!(cfg.norm, Norm::Batch);
+//! assert_eq!(toml::to_string(&cfg).unwrap().lines().next(), Some("depth = 2"));
+//! ```
 
 use super::Activation;
 use crate::error::{Error, Result};
-use crate::tensor::Init;
+use crate::tensor::{FanMode, Init};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 /// Normalization inside each hidden layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Norm {
     /// No normalization (default).
     #[default]
     None,
-    /// Batch Normalization.
+    /// Batch Normalization (also written `bn`, `batch_norm`).
     Batch,
-    /// Layer Normalization.
+    /// Layer Normalization (also written `ln`, `layer_norm`).
     Layer,
 }
 
+impl Norm {
+    /// The names [`Norm::from_str`] accepts (`bn` and `ln` are aliases
+    /// everywhere: specs, flags, `--set`).
+    pub const NAMES: &'static str = "none, batch (bn), layer (ln)";
+}
+
 /// Where the normalization sits relative to the activation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum NormPlacement {
     /// `linear -> norm -> activation` (Ioffe & Szegedy; default).
     #[default]
@@ -31,50 +50,108 @@ pub enum NormPlacement {
     After,
 }
 
-/// Everything that defines an MLP. Defaults: no hidden layers, ReLU,
-/// no norm, He-normal init, biases on.
+impl NormPlacement {
+    /// The names [`NormPlacement::from_str`] accepts.
+    pub const NAMES: &'static str = "before, after";
+}
+
+impl fmt::Display for Norm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Norm::None => "none",
+            Norm::Batch => "batch",
+            Norm::Layer => "layer",
+        })
+    }
+}
+
+impl FromStr for Norm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Norm::None),
+            "batch" | "bn" | "batch_norm" => Ok(Norm::Batch),
+            "layer" | "ln" | "layer_norm" => Ok(Norm::Layer),
+            _ => Err(Error::UnknownName {
+                what: "norm",
+                name: s.into(),
+                expected: Norm::NAMES.into(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for NormPlacement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NormPlacement::Before => "before",
+            NormPlacement::After => "after",
+        })
+    }
+}
+
+impl FromStr for NormPlacement {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "before" => Ok(NormPlacement::Before),
+            "after" => Ok(NormPlacement::After),
+            _ => Err(Error::UnknownName {
+                what: "norm placement",
+                name: s.into(),
+                expected: NormPlacement::NAMES.into(),
+            }),
+        }
+    }
+}
+
+crate::names::serde_via_str!(Norm);
+crate::names::serde_via_str!(NormPlacement);
+
+/// Everything that defines an MLP. [`MlpConfig::new`] starts with no
+/// hidden layer; [`MlpConfig::default`] is a spec's default model. Both:
+/// ReLU, no norm, He-normal init, biases on, PyTorch's norm constants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "ModelTable", into = "ModelTable")]
 pub struct MlpConfig {
-    /// Input features (784 for MNIST).
+    /// Input features (784 for MNIST); 0 in a spec, where the data gives it.
     pub input: usize,
-    /// Output units (10 classes).
+    /// Output units (10 classes); 0 in a spec, where the data gives it.
     pub output: usize,
     /// Hidden widths, input side first; their count is the depth.
     pub widths: Vec<usize>,
     /// Hidden-layer activation.
     pub activation: Activation,
     /// Normalization in each hidden layer.
-    #[serde(default)]
     pub norm: Norm,
     /// Normalization before or after the activation.
-    #[serde(default)]
     pub norm_placement: NormPlacement,
     /// Wrap each run of this many hidden layers (after the first) in a
     /// residual block; 0 for none.
-    #[serde(default)]
     pub residual_every: usize,
     /// Weight initializer for every linear layer.
     pub init: Init,
     /// Whether linear layers have biases.
-    #[serde(default = "yes")]
     pub bias: bool,
     /// BatchNorm momentum (PyTorch's 0.1).
-    #[serde(default = "bn_momentum")]
     pub bn_momentum: f64,
     /// Normalization epsilon (PyTorch's 1e-5).
-    #[serde(default = "norm_eps")]
     pub norm_eps: f64,
 }
 
-fn yes() -> bool {
-    true
-}
-fn bn_momentum() -> f64 {
-    0.1
-}
-fn norm_eps() -> f64 {
-    1e-5
+/// Hidden layers of a spec's default model.
+const DEFAULT_DEPTH: usize = 3;
+/// Units per hidden layer of a spec's default model.
+const DEFAULT_WIDTH: usize = 100;
+
+impl Default for MlpConfig {
+    /// A spec's default model: three hidden layers of 100 units, sizes
+    /// from the data (0), the rest as [`MlpConfig::new`].
+    fn default() -> Self {
+        Self::new(0, 0).depth(DEFAULT_DEPTH, DEFAULT_WIDTH)
+    }
 }
 
 impl MlpConfig {
@@ -89,12 +166,12 @@ impl MlpConfig {
             norm_placement: NormPlacement::Before,
             residual_every: 0,
             init: Init::HeNormal {
-                mode: crate::tensor::FanMode::FanIn,
+                mode: FanMode::FanIn,
                 slope: None,
             },
             bias: true,
-            bn_momentum: bn_momentum(),
-            norm_eps: norm_eps(),
+            bn_momentum: 0.1,
+            norm_eps: 1e-5,
         }
     }
 
@@ -129,20 +206,27 @@ impl MlpConfig {
         self
     }
 
+    /// The same config for `input` features and `output` units (a spec's
+    /// model, once the data is known).
+    pub fn sized(mut self, input: usize, output: usize) -> Self {
+        self.input = input;
+        self.output = output;
+        self
+    }
+
     /// Checks every field, naming the first bad one.
     pub fn validate(&self) -> Result<()> {
-        let bad = |field: &str, reason: String| {
-            Err(Error::InvalidConfig {
-                field: format!("model.{field}"),
-                reason,
-            })
-        };
         if self.input == 0 {
             return bad("input", "must be at least 1".into());
         }
         if self.output == 0 {
             return bad("output", "must be at least 1".into());
         }
+        self.validate_hidden()
+    }
+
+    /// Checks every field but the sizes the data gives (a spec's model).
+    pub fn validate_hidden(&self) -> Result<()> {
         if let Some(i) = self.widths.iter().position(|&w| w == 0) {
             return bad("widths", format!("hidden layer {} has width 0", i + 1));
         }
@@ -153,5 +237,176 @@ impl MlpConfig {
             return bad("norm_eps", "must be >= 0".into());
         }
         Ok(())
+    }
+}
+
+fn bad(field: &str, reason: String) -> Result<()> {
+    Err(Error::InvalidConfig {
+        field: format!("model.{field}"),
+        reason,
+    })
+}
+
+/// [`MlpConfig`] as a table: missing keys take [`MlpConfig::default`]'s
+/// values; hidden layers as `depth` x `width` or `widths`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ModelTable {
+    #[serde(skip_serializing_if = "is_zero")]
+    input: usize,
+    #[serde(skip_serializing_if = "is_zero")]
+    output: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    depth: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    widths: Option<Vec<usize>>,
+    activation: Activation,
+    norm: Norm,
+    norm_placement: NormPlacement,
+    residual_every: usize,
+    init: Init,
+    bias: bool,
+    bn_momentum: f64,
+    norm_eps: f64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Default for ModelTable {
+    fn default() -> Self {
+        let mut table = ModelTable::from(MlpConfig::default());
+        (table.depth, table.width) = (None, None);
+        table
+    }
+}
+
+impl From<ModelTable> for MlpConfig {
+    fn from(t: ModelTable) -> Self {
+        let widths = t.widths.unwrap_or_else(|| {
+            vec![t.width.unwrap_or(DEFAULT_WIDTH); t.depth.unwrap_or(DEFAULT_DEPTH)]
+        });
+        MlpConfig {
+            input: t.input,
+            output: t.output,
+            widths,
+            activation: t.activation,
+            norm: t.norm,
+            norm_placement: t.norm_placement,
+            residual_every: t.residual_every,
+            init: t.init,
+            bias: t.bias,
+            bn_momentum: t.bn_momentum,
+            norm_eps: t.norm_eps,
+        }
+    }
+}
+
+impl From<MlpConfig> for ModelTable {
+    /// A uniform stack as `depth` and `width` (`depth = 0` for none), any
+    /// other as `widths`.
+    fn from(c: MlpConfig) -> Self {
+        let uniform = c.widths.windows(2).all(|w| w[0] == w[1]);
+        let (depth, width, widths) = match c.widths.first() {
+            None => (Some(0), None, None),
+            Some(&w) if uniform => (Some(c.widths.len()), Some(w), None),
+            Some(_) => (None, None, Some(c.widths)),
+        };
+        ModelTable {
+            input: c.input,
+            output: c.output,
+            depth,
+            width,
+            widths,
+            activation: c.activation,
+            norm: c.norm,
+            norm_placement: c.norm_placement,
+            residual_every: c.residual_every,
+            init: c.init,
+            bias: c.bias,
+            bn_momentum: c.bn_momentum,
+            norm_eps: c.norm_eps,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> MlpConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn missing_keys_take_the_spec_defaults() {
+        assert_eq!(parse(""), MlpConfig::default());
+        assert_eq!(parse("").widths, [100, 100, 100]);
+        assert_eq!(parse("depth = 2").widths, [100, 100]);
+        assert_eq!(parse("width = 8").widths, [8, 8, 8]);
+        assert_eq!(parse("depth = 1\nwidths = [4, 5]").widths, [4, 5]);
+    }
+
+    #[test]
+    fn hidden_layers_serialize_as_depth_and_width_when_uniform() {
+        let text = |c: &MlpConfig| toml::to_string(c).unwrap();
+        let uniform = MlpConfig::new(0, 0).depth(20, 100);
+        assert!(text(&uniform).starts_with("depth = 20\nwidth = 100\n"));
+        let mut mixed = uniform.clone();
+        mixed.widths = vec![256, 128];
+        assert!(text(&mixed).starts_with("widths = [256, 128]\n"));
+        assert!(text(&MlpConfig::new(0, 0)).starts_with("depth = 0\n"));
+        assert!(text(&MlpConfig::new(784, 10)).starts_with("input = 784\noutput = 10\n"));
+        for c in [
+            uniform,
+            mixed,
+            MlpConfig::new(0, 0),
+            MlpConfig::new(784, 10),
+        ] {
+            assert_eq!(parse(&text(&c)), c);
+        }
+    }
+
+    #[test]
+    fn bn_is_an_alias_of_batch_and_ln_of_layer() {
+        for (name, norm) in [
+            ("batch", Norm::Batch),
+            ("bn", Norm::Batch),
+            ("batch_norm", Norm::Batch),
+            ("layer", Norm::Layer),
+            ("ln", Norm::Layer),
+            ("none", Norm::None),
+        ] {
+            assert_eq!(name.parse::<Norm>().unwrap(), norm);
+            assert_eq!(parse(&format!("norm = \"{name}\"")).norm, norm);
+        }
+        assert_eq!(Norm::Batch.to_string(), "batch");
+        let e = "bnorm".parse::<Norm>().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "unknown norm `bnorm` (expected one of: none, batch (bn), layer (ln))"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let e = toml::from_str::<MlpConfig>("depht = 3").unwrap_err();
+        assert!(e.message().starts_with("unknown field `depht`"), "{e}");
+    }
+
+    #[test]
+    fn a_spec_model_checks_all_but_its_sizes() {
+        let mut c = MlpConfig::default();
+        assert!(c.validate_hidden().is_ok());
+        assert!(c.validate().is_err());
+        c.widths[1] = 0;
+        let e = c.validate_hidden().unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid value for `model.widths`: hidden layer 2 has width 0"
+        );
     }
 }

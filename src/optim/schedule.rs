@@ -34,19 +34,55 @@ pub enum ScheduleKind {
     },
 }
 
-/// A learning-rate schedule.
-///
-/// Not `deny_unknown_fields`: serde does not support it together with
-/// `flatten` (every field, `name` included, would be rejected); the
-/// flattened [`ScheduleKind`] still rejects unknown fields of its variants.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, Default)]
+/// A learning-rate schedule. As a table, `name` may be left out
+/// (`constant`), so `warmup_steps` can be set alone.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Default)]
 pub struct Schedule {
     /// Shape after warm-up.
     #[serde(flatten)]
     pub kind: ScheduleKind,
     /// Linear warm-up steps (0 for none).
-    #[serde(default)]
     pub warmup_steps: usize,
+}
+
+/// [`Schedule`] as read once `name` is there.
+///
+/// Not `deny_unknown_fields`: serde does not support it together with
+/// `flatten` (every field, `name` included, would be rejected); the
+/// flattened [`ScheduleKind`] still rejects unknown fields of its variants.
+#[derive(Deserialize)]
+struct ScheduleTable {
+    #[serde(flatten)]
+    kind: ScheduleKind,
+    #[serde(default)]
+    warmup_steps: usize,
+}
+
+impl<'de> Deserialize<'de> for Schedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut table = toml::Table::deserialize(d)?;
+        let name = table.entry("name").or_insert_with(|| "constant".into());
+        if name.as_str() == Some("constant") {
+            // A unit variant would let any other key through unread.
+            if let Some(key) = table
+                .keys()
+                .find(|k| !["name", "warmup_steps"].contains(&k.as_str()))
+            {
+                return Err(D::Error::custom(format!(
+                    "unknown field `{key}`: a constant schedule takes only `warmup_steps` \
+                     (`step` takes every, gamma; `cosine` total_steps, min_lr)"
+                )));
+            }
+        }
+        let t: ScheduleTable = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| D::Error::custom(e.message()))?;
+        Ok(Schedule {
+            kind: t.kind,
+            warmup_steps: t.warmup_steps,
+        })
+    }
 }
 
 impl Schedule {
@@ -113,6 +149,19 @@ mod tests {
         assert_eq!(serde_json::from_str::<Schedule>(&json).unwrap(), s);
         let bad = r#"{"name":"step","every":3,"gamma":0.5,"evry":1}"#;
         assert!(serde_json::from_str::<Schedule>(bad).is_err());
+    }
+
+    #[test]
+    fn a_schedule_without_a_name_is_constant() {
+        let s: Schedule = toml::from_str("warmup_steps = 10").unwrap();
+        assert_eq!(
+            s,
+            Schedule {
+                kind: ScheduleKind::Constant,
+                warmup_steps: 10
+            }
+        );
+        assert!(toml::from_str::<Schedule>("every = 10").is_err());
     }
 
     #[test]

@@ -124,11 +124,6 @@ impl Store {
 }
 
 impl RunWriter {
-    /// The run's id in the store.
-    pub fn run_id(&self) -> i64 {
-        self.run_id
-    }
-
     /// Commits what is left, stops the writer thread and returns the run id,
     /// or the first error the thread met (after which it wrote nothing more).
     pub fn close(mut self) -> Result<i64> {

@@ -18,8 +18,9 @@
 //! | `orthogonal(gain)` | `gain Q`, `Q` from the QR of a Gaussian matrix (Saxe et al. 2014) |
 //! | `mean_field(sigma_w, sigma_b)` | `W ~ N(0, sigma_w^2 / fan_in)`, `b ~ N(0, sigma_b^2)` |
 //!
-//! For He init the slope defaults to the model's leaky-ReLU slope (0 for
-//! every other activation), so `he_normal` is right for `leaky_relu(0.2)`.
+//! For He init the mode defaults to `fan_in` and the slope to the model's
+//! leaky-ReLU slope (0 for every other activation), so `he_normal` is right
+//! for `leaky_relu(0.2)`; `he_normal` is also how that default prints.
 
 use super::{Matrix, Scalar};
 use crate::error::{Error, Result};
@@ -64,9 +65,12 @@ pub enum Init {
     MeanField { sigma_w: f64, sigma_b: f64 },
 }
 
-/// The names [`Init::from_str`] accepts.
-pub const INIT_NAMES: &str = "normal(std), uniform(a), standard, xavier_uniform, xavier_normal, \
-he_uniform, he_normal, lecun_normal, orthogonal, mean_field(sigma_w, sigma_b)";
+/// The names [`Init::from_str`] accepts, with their arguments (`mode` is
+/// `fan_in` or `fan_out`; arguments with a default may be left out). The
+/// help of `--init` and the error for an unknown name print this list.
+pub const INIT_NAMES: &str = "normal(std), uniform(a), standard, xavier_uniform(gain), \
+xavier_normal(gain), he_uniform(mode, slope), he_normal(mode, slope), lecun_normal, \
+orthogonal(gain), mean_field(sigma_w, sigma_b)";
 
 impl Init {
     /// Fills `weight` (`fan_out x fan_in`) and `bias` (`1 x fan_out`).
@@ -194,9 +198,10 @@ impl fmt::Display for Init {
                 } else {
                     "he_normal"
                 };
-                match slope {
-                    Some(s) => write!(f, "{name}({mode}, {s})"),
-                    None => write!(f, "{name}({mode})"),
+                match (mode, slope) {
+                    (FanMode::FanIn, None) => write!(f, "{name}"),
+                    (_, Some(s)) => write!(f, "{name}({mode}, {s})"),
+                    (_, None) => write!(f, "{name}({mode})"),
                 }
             }
             Init::LecunNormal => write!(f, "lecun_normal"),
@@ -204,6 +209,11 @@ impl fmt::Display for Init {
             Init::MeanField { sigma_w, sigma_b } => write!(f, "mean_field({sigma_w}, {sigma_b})"),
         }
     }
+}
+
+impl Init {
+    /// The names [`Init::from_str`] accepts ([`INIT_NAMES`]).
+    pub const NAMES: &'static str = INIT_NAMES;
 }
 
 impl FromStr for Init {

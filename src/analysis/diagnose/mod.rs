@@ -22,7 +22,7 @@ mod series;
 mod tests;
 pub mod thresholds;
 
-pub use command::{train_command, unflagged_settings};
+pub use command::{remedy_command, train_command};
 pub use finding::{Evidence, Finding, FindingKind, Remedy, Severity};
 
 use crate::experiment::RunRecord;

@@ -1,12 +1,15 @@
 //! Ranked remedies per kind of finding, each with the command that tests
-//! it: the run's own spec as flags, with the remedy's changes, under the
-//! name `{run}+{tag}` so the runs can be told apart.
+//! it: the run's own spec with the remedy's change, under the name
+//! `{run}+{tag}` so the runs can be told apart. A change is made to a copy
+//! of the spec, and the command written from that copy
+//! ([`remedy_command`]), so it carries every setting of the run.
 
-use super::command::{number, train_command, unflagged_settings};
+use super::command::{number, remedy_command};
 use super::finding::Remedy;
-use crate::experiment::Spec;
+use crate::experiment::{Dtype, Spec};
 use crate::nn::{Activation, Norm};
-use crate::tensor::Init;
+use crate::optim::OptimizerName;
+use crate::tensor::{FanMode, Init};
 
 /// Activations whose derivative goes to 0 on both sides.
 pub fn saturating(a: Activation) -> bool {
@@ -57,24 +60,23 @@ impl<'a> Remedies<'a> {
         }
     }
 
-    /// Adds one (unless the same command is already listed).
-    pub fn add(mut self, tag: &str, title: &str, why: &str, changes: &[(&str, &str)]) -> Self {
-        let name = format!("{}+{tag}", self.spec.name);
-        let mut all = vec![("name", name.as_str())];
-        all.extend_from_slice(changes);
-        let command = train_command(self.spec, &all);
-        let mut why = why.to_string();
-        let missing = unflagged_settings(self.spec);
-        if !missing.is_empty() {
-            why.push_str(&format!(
-                " (the run's {} has no flag: set it in a spec file passed first)",
-                missing.join(", ")
-            ));
-        }
+    /// Adds one (unless the same command is already listed): `change`
+    /// applied to a copy of the spec renamed `{run}+{tag}`.
+    pub fn add(
+        mut self,
+        tag: &str,
+        title: &str,
+        why: &str,
+        change: impl FnOnce(&mut Spec),
+    ) -> Self {
+        let mut spec = self.spec.clone();
+        spec.name = format!("{}+{tag}", self.spec.name);
+        change(&mut spec);
+        let command = remedy_command(self.spec, &spec);
         if !self.list.iter().any(|r| r.command == command) {
             self.list.push(Remedy {
                 title: title.into(),
-                why,
+                why: why.into(),
                 command,
             });
         }
@@ -88,10 +90,10 @@ impl<'a> Remedies<'a> {
         tag: &str,
         title: &str,
         why: &str,
-        changes: &[(&str, &str)],
+        change: impl FnOnce(&mut Spec),
     ) -> Self {
         if cond {
-            self.add(tag, title, why, changes)
+            self.add(tag, title, why, change)
         } else {
             self
         }
@@ -115,8 +117,7 @@ impl<'a> Remedies<'a> {
     }
 
     fn hidden_layers(&self) -> usize {
-        let m = &self.spec.model;
-        m.widths.as_ref().map_or(m.depth, |w| w.len())
+        self.spec.model.widths.len()
     }
 
     fn relu_he(self) -> Self {
@@ -127,7 +128,13 @@ impl<'a> Remedies<'a> {
             "ReLU with He initialization",
             "ReLU's derivative is 1 on active units and He init keeps the gradient's \
              variance constant across layers (He et al. 2015)",
-            &[("activation", "relu"), ("init", "he_normal")],
+            |s| {
+                s.model.activation = Activation::Relu;
+                s.model.init = Init::HeNormal {
+                    mode: FanMode::FanIn,
+                    slope: None,
+                };
+            },
         )
     }
 
@@ -139,7 +146,7 @@ impl<'a> Remedies<'a> {
             "Batch Normalization",
             "normalizing each pre-activation keeps units out of saturation and the \
              gradient's scale steady with depth (Ioffe & Szegedy 2015)",
-            &[("norm", "batch")],
+            |s| s.model.norm = Norm::Batch,
         )
     }
 
@@ -151,7 +158,7 @@ impl<'a> Remedies<'a> {
             "Residual connections",
             "identity shortcuts every two layers give the gradient a path that skips \
              the layers that shrink it (He et al. 2016)",
-            &[("residual-every", "2")],
+            |s| s.model.residual_every = 2,
         )
     }
 
@@ -164,11 +171,13 @@ impl<'a> Remedies<'a> {
              gradient keep their variance from layer to layer with {}",
             self.activation()
         );
-        self.add_if(cond, init, &title, &why, &[("init", init)])
+        let parsed: Init = init.parse().expect("suited_init names parse");
+        self.add_if(cond, init, &title, &why, |s| s.model.init = parsed)
     }
 
     fn lr_times(self, factor: f64, why: &str) -> Self {
-        let lr = number(round_sig(self.spec.optimizer.lr * factor));
+        let new_lr = round_sig(self.spec.optimizer.lr * factor);
+        let lr = number(new_lr);
         let (tag, title) = if factor > 1.0 {
             (
                 format!("lr{lr}"),
@@ -180,7 +189,7 @@ impl<'a> Remedies<'a> {
                 format!("Learning rate /{}", number(1.0 / factor)),
             )
         };
-        self.add(&tag, &title, why, &[("lr", &lr)])
+        self.add(&tag, &title, why, |s| s.optimizer.lr = new_lr)
     }
 
     fn clip(self) -> Self {
@@ -191,7 +200,7 @@ impl<'a> Remedies<'a> {
             "Gradient clipping at global norm 1",
             "rescaling the gradient whenever its norm exceeds 1 bounds every update \
              (Pascanu et al. 2013)",
-            &[("clip-norm", "1")],
+            |s| s.optimizer.clip_norm = Some(1.0),
         )
     }
 }
@@ -219,12 +228,12 @@ pub fn vanishing(spec: &Spec, underflow: bool) -> Vec<Remedy> {
     };
     r.residual()
         .add_if(
-            underflow && spec.dtype == crate::experiment::Dtype::F32,
+            underflow && spec.dtype == Dtype::F32,
             "f64",
             "Measure in f64",
             "gradients below f32's smallest value (1.4e-45) were flushed to exact zeros; \
              f64 resolves them (this measures the problem, it does not remove it)",
-            &[("dtype", "f64")],
+            |s| s.dtype = Dtype::F64,
         )
         .done()
 }
@@ -273,7 +282,7 @@ pub fn dead_units(spec: &Spec) -> Vec<Remedy> {
             "Leaky ReLU",
             "a small negative slope (0.01) lets dead units get a gradient and recover \
              (Maas et al. 2013)",
-            &[("activation", "leaky_relu(0.01)")],
+            |s| s.model.activation = Activation::LeakyRelu { alpha: 0.01 },
         )
         .lr_times(
             0.1,
@@ -325,7 +334,7 @@ impl Remedies<'_> {
 
     /// A larger learning rate, Adam.
     fn faster(self) -> Self {
-        let adam = self.spec.optimizer.name.starts_with("adam");
+        let adam = self.spec.optimizer.rule.is_adam();
         self.lr_times(10.0, "a run stuck at chance may just be moving too slowly")
             .add_if(
                 !adam,
@@ -333,7 +342,12 @@ impl Remedies<'_> {
                 "Adam at 1e-3",
                 "Adam scales each parameter's step by its own gradient history, so layers \
                  with small gradients still move (Kingma & Ba 2015)",
-                &[("optimizer", "adam"), ("lr", "0.001"), ("momentum", "")],
+                |s| {
+                    let decay = s.optimizer.rule.weight_decay();
+                    s.optimizer.rule = OptimizerName::Adam.config();
+                    s.optimizer.rule.set_weight_decay(decay);
+                    s.optimizer.lr = 1e-3;
+                },
             )
     }
 }
@@ -341,14 +355,15 @@ impl Remedies<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::Init;
+    use crate::experiment::SpecBuilder;
+    use crate::optim::ScheduleKind;
 
     fn sigmoid_spec() -> Spec {
         let mut s = Spec {
             name: "sig".into(),
             ..Spec::default()
         };
-        s.model.depth = 20;
+        s.model.widths = vec![100; 20];
         s.model.activation = Activation::Sigmoid;
         s.model.init = Init::Standard;
         s
@@ -390,10 +405,56 @@ mod tests {
         assert!(r[1].command.ends_with("--lr 1e-6"), "{}", r[1].command);
     }
 
+    /// Regression: remedies could not carry a run's schedule, clip_value,
+    /// scaling or probe cadence (they had no flag); now every setting
+    /// travels, and parsing the command gives the run's spec back with
+    /// only the remedy's change.
     #[test]
-    fn settings_without_flags_are_called_out() {
+    fn a_remedy_carries_every_setting_of_its_run() {
         let mut s = sigmoid_spec();
-        s.data.noise = 0.3;
-        assert!(divergence(&s)[0].why.contains("data.noise has no flag"));
+        s.schedule.kind = ScheduleKind::Cosine {
+            total_steps: 500,
+            min_lr: 1e-4,
+        };
+        s.optimizer.clip_value = Some(0.5);
+        s.data.scaling = "standardize".parse().unwrap();
+        s.probe.every = 10;
+        s.model.bn_momentum = 0.05;
+        let r = &divergence(&s)[0];
+        assert_eq!(r.title, "Learning rate /10");
+        let mut want = s.clone();
+        want.name = "sig+lr0.01".into();
+        want.optimizer.lr = 0.01;
+        assert_eq!(parse_command(&r.command), want);
+    }
+
+    /// The spec a `gradscope train` line (as written here: no quotes
+    /// inside values but whole words) gives.
+    fn parse_command(line: &str) -> Spec {
+        let words: Vec<String> = line
+            .split(' ')
+            .map(|w| w.trim_matches('\'').to_string())
+            .collect();
+        assert_eq!(&words[..2], ["gradscope", "train"]);
+        let mut b = SpecBuilder::new();
+        let mut sets = Vec::new();
+        let mut flags = Vec::new();
+        for pair in words[2..].chunks(2) {
+            let key = pair[0].trim_start_matches("--");
+            if key == "set" {
+                let (k, v) = pair[1].split_once('=').unwrap();
+                sets.push((k.to_string(), v.to_string()));
+            } else {
+                let flag = crate::experiment::FLAGS
+                    .iter()
+                    .find(|f| f.long == key)
+                    .unwrap();
+                flags.push((flag.key.to_string(), pair[1].clone()));
+            }
+        }
+        for (k, v) in sets.iter().chain(&flags) {
+            b.set(k, v, "test").unwrap();
+        }
+        b.build().unwrap()
     }
 }

@@ -1,0 +1,72 @@
+//! What more than one command prints: findings as text (`train`, `demo`,
+//! `inspect`, `diagnose`) and a run's summary as text or JSON (`train`,
+//! `demo`).
+
+use super::output::Output;
+use gradscope::analysis::diagnose::Finding;
+use gradscope::experiment::trainer::Summary;
+use gradscope::experiment::Spec;
+use serde_json::json;
+use std::fmt::Write;
+
+/// Findings as text: summary, evidence, remedies with their commands.
+pub fn render_findings(findings: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "- [{}] {}: {}",
+            format!("{:?}", f.severity).to_lowercase(),
+            f.kind.name(),
+            f.summary
+        );
+        for e in &f.evidence {
+            let _ = writeln!(out, "    {} = {:.3e} ({})", e.name, e.value, e.note);
+        }
+        for (i, r) in f.remedies.iter().enumerate() {
+            let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
+            let _ = writeln!(out, "      {}", r.command);
+        }
+    }
+    out
+}
+
+/// A run's summary as the `--json` object of `train` and `demo`.
+pub fn summary_json(spec: &Spec, s: &Summary) -> serde_json::Value {
+    json!({
+        "name": spec.name,
+        "steps": s.steps,
+        "train_loss": s.train_loss,
+        "train_accuracy": s.train_accuracy,
+        "test_loss": s.test_loss,
+        "test_accuracy": s.test_accuracy,
+        "grad_norms": s.grad_norms,
+        "layers": s.layers,
+        "first_last_ratio": s.first_last_ratio(),
+        "train_seconds": s.train_seconds,
+    })
+}
+
+/// A run's summary as text on stdout, its title in bold where stdout
+/// takes styles.
+pub fn print_summary(output: Output, spec: &Spec, s: &Summary) {
+    println!(
+        "{}",
+        output.bold(&format!("run `{}`: {} steps", spec.name, s.steps))
+    );
+    println!(
+        "  train     loss {:.4}  accuracy {:.2}%",
+        s.train_loss,
+        100.0 * s.train_accuracy
+    );
+    println!(
+        "  held-out  loss {:.4}  accuracy {:.2}%",
+        s.test_loss,
+        100.0 * s.test_accuracy
+    );
+    println!(
+        "  gradient norm, first / last layer: {:.3e}  ({} layers)",
+        s.first_last_ratio(),
+        s.grad_norms.len()
+    );
+}
