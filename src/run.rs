@@ -10,8 +10,9 @@
 //! ```
 
 use crate::analysis::diagnose::{diagnose, Finding};
+use crate::data::Prepared;
 use crate::error::Result;
-use crate::experiment::trainer::{train, Prepared, Summary};
+use crate::experiment::trainer::{train, Summary};
 use crate::experiment::{RecordSink, RunRecord, Sink, Spec, Tee};
 use crate::store::Store;
 use crate::tensor::with_threads;
@@ -79,7 +80,7 @@ mod tests {
             "test",
         )
         .unwrap();
-        let data = crate::experiment::trainer::prepare_data(&spec).unwrap();
+        let data = spec.prepare_data().unwrap();
         let out = run_recorded(&spec, &data, Some(&store), 1, &mut NullSink).unwrap();
         assert!(out.result.is_ok());
         let id = out.run_id.unwrap();

@@ -4,14 +4,15 @@
 //! leave room around them.
 
 use gradscope::analysis::diagnose::{diagnose, Finding, FindingKind, Severity};
-use gradscope::experiment::trainer::{prepare_data, train, Prepared};
+use gradscope::data::Prepared;
+use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, RunRecord, RunStatus, Spec};
 use std::sync::OnceLock;
 
 /// The bundled MNIST split, loaded once for every test.
 fn mnist() -> &'static Prepared {
     static DATA: OnceLock<Prepared> = OnceLock::new();
-    DATA.get_or_init(|| prepare_data(&Spec::default()).unwrap())
+    DATA.get_or_init(|| Spec::default().prepare_data().unwrap())
 }
 
 /// Trains `toml` (a diverging run ends in an error, kept in the record).

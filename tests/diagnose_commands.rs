@@ -6,7 +6,7 @@
 
 use assert_cmd::Command;
 use gradscope::analysis::diagnose::{diagnose, train_command};
-use gradscope::experiment::trainer::{prepare_data, train, Summary};
+use gradscope::experiment::trainer::{train, Summary};
 use gradscope::experiment::{RecordSink, Spec};
 
 /// Splits a POSIX shell line into words: blanks separate, single quotes
@@ -163,7 +163,7 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
         spec_with("relu", "he_normal", "1.0"),
     ];
     for spec in specs {
-        let data = prepare_data(&spec).unwrap();
+        let data = spec.prepare_data().unwrap();
         let mut sink = RecordSink::new(spec.clone());
         let _ = train(&spec, &data, &mut sink);
         for f in diagnose(&sink.record) {
@@ -293,7 +293,7 @@ fn every_key_round_trips_through_the_command() {
 fn the_run_command_reproduces_the_run() {
     let mut spec = spec();
     spec.steps = 20;
-    let data = prepare_data(&spec).unwrap();
+    let data = spec.prepare_data().unwrap();
     let mut sink = RecordSink::new(spec.clone());
     let summary: Summary = train(&spec, &data, &mut sink).unwrap();
     let line = train_command(&spec);

@@ -4,7 +4,7 @@
 //! installs Debian's `chromium` when it can).
 
 use gradscope::analysis::diagnose::diagnose;
-use gradscope::experiment::trainer::{prepare_data, train};
+use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, Spec};
 use gradscope::report::{render_html, ReportRun};
 use resvg::tiny_skia::Pixmap;
@@ -40,7 +40,7 @@ fn report_renders_in_headless_chromium() {
         "test",
     )
     .unwrap();
-    let data = prepare_data(&spec).unwrap();
+    let data = spec.prepare_data().unwrap();
     let mut sink = RecordSink::new(spec.clone());
     train(&spec, &data, &mut sink).unwrap();
     let record = sink.record;

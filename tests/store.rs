@@ -1,7 +1,7 @@
 //! The run store against real training: what goes in comes back bit for
 //! bit, concurrent writers share one file, and a diverged run says so.
 
-use gradscope::experiment::trainer::{prepare_data, train};
+use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, RunRecord, RunStatus, Spec, Tee};
 use gradscope::store::Store;
 use gradscope::Error;
@@ -26,7 +26,7 @@ fn tiny_spec(name: &str, seed: u64) -> Spec {
 /// Trains `spec` through the store and a [`RecordSink`] at once; returns
 /// the trainer's result, the run id and the in-memory record.
 fn train_both(store: &Store, spec: &Spec) -> (gradscope::Result<()>, i64, RunRecord) {
-    let data = prepare_data(spec).unwrap();
+    let data = spec.prepare_data().unwrap();
     let mut writer = store.begin_run(spec, spec.steps).unwrap();
     let mut memory = RecordSink::new(spec.clone());
     let result = train(spec, &data, &mut Tee(vec![&mut writer, &mut memory])).map(|_| ());

@@ -6,7 +6,7 @@
 //! The child is this test binary itself, re-run with `--exact` on the same
 //! test and `GRADSCOPE_KILL_CHILD` set to the database path.
 
-use gradscope::experiment::trainer::{prepare_data, train, Event, Sink};
+use gradscope::experiment::trainer::{train, Event, Sink};
 use gradscope::experiment::{RunStatus, Spec, Tee};
 use gradscope::store::Store;
 use std::path::Path;
@@ -40,7 +40,7 @@ fn child(db: &Path) {
     spec.data.test_size = 64;
     spec.model.widths = vec![8; 2];
     spec.probe.histogram_every = 10;
-    let data = prepare_data(&spec).unwrap();
+    let data = spec.prepare_data().unwrap();
     let store = Store::open(db).unwrap();
     let mut writer = store.begin_run(&spec, spec.steps).unwrap();
     train(&spec, &data, &mut Tee(vec![&mut writer, &mut Throttle])).unwrap();

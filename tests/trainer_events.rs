@@ -2,8 +2,9 @@
 //! its `Step` event (and so its `steps` row), before its probe.
 
 use gradscope::data::Dataset;
+use gradscope::data::Prepared;
 use gradscope::error::Error;
-use gradscope::experiment::trainer::{train, Event, Prepared, Sink};
+use gradscope::experiment::trainer::{train, Event, Sink};
 use gradscope::experiment::Spec;
 use gradscope::tensor::Matrix;
 

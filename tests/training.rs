@@ -1,7 +1,7 @@
 //! Training on the bundled MNIST digits: a healthy net learns, a deep
 //! sigmoid net's gradient vanishes. Ratios and accuracies, never times.
 
-use gradscope::experiment::trainer::{prepare_data, train, NullSink};
+use gradscope::experiment::trainer::{train, NullSink};
 use gradscope::experiment::Spec;
 
 fn spec(text: &str) -> Spec {
@@ -24,7 +24,7 @@ fn relu_mlp_reaches_95_percent_held_out() {
         lr = 0.05
         "#,
     );
-    let data = prepare_data(&s).unwrap();
+    let data = s.prepare_data().unwrap();
     let summary = train(&s, &data, &mut NullSink).unwrap();
     assert!(
         summary.test_accuracy >= 0.95,
@@ -51,7 +51,7 @@ fn deep_sigmoid_gradient_vanishes_and_relu_he_does_not() {
         ))
     };
     let sigmoid = deep("sigmoid", "standard");
-    let data = prepare_data(&sigmoid).unwrap();
+    let data = sigmoid.prepare_data().unwrap();
     let s = train(&sigmoid, &data, &mut NullSink).unwrap();
     let r = train(&deep("relu", "he_normal"), &data, &mut NullSink).unwrap();
     assert_eq!(s.grad_norms.len(), 21);
@@ -76,7 +76,7 @@ fn divergence_is_an_error_not_a_panic() {
         lr = 1000.0
         "#,
     );
-    let data = prepare_data(&s).unwrap();
+    let data = s.prepare_data().unwrap();
     let err = train(&s, &data, &mut NullSink).unwrap_err().to_string();
     assert!(err.starts_with("non-finite"), "{err}");
 }

@@ -11,7 +11,7 @@ use super::record::run_recorded;
 use super::render::{render_findings, summary_json};
 use super::report::write_report;
 use clap::Args;
-use gradscope::experiment::trainer::{prepare_data, Summary};
+use gradscope::experiment::trainer::Summary;
 use gradscope::experiment::Spec;
 use gradscope::nn::{Activation, Norm};
 use gradscope::optim::OptimizerName;
@@ -84,7 +84,7 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
 pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
     let specs = demo_specs(args.steps, args.seed);
-    let data = prepare_data(&specs[0])?;
+    let data = specs[0].prepare_data()?;
     if !args.json {
         eprintln!(
             "gradscope demo: three 20-layer MLPs (width 100) on {} bundled MNIST digits, {} held out; {} steps each",

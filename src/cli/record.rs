@@ -4,7 +4,7 @@
 //! already stored.
 
 use super::output::{Output, ProgressSink};
-use gradscope::experiment::trainer::Prepared;
+use gradscope::data::Prepared;
 use gradscope::experiment::Spec;
 use gradscope::run::Outcome;
 use gradscope::store::Store;

@@ -7,7 +7,6 @@ use super::output::Output;
 use super::record::run_recorded;
 use super::render::{print_summary, render_findings, summary_json};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
-use gradscope::experiment::trainer::prepare_data;
 use gradscope::experiment::{Flag, Spec, SpecBuilder, FLAGS};
 use gradscope::tensor::default_threads;
 use serde_json::json;
@@ -138,7 +137,7 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let output = Output::detect(args.quiet || args.json);
-    let data = prepare_data(&spec)?;
+    let data = spec.prepare_data()?;
     let threads = args.threads.unwrap_or_else(default_threads);
     let db = (!args.no_record).then_some(db);
     let outcome = run_recorded(&spec, &data, output, db, threads)?;

@@ -10,8 +10,9 @@ mod settings;
 mod spec;
 pub mod trainer;
 
+pub use crate::data::DataSpec;
 pub use events::{Event, RunStatus, Sink};
 pub use flags::{Flag, FLAGS};
 pub use record::{RecordSink, RunRecord, Tee};
 pub use settings::{spec_settings, spec_settings_against, Setting, SpecBuilder};
-pub use spec::{DataSpec, Dtype, Spec};
+pub use spec::{Dtype, Spec};

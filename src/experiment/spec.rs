@@ -22,7 +22,7 @@
 //! lr = 0.1
 //! ```
 
-use crate::data::Scaling;
+use crate::data::{DataSpec, Prepared};
 use crate::error::{Error, Result};
 use crate::nn::{Loss, MlpConfig};
 use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule};
@@ -107,29 +107,6 @@ pub struct Spec {
     pub probe: ProbeConfig,
 }
 
-/// The data section.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DataSpec {
-    /// `mnist` (bundled 10k, or `dir`), `fashion` (needs `dir`), or a
-    /// generator: `spirals`, `circles`, `xor`, `gaussians`, `shapeset`.
-    pub name: String,
-    /// Folder with canonical IDX files (`train-*`, `t10k-*`) to use instead
-    /// of the bundled subset.
-    pub dir: Option<String>,
-    /// Folder with the canonical MNIST test files (`t10k-*`) to evaluate on
-    /// instead of the held-out split.
-    pub eval_dir: Option<String>,
-    /// Input scaling: `unit`, `standardize`, `binarize(t)`.
-    pub scaling: Scaling,
-    /// Generated examples for training (generators only).
-    pub train_size: usize,
-    /// Generated or held-out examples for evaluation (generators only).
-    pub test_size: usize,
-    /// Noise level of the 2-D generators, in [0, 1].
-    pub noise: f64,
-}
-
 impl Default for Spec {
     fn default() -> Self {
         Self {
@@ -150,21 +127,13 @@ impl Default for Spec {
     }
 }
 
-impl Default for DataSpec {
-    fn default() -> Self {
-        Self {
-            name: "mnist".into(),
-            dir: None,
-            eval_dir: None,
-            scaling: Scaling::Unit,
-            train_size: 2000,
-            test_size: 1000,
-            noise: 0.1,
-        }
-    }
-}
-
 impl Spec {
+    /// Loads (or generates, from the spec's seed) its data, scaled: see
+    /// [`crate::data::prepare`].
+    pub fn prepare_data(&self) -> Result<Prepared> {
+        crate::data::prepare(&self.data, self.seed)
+    }
+
     /// Parses a spec; errors name `origin` (a path), the line, and the
     /// dotted key (`model.depth`).
     pub fn from_toml(text: &str, origin: &str) -> Result<Spec> {

@@ -9,64 +9,13 @@
 
 pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
 use super::{Dtype, Spec};
-use crate::data::{self, gather, mnist, Batches, Dataset};
+use crate::data::{gather, Batches, Dataset, Prepared};
 use crate::error::{Error, Result};
 use crate::nn::{Loss, Mlp, Mode, Targets};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
 use crate::probe::{Prober, Tap};
 use crate::tensor::{Matrix, Scalar};
-use std::path::Path;
 use std::time::Instant;
-
-/// Training and held-out data for a run.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    /// What the optimizer sees.
-    pub train: Dataset,
-    /// What accuracy is reported on.
-    pub test: Dataset,
-}
-
-/// Loads (or generates) the spec's data and scales it.
-pub fn prepare_data(spec: &Spec) -> Result<Prepared> {
-    let d = &spec.data;
-    let (mut train, mut test) = match (d.name.as_str(), &d.dir) {
-        ("mnist" | "fashion", Some(dir)) => (
-            mnist::load_dir(Path::new(dir), mnist::Split::Train)?,
-            mnist::load_dir(Path::new(dir), mnist::Split::Test)?,
-        ),
-        ("mnist", None) => mnist::bundled_split(),
-        ("fashion", None) => {
-            return Err(Error::InvalidConfig {
-                field: "data.dir".into(),
-                reason: "fashion needs the Fashion-MNIST IDX files: set data.dir (or --data-dir), \
-                         e.g. after `gradscope data fetch fashion`"
-                    .into(),
-            })
-        }
-        (name, _) => (
-            data::generators::generate(name, d.train_size, d.noise, spec.seed)?,
-            data::generators::generate(name, d.test_size, d.noise, spec.seed ^ 0x5eed)?,
-        ),
-    };
-    if let Some(dir) = &d.eval_dir {
-        test = mnist::load_dir(Path::new(dir), mnist::Split::Test)?;
-    }
-    if test.dim() != train.dim() {
-        return Err(Error::InvalidConfig {
-            field: "data.eval_dir".into(),
-            reason: format!(
-                "evaluation examples have {} features, training examples {}",
-                test.dim(),
-                train.dim()
-            ),
-        });
-    }
-    let scaler = d.scaling.fit(&train);
-    scaler.apply(&mut train);
-    scaler.apply(&mut test);
-    Ok(Prepared { train, test })
-}
 
 /// Steps the spec asks for on `train`.
 ///
