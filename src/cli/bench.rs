@@ -67,9 +67,15 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PYTHON")]
     torch: Option<PathBuf>,
     /// The torch script that trains the same workload and prints its
-    /// steps/s (needed with --torch; not shipped with gradscope).
-    #[arg(long, value_name = "PATH", requires = "torch")]
-    torch_script: Option<PathBuf>,
+    /// steps/s (shipped as scripts/torch_mlp.py; run from the repository
+    /// root, or pass its path).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "torch",
+        default_value = "scripts/torch_mlp.py"
+    )]
+    torch_script: PathBuf,
     /// Time the GEMM products of a hidden layer with each backend instead
     /// (ours, the gemm crate, matrixmultiply; at `--threads`, default 1); the
     /// ratio is ours over the gemm crate's.
@@ -134,9 +140,7 @@ impl Settings {
         let torch = match a.torch {
             None => None,
             Some(python) => {
-                let Some(script) = a.torch_script else {
-                    bail!("--torch needs --torch-script PATH (the PyTorch side of the comparison)");
-                };
+                let script = a.torch_script;
                 if !script.is_file() {
                     bail!(
                         "torch script {} not found\nhint: pass --torch-script PATH",

@@ -14,7 +14,7 @@
 //! Both sets publish MD5 sums of their `.gz` files (MNIST through the
 //! torchvision mirror's table, Fashion-MNIST in its README), and nothing
 //! else. The SHA-256 of a canonical `.gz` could not be computed here: no
-//! network, and the MNIST files beside the project (`shared/data/mnist/`)
+//! network, and the MNIST files we had at hand
 //! hold the MNIST data but were recompressed (their gzip headers carry a
 //! 2021 timestamp and the file name), so their `.gz` MD5s differ from the
 //! published ones and their SHA-256s are not those of the canonical

@@ -13,7 +13,7 @@ pub const VANISHING_WARNING: f64 = 1e-2;
 
 /// Layers whose gradient is below this fraction of the last layer's are
 /// listed as "below the floor": they effectively do not learn (our choice,
-/// after DESIGN.md's example "your first 12 layers get 1e-7 of the
+/// after the design's example "your first 12 layers get 1e-7 of the
 /// gradient the last one gets").
 pub const VANISHING_FLOOR: f64 = 1e-6;
 
