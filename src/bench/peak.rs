@@ -69,6 +69,9 @@ fn kernel() -> (Kernel, &'static str) {
 
 /// `n` rounds of 12 independent 8-lane FMAs `acc = acc * a + b`, which
 /// converges to `b / (1 - a)` (no overflow, no subnormals).
+///
+/// # Safety
+/// The machine must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn fma_avx2(n: usize) -> f32 {
@@ -89,7 +92,8 @@ unsafe fn fma_avx2(n: usize) -> f32 {
         sum = _mm256_add_ps(sum, v);
     }
     let mut lanes = [0.0f32; LANES];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+    // SAFETY: an unaligned store of 8 f32 into `lanes`, `LANES` = 8 long.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
     lanes.iter().sum()
 }
 

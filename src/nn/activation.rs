@@ -52,9 +52,16 @@ pub enum Activation {
     /// Rectified linear unit.
     Relu,
     /// ReLU with slope `alpha` for negative inputs.
-    LeakyRelu { alpha: f64 },
+    LeakyRelu {
+        /// Slope for `x <= 0` (a bare `leaky_relu` parses to 0.01).
+        alpha: f64,
+    },
     /// Exponential linear unit.
-    Elu { alpha: f64 },
+    Elu {
+        /// Scale of `e^x - 1` for `x <= 0`, so the output tends to `-alpha`
+        /// (a bare `elu` parses to 1).
+        alpha: f64,
+    },
     /// Scaled ELU (self-normalizing networks).
     Selu,
     /// GELU with the exact normal CDF.
@@ -141,6 +148,9 @@ impl Activation {
     /// [`Self::forward_slice`] compiled for AVX2: the same code, so the same
     /// results bit for bit (Rust never fuses a multiply and an add), in
     /// 8-lane vectors instead of baseline x86-64's 4.
+    ///
+    /// # Safety
+    /// The machine must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn forward_slice_avx2<T: Scalar>(&self, x: &[T], y: &mut [T]) {
@@ -148,6 +158,9 @@ impl Activation {
     }
 
     /// [`Self::forward_slice`] compiled for AVX-512: 16 lanes, same results.
+    ///
+    /// # Safety
+    /// The machine must support AVX-512 F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn forward_slice_avx512<T: Scalar>(&self, x: &[T], y: &mut [T]) {
@@ -211,6 +224,9 @@ impl Activation {
     }
 
     /// [`Self::backward_slice`] compiled for AVX2 (same results).
+    ///
+    /// # Safety
+    /// The machine must support AVX2.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn backward_slice_avx2<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
@@ -218,6 +234,9 @@ impl Activation {
     }
 
     /// [`Self::backward_slice`] compiled for AVX-512 (same results).
+    ///
+    /// # Safety
+    /// The machine must support AVX-512 F.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     unsafe fn backward_slice_avx512<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {

@@ -101,8 +101,9 @@ pub(super) fn own_kernel<T: Scalar>(
                 accumulate,
             };
             // SAFETY: AVX-512 F checked; the callers (`matmul`, `affine`)
-            // checked the shapes, and `rows` is k x pn; dst is borrowed
-            // mutably, so it aliases neither operand.
+            // checked the shapes and return before this on `k == 0`, and
+            // `rows` is k x pn; dst is borrowed mutably, so it aliases
+            // neither operand nor the bias.
             unsafe { sgemm::run(&problem, threads) };
         };
         match rows_op {

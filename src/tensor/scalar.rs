@@ -75,6 +75,10 @@ impl Scalar for f32 {
         exp_f32(self)
     }
 
+    /// `matrixmultiply::sgemm`.
+    ///
+    /// # Safety
+    /// As [`Scalar::matrixmultiply`].
     unsafe fn matrixmultiply(
         m: usize,
         k: usize,
@@ -91,7 +95,12 @@ impl Scalar for f32 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: the caller upholds the trait's `# Safety` (valid `m x k`,
+        // `k x n` and `m x n` matrices at these strides, `c` aliasing
+        // neither `a` nor `b`), which is `sgemm`'s own contract.
+        unsafe {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
     }
 }
 
@@ -115,6 +124,10 @@ impl Scalar for f64 {
         self.exp()
     }
 
+    /// `matrixmultiply::dgemm`.
+    ///
+    /// # Safety
+    /// As [`Scalar::matrixmultiply`].
     unsafe fn matrixmultiply(
         m: usize,
         k: usize,
@@ -131,7 +144,12 @@ impl Scalar for f64 {
         rsc: isize,
         csc: isize,
     ) {
-        matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        // SAFETY: the caller upholds the trait's `# Safety` (valid `m x k`,
+        // `k x n` and `m x n` matrices at these strides, `c` aliasing
+        // neither `a` nor `b`), which is `dgemm`'s own contract.
+        unsafe {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
     }
 }
 

@@ -86,18 +86,22 @@ pub struct Problem {
     pub accumulate: bool,
 }
 
-// SAFETY: a `Problem` is only shared among the threads of one `run`, which
-// write disjoint tiles of `out` and only read `a` and `b` (the type is
-// private to the tensor module; `run`'s contract covers the pointers).
+// SAFETY: a `Problem` is plain data plus pointers; it only crosses threads
+// inside one `run`, whose contract keeps the buffers live until it returns
+// (the type is private to the tensor module).
 unsafe impl Send for Problem {}
+// SAFETY: a `Problem` is only shared among the threads of one `run`, which
+// write disjoint tiles of `out` and only read `a`, `b` and `bias` (the type
+// is private to the tensor module; `run`'s contract covers the pointers).
 unsafe impl Sync for Problem {}
 
 /// Computes `p` on up to `threads` threads.
 ///
 /// # Safety
 /// The machine must support AVX-512 F ([`available`]); the pointers and
-/// strides must describe live buffers of the stated shapes, and `out` must
-/// not overlap `a` or `b`.
+/// strides must describe live buffers of the stated shapes, with `k` at
+/// least 1 (a tile starts reading at `B`'s first row), and `out` must not
+/// overlap `a`, `b` or `bias`.
 pub unsafe fn run(p: &Problem, threads: usize) {
     if p.m == 0 || p.n == 0 {
         return;
@@ -124,7 +128,8 @@ pub unsafe fn run(p: &Problem, threads: usize) {
 /// else column blocks), across all blocks of the other dimension.
 ///
 /// # Safety
-/// As [`run`].
+/// As [`run`]; `row_blocks` and `col_blocks` are `p`'s (`m` over [`MR`],
+/// `n` over [`NR`], rounded up), and `blocks` lies within the outer ones.
 unsafe fn tiles(
     p: &Problem,
     rows_outer: bool,
@@ -135,19 +140,27 @@ unsafe fn tiles(
     if rows_outer {
         for rb in blocks {
             for cb in 0..col_blocks {
-                tile_at(p, rb, cb);
+                // SAFETY: `run`'s contract (the caller's); `rb` is in
+                // `blocks`, `cb < col_blocks`: a tile of `C`.
+                unsafe { tile_at(p, rb, cb) };
             }
         }
     } else {
         for cb in blocks {
             for rb in 0..row_blocks {
-                tile_at(p, rb, cb);
+                // SAFETY: `run`'s contract (the caller's); `cb` is in
+                // `blocks`, `rb < row_blocks`: a tile of `C`.
+                unsafe { tile_at(p, rb, cb) };
             }
         }
     }
 }
 
 /// The tile at row block `rb`, column block `cb`.
+///
+/// # Safety
+/// As [`run`]; `rb` and `cb` name a tile of `C` (`rb * MR < m`,
+/// `cb * NR < n`).
 unsafe fn tile_at(p: &Problem, rb: usize, cb: usize) {
     let i0 = rb * MR;
     let j0 = cb * NR;
@@ -170,7 +183,10 @@ unsafe fn tile_at(p: &Problem, rb: usize, cb: usize) {
             }
         };
     }
-    dispatch!(1 2 3 4 5 6);
+    // SAFETY: `run`'s contract (the caller's), AVX-512 F among it; `at` is
+    // the tile at (`rb`, `cb`), inside `C`, and `rows`, `vectors` are its
+    // shape, which is `tile`'s contract.
+    unsafe { dispatch!(1 2 3 4 5 6) };
 }
 
 /// A tile's place in `C`.
@@ -184,38 +200,55 @@ struct At {
 }
 
 /// One `R x 16V` tile: accumulate over `k` in registers, then write.
+///
+/// # Safety
+/// As [`run`]; `at` is a tile of `C` of `R` rows (`at.i0 + R <= m`) and
+/// `V` vectors (`16 (V - 1) < at.cols <= 16 V`, `at.j0 + at.cols <= n`),
+/// `at.mask` the lanes of the last vector inside `C`.
 #[target_feature(enable = "avx512f")]
 unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
     if let (Out::Rows { ptr, ld }, true) = (p.out, p.accumulate) {
         // The tile's part of C is read back at the end: fetch it meanwhile.
         for r in 0..R {
-            let c = ptr.add((at.i0 + r) * ld + at.j0);
-            for v in 0..V {
-                _mm_prefetch::<_MM_HINT_T0>(c.add(16 * v) as *const i8);
+            // SAFETY: row `i0 + r < m` of `C` and its columns `j0 + 16 v`
+            // (`16 v < cols`) and `j0 + cols - 1`, all below `n`: offsets
+            // inside `C` (`tile`'s contract).
+            unsafe {
+                let c = ptr.add((at.i0 + r) * ld + at.j0);
+                for v in 0..V {
+                    _mm_prefetch::<_MM_HINT_T0>(c.add(16 * v) as *const i8);
+                }
+                _mm_prefetch::<_MM_HINT_T0>(c.add(at.cols - 1) as *const i8);
             }
-            _mm_prefetch::<_MM_HINT_T0>(c.add(at.cols - 1) as *const i8);
         }
     }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
-    let mut a = p.a.add(at.i0 * p.a_rs);
-    let mut b = p.b.add(at.j0);
+    // SAFETY: `A`'s row `i0 < m` at `k`-step 0, and `B`'s first row (`k >= 1`)
+    // at column `j0 < n`: inside both operands (`tile`'s contract).
+    let (mut a, mut b) = unsafe { (p.a.add(at.i0 * p.a_rs), p.b.add(at.j0)) };
     // Rows of A along k (a_cs = 1): fetch the next row block's lines, one
     // per step, meanwhile; otherwise the stream PF steps ahead.
     let next = p.a.wrapping_add((at.i0 + MR) * p.a_rs);
     let along_k = p.a_cs == 1;
     for step in 0..p.k {
-        let mut bv = [_mm512_setzero_ps(); V];
-        for (v, slot) in bv.iter_mut().enumerate() {
-            *slot = if v + 1 == V {
-                _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
-            } else {
-                _mm512_loadu_ps(b.add(16 * v))
-            };
-        }
-        for (r, row) in acc.iter_mut().enumerate() {
-            let s = _mm512_set1_ps(*a.add(r * p.a_rs));
-            for (v, lane) in row.iter_mut().enumerate() {
-                *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+        // SAFETY: at `step < k`, `b` is `B`'s row `step` from column `j0`:
+        // the full vectors end below `j0 + 16 (V - 1) < j0 + cols <= n` and
+        // the last is loaded under `at.mask`, the tile's columns; `a` is
+        // `A`'s entry (`i0`, `step`), and `r < R` keeps row `i0 + r < m`.
+        unsafe {
+            let mut bv = [_mm512_setzero_ps(); V];
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = if v + 1 == V {
+                    _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
+                } else {
+                    _mm512_loadu_ps(b.add(16 * v))
+                };
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let s = _mm512_set1_ps(*a.add(r * p.a_rs));
+                for (v, lane) in row.iter_mut().enumerate() {
+                    *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                }
             }
         }
         // May point past A near the end (wrapping: no UB; a prefetch never
@@ -240,7 +273,9 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
     }
     if !p.bias.is_null() {
         for (r, row) in acc.iter_mut().enumerate() {
-            let bias = _mm512_set1_ps(*p.bias.add(at.i0 + r));
+            // SAFETY: a non-null `bias` has `m` entries (`run`'s
+            // contract), and `i0 + r < m`.
+            let bias = _mm512_set1_ps(unsafe { *p.bias.add(at.i0 + r) });
             for lane in row.iter_mut() {
                 *lane = _mm512_add_ps(*lane, bias);
             }
@@ -249,14 +284,20 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
     match p.out {
         Out::Rows { ptr, ld } => {
             for (r, row) in acc.iter().enumerate() {
-                let c = ptr.add((at.i0 + r) * ld + at.j0);
-                for (v, lane) in row.iter().enumerate() {
-                    let m = if v + 1 == V { at.mask } else { !0 };
-                    let mut x = *lane;
-                    if p.accumulate {
-                        x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c.add(16 * v)));
+                // SAFETY: row `i0 + r < m` of `C`, vectors from column
+                // `j0 + 16 v`, the last under `at.mask`: only the tile's
+                // entries, inside `C`, which this thread alone writes and
+                // which overlaps neither operand (`run`'s contract).
+                unsafe {
+                    let c = ptr.add((at.i0 + r) * ld + at.j0);
+                    for (v, lane) in row.iter().enumerate() {
+                        let m = if v + 1 == V { at.mask } else { !0 };
+                        let mut x = *lane;
+                        if p.accumulate {
+                            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c.add(16 * v)));
+                        }
+                        _mm512_mask_storeu_ps(c.add(16 * v), m, x);
                     }
-                    _mm512_mask_storeu_ps(c.add(16 * v), m, x);
                 }
             }
         }
@@ -264,14 +305,22 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
             let mut buf = [[0f32; NR]; R];
             for (r, row) in acc.iter().enumerate() {
                 for (v, lane) in row.iter().enumerate() {
-                    _mm512_storeu_ps(buf[r].as_mut_ptr().add(16 * v), *lane);
+                    // SAFETY: 16 floats at `16 v`, `v < V <= NV`, inside
+                    // `buf[r]`'s `NR = 16 NV`.
+                    unsafe { _mm512_storeu_ps(buf[r].as_mut_ptr().add(16 * v), *lane) };
                 }
             }
             for j in 0..at.cols {
-                let c = ptr.add((at.j0 + j) * ld + at.i0);
-                for (r, row) in buf.iter().enumerate() {
-                    let x = row[j];
-                    *c.add(r) = if p.accumulate { *c.add(r) + x } else { x };
+                // SAFETY: `C^T`'s row `j0 + j < n`, columns `i0 + r < m`
+                // (`r < R`): only the tile's entries, inside `C^T`, which
+                // this thread alone writes and which overlaps neither
+                // operand (`run`'s contract).
+                unsafe {
+                    let c = ptr.add((at.j0 + j) * ld + at.i0);
+                    for (r, row) in buf.iter().enumerate() {
+                        let x = row[j];
+                        *c.add(r) = if p.accumulate { *c.add(r) + x } else { x };
+                    }
                 }
             }
         }
@@ -306,12 +355,20 @@ pub unsafe fn transpose(
             let col_mask: __mmask16 = if nc == 16 { !0 } else { (1u16 << nc) - 1 };
             let mut x = [_mm512_setzero_ps(); 16];
             for (i, v) in x.iter_mut().enumerate().take(nr) {
-                *v = _mm512_maskz_loadu_ps(col_mask, src.as_ptr().add((r0 + i) * cols + c0));
+                // SAFETY: `src` is `rows x cols` (asserted): row
+                // `r0 + i < rows`, columns `c0..c0 + nc` under `col_mask`,
+                // with `c0 + nc <= part.end <= cols` (asserted).
+                *v = unsafe {
+                    _mm512_maskz_loadu_ps(col_mask, src.as_ptr().add((r0 + i) * cols + c0))
+                };
             }
             let y = transpose16(x);
             for (j, v) in y.iter().enumerate().take(nc) {
                 let at = (c0 - part.start + j) * rows + r0;
-                _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), row_mask, *v);
+                // SAFETY: `out` is `part.len() x rows` (asserted): row
+                // `c0 - part.start + j < part.len()`, columns `r0..r0 + nr`
+                // under `row_mask`, with `r0 + nr <= rows`.
+                unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr().add(at), row_mask, *v) };
             }
         }
     }
