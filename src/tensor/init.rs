@@ -44,25 +44,59 @@ pub enum FanMode {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// `N(0, std^2)`.
-    Normal { std: f64 },
+    Normal {
+        /// Standard deviation.
+        std: f64,
+    },
     /// `U[-a, a]`.
-    Uniform { a: f64 },
+    Uniform {
+        /// Half-width of the interval.
+        a: f64,
+    },
     /// Glorot & Bengio's "standard" `U[-1/sqrt(fan_in), 1/sqrt(fan_in)]`.
     Standard,
-    /// Glorot & Bengio's normalized init, uniform.
-    XavierUniform { gain: f64 },
-    /// Glorot & Bengio's normalized init, Gaussian.
-    XavierNormal { gain: f64 },
-    /// He et al. 2015, uniform. `slope: None` takes the model's.
-    HeUniform { mode: FanMode, slope: Option<f64> },
-    /// He et al. 2015, Gaussian. `slope: None` takes the model's.
-    HeNormal { mode: FanMode, slope: Option<f64> },
+    /// Glorot & Bengio's normalized init, uniform:
+    /// `U[-g sqrt(6/(fan_in + fan_out)), +...]`.
+    XavierUniform {
+        /// Gain `g` on the bound (1 for tanh in their paper).
+        gain: f64,
+    },
+    /// Glorot & Bengio's normalized init, Gaussian:
+    /// `N(0, g^2 2/(fan_in + fan_out))`.
+    XavierNormal {
+        /// Gain `g` on the standard deviation.
+        gain: f64,
+    },
+    /// He et al. 2015, uniform, with the same variance as [`Init::HeNormal`].
+    HeUniform {
+        /// Which fan keeps its variance: the forward signal's or the gradient's.
+        mode: FanMode,
+        /// Leaky ReLU's negative slope `a` in `2/((1 + a^2) fan)`; `None`
+        /// takes the model's.
+        slope: Option<f64>,
+    },
+    /// He et al. 2015, Gaussian: `N(0, 2/((1 + a^2) fan))`.
+    HeNormal {
+        /// Which fan keeps its variance: the forward signal's or the gradient's.
+        mode: FanMode,
+        /// Leaky ReLU's negative slope `a`; `None` takes the model's.
+        slope: Option<f64>,
+    },
     /// LeCun et al. 1998, `N(0, 1/fan_in)`.
     LecunNormal,
     /// A random orthogonal matrix times `gain`.
-    Orthogonal { gain: f64 },
-    /// The mean-field parametrization of Poole et al. / Schoenholz et al.
-    MeanField { sigma_w: f64, sigma_b: f64 },
+    Orthogonal {
+        /// Scale of the orthogonal matrix.
+        gain: f64,
+    },
+    /// The mean-field parametrization of Poole et al. / Schoenholz et al.:
+    /// weights `N(0, sigma_w^2/fan_in)`, biases `N(0, sigma_b^2)`.
+    MeanField {
+        /// Weight scale `sigma_w`.
+        sigma_w: f64,
+        /// Bias standard deviation `sigma_b`.
+        sigma_b: f64,
+    },
 }
 
 /// The names [`Init::from_str`] accepts, with their arguments (`mode` is
