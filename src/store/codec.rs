@@ -1,9 +1,10 @@
-//! How records map to rows: the flattened `layer_steps` columns, histogram
-//! tensor names, and JSON for summaries and findings that keeps NaN and
-//! infinities (JSON has no such numbers; they are written as the strings
-//! `"NaN"`, `"inf"`, `"-inf"`). In columns, NaN is NULL.
+//! How records map to rows: the flattened `layer_steps` columns, the
+//! `layer_series` rows of per-axis figures, histogram tensor names, and
+//! JSON for summaries and findings that keeps NaN and infinities (JSON has
+//! no such numbers; they are written as the strings `"NaN"`, `"inf"`,
+//! `"-inf"`). In columns, NaN is NULL.
 
-use super::schema::{layer_columns, DERIVED, LAYER_TAIL, RAW, TENSORS};
+use super::schema::{layer_columns, series_columns, DERIVED, LAYER_TAIL, RAW, TENSORS};
 use crate::analysis::diagnose::{Evidence, Finding, FindingKind, Remedy, Severity};
 use crate::experiment::trainer::Summary;
 use crate::probe::{HistTensor, LayerProbe, TensorStats};
@@ -74,7 +75,17 @@ impl Binder<'_, '_> {
         self.bind(s.nan as i64)?;
         self.bind(s.inf as i64)?;
         self.bind(s.zeros as i64)?;
-        for d in [s.l2(), s.rms(), s.mean(), s.std(), s.zero_frac()] {
+        self.bind(s.subnormal as i64)?;
+        let derived = [
+            s.l2(),
+            s.rms(),
+            s.mean(),
+            s.std(),
+            s.zero_frac(),
+            s.subnormal_frac(),
+        ];
+        debug_assert_eq!(derived.len(), DERIVED.len());
+        for d in derived {
             self.bind(real(d))?;
         }
         Ok(())
@@ -165,6 +176,8 @@ impl Reader<'_, '_> {
             nan: self.count()?,
             inf: self.count()?,
             zeros: self.count()?,
+            // NULL in rows written before schema version 2.
+            subnormal: self.count()?,
         }))
     }
 }
@@ -201,6 +214,96 @@ pub(super) fn read_layer(row: &Row<'_>) -> rusqlite::Result<(usize, LayerProbe)>
         series: Vec::new(),
     };
     Ok((step, probe))
+}
+
+/// `INSERT INTO layer_series` with every column.
+pub(super) fn series_insert_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        let cols = series_columns();
+        let marks = vec!["?"; cols.len()].join(", ");
+        format!(
+            "INSERT INTO layer_series ({}) VALUES ({marks})",
+            cols.join(", ")
+        )
+    })
+}
+
+/// Inserts the `layer_series` rows of layer `l`'s series with `stmt`
+/// (from [`series_insert_sql`]): one row per index of each series.
+pub(super) fn insert_series(
+    stmt: &mut Statement<'_>,
+    run_id: i64,
+    step: usize,
+    l: &LayerProbe,
+) -> rusqlite::Result<()> {
+    for (pos, series) in l.series.iter().enumerate() {
+        for (idx, s) in series.stats.iter().enumerate() {
+            let mut b = Binder { stmt, next: 0 };
+            b.bind(run_id)?;
+            b.bind(step as i64)?;
+            b.bind(l.layer as i64)?;
+            b.bind(pos as i64)?;
+            b.bind(&series.tensor)?;
+            b.bind(series.axis.name())?;
+            b.bind(idx as i64)?;
+            b.stats(Some(s))?;
+            debug_assert_eq!(b.next, series_columns().len());
+            b.stmt.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+/// `SELECT` of what [`read_series`] needs (no derived columns), one run,
+/// in the order the rows were written: step, layer, series, index.
+pub(super) fn series_select_sql() -> &'static str {
+    static SQL: OnceLock<String> = OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT step, layer, series, tensor, axis, idx, {} FROM layer_series \
+             WHERE run_id = ?1 ORDER BY step, layer, series, idx",
+            RAW.join(", ")
+        )
+    })
+}
+
+/// One `layer_series` row as read by [`series_select_sql`].
+pub(super) struct SeriesRow {
+    /// The step.
+    pub step: usize,
+    /// The layer.
+    pub layer: usize,
+    /// Position of the series in the layer's list.
+    pub series: usize,
+    /// What was measured.
+    pub tensor: String,
+    /// The axis, as stored (see [`Axis::from_name`]).
+    ///
+    /// [`Axis::from_name`]: crate::probe::Axis::from_name
+    pub axis: String,
+    /// Index along the axis.
+    pub idx: usize,
+    /// The statistics at that index.
+    pub stats: TensorStats,
+}
+
+/// One row of [`series_select_sql`].
+pub(super) fn read_series(row: &Row<'_>) -> rusqlite::Result<SeriesRow> {
+    let mut r = Reader { row, next: 0 };
+    let (step, layer, series) = (r.count()?, r.count()?, r.count()?);
+    let (tensor, axis) = (row.get(3)?, row.get(4)?);
+    r.next = 5;
+    let idx = r.count()?;
+    Ok(SeriesRow {
+        step: step as usize,
+        layer: layer as usize,
+        series: series as usize,
+        tensor,
+        axis,
+        idx: idx as usize,
+        stats: r.stats()?.unwrap_or_default(),
+    })
 }
 
 /// Parses [`HistTensor::name`].

@@ -2,15 +2,15 @@
 //! findings diagnosis saved for a run.
 
 use super::codec::{
-    finding_from_json, finding_to_json, hist_tensor, layer_select_sql, read_layer, severity_name,
-    summary_from_json, unreal,
+    finding_from_json, finding_to_json, hist_tensor, layer_select_sql, read_layer, read_series,
+    series_select_sql, severity_name, summary_from_json, unreal,
 };
 use super::Store;
 use crate::analysis::diagnose::Finding;
 use crate::error::{Error, Result};
 use crate::experiment::trainer::{EvalRecord, StepRecord};
 use crate::experiment::{RunRecord, RunStatus, Spec};
-use crate::probe::{Histogram, HistogramRecord, StepProbe};
+use crate::probe::{Axis, Histogram, HistogramRecord, Series, StepProbe};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -187,6 +187,7 @@ impl Store {
                 .layers
                 .push(layer);
         }
+        self.read_series(run_id, &mut by_step)?;
         let mut stmt = self
             .conn
             .prepare(
@@ -234,6 +235,50 @@ impl Store {
                 .push(hist);
         }
         Ok(by_step.into_values().collect())
+    }
+
+    /// Puts run `run_id`'s `layer_series` rows into the layers of
+    /// `by_step`, each series in its position, each index in order.
+    fn read_series(&self, run_id: i64, by_step: &mut BTreeMap<usize, StepProbe>) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(series_select_sql())
+            .map_err(self.err("reading series"))?;
+        let mut rows = stmt.query([run_id]).map_err(self.err("reading series"))?;
+        while let Some(row) = rows.next().map_err(self.err("reading series"))? {
+            let r = read_series(row).map_err(self.err("reading series"))?;
+            let corrupt = |what: String| self.corrupt(run_id, "series", what);
+            let layer = by_step
+                .get_mut(&r.step)
+                .and_then(|p| p.layers.iter_mut().find(|l| l.layer == r.layer))
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "step {} layer {} has no layer row",
+                        r.step, r.layer
+                    ))
+                })?;
+            let axis = Axis::from_name(&r.axis)
+                .ok_or_else(|| corrupt(format!("unknown axis `{}`", r.axis)))?;
+            if r.series == layer.series.len() {
+                layer.series.push(Series {
+                    tensor: r.tensor.clone(),
+                    axis,
+                    stats: Vec::new(),
+                });
+            }
+            let series = layer
+                .series
+                .get_mut(r.series)
+                .filter(|s| s.tensor == r.tensor && s.axis == axis && s.stats.len() == r.idx)
+                .ok_or_else(|| {
+                    corrupt(format!(
+                        "step {} layer {}: `{}` index {} out of order",
+                        r.step, r.layer, r.tensor, r.idx
+                    ))
+                })?;
+            series.stats.push(r.stats);
+        }
+        Ok(())
     }
 
     /// Replaces the findings saved for run `run_id`.

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 /// Migrations, in order: entry `i` takes the schema from version `i` to
 /// `i + 1`. Applied migrations are frozen; change the schema by appending.
-const MIGRATIONS: &[&str] = &[include_str!("v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("v1.sql"), include_str!("v2.sql")];
 
 /// The schema version this gradscope writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -28,10 +28,19 @@ pub(super) const TENSORS: [&str; 7] = [
 ];
 
 /// Stored [`TensorStats`](crate::probe::TensorStats) fields, per tensor.
-pub(super) const RAW: [&str; 7] = ["n", "sum", "sum_sq", "max_abs", "nan", "inf", "zeros"];
+pub(super) const RAW: [&str; 8] = [
+    "n",
+    "sum",
+    "sum_sq",
+    "max_abs",
+    "nan",
+    "inf",
+    "zeros",
+    "subnormal",
+];
 
 /// Figures derived from the raw fields, stored for SQL users, never read back.
-pub(super) const DERIVED: [&str; 5] = ["l2", "rms", "mean", "std", "zero_frac"];
+pub(super) const DERIVED: [&str; 6] = ["l2", "rms", "mean", "std", "zero_frac", "subnormal_frac"];
 
 /// Per-layer figures after the tensor columns.
 pub(super) const LAYER_TAIL: [&str; 7] = [
@@ -44,7 +53,10 @@ pub(super) const LAYER_TAIL: [&str; 7] = [
     "grad_data_ratio",
 ];
 
-/// Every column of `layer_steps`, in table order.
+/// Every column of `layer_steps`: the layer's keys, each tensor's [`RAW`]
+/// and [`DERIVED`] columns, then [`LAYER_TAIL`]. (In the table, the
+/// columns schema version 2 added, `*_subnormal` and `*_subnormal_frac`,
+/// come after the tail.)
 pub(super) fn layer_columns() -> &'static [String] {
     static COLUMNS: OnceLock<Vec<String>> = OnceLock::new();
     COLUMNS.get_or_init(|| {
@@ -57,6 +69,27 @@ pub(super) fn layer_columns() -> &'static [String] {
         }
         c.extend(LAYER_TAIL.iter().map(|s| s.to_string()));
         c
+    })
+}
+
+/// The columns of `layer_series` before the statistics: which run, step
+/// and layer, which series of the layer (its position in
+/// [`LayerProbe::series`](crate::probe::LayerProbe::series)), its tensor
+/// and axis, and the index along the axis.
+pub(super) const SERIES_KEYS: [&str; 7] =
+    ["run_id", "step", "layer", "series", "tensor", "axis", "idx"];
+
+/// Every column of `layer_series`, in table order: [`SERIES_KEYS`], then
+/// the [`RAW`] and [`DERIVED`] fields under their own names.
+pub(super) fn series_columns() -> &'static [&'static str] {
+    static COLUMNS: OnceLock<Vec<&'static str>> = OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        SERIES_KEYS
+            .iter()
+            .chain(&RAW)
+            .chain(&DERIVED)
+            .copied()
+            .collect()
     })
 }
 

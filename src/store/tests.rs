@@ -1,9 +1,11 @@
-use super::schema::layer_columns;
+use super::schema::{layer_columns, series_columns};
 use super::*;
 use crate::analysis::diagnose::{Evidence, Finding, FindingKind, Remedy, Severity};
 use crate::experiment::trainer::{EvalRecord, Event, Sink, StepRecord, Summary};
 use crate::experiment::{RecordSink, RunRecord, RunStatus, Spec, Tee};
-use crate::probe::{HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe, TensorStats};
+use crate::probe::{
+    Axis, HistTensor, Histogram, HistogramRecord, LayerProbe, Series, StepProbe, TensorStats,
+};
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -20,7 +22,35 @@ fn stats(seed: f64) -> TensorStats {
         nan: 0,
         inf: 0,
         zeros: 3,
+        subnormal: 5,
     }
+}
+
+/// Two series along different axes, with NaN and an empty tensor, for a
+/// layer of a block that has them (a recurrent cell, a conv layer).
+fn two_series(s: f64) -> Vec<Series> {
+    vec![
+        Series {
+            tensor: "hidden_grad".into(),
+            axis: Axis::TimeStep,
+            stats: (0..4)
+                .map(|t| TensorStats {
+                    sum: if t == 2 {
+                        f64::NAN
+                    } else {
+                        -0.25 * (t + 1) as f64
+                    },
+                    subnormal: t,
+                    ..stats(s + t as f64)
+                })
+                .collect(),
+        },
+        Series {
+            tensor: "out".into(),
+            axis: Axis::Channel,
+            stats: vec![stats(s * 7.0), TensorStats::default(), stats(1e-300)],
+        },
+    ]
 }
 
 /// A probe with the awkward values: NaN, infinities, a layer without bias,
@@ -52,7 +82,7 @@ fn probe(step: usize, layers: usize) -> StepProbe {
                 saturated: if last { f64::NAN } else { 0.125 },
                 dead: f64::NAN,
                 update_ratio: 1e-3 / s,
-                series: Vec::new(),
+                series: if i == 0 { two_series(s) } else { Vec::new() },
             }
         })
         .collect();
@@ -160,22 +190,183 @@ fn a_synthetic_run_round_trips_with_nan_and_infinities() {
     assert_same(&store.load(id).unwrap(), &want);
     assert_eq!(want.status, RunStatus::Finished);
     assert_eq!(want.probes[0].histograms.len(), 2);
+    // What the round trip carried: subnormal counts, and two series.
+    assert_eq!(want.probes[3].layers[0].weight.subnormal, 5);
+    let series = &want.probes[3].layers[0].series;
+    assert_eq!(series.len(), 2);
+    assert_eq!(
+        (series[0].stats.len(), series[0].stats[3].subnormal),
+        (4, 3)
+    );
+}
+
+#[test]
+fn series_rows_are_one_per_index_and_answer_the_documented_query() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("series");
+    let mut writer = store.begin_run(&spec, 2).unwrap();
+    feed(&mut writer, &spec, 2, 3, true);
+    let id = writer.close().unwrap();
+    let rows: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM layer_series WHERE run_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rows, 2 * (4 + 3), "two steps, 4 time steps and 3 channels");
+    // docs/STORE.md's query: the hidden-state gradient norm per time step.
+    let mut stmt = store
+        .conn
+        .prepare(
+            "SELECT idx AS time_step, l2 FROM layer_series \
+             WHERE run_id = ?1 AND step = 1 AND layer = 0 \
+               AND tensor = 'hidden_grad' AND axis = 'time_step' ORDER BY idx",
+        )
+        .unwrap();
+    let got: Vec<(i64, f64)> = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let want: Vec<(i64, f64)> = probe(1, 3).layers[0].series[0]
+        .stats
+        .iter()
+        .enumerate()
+        .map(|(t, s)| (t as i64, s.l2()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+/// Every ```sql block of docs/STORE.md's sqlite3 examples runs against a
+/// store (run 1, twelve steps, a layer with series), and the ones that
+/// pick rows of this run find some.
+#[test]
+fn the_documented_sqlite_queries_run() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/STORE.md")).unwrap();
+    let start = doc.find("### sqlite3").expect("a sqlite3 section");
+    let end = start + doc[start..].find("### pandas").expect("a pandas section");
+    let queries: Vec<&str> = doc[start..end]
+        .split("```sql\n")
+        .skip(1)
+        .map(|b| &b[..b.find("```").expect("closed block")])
+        .collect();
+    assert!(queries.len() >= 7, "{} queries", queries.len());
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("documented");
+    let mut writer = store.begin_run(&spec, 12).unwrap();
+    feed(&mut writer, &spec, 12, 3, true);
+    assert_eq!(writer.close().unwrap(), 1);
+    for q in queries {
+        let mut stmt = store.conn.prepare(q).unwrap_or_else(|e| panic!("{e}: {q}"));
+        let columns = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap_or_else(|e| panic!("{e}: {q}"));
+        let mut n = 0;
+        while let Some(row) = rows.next().unwrap_or_else(|e| panic!("{e}: {q}")) {
+            for i in 0..columns {
+                let _: rusqlite::types::Value = row.get(i).unwrap();
+            }
+            n += 1;
+        }
+        let about_this_run = !q.contains("spec LIKE");
+        assert!(n > 0 || !about_this_run, "no rows: {q}");
+    }
+}
+
+/// A store as schema version 1 wrote it (v1.sql alone, rows without
+/// subnormal counts) opens, migrates to the current version and reads
+/// back: its tensors with no subnormal entries, its layers with no
+/// series, its new columns NULL; a run written after the migration keeps
+/// everything.
+#[test]
+fn a_version_1_store_migrates_and_reads_back() {
+    let (_dir, path) = temp_db();
+    let spec = spec("from-v1");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!("v1.sql")).unwrap();
+    conn.pragma_update(None, "user_version", 1).unwrap();
+    conn.execute(
+        "INSERT INTO runs (name, spec, status, created_at, seed, gradscope_version, pid, host, \
+         total_steps) VALUES (?1, ?2, 'finished', 0, 42, '0.1.0', 1, 'elsewhere', 1)",
+        params![spec.name, spec.to_toml()],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO steps (run_id, step, loss) VALUES (1, 0, 2.5)",
+        [],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO layer_steps (run_id, step, layer, path, weight_grad_n, weight_grad_sum, \
+         weight_grad_sum_sq, weight_grad_max_abs, weight_grad_nan, weight_grad_inf, \
+         weight_grad_zeros, weight_grad_l2, saturated) \
+         VALUES (1, 0, 0, 'layers.0', 10, 0.5, 4.0, 1.5, 0, 1, 2, 2.0, 0.25)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = Store::open(&path).unwrap();
+    assert_eq!(schema::version(&store.conn, &path).unwrap(), SCHEMA_VERSION);
+    let old = store.load(1).unwrap();
+    let layer = &old.probes[0].layers[0];
+    let want = TensorStats {
+        n: 10,
+        sum: 0.5,
+        sum_sq: 4.0,
+        max_abs: 1.5,
+        inf: 1,
+        zeros: 2,
+        ..TensorStats::default()
+    };
+    assert_eq!(layer.weight_grad, want);
+    assert_eq!((layer.saturated, layer.series.len()), (0.25, 0));
+    let (subnormal, frac): (Option<i64>, Option<f64>) = store
+        .conn
+        .query_row(
+            "SELECT weight_grad_subnormal, weight_grad_subnormal_frac FROM layer_steps",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((subnormal, frac), (None, None), "not measured in v1");
+
+    let mut writer = store.begin_run(&spec, 3).unwrap();
+    let mut memory = RecordSink::new(spec.clone());
+    feed(&mut Tee(vec![&mut writer, &mut memory]), &spec, 3, 2, true);
+    let id = writer.close().unwrap();
+    let mut want = memory.record;
+    want.id = Some(id);
+    assert_same(&store.load(id).unwrap(), &want);
 }
 
 #[test]
 fn layer_steps_has_every_column_the_code_writes() {
     let (_dir, path) = temp_db();
     let store = Store::open(&path).unwrap();
-    let mut stmt = store
-        .conn
-        .prepare("SELECT name FROM pragma_table_info('layer_steps') ORDER BY cid")
-        .unwrap();
-    let names: Vec<String> = stmt
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<_>>()
-        .unwrap();
-    assert_eq!(names, layer_columns());
+    let columns = |table: &str| -> Vec<String> {
+        let mut names: Vec<String> = store
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1)")
+            .unwrap()
+            .query_map([table], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        names.sort();
+        names
+    };
+    // The same set (v2 appended its columns after v1's tail).
+    let mut written = layer_columns().to_vec();
+    written.sort();
+    assert_eq!(columns("layer_steps"), written);
+    let mut written: Vec<String> = series_columns().iter().map(|c| c.to_string()).collect();
+    written.sort();
+    assert_eq!(columns("layer_series"), written);
 }
 
 #[test]
@@ -187,16 +378,18 @@ fn derived_columns_hold_l2_and_nan_is_null() {
     feed(&mut writer, &spec, 1, 3, true);
     let id = writer.close().unwrap();
     let p = probe(0, 3);
-    let (l2, dead, bias_n): (f64, Option<f64>, Option<i64>) = store
+    let (l2, dead, bias_n, sub, sub_frac): (f64, Option<f64>, Option<i64>, i64, f64) = store
         .conn
         .query_row(
-            "SELECT pre_grad_l2, dead, bias_grad_n FROM layer_steps \
+            "SELECT pre_grad_l2, dead, bias_grad_n, pre_grad_subnormal, \
+             pre_grad_subnormal_frac FROM layer_steps \
              WHERE run_id = ?1 AND step = 0 AND layer = 1",
             [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .unwrap();
     assert_eq!(l2, p.layers[1].pre_grad.l2());
+    assert_eq!((sub, sub_frac), (5, 5.0 / 96.0));
     assert_eq!(dead, None, "NaN is stored as NULL");
     assert_eq!(bias_n, None, "no bias: NULL columns");
 }
@@ -207,7 +400,7 @@ fn an_empty_file_is_migrated_to_the_current_version() {
     std::fs::write(&path, b"").unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(schema::version(&store.conn, &path).unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 1);
+    assert_eq!(SCHEMA_VERSION, 2);
     let tables: Vec<String> = store
         .conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -222,6 +415,7 @@ fn an_empty_file_is_migrated_to_the_current_version() {
             "evals",
             "findings",
             "histograms",
+            "layer_series",
             "layer_steps",
             "runs",
             "steps"
@@ -244,7 +438,7 @@ fn a_newer_schema_is_refused() {
     assert!(matches!(err, Error::Store { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("schema version 2 is newer") && msg.contains("version 1"),
+        msg.contains("schema version 3 is newer") && msg.contains("version 2"),
         "{msg}"
     );
 }

@@ -6,7 +6,9 @@
 //! disk, every commit leaves the database consistent, and a kill loses at
 //! most the batch not yet committed.
 
-use super::codec::{insert_layer, layer_insert_sql, real, summary_to_json};
+use super::codec::{
+    insert_layer, insert_series, layer_insert_sql, real, series_insert_sql, summary_to_json,
+};
 use super::host::{git_describe, hostname, now};
 use super::{connect, sql_err, Store};
 use crate::error::{Error, Result};
@@ -22,8 +24,8 @@ use std::time::{Duration, Instant};
 /// Longest time an event waits in memory before it is committed.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
-/// Rows (steps, layer rows, histograms, evals) that trigger a commit before
-/// [`FLUSH_INTERVAL`] is up.
+/// Rows (steps, layer rows, series rows, histograms, evals) that trigger a
+/// commit before [`FLUSH_INTERVAL`] is up.
 pub const FLUSH_ROWS: usize = 20_000;
 
 /// Times a batch is retried when another writer holds the database past
@@ -54,7 +56,10 @@ enum Msg {
 impl Msg {
     fn rows(&self) -> usize {
         match self {
-            Msg::Probe(p) => p.layers.len() + p.histograms.len(),
+            Msg::Probe(p) => {
+                let series = p.layers.iter().flat_map(|l| &l.series);
+                p.layers.len() + p.histograms.len() + series.map(|s| s.stats.len()).sum::<usize>()
+            }
             _ => 1,
         }
     }
@@ -315,6 +320,12 @@ fn write_probe(tx: &Connection, run_id: i64, p: &StepProbe) -> rusqlite::Result<
     let mut stmt = tx.prepare_cached(layer_insert_sql())?;
     for layer in &p.layers {
         insert_layer(&mut stmt, run_id, p.step, layer)?;
+    }
+    if p.layers.iter().any(|l| !l.series.is_empty()) {
+        let mut stmt = tx.prepare_cached(series_insert_sql())?;
+        for layer in &p.layers {
+            insert_series(&mut stmt, run_id, p.step, layer)?;
+        }
     }
     let mut stmt = tx.prepare_cached(
         "INSERT INTO histograms (run_id, step, idx, layer, tensor, zero, non_finite, neg, pos) \

@@ -213,8 +213,10 @@ pub fn round_sig(x: f64) -> f64 {
     format!("{x:.0e}").parse().unwrap_or(x)
 }
 
-/// For a gradient that vanishes with depth.
-pub fn vanishing(spec: &Spec, underflow: bool) -> Vec<Remedy> {
+/// For a gradient that vanishes with depth; `underflow` when layers got
+/// exactly zero gradient, `subnormal` when the weight gradients the
+/// finding rests on had subnormal entries.
+pub fn vanishing(spec: &Spec, underflow: bool, subnormal: bool) -> Vec<Remedy> {
     let tanh_like = matches!(
         spec.model.activation,
         Activation::Tanh | Activation::Softsign
@@ -234,6 +236,16 @@ pub fn vanishing(spec: &Spec, underflow: bool) -> Vec<Remedy> {
             "gradients below f32's smallest value (1.4e-45) were flushed to exact zeros; \
              f64 resolves them (this measures the problem, it does not remove it)",
             |s| s.dtype = Dtype::F64,
+        )
+        .add_if(
+            subnormal && spec.dtype == crate::experiment::Dtype::F32,
+            "f64",
+            "Measure in f64",
+            "the weight gradients behind this finding have subnormal entries in f32 (below \
+             1.2e-38), which keep only some of their significant bits, so their norms are off \
+             by more than rounding; f64 measures them exactly (this measures the problem, it \
+             does not remove it)",
+            &[("dtype", "f64")],
         )
         .done()
 }
@@ -371,7 +383,7 @@ mod tests {
 
     #[test]
     fn vanishing_in_a_sigmoid_net_ranks_relu_he_first() {
-        let r = vanishing(&sigmoid_spec(), true);
+        let r = vanishing(&sigmoid_spec(), true, false);
         let cmds: Vec<&str> = r.iter().map(|r| r.command.as_str()).collect();
         assert_eq!(
             cmds,

@@ -120,6 +120,59 @@ fn exact_zeros_are_critical_and_suggest_f64() {
     assert!(v.remedies.last().unwrap().command.ends_with("--dtype f64"));
 }
 
+/// The weight gradients a vanishing finding rests on (the first layer's,
+/// and the layers it names) with subnormal entries: it says how many, in
+/// which layer and step, and suggests f64; a layer it does not name is
+/// not counted.
+#[test]
+fn subnormal_weight_gradients_are_named_and_suggest_f64() {
+    // g_i = 0.1^(5 - i): layers 0-2 are named (below 1e-2 of the last).
+    let grads: Vec<f64> = (0..6).map(|i| 0.1f64.powi(5 - i)).collect();
+    let mut r = record(&grads, 10);
+    let plain = diagnose(&r)[0].clone();
+    assert!(plain.evidence.iter().all(|e| !e.name.contains("subnormal")));
+    assert!(!plain.summary.contains("subnormal"), "{}", plain.summary);
+    assert!(plain
+        .remedies
+        .iter()
+        .all(|r| !r.command.contains("--dtype")));
+    for p in &mut r.probes {
+        p.layers[0].weight_grad.subnormal = if p.step == 3 { 60 } else { 30 };
+        p.layers[1].weight_grad.subnormal = 5;
+        // Not named: the last layer's subnormals are not what it rests on.
+        p.layers[5].weight_grad.subnormal = 90;
+    }
+    let v = &diagnose(&r)[0];
+    assert_eq!(v.kind, FindingKind::VanishingGradient);
+    assert_eq!(value(v, "subnormal_layers"), 2.0);
+    assert_eq!(value(v, "subnormal_fraction_max"), 0.6);
+    assert_eq!(value(v, "first_layer_subnormal_entries"), 60.0);
+    assert!(
+        v.summary.contains(
+            "the weight gradients of layers 0-1 had subnormal entries in f32 (below 1.18e-38, \
+             with fewer significant bits: up to 60 of 100 entries, 60%, in layer 0 at step 3)"
+        ),
+        "{}",
+        v.summary
+    );
+    let f64_remedy = v.remedies.last().unwrap();
+    assert!(
+        f64_remedy.command.ends_with("--dtype f64"),
+        "{f64_remedy:?}"
+    );
+    assert!(f64_remedy.why.contains("subnormal"), "{f64_remedy:?}");
+    // An f64 run is told its figures are subnormal there, and offered no f64.
+    r.spec.dtype = crate::experiment::Dtype::F64;
+    let v = &diagnose(&r)[0];
+    assert!(
+        v.summary
+            .contains("subnormal entries in f64 (below 2.23e-308"),
+        "{}",
+        v.summary
+    );
+    assert!(v.remedies.iter().all(|r| r.title != f64_remedy.title));
+}
+
 #[test]
 fn exact_zeros_behind_a_dead_layer_are_not_underflow() {
     let mut r = record(&[0.0, 1e-3, 0.1, 1.0], 10);

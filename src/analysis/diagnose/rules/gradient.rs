@@ -6,12 +6,20 @@
 //! the per-layer factor `10^(-slope)` of a least-squares line through the
 //! profile (the factor the norm is multiplied by per layer on the way back
 //! to the input: below 1 when it vanishes, above 1 when it explodes).
+//!
+//! A vanished f32 gradient passes through the subnormal range (below
+//! 1.18e-38) before it underflows to zeros, losing significant bits on the
+//! way: its norm is then off by more than rounding (a 50-layer sigmoid
+//! net's first layer reads 4.3e-43 in f32 against 7.2e-43 in f64). The
+//! vanishing finding says when the weight gradients it rests on (the first
+//! layer's and the layers it names) had subnormal entries, how many, and
+//! suggests measuring in f64.
 
 use super::super::finding::{Finding, FindingKind, Severity};
 use super::super::series::{finite_probes, layer_list, log_norm_profile, median, slope};
 use super::super::{remedies, thresholds as t};
 use super::{evidence, sci};
-use crate::experiment::RunRecord;
+use crate::experiment::{Dtype, RunRecord};
 use crate::probe::LayerProbe;
 
 /// First and last finite probed steps.
@@ -40,6 +48,131 @@ fn underflowed_layers(record: &RunRecord) -> Vec<usize> {
     layers.sort_unstable();
     layers.dedup();
     layers
+}
+
+/// The most subnormal weight gradient of one layer over the finite probed
+/// steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Subnormal {
+    layer: usize,
+    step: usize,
+    /// Subnormal entries.
+    count: u64,
+    /// Entries.
+    n: u64,
+}
+
+impl Subnormal {
+    fn frac(&self) -> f64 {
+        self.count as f64 / self.n as f64
+    }
+}
+
+/// For each of `layers` whose weight gradient had subnormal entries at a
+/// finite probed step, the step where it had the largest fraction of them.
+fn subnormal_weight_grads(record: &RunRecord, layers: &[usize]) -> Vec<Subnormal> {
+    let mut most: Vec<Subnormal> = Vec::new();
+    for p in finite_probes(record) {
+        for l in p.layers.iter().filter(|l| layers.contains(&l.layer)) {
+            let g = &l.weight_grad;
+            if g.subnormal == 0 {
+                continue;
+            }
+            let this = Subnormal {
+                layer: l.layer,
+                step: p.step,
+                count: g.subnormal,
+                n: g.n,
+            };
+            match most.iter_mut().find(|m| m.layer == l.layer) {
+                Some(m) if this.frac() > m.frac() => *m = this,
+                Some(_) => {}
+                None => most.push(this),
+            }
+        }
+    }
+    most.sort_by_key(|m| m.layer);
+    most
+}
+
+/// A fraction as a percentage, with a significant digit below 1%.
+fn share(x: f64) -> String {
+    if x >= 0.01 {
+        format!("{:.0}%", 100.0 * x)
+    } else {
+        format!("{:.1e}%", 100.0 * x)
+    }
+}
+
+/// The dtype's name and smallest normal magnitude.
+fn normal_floor(dtype: Dtype) -> (&'static str, f64) {
+    match dtype {
+        Dtype::F32 => ("f32", f32::MIN_POSITIVE as f64),
+        Dtype::F64 => ("f64", f64::MIN_POSITIVE),
+    }
+}
+
+/// The summary's clause on subnormal weight gradients, and its evidence.
+fn subnormal_report(
+    record: &RunRecord,
+    subnormal: &[Subnormal],
+) -> (String, Vec<super::super::finding::Evidence>) {
+    let (dtype, floor) = normal_floor(record.spec.dtype);
+    let worst = subnormal
+        .iter()
+        .copied()
+        .max_by(|a, b| a.frac().total_cmp(&b.frac()))
+        .expect("called with some");
+    let layers: Vec<usize> = subnormal.iter().map(|s| s.layer).collect();
+    let whose = if layers.len() == 1 {
+        format!("layer {}'s weight gradient", layers[0])
+    } else {
+        format!("the weight gradients of layers {}", layer_list(&layers))
+    };
+    let remedy = if record.spec.dtype == Dtype::F32 {
+        " (`--dtype f64` measures them exactly)"
+    } else {
+        ""
+    };
+    let clause = format!(
+        "; {whose} had subnormal entries in {dtype} (below {floor:.2e}, with fewer significant \
+         bits: up to {} of {} entries, {}, in layer {} at step {}), so the norms resting on \
+         them are imprecise{remedy}",
+        worst.count,
+        worst.n,
+        share(worst.frac()),
+        worst.layer,
+        worst.step
+    );
+    let mut ev = vec![
+        evidence(
+            "subnormal_layers",
+            layers.len() as f64,
+            format!(
+                "layers among the first and those named whose weight gradient had subnormal \
+                 entries ({dtype}, below {floor:.2e}) at some probed step"
+            ),
+        ),
+        evidence(
+            "subnormal_fraction_max",
+            worst.frac(),
+            format!(
+                "largest fraction of a weight gradient's entries subnormal (layer {}, step {})",
+                worst.layer, worst.step
+            ),
+        ),
+    ];
+    if let Some(first) = subnormal.iter().find(|s| s.layer == 0) {
+        ev.push(evidence(
+            "first_layer_subnormal_entries",
+            first.count as f64,
+            format!(
+                "subnormal entries of the first layer's weight gradient, of {} (step {})",
+                first.n, first.step
+            ),
+        ));
+    }
+    (clause, ev)
 }
 
 fn weight_grad(l: &LayerProbe) -> &crate::probe::TensorStats {
@@ -76,6 +209,11 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
         .collect();
     let d = log_norm_profile(record, pre_grad);
     let delta_ratio = 10f64.powf(d[0] - d[n - 1]);
+    let mut rests_on = starved.clone();
+    if !rests_on.contains(&0) {
+        rests_on.insert(0, 0);
+    }
+    let subnormal = subnormal_weight_grads(record, &rests_on);
     let probed = finite_probes(record).count();
     let mut summary = format!(
         "the first layer's weight gradient is {} of the last layer's (median over {probed} \
@@ -122,6 +260,11 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
             ),
         ),
     ];
+    if !subnormal.is_empty() {
+        let (clause, subnormal_ev) = subnormal_report(record, &subnormal);
+        summary.push_str(&clause);
+        ev.extend(subnormal_ev);
+    }
     if !underflow.is_empty() {
         ev.push(evidence(
             "underflowed_layers",
@@ -137,7 +280,7 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
         layers: starved,
         steps: probed_span(record),
         evidence: ev,
-        remedies: remedies::vanishing(&record.spec, !underflow.is_empty()),
+        remedies: remedies::vanishing(&record.spec, !underflow.is_empty(), !subnormal.is_empty()),
     })
 }
 
