@@ -11,7 +11,7 @@
 //! two first-layer gradients differ by rounding only where f32 is normal.
 
 use gradscope::analysis::diagnose::{diagnose, FindingKind};
-use gradscope::experiment::trainer::{prepare_data, train};
+use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, RunRecord, Spec};
 use gradscope::probe::TensorStats;
 
@@ -33,7 +33,7 @@ fn one_step(dtype: &str) -> RunRecord {
         "test",
     )
     .unwrap();
-    let data = prepare_data(&spec).unwrap();
+    let data = spec.prepare_data().unwrap();
     let mut sink = RecordSink::new(spec.clone());
     train(&spec, &data, &mut sink).unwrap();
     sink.record

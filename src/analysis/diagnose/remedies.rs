@@ -228,24 +228,25 @@ pub fn vanishing(spec: &Spec, underflow: bool, subnormal: bool) -> Vec<Remedy> {
     } else {
         r
     };
-    r.residual()
-        .add_if(
-            underflow && spec.dtype == Dtype::F32,
-            "f64",
-            "Measure in f64",
+    let why = match (underflow, subnormal) {
+        (true, _) => {
             "gradients below f32's smallest value (1.4e-45) were flushed to exact zeros; \
-             f64 resolves them (this measures the problem, it does not remove it)",
-            |s| s.dtype = Dtype::F64,
-        )
-        .add_if(
-            subnormal && spec.dtype == crate::experiment::Dtype::F32,
-            "f64",
-            "Measure in f64",
+             f64 resolves them (this measures the problem, it does not remove it)"
+        }
+        _ => {
             "the weight gradients behind this finding have subnormal entries in f32 (below \
              1.2e-38), which keep only some of their significant bits, so their norms are off \
              by more than rounding; f64 measures them exactly (this measures the problem, it \
-             does not remove it)",
-            &[("dtype", "f64")],
+             does not remove it)"
+        }
+    };
+    r.residual()
+        .add_if(
+            (underflow || subnormal) && spec.dtype == Dtype::F32,
+            "f64",
+            "Measure in f64",
+            why,
+            |s| s.dtype = Dtype::F64,
         )
         .done()
 }
