@@ -14,10 +14,12 @@
 //! ```
 
 use gradscope::analysis::gradcheck::check_layer;
+use gradscope::experiment::{Event, Sink, Spec};
 use gradscope::nn::{
     join, Dense, Layer, Linear, Loss, Mode, NamedParam, NormPlacement, Sequential, Targets,
 };
 use gradscope::probe::{Axis, Block, Figures, ProbeConfig, Prober, Series, Tap};
+use gradscope::store::Store;
 use gradscope::tensor::{tensor_stats, Grads, Matrix, Param};
 
 /// The two-step tanh cell.
@@ -285,4 +287,26 @@ fn a_recurrent_cell_is_probed_per_time_step() {
     assert_ne!(grads[0].l2(), grads[1].l2());
     assert_eq!(grads[1], cell.out_grad);
     assert!(probe.layers[1].series.is_empty());
+}
+
+#[test]
+fn the_cells_series_are_stored_and_read_back() {
+    let probe = probed_step();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("runs.db")).unwrap();
+    let spec = Spec::default();
+    let mut writer = store.begin_run(&spec, 1).unwrap();
+    writer.event(&Event::Started {
+        spec: &spec,
+        total_steps: 1,
+        params: 0,
+    });
+    writer.event(&Event::Probe(&probe));
+    let id = writer.close().unwrap();
+    let back = store.load(id).unwrap();
+    assert_eq!(back.probes.len(), 1);
+    let (cell, stored) = (&probe.layers[0], &back.probes[0].layers[0]);
+    assert_eq!(stored.path, "layers.0");
+    assert_eq!(stored.series, cell.series);
+    assert_eq!(stored.series[1].stats[0].l2(), cell.series[1].stats[0].l2());
 }
