@@ -226,7 +226,7 @@ mod tests {
     #[test]
     fn tuples_are_cut_at_the_same_entry() {
         let a: Vec<u32> = (0..40).collect();
-        let mut b = vec![0u32; 40];
+        let mut b = [0u32; 40];
         let n = in_halves(
             (&a[..], &mut b[..]),
             Split::new(40, 4, 2),
