@@ -45,7 +45,8 @@ fn hist(decade: f64, count: u64) -> Histogram {
 
 /// Three layers (two sigmoid hidden, one output), six probed steps: the
 /// delta norm falls a decade per layer towards the input; layer 0's delta
-/// is exactly zero at step 2 and non-finite at step 5.
+/// is exactly zero at step 2, has subnormal entries at steps 3 and 4, and
+/// is non-finite at step 5.
 fn record(name: &str) -> RunRecord {
     let spec = Spec {
         name: name.to_string(),
@@ -75,6 +76,9 @@ fn record(name: &str) -> RunRecord {
                         zeros: 100,
                         ..TensorStats::default()
                     };
+                }
+                if l == 0 && (s == 3 || s == 4) {
+                    pre_grad.subnormal = 40;
                 }
                 if l == 0 && s == 5 {
                     pre_grad.nan = 3;
@@ -282,9 +286,17 @@ fn every_figure_is_on_the_page_with_data() {
             );
         }
     }
-    // The flow map's legend greys appear for the zero and the NaN cell.
+    // The flow map's legend greys appear for the zero and the NaN cell, and
+    // its dots (two cells and the legend's) for the subnormal ones, only in
+    // the delta's map.
     let flow = &figs[0].svg;
     assert!(flow.contains("fill=\"#d4d4d4\"") && flow.contains("fill=\"#5a5a5a\""));
+    assert_eq!(flow.matches("fill=\"#ffffff\" stroke").count(), 3);
+    assert!(flow.contains("subnormal entries"));
+    assert!(
+        !figs[1].svg.contains("subnormal"),
+        "the weight map has none"
+    );
     // Findings link to figures that exist.
     let hrefs: Vec<&str> = doc
         .descendants()

@@ -1,12 +1,13 @@
 //! `gradscope inspect RUN`: a run in the terminal — per-layer depth profile
 //! (gradient norm on a log-scale bar, saturation, dead units, update ratio)
 //! at the first, middle and last recorded steps, sparklines over training,
-//! and the findings.
+//! and the findings. A gradient norm resting on subnormal entries is marked
+//! `*` and the table's note counts them, next to the exact zeros.
 
 use super::render::render_findings;
 use gradscope::analysis::diagnose::Finding;
-use gradscope::experiment::RunRecord;
-use gradscope::probe::StepProbe;
+use gradscope::experiment::{Dtype, RunRecord};
+use gradscope::probe::{StepProbe, TensorStats};
 use std::fmt::Write;
 
 /// Width of the log-scale bar, in characters.
@@ -59,7 +60,7 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
             }
             seen.push(i);
             out.push('\n');
-            out.push_str(&depth_table(&record.probes[i]));
+            out.push_str(&depth_table(&record.probes[i], spec.dtype));
         }
     }
     out.push('\n');
@@ -74,8 +75,9 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
     out
 }
 
-/// One step's depth profile.
-pub fn depth_table(p: &StepProbe) -> String {
+/// One step's depth profile; `dtype` is the run's (for the note on
+/// subnormal entries).
+pub fn depth_table(p: &StepProbe, dtype: Dtype) -> String {
     let mut out = String::new();
     let max = p
         .layers
@@ -85,7 +87,7 @@ pub fn depth_table(p: &StepProbe) -> String {
         .fold(0.0f64, f64::max);
     let _ = writeln!(
         out,
-        "step {}: {:<6} {:>10} {:<w$} {:>10} {:>6} {:>6} {:>9}",
+        "step {}: {:<6} {:>10}  {:<w$} {:>10}  {:>6} {:>6} {:>9}",
         p.step,
         "layer",
         "|dL/dW|",
@@ -100,12 +102,14 @@ pub fn depth_table(p: &StepProbe) -> String {
         let g = l.weight_grad.l2();
         let _ = writeln!(
             out,
-            "{:>w0$} {:<6} {:>10} {:<w$} {:>10} {:>6} {:>6} {:>9}",
+            "{:>w0$} {:<6} {:>10}{} {:<w$} {:>10}{} {:>6} {:>6} {:>9}",
             "",
             l.layer + 1,
             sci(g),
+            mark(&l.weight_grad),
             bar(g, max),
             sci(l.pre_grad.l2()),
+            mark(&l.pre_grad),
             pct(l.saturated),
             pct(l.dead),
             sci(l.update_ratio),
@@ -113,7 +117,73 @@ pub fn depth_table(p: &StepProbe) -> String {
             w = BAR
         );
     }
+    out.push_str(&subnormal_note(p, dtype, format!("step {}:", p.step).len()));
     out
+}
+
+/// `*` after a norm whose tensor has subnormal entries, else a space.
+fn mark(s: &TensorStats) -> char {
+    if s.subnormal > 0 {
+        '*'
+    } else {
+        ' '
+    }
+}
+
+/// The note under a depth table on its `*` marks: per marked layer, how
+/// many entries of each marked tensor are subnormal, and how many exactly
+/// 0. Empty when nothing is marked.
+fn subnormal_note(p: &StepProbe, dtype: Dtype, indent: usize) -> String {
+    let counts = |what: &str, s: &TensorStats| {
+        let zeros = if s.zeros > 0 {
+            format!(", and {} exactly 0", s.zeros)
+        } else {
+            String::new()
+        };
+        format!(
+            "{what} {} of {} ({}{zeros})",
+            s.subnormal,
+            s.n,
+            share(s.subnormal_frac())
+        )
+    };
+    let lines: Vec<String> = p
+        .layers
+        .iter()
+        .filter_map(|l| {
+            let tensors: Vec<String> = [("dL/dW", &l.weight_grad), ("dL/dz", &l.pre_grad)]
+                .into_iter()
+                .filter(|(_, s)| s.subnormal > 0)
+                .map(|(what, s)| counts(what, s))
+                .collect();
+            (!tensors.is_empty()).then(|| format!("layer {}: {}", l.layer + 1, tensors.join("; ")))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let (name, floor, fix) = match dtype {
+        Dtype::F32 => ("f32", "1.18e-38", "; `--dtype f64` measures them exactly"),
+        Dtype::F64 => ("f64", "2.2e-308", ""),
+    };
+    let pad = " ".repeat(indent);
+    let mut out = format!(
+        "{pad} * subnormal entries (non-zero, below {floor} in {name}: fewer significant bits, \
+         so the norm is imprecise{fix}):\n"
+    );
+    for line in lines {
+        let _ = writeln!(out, "{pad}   {line}");
+    }
+    out
+}
+
+/// A fraction as a percentage, with a significant digit below 1%.
+fn share(x: f64) -> String {
+    if x >= 0.01 {
+        format!("{:.0}%", 100.0 * x)
+    } else {
+        format!("{:.1e}%", 100.0 * x)
+    }
 }
 
 fn bar(v: f64, max: f64) -> String {
@@ -239,6 +309,60 @@ mod tests {
         );
         assert_eq!(sparkline(&[1e-9, 1e-1], 2, true), "▁█");
         assert_eq!(sparkline(&[], 10, false), "");
+    }
+
+    /// A layer whose weight gradient has subnormal entries is marked, and
+    /// the note counts them next to its zeros; a step without any has
+    /// neither mark nor note.
+    #[test]
+    fn subnormal_entries_are_marked_and_counted() {
+        use gradscope::probe::LayerProbe;
+        let stats = |l2: f64, subnormal, zeros| TensorStats {
+            n: 400,
+            sum_sq: l2 * l2,
+            zeros,
+            subnormal,
+            ..TensorStats::default()
+        };
+        let layer = |i, g, subnormal, zeros| LayerProbe {
+            layer: i,
+            path: format!("layers.{}", 2 * i),
+            weight: stats(1.0, 0, 0),
+            weight_grad: stats(g, subnormal, zeros),
+            bias_grad: None,
+            pre_grad: stats(g, 0, 0),
+            out_grad: stats(g, 0, 0),
+            pre: stats(1.0, 0, 0),
+            pre_pct: [f64::NAN; 3],
+            out: stats(1.0, 0, 0),
+            saturated: f64::NAN,
+            dead: f64::NAN,
+            update_ratio: f64::NAN,
+            series: Vec::new(),
+        };
+        let mut p = StepProbe {
+            step: 4,
+            layers: vec![layer(0, 5e-43, 100, 300), layer(1, 1e-3, 0, 0)],
+            histograms: Vec::new(),
+        };
+        let table = depth_table(&p, Dtype::F32);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].contains("5.00e-43*"), "{table}");
+        assert!(lines[2].contains("1.00e-3 "), "{table}");
+        assert!(!lines[2].contains('*'), "{table}");
+        assert!(lines[3].contains("* subnormal entries"), "{table}");
+        assert!(lines[3].contains("--dtype f64"), "{table}");
+        assert_eq!(
+            lines[4].trim(),
+            "layer 1: dL/dW 100 of 400 (25%, and 300 exactly 0)"
+        );
+        assert_eq!(lines.len(), 5, "{table}");
+        p.layers[0].weight_grad.subnormal = 0;
+        let table = depth_table(&p, Dtype::F32);
+        assert!(
+            !table.contains('*') && table.lines().count() == 3,
+            "{table}"
+        );
     }
 
     #[test]

@@ -5,10 +5,13 @@
 //! steps, merged into at most [`MAX_COLUMNS`] bins (the mean of log10 in a
 //! bin, a geometric mean of the norms). Colour is viridis over whole
 //! decades; a cell whose norm is exactly zero is light grey, one with a
-//! NaN or infinity dark grey, each with its legend entry.
+//! NaN or infinity dark grey, each with its legend entry. A white dot marks
+//! a cell whose tensor had subnormal entries (non-zero, below the dtype's
+//! smallest normal: its norm has lost precision), with a legend entry when
+//! any cell has one.
 
 use super::color::{self, INK, NON_FINITE, ZERO};
-use super::svg::{decade_ticks, linear_ticks, placeholder, Area, Scale, Svg, Ticks, H, W};
+use super::svg::{decade_ticks, linear_ticks, num, placeholder, Area, Scale, Svg, Ticks, H, W};
 use crate::experiment::RunRecord;
 use crate::probe::{LayerProbe, TensorStats};
 
@@ -35,6 +38,11 @@ fn cell(s: &TensorStats) -> Cell {
     } else {
         Cell::Log(l2.log10())
     }
+}
+
+/// Whether a bin's tensors had subnormal entries (any of them).
+fn subnormal(stats: &[&TensorStats]) -> bool {
+    stats.iter().any(|s| s.subnormal > 0)
 }
 
 /// Merges a bin's cells: any non-finite wins, then the mean of the logs,
@@ -74,21 +82,22 @@ pub fn render(
     let n = probes.len();
     let cols = n.min(MAX_COLUMNS);
     let bounds: Vec<usize> = (0..=cols).map(|c| c * n / cols).collect();
-    let grid: Vec<Vec<Cell>> = (0..cols)
+    let grid: Vec<Vec<(Cell, bool)>> = (0..cols)
         .map(|c| {
             (0..depth)
                 .map(|l| {
-                    let cells: Vec<Cell> = probes[bounds[c]..bounds[c + 1]]
+                    let stats: Vec<&TensorStats> = probes[bounds[c]..bounds[c + 1]]
                         .iter()
                         .filter_map(|p| p.layers.get(l))
-                        .map(|lp| cell(tensor(lp)))
+                        .map(tensor)
                         .collect();
-                    merge(&cells)
+                    let cells: Vec<Cell> = stats.iter().map(|s| cell(s)).collect();
+                    (merge(&cells), subnormal(&stats))
                 })
                 .collect()
         })
         .collect();
-    let logs = grid.iter().flatten().filter_map(|c| match c {
+    let logs = grid.iter().flatten().filter_map(|(c, _)| match c {
         Cell::Log(v) => Some(*v),
         _ => None,
     });
@@ -123,10 +132,11 @@ pub fn render(
     };
     const SEAM: f64 = 0.6;
     svg.raw("<g class=\"cells\" shape-rendering=\"crispEdges\">\n");
+    let mut dots = Vec::new();
     for (c, column) in grid.iter().enumerate() {
         let x0 = sx.at(step_at(bounds[c])).unwrap_or(a.x);
         let x1 = sx.at(step_at(bounds[c + 1])).unwrap_or(a.right());
-        for (l, v) in column.iter().enumerate() {
+        for (l, (v, sub)) in column.iter().enumerate() {
             let fill = match v {
                 Cell::Log(v) => color::viridis((v - lo as f64) / (hi - lo) as f64),
                 Cell::Zero => ZERO.to_string(),
@@ -140,9 +150,20 @@ pub fn render(
                 if l + 1 < column.len() { SEAM } else { 0.0 },
             );
             svg.rect(x0, y - dy, x1 - x0 + dx, row + dy, &fill);
+            if *sub {
+                let r = (0.3 * (x1 - x0).min(row)).clamp(0.8, 3.0);
+                dots.push(((x0 + x1) / 2.0, y + row / 2.0, r));
+            }
         }
     }
     svg.raw("</g>\n");
+    if !dots.is_empty() {
+        svg.raw("<g class=\"subnormal\">\n");
+        for (x, y, r) in &dots {
+            subnormal_dot(&mut svg, (*x, *y), *r);
+        }
+        svg.raw("</g>\n");
+    }
     svg.frame(&a, INK);
 
     let x_ticks = linear_ticks(first, last, 6);
@@ -155,13 +176,25 @@ pub fn render(
         .collect();
     svg.y_axis(&a, &sy, &y_ticks, "layer (input side at bottom)", false);
 
-    colour_bar(&mut svg, &a, lo, hi, what);
+    colour_bar(&mut svg, &a, lo, hi, what, !dots.is_empty());
     svg.finish()
 }
 
-/// The viridis bar right of the map, ticks at whole decades, and the two
-/// grey legend boxes under it.
-fn colour_bar(svg: &mut Svg, a: &Area, lo: i32, hi: i32, what: &str) {
+/// The mark of a cell whose tensor had subnormal entries: a white dot
+/// with a thin dark ring, visible on every colour of the map.
+fn subnormal_dot(svg: &mut Svg, c: (f64, f64), r: f64) {
+    svg.raw(&format!(
+        "<circle cx=\"{}\" cy=\"{}\" r=\"{}\" fill=\"#ffffff\" stroke=\"{INK}\" \
+         stroke-width=\"0.4\"/>\n",
+        num(c.0),
+        num(c.1),
+        num(r)
+    ));
+}
+
+/// The viridis bar right of the map, ticks at whole decades, the two grey
+/// legend boxes under it, and the subnormal dot's entry when `subnormal`.
+fn colour_bar(svg: &mut Svg, a: &Area, lo: i32, hi: i32, what: &str, subnormal: bool) {
     let x = a.right() + 14.0;
     let (top, bottom) = (a.y, a.bottom() - 50.0);
     let steps = 64;
@@ -183,6 +216,10 @@ fn colour_bar(svg: &mut Svg, a: &Area, lo: i32, hi: i32, what: &str) {
     svg.text(x + 20.0, ly + 9.0, "exactly 0", "start", 11.0);
     svg.rect(x, ly + 18.0, 14.0, 10.0, NON_FINITE);
     svg.text(x + 20.0, ly + 27.0, "NaN / Inf", "start", 11.0);
+    if subnormal {
+        subnormal_dot(svg, (x + 7.0, ly + 41.0), 3.0);
+        svg.text(x + 20.0, ly + 45.0, "subnormal entries", "start", 11.0);
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +232,53 @@ mod tests {
         assert_eq!(merge(&[Cell::Log(-2.0), Cell::Log(-4.0)]), Cell::Log(-3.0));
         assert_eq!(merge(&[Cell::Zero, Cell::Log(-4.0)]), Cell::Log(-4.0));
         assert_eq!(merge(&[Cell::Zero]), Cell::Zero);
+    }
+
+    /// Cells whose tensor had subnormal entries get a dot and the legend
+    /// its entry; a map without any has neither.
+    #[test]
+    fn subnormal_cells_are_dotted() {
+        use crate::experiment::{RunRecord, Spec};
+        use crate::probe::StepProbe;
+        let layer = |i: usize, sub: u64| LayerProbe {
+            layer: i,
+            path: format!("layers.{i}"),
+            weight: TensorStats::default(),
+            weight_grad: TensorStats {
+                n: 10,
+                sum_sq: 1e-80,
+                subnormal: sub,
+                ..TensorStats::default()
+            },
+            bias_grad: None,
+            pre_grad: TensorStats::default(),
+            out_grad: TensorStats::default(),
+            pre: TensorStats::default(),
+            pre_pct: [0.0; 3],
+            out: TensorStats::default(),
+            saturated: f64::NAN,
+            dead: f64::NAN,
+            update_ratio: f64::NAN,
+            series: Vec::new(),
+        };
+        let mut r = RunRecord::new(Spec::default());
+        for step in 0..3 {
+            r.probes.push(StepProbe {
+                step,
+                layers: vec![layer(0, if step == 1 { 4 } else { 0 }), layer(1, 0)],
+                histograms: Vec::new(),
+            });
+        }
+        let svg = render("t", &r, |l| &l.weight_grad, "g");
+        assert_eq!(
+            svg.matches("fill=\"#ffffff\" stroke").count(),
+            2,
+            "one cell, one legend dot"
+        );
+        assert!(svg.contains("subnormal entries"));
+        r.probes[1].layers[0].weight_grad.subnormal = 0;
+        let svg = render("t", &r, |l| &l.weight_grad, "g");
+        assert!(!svg.contains("subnormal"), "{svg}");
     }
 
     #[test]
