@@ -246,6 +246,9 @@ mod avx512 {
     /// (widening to f64, range checks) cost a fifth of the time at 256.
     pub const BLOCK: usize = 512;
 
+    // `block_sums` and `count_tiny` read whole turns of 64 entries.
+    const _: () = assert!(BLOCK.is_multiple_of(64), "a block is whole turns of 64");
+
     /// Blocks of [`BLOCK`] entries summed in f32 and added in f64 (see the
     /// module doc). `sum_sq` comes back NaN when an entry is not finite.
     ///
@@ -259,54 +262,68 @@ mod avx512 {
         let mut out = if tail.is_empty() {
             TensorStats::default()
         } else {
-            stats_f32_finite(tail)
+            // SAFETY: the CPU supports AVX-512F, AVX-512DQ and POPCNT (this
+            // fn's contract), what `stats_f32_finite` requires.
+            unsafe { stats_f32_finite(tail) }
         };
         out.n = values.len() as u64;
         let mut max = _mm512_setzero_ps();
         // Blocks summed as they are, and blocks summed scaled by 2^-e.
-        let (mut plain, mut scaled) = (Sums::new(), Sums::new());
+        // SAFETY: the CPU supports AVX-512F (this fn's contract), what
+        // `Sums::new` requires.
+        let (mut plain, mut scaled) = unsafe { (Sums::new(), Sums::new()) };
         // Set by the first out-of-range block; the blocks after it (the
         // rest of a tensor of tiny gradients) are summed at its scale in
         // one pass, and again as they are only if it does not fit them.
         let mut scale: Option<i32> = None;
         for block in blocks {
-            if let Some(e) = scale {
-                let b = block_sums_scaled(block, pow2_f32(-e));
-                if safe(_mm512_mul_ps(b.max, _mm512_set1_ps(pow2_f32(-e)))) || all_zero(b.max) {
+            // SAFETY: the CPU supports AVX-512F, AVX-512DQ and POPCNT (this
+            // fn's contract), what every helper here requires; `block` comes
+            // from `chunks_exact(BLOCK)`, so it holds exactly `BLOCK` entries,
+            // as `block_sums`, `block_sums_scaled` and `count_tiny` require.
+            unsafe {
+                if let Some(e) = scale {
+                    let b = block_sums_scaled(block, pow2_f32(-e));
+                    if safe(_mm512_mul_ps(b.max, _mm512_set1_ps(pow2_f32(-e)))) || all_zero(b.max) {
+                        count_tiny(&mut out, block, &b);
+                        max = _mm512_max_ps(max, b.max);
+                        scaled.add(&b);
+                        continue;
+                    }
+                }
+                let b = block_sums(block, None);
+                max = _mm512_max_ps(max, b.max);
+                if safe(b.max) || all_zero(b.max) {
                     count_tiny(&mut out, block, &b);
-                    max = _mm512_max_ps(max, b.max);
-                    scaled.add(&b);
+                    plain.add(&b);
                     continue;
                 }
-            }
-            let b = block_sums(block, None);
-            max = _mm512_max_ps(max, b.max);
-            if safe(b.max) || all_zero(b.max) {
+                let m = _mm512_reduce_max_ps(b.max);
+                if !m.is_finite() {
+                    // A NaN or an infinity: the caller recounts with masks.
+                    out.sum_sq = f64::NAN;
+                    return out;
+                }
                 count_tiny(&mut out, block, &b);
-                plain.add(&b);
-                continue;
+                // Tiny or huge entries: again, scaled by the power of two that
+                // brings the largest near 1 (exact; clamped so the factor is a
+                // normal f32, which still lands any finite max in [2^-23, 4)),
+                // and the sums scaled back in f64.
+                let e = exponent(m).clamp(-126, 126);
+                if let Some(old) = scale {
+                    scaled.flush_into(&mut out, old);
+                }
+                scaled.add(&block_sums_scaled(block, pow2_f32(-e)));
+                scale = Some(e);
             }
-            let m = _mm512_reduce_max_ps(b.max);
-            if !m.is_finite() {
-                // A NaN or an infinity: the caller recounts with masks.
-                out.sum_sq = f64::NAN;
-                return out;
-            }
-            count_tiny(&mut out, block, &b);
-            // Tiny or huge entries: again, scaled by the power of two that
-            // brings the largest near 1 (exact; clamped so the factor is a
-            // normal f32, which still lands any finite max in [2^-23, 4)),
-            // and the sums scaled back in f64.
-            let e = exponent(m).clamp(-126, 126);
-            if let Some(old) = scale {
-                scaled.flush_into(&mut out, old);
-            }
-            scaled.add(&block_sums_scaled(block, pow2_f32(-e)));
-            scale = Some(e);
         }
-        plain.flush_into(&mut out, 0);
-        if let Some(e) = scale {
-            scaled.flush_into(&mut out, e);
+        // SAFETY: the CPU supports AVX-512F (this fn's contract), what
+        // `Sums::flush_into` requires.
+        unsafe {
+            plain.flush_into(&mut out, 0);
+            if let Some(e) = scale {
+                scaled.flush_into(&mut out, e);
+            }
         }
         out.max_abs = out.max_abs.max(_mm512_reduce_max_ps(max) as f64);
         out
@@ -321,26 +338,39 @@ mod avx512 {
     #[inline(never)]
     #[target_feature(enable = "avx512f,avx512dq,popcnt")]
     unsafe fn block_sums_scaled(block: &[f32], factor: f32) -> BlockSums {
-        block_sums(block, Some(factor))
+        // SAFETY: this fn's contract is `block_sums`'s.
+        unsafe { block_sums(block, Some(factor)) }
     }
 
     /// Whether a block whose lanes' largest magnitudes are `max` can be
     /// summed in f32: every lane <= 2^40 (NaN is not), and some lane
     /// >= 2^-40, so no square that matters underflows or overflows.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
     #[inline(always)]
     unsafe fn safe(max: __m512) -> bool {
-        let (lo, hi) = (
-            _mm512_set1_ps(f32::from_bits((127 - 40) << 23)),
-            _mm512_set1_ps(f32::from_bits((127 + 40) << 23)),
-        );
-        _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(max, hi) == 0
-            && _mm512_cmp_ps_mask::<_CMP_GE_OQ>(max, lo) != 0
+        // SAFETY: the CPU supports AVX-512F (this fn's contract), all these
+        // intrinsics require; they touch no memory.
+        unsafe {
+            let (lo, hi) = (
+                _mm512_set1_ps(f32::from_bits((127 - 40) << 23)),
+                _mm512_set1_ps(f32::from_bits((127 + 40) << 23)),
+            );
+            _mm512_cmp_ps_mask::<_CMP_NLE_UQ>(max, hi) == 0
+                && _mm512_cmp_ps_mask::<_CMP_GE_OQ>(max, lo) != 0
+        }
     }
 
     /// Whether every lane of `max` is 0 (the block is all zeros).
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
     #[inline(always)]
     unsafe fn all_zero(max: __m512) -> bool {
-        _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(max, _mm512_setzero_ps()) == 0xffff
+        // SAFETY: the CPU supports AVX-512F (this fn's contract), all these
+        // intrinsics require; they touch no memory.
+        unsafe { _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(max, _mm512_setzero_ps()) == 0xffff }
     }
 
     /// `2^k` for `k` in `-126..=127`.
@@ -361,39 +391,61 @@ mod avx512 {
     }
 
     impl Sums {
+        /// All sums zero.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F.
         #[inline(always)]
         unsafe fn new() -> Self {
-            let z = _mm512_setzero_pd();
+            // SAFETY: the CPU supports AVX-512F (this fn's contract).
+            let z = unsafe { _mm512_setzero_pd() };
             Self {
                 sum: [z; 2],
                 sq: [z; 2],
             }
         }
 
+        /// Adds one block's sums, widened to f64.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F and AVX-512DQ.
         #[inline(always)]
         unsafe fn add(&mut self, b: &BlockSums) {
-            let widen = |v: __m512| {
-                (
-                    _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-                    _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v)),
-                )
-            };
-            let ((s0, s1), (q0, q1)) = (widen(b.sum), widen(b.sq));
-            self.sum = [
-                _mm512_add_pd(self.sum[0], s0),
-                _mm512_add_pd(self.sum[1], s1),
-            ];
-            self.sq = [_mm512_add_pd(self.sq[0], q0), _mm512_add_pd(self.sq[1], q1)];
+            // SAFETY: the CPU supports AVX-512F and AVX-512DQ (this fn's
+            // contract; `_mm512_extractf32x8_ps` is DQ), all these
+            // intrinsics require; they touch no memory.
+            unsafe {
+                let widen = |v: __m512| {
+                    (
+                        _mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                        _mm512_cvtps_pd(_mm512_extractf32x8_ps::<1>(v)),
+                    )
+                };
+                let ((s0, s1), (q0, q1)) = (widen(b.sum), widen(b.sq));
+                self.sum = [
+                    _mm512_add_pd(self.sum[0], s0),
+                    _mm512_add_pd(self.sum[1], s1),
+                ];
+                self.sq = [_mm512_add_pd(self.sq[0], q0), _mm512_add_pd(self.sq[1], q1)];
+            }
         }
 
         /// Adds the blocks, summed at scale `2^-e`, to `out` at scale 1,
         /// and starts over.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F.
         #[inline(always)]
         unsafe fn flush_into(&mut self, out: &mut TensorStats, e: i32) {
             let back = f64::from_bits(((e + 1023) as u64) << 52);
-            out.sum += _mm512_reduce_add_pd(_mm512_add_pd(self.sum[0], self.sum[1])) * back;
-            out.sum_sq += _mm512_reduce_add_pd(_mm512_add_pd(self.sq[0], self.sq[1])) * back * back;
-            *self = Self::new();
+            // SAFETY: the CPU supports AVX-512F (this fn's contract), all these
+            // intrinsics and `Sums::new` require; they touch no memory.
+            unsafe {
+                out.sum += _mm512_reduce_add_pd(_mm512_add_pd(self.sum[0], self.sum[1])) * back;
+                out.sum_sq +=
+                    _mm512_reduce_add_pd(_mm512_add_pd(self.sq[0], self.sq[1])) * back * back;
+                *self = Self::new();
+            }
         }
     }
 
@@ -420,7 +472,8 @@ mod avx512 {
     #[inline(always)]
     unsafe fn block_sums(block: &[f32], scale: Option<f32>) -> BlockSums {
         assert_eq!(block.len(), BLOCK, "a whole block");
-        let zero = _mm512_setzero_ps();
+        // SAFETY: the CPU supports AVX-512F (this fn's contract).
+        let zero = unsafe { _mm512_setzero_ps() };
         let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
         let (mut q0, mut q1, mut q2, mut q3) = (zero, zero, zero, zero);
         let (mut m0, mut m1, mut m2, mut m3) = (zero, zero, zero, zero);
@@ -459,21 +512,32 @@ mod avx512 {
                 }
             };
         }
-        match scale {
-            None => turn!(|a, b, c, d| (a, b, c, d)),
-            Some(factor) => {
-                let factor = _mm512_set1_ps(factor);
-                let f = |v| _mm512_mul_ps(v, factor);
-                turn!(|a, b, c, d| (f(a), f(b), f(c), f(d)))
+        // SAFETY: the CPU supports AVX-512F, AVX-512DQ (`range`, `fpclass`)
+        // and POPCNT (this fn's contract). `block` holds `BLOCK` entries
+        // (asserted above), a multiple of 64, so each turn's four loads of
+        // 16 from `p + i`, `i` a multiple of 64 below `BLOCK`, read entries
+        // `i..i + 64`, all inside `block`.
+        unsafe {
+            match scale {
+                None => turn!(|a, b, c, d| (a, b, c, d)),
+                Some(factor) => {
+                    let factor = _mm512_set1_ps(factor);
+                    let f = |v| _mm512_mul_ps(v, factor);
+                    turn!(|a, b, c, d| (f(a), f(b), f(c), f(d)))
+                }
             }
         }
         // Most blocks have neither; a block with some is passed over again
         // for the subnormals alone.
-        BlockSums {
-            sum: _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
-            sq: _mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3)),
-            max: _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)),
-            tiny,
+        // SAFETY: the CPU supports AVX-512F (this fn's contract); these
+        // intrinsics touch no memory.
+        unsafe {
+            BlockSums {
+                sum: _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)),
+                sq: _mm512_add_ps(_mm512_add_ps(q0, q1), _mm512_add_ps(q2, q3)),
+                max: _mm512_max_ps(_mm512_max_ps(m0, m1), _mm512_max_ps(m2, m3)),
+                tiny,
+            }
         }
     }
 
@@ -490,7 +554,8 @@ mod avx512 {
         if b.tiny == 0 {
             return;
         }
-        if all_zero(b.max) {
+        // SAFETY: the CPU supports AVX-512F (this fn's contract).
+        if unsafe { all_zero(b.max) } {
             out.zeros += b.tiny;
             return;
         }
@@ -498,9 +563,16 @@ mod avx512 {
         let p = block.as_ptr();
         let mut subnormal = 0;
         for i in (0..BLOCK).step_by(64) {
-            // imm 0x20: the denormal class, either sign.
-            let k = |j| _mm512_fpclass_ps_mask::<0x20>(_mm512_loadu_ps(p.add(i + j))) as u64;
-            subnormal += popcnt(k(0) | k(16) << 16 | k(32) << 32 | k(48) << 48);
+            // SAFETY: the CPU supports AVX-512F, AVX-512DQ (`fpclass`) and
+            // POPCNT (this fn's contract). `block` holds `BLOCK` entries
+            // (asserted above), a multiple of 64, so the loads of 16 at
+            // `p + i + j`, `j` in {0, 16, 32, 48}, read entries `i..i + 64`,
+            // all inside `block`.
+            unsafe {
+                // imm 0x20: the denormal class, either sign.
+                let k = |j| _mm512_fpclass_ps_mask::<0x20>(_mm512_loadu_ps(p.add(i + j))) as u64;
+                subnormal += popcnt(k(0) | k(16) << 16 | k(32) << 32 | k(48) << 48);
+            }
         }
         out.subnormal += subnormal;
         out.zeros += b.tiny - subnormal;
@@ -510,11 +582,20 @@ mod avx512 {
     /// purpose: left to it, `count_ones` on the unrolled block's four
     /// masks became a vectorized byte-table popcount that cost more than
     /// the sums themselves.
+    ///
+    /// # Safety
+    /// The CPU must support POPCNT.
     #[inline(always)]
     unsafe fn popcnt(x: u64) -> u64 {
         let out: u64;
-        std::arch::asm!("popcnt {out}, {x}", x = in(reg) x, out = lateout(reg) out,
-            options(pure, nomem, nostack));
+        // SAFETY: the CPU supports POPCNT (this fn's contract); the
+        // instruction reads the register `x`, writes `out` and the flags
+        // (which `asm!` assumes clobbered), and touches no memory or stack,
+        // as its options declare.
+        unsafe {
+            std::arch::asm!("popcnt {out}, {x}", x = in(reg) x, out = lateout(reg) out,
+                options(pure, nomem, nostack));
+        }
         out
     }
 
@@ -563,8 +644,13 @@ mod avx512 {
         }
         for c in chunks {
             let p = c.as_ptr();
-            lane!(p, s0, s1, q0, q1, max0);
-            lane!(p.add(16), s2, s3, q2, q3, max1);
+            // SAFETY: `c` holds exactly 32 entries (`chunks_exact(32)`), so
+            // `p + 16` is inside it and the unaligned loads of 16 at `p` and
+            // `p + 16` read entries 0..32 of `c`.
+            unsafe {
+                lane!(p, s0, s1, q0, q1, max0);
+                lane!(p.add(16), s2, s3, q2, q3, max1);
+            }
         }
         out.zeros = zeros;
         out.subnormal = subnormal;
@@ -582,6 +668,10 @@ mod avx512 {
         out
     }
 
+    /// Any entries, NaN and infinities included, with masks: all sums in
+    /// f64 lanes, and per-lane counts of finite, NaN, zero and below-normal
+    /// entries.
+    ///
     /// # Safety
     /// The CPU must support AVX-512F.
     #[target_feature(enable = "avx512f")]
@@ -603,7 +693,9 @@ mod avx512 {
         let (mut finite, mut nan, mut zeros, mut tiny) = (zi, zi, zi, zi);
         let min_normal = _mm512_set1_ps(f32::MIN_POSITIVE);
         for c in chunks {
-            let v = _mm512_loadu_ps(c.as_ptr());
+            // SAFETY: `c` holds exactly 16 entries (`chunks_exact(16)`), what
+            // the unaligned load reads.
+            let v = unsafe { _mm512_loadu_ps(c.as_ptr()) };
             let a = _mm512_abs_ps(v);
             let is_finite = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(a, big);
             let f = _mm512_maskz_mov_ps(is_finite, v);
@@ -627,7 +719,8 @@ mod avx512 {
         }
         let count = |v: __m512i| -> u64 {
             let mut a = [0u32; 16];
-            _mm512_storeu_si512(a.as_mut_ptr().cast(), v);
+            // SAFETY: `a` is 16 u32, the 64 bytes the unaligned store writes.
+            unsafe { _mm512_storeu_si512(a.as_mut_ptr().cast(), v) };
             a.iter().map(|&x| x as u64).sum()
         };
         let (finite, nan, zeros) = (count(finite), count(nan), count(zeros));
@@ -655,6 +748,9 @@ mod avx2 {
     use super::{add_f32, TensorStats};
     use std::arch::x86_64::*;
 
+    /// Any entries, NaN and infinities included: sums in f64 lanes, and
+    /// per-lane counts of finite, NaN, zero and below-normal entries.
+    ///
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
@@ -704,22 +800,32 @@ mod avx2 {
             }
             for c in chunks {
                 let p = c.as_ptr();
-                lane!(_mm256_loadu_ps(p), s0, s1, q0, q1, max0);
-                lane!(_mm256_loadu_ps(p.add(8)), s2, s3, q2, q3, max1);
+                // SAFETY: `c` holds exactly 16 entries (`chunks_exact(16)`),
+                // so `p + 8` is inside it and the unaligned loads of 8 at `p`
+                // and `p + 8` read entries 0..16 of `c`.
+                unsafe {
+                    lane!(_mm256_loadu_ps(p), s0, s1, q0, q1, max0);
+                    lane!(_mm256_loadu_ps(p.add(8)), s2, s3, q2, q3, max1);
+                }
             }
-            let full = (block.len() - tail.len()) as u64;
-            let finite = sum_i32(finite);
-            let nan = sum_i32(nan);
-            out.nan += nan;
-            out.inf += full - finite - nan;
-            let zeros = sum_i32(zeros);
-            out.zeros += zeros;
-            out.subnormal += sum_i32(tiny) - zeros;
-            out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
-            out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
-            let mut m = [0f32; 8];
-            _mm256_storeu_ps(m.as_mut_ptr(), _mm256_max_ps(max0, max1));
-            out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+            // SAFETY: the CPU supports AVX2 (this fn's contract), what
+            // `sum_i32` and `sum_pd` require; `m` is 8 f32, the 32 bytes the
+            // unaligned store writes.
+            unsafe {
+                let full = (block.len() - tail.len()) as u64;
+                let finite = sum_i32(finite);
+                let nan = sum_i32(nan);
+                out.nan += nan;
+                out.inf += full - finite - nan;
+                let zeros = sum_i32(zeros);
+                out.zeros += zeros;
+                out.subnormal += sum_i32(tiny) - zeros;
+                out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+                out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+                let mut m = [0f32; 8];
+                _mm256_storeu_ps(m.as_mut_ptr(), _mm256_max_ps(max0, max1));
+                out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+            }
             for &x in tail {
                 add_f32(&mut out, x);
             }
@@ -727,17 +833,27 @@ mod avx2 {
         out
     }
 
+    /// The sum of `v`'s 8 lanes, each read as a u32 count.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     unsafe fn sum_i32(v: __m256i) -> u64 {
         let mut a = [0i32; 8];
-        _mm256_storeu_si256(a.as_mut_ptr().cast(), v);
+        // SAFETY: `a` is 8 i32, the 32 bytes the unaligned store writes.
+        unsafe { _mm256_storeu_si256(a.as_mut_ptr().cast(), v) };
         a.iter().map(|&x| x as u32 as u64).sum()
     }
 
+    /// The sum of `v`'s 4 lanes.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
     unsafe fn sum_pd(v: __m256d) -> f64 {
         let mut a = [0f64; 4];
-        _mm256_storeu_pd(a.as_mut_ptr(), v);
+        // SAFETY: `a` is 4 f64, the 32 bytes the unaligned store writes.
+        unsafe { _mm256_storeu_pd(a.as_mut_ptr(), v) };
         a.iter().sum()
     }
 }
