@@ -1,6 +1,7 @@
 //! The run store: an embedded SQLite database, one file per workspace, that
-//! holds every run's spec, steps, evaluations, per-layer probes, histograms
-//! and findings. The schema is documented in docs/STORE.md.
+//! holds every run's spec, steps, evaluations, per-layer probes (with their
+//! per-axis series), histograms and findings. The schema is documented in
+//! docs/STORE.md.
 //!
 //! [`Store::open`] creates the file if needed, switches it to WAL mode with
 //! a busy timeout (so concurrent sweep workers share it), applies the
