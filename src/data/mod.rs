@@ -1,7 +1,7 @@
 //! Data: IDX files (MNIST, Fashion-MNIST, any IDX), the bundled MNIST
 //! subset, the canonical-set downloader, generators (Playground 2-D sets,
 //! Shapeset-3x2), a run's data prepared from its `[data]` section
-//! ([`prepare`]), and seeded minibatches.
+//! ([`prepare()`]), and seeded minibatches.
 //!
 //! Every source produces a [`Dataset`]: features as an `n x d` f32 matrix
 //! in their natural scale (images in [0, 1]), and one class label per row.

@@ -8,7 +8,7 @@
 //! backward  dL/dy [--norm--> dL/dh] --*f'(z)--> dL/dz [--norm--> dL/dz0] --linear--> dL/dx, dL/dW, dL/db
 //! ```
 //!
-//! What it measures when tapped (module [`crate::probe::block`]): its
+//! What it measures when tapped (the contract is [`Block`]): its
 //! weight right after the forward GEMM read it and its weight gradient
 //! right after the backward GEMM wrote it (both in L2), the
 //! pre-activation `z`, the output `h`, `dL/dh` and `dL/dz` through its

@@ -4,7 +4,8 @@
 //! weight and bias gradients, the backpropagated deltas at the
 //! pre-activation and the output, activation statistics and percentiles,
 //! saturated and dead fractions, grad:data and update:data ratios, NaN/Inf
-//! and exact-zero counts (norms added up in f64), and every K steps fixed-bin
+//! exact-zero and subnormal counts (norms added up in f64), and every K
+//! steps fixed-bin
 //! histograms of log10|v|.
 
 mod block;

@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | `divergence` | a NaN/Inf in the loss, the gradient or any probe |
 //! | `exploding_gradient` | first/last layer gradient > 1e2, or the global norm rising > 1e3-fold |
-//! | `vanishing_gradient` | first/last layer gradient < 1e-2 (critical < 1e-4, or exact zeros) |
+//! | `vanishing_gradient` | first/last layer gradient < 1e-2 (critical < 1e-4, or exact zeros); names subnormal gradients and suggests f64 |
 //! | `stalled` | loss within 5% of `ln(classes)` and accuracy < chance + 5% |
 //! | `saturation` | a sigmoid/tanh/softsign layer with > 50% of units at < 5% of the maximal derivative |
 //! | `dead_units` | a ReLU-family layer with > 20% of units dead on the batch |
