@@ -4,6 +4,9 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use std::io::Write;
 
+mod support;
+use support::skip;
+
 /// The binary, run in a fresh folder (so its `gradscope.db` and reports
 /// land there, not in the repository).
 fn gradscope() -> Command {
@@ -167,11 +170,10 @@ fn canonical_mnist() -> std::path::PathBuf {
 fn eval_data_uses_the_canonical_test_set_when_present() {
     let dir = canonical_mnist();
     if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-        eprintln!(
-            "skipped: no canonical MNIST test set in {} (set GRADSCOPE_MNIST_DIR, or run `gradscope data fetch mnist`)",
+        return skip(&format!(
+            "no canonical MNIST test set in {} (set GRADSCOPE_MNIST_DIR, or run `gradscope data fetch mnist`)",
             dir.display()
-        );
-        return;
+        ));
     }
     let out = gradscope()
         .args([
@@ -489,8 +491,7 @@ fn output_to_a_file_has_no_escapes_when_stderr_is_a_terminal() {
         .output()
         .is_err()
     {
-        eprintln!("skipped: no `script` (util-linux) to give the binary a terminal");
-        return;
+        return skip("no `script` (util-linux) to give the binary a terminal");
     }
     let dir = tempfile::tempdir().unwrap();
     let bin = assert_cmd::cargo::cargo_bin("gradscope");

@@ -11,6 +11,9 @@ use resvg::tiny_skia::Pixmap;
 use std::path::PathBuf;
 use std::process::Command;
 
+mod support;
+use support::skip;
+
 fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
@@ -21,8 +24,7 @@ fn chromium() -> Option<PathBuf> {
 #[test]
 fn report_renders_in_headless_chromium() {
     let Some(browser) = chromium() else {
-        eprintln!("skipped: no Chromium in /usr/bin (apt-get install chromium)");
-        return;
+        return skip("no Chromium in /usr/bin (apt-get install chromium)");
     };
     let spec = Spec::from_toml(
         r#"

@@ -131,6 +131,8 @@ mod tests {
             .all(|&v| (0.0..=1.0).contains(&v)));
     }
 
+    use crate::tensor::testing::skip;
+
     /// The canonical MNIST files, when `$GRADSCOPE_MNIST_DIR` names them
     /// (CI sets it; elsewhere the tests that need them skip, saying so).
     fn canonical_dir() -> std::path::PathBuf {
@@ -143,8 +145,7 @@ mod tests {
         let dir = canonical_dir();
         let path = dir.join("train-labels-idx1-ubyte.gz");
         if !path.exists() {
-            eprintln!("skipped: {} is absent", path.display());
-            return;
+            return skip(&format!("{} is absent", path.display()));
         }
         let canonical = idx::read(&path).unwrap();
         assert_eq!(canonical.dims, vec![60_000]);
@@ -163,11 +164,10 @@ mod tests {
     fn canonical_test_set_loads_when_present() {
         let dir = canonical_dir();
         if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-            eprintln!(
-                "skipped: canonical MNIST test set absent from {}",
+            return skip(&format!(
+                "canonical MNIST test set absent from {}",
                 dir.display()
-            );
-            return;
+            ));
         }
         let t = load_dir(&dir, Split::Test).unwrap();
         assert_eq!((t.len(), t.dim()), (10_000, 784));

@@ -1173,7 +1173,9 @@ mod tests {
         }
         for path in ["avx512 masked", "avx512 blocked", "avx2"] {
             if !ran.contains(&path) {
-                eprintln!("skipped: the {path} kernel (this CPU lacks its features)");
+                crate::tensor::testing::skip(&format!(
+                    "the {path} kernel (this CPU lacks its features)"
+                ));
             }
         }
     }
