@@ -21,7 +21,11 @@ pub fn render_findings(findings: &[Finding]) -> String {
             f.summary
         );
         for e in &f.evidence {
-            let _ = writeln!(out, "    {} = {:.3e} ({})", e.name, e.value, e.note);
+            let value = match e.as_count() {
+                Some(n) => n.to_string(),
+                None => format!("{:.3e}", e.value),
+            };
+            let _ = writeln!(out, "    {} = {value} ({})", e.name, e.note);
         }
         for (i, r) in f.remedies.iter().enumerate() {
             let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
@@ -69,4 +73,34 @@ pub fn print_summary(output: Output, spec: &Spec, s: &Summary) {
         s.first_last_ratio(),
         s.grad_norms.len()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gradscope::analysis::diagnose::{Evidence, FindingKind, Severity};
+
+    #[test]
+    fn counts_print_as_integers_and_ratios_in_scientific_notation() {
+        let evidence = |name: &str, value: f64| Evidence {
+            name: name.into(),
+            value,
+            note: "n".into(),
+        };
+        let f = Finding {
+            kind: FindingKind::VanishingGradient,
+            severity: Severity::Critical,
+            summary: "s".into(),
+            layers: vec![0],
+            steps: vec![0],
+            evidence: vec![
+                evidence("layers_below_floor", 13.0),
+                evidence("first_last_ratio", 3.085e-17),
+            ],
+            remedies: Vec::new(),
+        };
+        let text = render_findings(&[f]);
+        assert!(text.contains("layers_below_floor = 13 (n)"), "{text}");
+        assert!(text.contains("first_last_ratio = 3.085e-17 (n)"), "{text}");
+    }
 }

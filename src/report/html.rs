@@ -227,7 +227,8 @@ fn finding(h: &mut String, run: usize, f: &Finding) {
                 h,
                 "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td>{}</td></tr>",
                 escape(&e.name),
-                value(e.value),
+                e.as_count()
+                    .map_or_else(|| value(e.value), |n| n.to_string()),
                 escape(&e.note)
             );
         }

@@ -61,6 +61,15 @@ pub struct Evidence {
     pub note: String,
 }
 
+impl Evidence {
+    /// The value as a count (`13` layers, not `1.300e1`) when it is a
+    /// whole number a count can be; `None` for ratios and other reals.
+    pub fn as_count(&self) -> Option<i64> {
+        let v = self.value;
+        (v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15).then_some(v as i64)
+    }
+}
+
 /// A change worth testing, ranked by the order in the list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Remedy {
@@ -89,4 +98,27 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Ranked remedies.
     pub remedies: Vec<Remedy>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn evidence(value: f64) -> Evidence {
+        Evidence {
+            name: "x".into(),
+            value,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn whole_numbers_read_as_counts_and_reals_do_not() {
+        assert_eq!(evidence(13.0).as_count(), Some(13));
+        assert_eq!(evidence(0.0).as_count(), Some(0));
+        assert_eq!(evidence(3.085e-17).as_count(), None);
+        assert_eq!(evidence(12.5).as_count(), None);
+        assert_eq!(evidence(f64::NAN).as_count(), None);
+        assert_eq!(evidence(1e300).as_count(), None);
+    }
 }
