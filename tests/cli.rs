@@ -520,3 +520,33 @@ fn output_to_a_file_has_no_escapes_when_stderr_is_a_terminal() {
         String::from_utf8_lossy(&out)
     );
 }
+
+/// Missing data says what to do: `--data fashion` alone names the key the
+/// user set (`data.name`, not `data.dir`) and the command that fetches it;
+/// a missing `--eval-data` folder points at `data fetch`, not `--data mnist`.
+#[test]
+fn missing_data_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = gradscope()
+            .current_dir(dir.path())
+            .args(["train", "--no-record", "--steps", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let fashion = run(&["--data", "fashion"]);
+    assert!(
+        fashion.contains("`data.name`") && fashion.contains("gradscope data fetch fashion"),
+        "{fashion}"
+    );
+    let missing = dir.path().join("nowhere");
+    let eval = run(&["--eval-data", missing.to_str().unwrap()]);
+    assert!(
+        eval.contains("hint: `gradscope data fetch mnist`") && eval.contains("--eval-data"),
+        "{eval}"
+    );
+    assert!(!eval.contains("(--data mnist)"), "{eval}");
+}

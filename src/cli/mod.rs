@@ -87,7 +87,9 @@ fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
         }
         Error::UnknownName { .. } => "see `gradscope train --help` for the accepted names",
         Error::BadData { .. } => {
-            "IDX files can be fetched with `gradscope data fetch mnist`, or use the bundled set (--data mnist)"
+            "`gradscope data fetch mnist` (or `fashion`) downloads a canonical set, checksummed, \
+             and prints its folder: pass that folder with --data-dir or --eval-data; \
+             without them, training uses the bundled MNIST digits"
         }
         Error::Offline { .. } => {
             "download the files by hand and pass their folder with `--data-dir`"

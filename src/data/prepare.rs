@@ -63,9 +63,9 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
         ("mnist", None) => mnist::bundled_split(),
         ("fashion", None) => {
             return Err(Error::InvalidConfig {
-                field: "data.dir".into(),
-                reason: "fashion needs the Fashion-MNIST IDX files: set data.dir (or --data-dir), \
-                         e.g. after `gradscope data fetch fashion`"
+                field: "data.name".into(),
+                reason: "`fashion` has no bundled copy: `gradscope data fetch fashion` downloads \
+                         it and prints its folder; pass that folder with --data-dir (`data.dir`)"
                     .into(),
             })
         }
