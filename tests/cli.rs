@@ -550,3 +550,21 @@ fn missing_data_says_what_to_do() {
     );
     assert!(!eval.contains("(--data mnist)"), "{eval}");
 }
+
+/// `train --help` gives each flag's default (the spec's), so a newcomer
+/// sees what a bare `train` runs.
+#[test]
+fn train_help_shows_the_defaults() {
+    let out = gradscope().args(["train", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "[key: steps, default: 1000]",
+        "[key: optimizer.lr, default: 0.1]",
+        "[key: optimizer.name, default: sgd]",
+        "[key: batch, default: 64]",
+    ] {
+        assert!(help.contains(want), "no `{want}` in:\n{help}");
+    }
+    // Unset by default: no default shown.
+    assert!(help.contains("[key: optimizer.clip_norm]"), "{help}");
+}

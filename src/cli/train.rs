@@ -7,7 +7,7 @@ use super::output::Output;
 use super::record::run_recorded;
 use super::render::{print_summary, render_findings, summary_json};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
-use gradscope::experiment::{Flag, Spec, SpecBuilder, FLAGS};
+use gradscope::experiment::{default_value, Flag, Spec, SpecBuilder, FLAGS};
 use gradscope::tensor::default_threads;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -81,9 +81,13 @@ impl Args for SpecFlags {
 /// The clap argument of `f`: help from its names (the parser's own list),
 /// values checked by the same reading as the spec file's.
 fn flag_arg(f: &'static Flag) -> Arg {
+    let key = match default_value(f.key) {
+        Some(d) => format!("[key: {}, default: {d}]", f.key),
+        None => format!("[key: {}]", f.key),
+    };
     let help = match f.names {
-        Some(names) => format!("{}: {names} [key: {}]", f.help, f.key),
-        None => format!("{} [key: {}]", f.help, f.key),
+        Some(names) => format!("{}: {names} {key}", f.help),
+        None => format!("{} {key}", f.help),
     };
     Arg::new(f.key)
         .long(f.long)

@@ -14,5 +14,5 @@ pub use crate::data::DataSpec;
 pub use events::{Event, RunStatus, Sink};
 pub use flags::{Flag, FLAGS};
 pub use record::{RecordSink, RunRecord, Tee};
-pub use settings::{spec_settings, spec_settings_against, Setting, SpecBuilder};
+pub use settings::{default_value, spec_settings, spec_settings_against, Setting, SpecBuilder};
 pub use spec::{Dtype, Spec};

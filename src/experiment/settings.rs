@@ -309,6 +309,15 @@ fn rank(key: &str) -> usize {
 }
 
 /// `spec` as `(dotted key, value)` pairs, as it serializes.
+/// The value `key` takes in [`Spec::default`], as a flag or `--set` would
+/// write it; `None` for a key unset by default (`optimizer.clip_norm`).
+pub fn default_value(key: &str) -> Option<String> {
+    canonical_leaves(&Spec::default())
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(k, v)| value_text(&k, &v))
+}
+
 fn canonical_leaves(spec: &Spec) -> Vec<(String, Value)> {
     match Value::try_from(spec) {
         Ok(Value::Table(t)) => leaves(&t),
