@@ -568,3 +568,41 @@ fn train_help_shows_the_defaults() {
     // Unset by default: no default shown.
     assert!(help.contains("[key: optimizer.clip_norm]"), "{help}");
 }
+
+/// The commands `train` prints run as printed: the binary is not on
+/// `PATH` here, so they start with its path, not a bare `gradscope`.
+#[test]
+fn printed_commands_run_as_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gradscope()
+        .current_dir(dir.path())
+        .args([
+            "train", "--data", "xor", "--steps", "5", "--depth", "1", "--width", "8",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("run 1:"))
+        .unwrap_or_else(|| panic!("no run line in {stdout}"));
+    let inspect = line.split('`').nth(1).unwrap();
+    let exe = std::fs::canonicalize(assert_cmd::cargo::cargo_bin("gradscope")).unwrap();
+    assert_eq!(inspect, format!("{} inspect 1", exe.display()), "{line}");
+    let again = std::process::Command::new("sh")
+        .args(["-c", inspect])
+        .current_dir(dir.path())
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}

@@ -50,7 +50,8 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
             if let Some(dir) = paths.first().and_then(|p| p.parent()) {
                 println!("{}", dir.display());
                 eprintln!(
-                    "hint: train on it with `gradscope train --data-dir {}`",
+                    "hint: train on it with `{} train --data-dir {}`",
+                    super::program::program(),
                     dir.display()
                 );
             }

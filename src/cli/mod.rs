@@ -7,6 +7,7 @@ mod demo;
 mod diagnose;
 mod inspect;
 mod output;
+mod program;
 mod record;
 mod render;
 mod report;
@@ -67,6 +68,7 @@ pub fn run() -> ExitCode {
             let output = output::Output::detect(true);
             eprintln!("{} {err:#}", output.bold_stderr("error:"));
             if let Some(hint) = hint_for(&err) {
+                let hint = program::runnable(hint);
                 eprintln!("{} {hint}", output.bold_stderr("hint:"));
             }
             ExitCode::from(1)

@@ -3,6 +3,7 @@
 //! `demo`).
 
 use super::output::Output;
+use super::program::runnable;
 use gradscope::analysis::diagnose::Finding;
 use gradscope::experiment::trainer::Summary;
 use gradscope::experiment::Spec;
@@ -29,7 +30,7 @@ pub fn render_findings(findings: &[Finding]) -> String {
         }
         for (i, r) in f.remedies.iter().enumerate() {
             let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
-            let _ = writeln!(out, "      {}", r.command);
+            let _ = writeln!(out, "      {}", runnable(&r.command));
         }
     }
     out

@@ -169,7 +169,8 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     } else {
         print_summary(output, &spec, &summary);
         if let Some(id) = outcome.run_id {
-            println!("  run {id}: `gradscope inspect {id}`, `gradscope report {id}`");
+            let hint = format!("  run {id}: `gradscope inspect {id}`, `gradscope report {id}`");
+            println!("{}", super::program::runnable(&hint));
         }
     }
     Ok(())
