@@ -1,7 +1,7 @@
 //! `gradscope demo`: the vanishing gradient problem and two remedies, on the
 //! bundled MNIST digits, in about a minute.
 //!
-//! Three 20-layer MLPs of width 100, trained the same way (SGD with
+//! Three MLPs of 20 hidden layers of width 100, trained the same way (SGD with
 //! momentum 0.9, lr 0.01, batch 64): sigmoid with Glorot & Bengio's
 //! "standard" init (the problem), ReLU with He init (remedy 1), and the
 //! same sigmoid net with BatchNorm before each activation (remedy 2).
@@ -87,7 +87,7 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let data = specs[0].prepare_data()?;
     if !args.json {
         eprintln!(
-            "gradscope demo: three 20-layer MLPs (width 100) on {} bundled MNIST digits, {} held out; {} steps each",
+            "gradscope demo: three MLPs of 20 hidden layers (width 100) and an output layer, layers 0-20, on {} bundled MNIST digits, {} held out; {} steps each",
             data.train.len(),
             data.test.len(),
             args.steps

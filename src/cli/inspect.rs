@@ -104,7 +104,7 @@ pub fn depth_table(p: &StepProbe, dtype: Dtype) -> String {
             out,
             "{:>w0$} {:<6} {:>10}{} {:<w$} {:>10}{} {:>6} {:>6} {:>9}",
             "",
-            l.layer + 1,
+            l.layer,
             sci(g),
             mark(&l.weight_grad),
             bar(g, max),
@@ -156,7 +156,7 @@ fn subnormal_note(p: &StepProbe, dtype: Dtype, indent: usize) -> String {
                 .filter(|(_, s)| s.subnormal > 0)
                 .map(|(what, s)| counts(what, s))
                 .collect();
-            (!tensors.is_empty()).then(|| format!("layer {}: {}", l.layer + 1, tensors.join("; ")))
+            (!tensors.is_empty()).then(|| format!("layer {}: {}", l.layer, tensors.join("; ")))
         })
         .collect();
     if lines.is_empty() {
@@ -354,7 +354,7 @@ mod tests {
         assert!(lines[3].contains("--dtype f64"), "{table}");
         assert_eq!(
             lines[4].trim(),
-            "layer 1: dL/dW 100 of 400 (25%, and 300 exactly 0)"
+            "layer 0: dL/dW 100 of 400 (25%, and 300 exactly 0)"
         );
         assert_eq!(lines.len(), 5, "{table}");
         p.layers[0].weight_grad.subnormal = 0;

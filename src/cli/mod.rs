@@ -43,7 +43,7 @@ enum Command {
     Report(report::ReportArgs),
     /// List the recorded runs.
     Runs(runs::RunsArgs),
-    /// Train three 20-layer nets on bundled MNIST: the vanishing gradient and two remedies.
+    /// Train three nets of 20 hidden layers on bundled MNIST: the vanishing gradient and two remedies.
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
     Train(Box<train::TrainArgs>),
@@ -66,7 +66,8 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let output = output::Output::detect(true);
-            eprintln!("{} {err:#}", output.bold_stderr("error:"));
+            let message = program::runnable(&format!("{err:#}"));
+            eprintln!("{} {message}", output.bold_stderr("error:"));
             if let Some(hint) = hint_for(&err) {
                 let hint = program::runnable(hint);
                 eprintln!("{} {hint}", output.bold_stderr("hint:"));

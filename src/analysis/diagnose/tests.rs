@@ -87,6 +87,26 @@ fn a_flat_profile_has_no_findings() {
     assert!(diagnose(&record(&[0.5, 0.4, 0.6, 0.5], 20)).is_empty());
 }
 
+/// Regression: the text said "13 of 21 layers (0-12)" (those under the
+/// floor) while the `layers` field held those under the warning ratio,
+/// 0-17. The text names the field's layers, and the floor's among them.
+#[test]
+fn a_vanishing_findings_text_names_its_layers() {
+    // g_i = 0.1^(9 - i): layers 0-6 under 1e-2 of the last (7 sits at it),
+    // 0-2 under 1e-6.
+    let grads: Vec<f64> = (0..10).map(|i| 0.1f64.powi(9 - i)).collect();
+    let v = &diagnose(&record(&grads, 10))[0];
+    assert_eq!(v.layers, (0..=6).collect::<Vec<_>>());
+    assert_eq!(value(v, "layers_below_floor"), 3.0);
+    assert!(
+        v.summary.contains(
+            "; 7 of 10 layers (0-6) get less than 1.0e-2 of it, 3 of them (0-2) less than 1.0e-6"
+        ),
+        "{}",
+        v.summary
+    );
+}
+
 #[test]
 fn geometric_decay_is_measured_exactly() {
     // g_i = 0.1^(5 - i): first/last 1e-5, factor 0.1 per layer.

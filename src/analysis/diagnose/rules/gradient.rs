@@ -220,13 +220,23 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
          probed steps), shrinking by a factor {factor:.2} per layer toward the input",
         sci(ratio)
     );
-    if !below_floor.is_empty() {
+    // The layers named here are the finding's `layers` field: those under
+    // the warning ratio, and among them those under the floor.
+    if !starved.is_empty() {
         summary.push_str(&format!(
             "; {} of {n} layers ({}) get less than {} of it",
-            below_floor.len(),
-            layer_list(&below_floor),
-            sci(t::VANISHING_FLOOR)
+            starved.len(),
+            layer_list(&starved),
+            sci(t::VANISHING_WARNING)
         ));
+        if !below_floor.is_empty() {
+            summary.push_str(&format!(
+                ", {} of them ({}) less than {}",
+                below_floor.len(),
+                layer_list(&below_floor),
+                sci(t::VANISHING_FLOOR)
+            ));
+        }
     }
     if !underflow.is_empty() {
         summary.push_str(&format!(
