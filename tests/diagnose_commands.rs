@@ -199,7 +199,13 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
     for (run, remedy) in &remedies {
         let line = &remedy.command;
         let got = resolved(line);
-        assert!(got.name.starts_with(&format!("{}+", run.name)), "{line}");
+        // Named for what the new run is: the run plus an addition, or a
+        // replacement made from the run.
+        let (adds, replaces) = (format!("{}+", run.name), format!("-from-{}", run.name));
+        assert!(
+            got.name.starts_with(&adds) || got.name.ends_with(&replaces),
+            "{line}"
+        );
         for key in differing_keys(run, &got) {
             assert!(allowed.contains(&key.as_str()), "{line}: changes `{key}`");
         }

@@ -1,6 +1,9 @@
 //! Ranked remedies per kind of finding, each with the command that tests
-//! it: the run's own spec with the remedy's change, under the name
-//! `{run}+{tag}` so the runs can be told apart. A change is made to a copy
+//! it: the run's own spec with the remedy's change, named for what the new
+//! run is: `{run}+{tag}` when the remedy adds to the run (`sigmoid+bn`),
+//! `{tag}-from-{run}` when it replaces a part of it (`relu-he-from-sigmoid`:
+//! a ReLU net, not a sigmoid one), so runs can be told apart and read
+//! right. A change is made to a copy
 //! of the spec, and the command written from that copy
 //! ([`remedy_command`]), so it carries every setting of the run.
 
@@ -51,6 +54,17 @@ pub struct Remedies<'a> {
     list: Vec<Remedy>,
 }
 
+/// How a remedy's run is named: for what the new run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// The remedy adds to the run (a norm, residual connections,
+    /// clipping): `{run}+{tag}`.
+    Adds,
+    /// The remedy replaces a part of it (activation, init, optimizer,
+    /// learning rate, dtype): `{tag}-from-{run}`.
+    Replaces,
+}
+
 impl<'a> Remedies<'a> {
     /// No remedies yet, for `spec`.
     pub fn new(spec: &'a Spec) -> Self {
@@ -61,16 +75,20 @@ impl<'a> Remedies<'a> {
     }
 
     /// Adds one (unless the same command is already listed): `change`
-    /// applied to a copy of the spec renamed `{run}+{tag}`.
+    /// applied to a copy of the spec, named as `naming` says (module doc).
     pub fn add(
         mut self,
+        naming: Naming,
         tag: &str,
         title: &str,
         why: &str,
         change: impl FnOnce(&mut Spec),
     ) -> Self {
         let mut spec = self.spec.clone();
-        spec.name = format!("{}+{tag}", self.spec.name);
+        spec.name = match naming {
+            Naming::Adds => format!("{}+{tag}", self.spec.name),
+            Naming::Replaces => format!("{tag}-from-{}", self.spec.name),
+        };
         change(&mut spec);
         let command = remedy_command(self.spec, &spec);
         if !self.list.iter().any(|r| r.command == command) {
@@ -87,13 +105,14 @@ impl<'a> Remedies<'a> {
     pub fn add_if(
         self,
         cond: bool,
+        naming: Naming,
         tag: &str,
         title: &str,
         why: &str,
         change: impl FnOnce(&mut Spec),
     ) -> Self {
         if cond {
-            self.add(tag, title, why, change)
+            self.add(naming, tag, title, why, change)
         } else {
             self
         }
@@ -124,6 +143,7 @@ impl<'a> Remedies<'a> {
         let cond = saturating(self.activation());
         self.add_if(
             cond,
+            Naming::Replaces,
             "relu-he",
             "ReLU with He initialization",
             "ReLU's derivative is 1 on active units and He init keeps the gradient's \
@@ -142,6 +162,7 @@ impl<'a> Remedies<'a> {
         let cond = self.no_norm();
         self.add_if(
             cond,
+            Naming::Adds,
             "bn",
             "Batch Normalization",
             "normalizing each pre-activation keeps units out of saturation and the \
@@ -154,6 +175,7 @@ impl<'a> Remedies<'a> {
         let cond = self.deep_enough_for_residual();
         self.add_if(
             cond,
+            Naming::Adds,
             "res2",
             "Residual connections",
             "identity shortcuts every two layers give the gradient a path that skips \
@@ -172,7 +194,9 @@ impl<'a> Remedies<'a> {
             self.activation()
         );
         let parsed: Init = init.parse().expect("suited_init names parse");
-        self.add_if(cond, init, &title, &why, |s| s.model.init = parsed)
+        self.add_if(cond, Naming::Replaces, init, &title, &why, |s| {
+            s.model.init = parsed
+        })
     }
 
     fn lr_times(self, factor: f64, why: &str) -> Self {
@@ -189,13 +213,16 @@ impl<'a> Remedies<'a> {
                 format!("Learning rate /{}", number(1.0 / factor)),
             )
         };
-        self.add(&tag, &title, why, |s| s.optimizer.lr = new_lr)
+        self.add(Naming::Replaces, &tag, &title, why, |s| {
+            s.optimizer.lr = new_lr
+        })
     }
 
     fn clip(self) -> Self {
         let cond = self.spec.optimizer.clip_norm.is_none_or(|c| c > 1.0);
         self.add_if(
             cond,
+            Naming::Adds,
             "clip1",
             "Gradient clipping at global norm 1",
             "rescaling the gradient whenever its norm exceeds 1 bounds every update \
@@ -243,6 +270,7 @@ pub fn vanishing(spec: &Spec, underflow: bool, subnormal: bool) -> Vec<Remedy> {
     r.residual()
         .add_if(
             (underflow || subnormal) && spec.dtype == Dtype::F32,
+            Naming::Replaces,
             "f64",
             "Measure in f64",
             why,
@@ -291,6 +319,7 @@ pub fn dead_units(spec: &Spec) -> Vec<Remedy> {
     Remedies::new(spec)
         .add_if(
             relu,
+            Naming::Replaces,
             "leaky",
             "Leaky ReLU",
             "a small negative slope (0.01) lets dead units get a gradient and recover \
@@ -351,6 +380,7 @@ impl Remedies<'_> {
         self.lr_times(10.0, "a run stuck at chance may just be moving too slowly")
             .add_if(
                 !adam,
+                Naming::Replaces,
                 "adam",
                 "Adam at 1e-3",
                 "Adam scales each parameter's step by its own gradient history, so layers \
@@ -389,10 +419,10 @@ mod tests {
         assert_eq!(
             cmds,
             vec![
-                "gradscope train --name sig+relu-he --depth 20 --activation relu --init he_normal",
+                "gradscope train --name relu-he-from-sig --depth 20 --activation relu --init he_normal",
                 "gradscope train --name sig+bn --depth 20 --activation sigmoid --norm batch --init standard",
                 "gradscope train --name sig+res2 --depth 20 --activation sigmoid --residual-every 2 --init standard",
-                "gradscope train --name sig+f64 --depth 20 --activation sigmoid --init standard --dtype f64",
+                "gradscope train --name f64-from-sig --depth 20 --activation sigmoid --init standard --dtype f64",
             ]
         );
     }
@@ -436,7 +466,7 @@ mod tests {
         let r = &divergence(&s)[0];
         assert_eq!(r.title, "Learning rate /10");
         let mut want = s.clone();
-        want.name = "sig+lr0.01".into();
+        want.name = "lr0.01-from-sig".into();
         want.optimizer.lr = 0.01;
         assert_eq!(parse_command(&r.command), want);
     }
