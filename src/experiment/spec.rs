@@ -164,6 +164,30 @@ impl Spec {
         toml::to_string(self).expect("a spec always serializes")
     }
 
+    /// [`Spec::to_toml`] without the keys that do not apply to this run
+    /// (a generator's `train_size`, `test_size` and `noise` for MNIST and
+    /// Fashion-MNIST, which are read, not generated): what a report shows.
+    pub fn to_toml_applicable(&self) -> String {
+        let text = self.to_toml();
+        if !matches!(self.data.name.as_str(), "mnist" | "fashion") {
+            return text;
+        }
+        let generated = ["train_size =", "test_size =", "noise ="];
+        let mut section = "";
+        let mut out = String::with_capacity(text.len());
+        for line in text.lines() {
+            if line.starts_with('[') {
+                section = line;
+            }
+            if section == "[data]" && generated.iter().any(|k| line.starts_with(k)) {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
     /// Checks values serde cannot (ranges), naming the field; the model
     /// and the optimizer check their own.
     pub fn validate(&self) -> Result<()> {
@@ -283,6 +307,26 @@ pub(super) fn line_of_key(text: &str, field: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_report_shows_only_the_keys_that_apply() {
+        let mnist = Spec::default();
+        let shown = mnist.to_toml_applicable();
+        assert!(
+            !shown.contains("noise") && !shown.contains("train_size"),
+            "{shown}"
+        );
+        assert!(shown.contains("name = \"mnist\""), "{shown}");
+        let mut spirals = Spec::default();
+        spirals.data.name = "spirals".into();
+        let shown = spirals.to_toml_applicable();
+        assert!(
+            shown.contains("noise") && shown.contains("train_size"),
+            "{shown}"
+        );
+        // Everything else as in the full spec.
+        assert!(mnist.to_toml().contains("noise"));
+    }
 
     fn err(text: &str) -> String {
         Spec::from_toml(text, "spec.toml").unwrap_err().to_string()

@@ -169,7 +169,7 @@ fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>) {
     let _ = write!(
         h,
         "<h3>Spec</h3>\n<pre>{}</pre>\n</section>\n",
-        escape(&rec.spec.to_toml())
+        escape(&rec.spec.to_toml_applicable())
     );
 }
 
