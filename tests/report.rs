@@ -426,3 +426,35 @@ fn pngs_are_written_and_decode_at_their_size() {
         assert!(dark > 1000, "{}: {dark} dark pixels", f.id);
     }
 }
+
+/// The comparison table names the ReLU net's low-slope units for what
+/// they are (inactive), not saturated like a sigmoid's.
+#[test]
+fn relu_units_are_inactive_not_saturated() {
+    let mut sigmoid = record("sigmoid");
+    sigmoid.spec.model.activation = gradscope::nn::Activation::Sigmoid;
+    let relu = record("relu");
+    assert!(relu.spec.model.activation.is_relu_family());
+    let runs = [
+        ReportRun {
+            record: &sigmoid,
+            findings: &[],
+        },
+        ReportRun {
+            record: &relu,
+            findings: &[],
+        },
+    ];
+    let page = render_html(&runs);
+    assert!(page.contains("<th>max saturated / inactive units</th>"));
+    let cells: Vec<&str> = page
+        .split("<td class=\"num\">")
+        .filter_map(|c| c.split('<').next())
+        .filter(|c| c.ends_with(" saturated") || c.ends_with(" inactive"))
+        .collect();
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    assert!(
+        cells[0].ends_with(" saturated") && cells[1].ends_with(" inactive"),
+        "{cells:?}"
+    );
+}

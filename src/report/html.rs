@@ -96,7 +96,7 @@ fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
         "steps",
         "held-out accuracy",
         "first/last ‖∂L/∂W‖",
-        "max saturation",
+        "max saturated / inactive units",
         "findings",
     ] {
         let _ = write!(h, "<th>{head}</th>");
@@ -114,7 +114,7 @@ fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
             steps_done(rec),
             pct(held_out_accuracy(rec)),
             sci(first_last_ratio(rec)),
-            pct(max_saturation(rec)),
+            saturation_cell(rec),
             r.findings.len(),
             n = i + 1,
         );
@@ -301,6 +301,22 @@ fn first_last_ratio(r: &RunRecord) -> f64 {
     r.summary
         .as_ref()
         .map_or(f64::NAN, |s| s.first_last_ratio())
+}
+
+/// The largest saturated fraction, named for what it measures: for the
+/// ReLU family, units whose slope is below 5% of its maximum are inactive
+/// (`z <= 0`), not saturated.
+fn saturation_cell(r: &RunRecord) -> String {
+    let v = max_saturation(r);
+    if !v.is_finite() {
+        return pct(v);
+    }
+    let what = if r.spec.model.activation.is_relu_family() {
+        "inactive"
+    } else {
+        "saturated"
+    };
+    format!("{} {what}", pct(v))
 }
 
 /// The largest saturated fraction of any layer at any probe.
