@@ -112,8 +112,9 @@ pub fn compare_series(runs: &[(String, &RunRecord)], q: Quantity) -> Vec<Series>
         .collect()
 }
 
-/// The chart of `series` of `q`.
-pub fn render(title: &str, q: Quantity, series: &[Series]) -> String {
+/// The chart of `series` of `q`; an accuracy chart draws `chance` (the
+/// accuracy of guessing, `1 / classes`) as a dashed line when given.
+pub fn render(title: &str, q: Quantity, series: &[Series], chance: Option<f64>) -> String {
     let all = || series.iter().flat_map(|s| s.points.iter());
     let finite: Vec<(f64, f64)> = all().copied().filter(|p| p.1.is_finite()).collect();
     if finite.is_empty() {
@@ -165,6 +166,12 @@ pub fn render(title: &str, q: Quantity, series: &[Series]) -> String {
         }
     };
     svg.y_axis(&a, &sy, &ticks, label, true);
+    if let (Quantity::Accuracy, Some(py)) = (q, chance.and_then(|c| sy.at(c))) {
+        svg.raw("<g class=\"chance\">\n");
+        svg.line((a.x, py), (a.right(), py), "#888888", 1.0, "4 3");
+        svg.text(a.right() - 4.0, py - 4.0, "chance", "end", 10.0);
+        svg.raw("</g>\n");
+    }
     svg.raw("<g class=\"series\">\n");
     for s in series {
         draw_series(&mut svg, &s.points, &sx, &sy, &s.color, s.width, "");

@@ -195,11 +195,13 @@ impl Chart {
                 t,
                 curves::Quantity::Loss,
                 &curves::run_series(r, curves::Quantity::Loss),
+                None,
             ),
             Chart::Accuracy => curves::render(
                 t,
                 curves::Quantity::Accuracy,
                 &curves::run_series(r, curves::Quantity::Accuracy),
+                Some(chance(&[r])).filter(|c| c.is_finite()),
             ),
             Chart::Saturation => saturation::render(t, r),
             Chart::Update => update::render(t, r),
@@ -248,6 +250,7 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
         caption: caption.into(),
         svg,
     };
+    let records: Vec<&RunRecord> = runs.iter().map(|r| r.record).collect();
     let depth_title = "Depth profiles at the last recorded step";
     let loss_title = "Training-batch loss";
     let acc_title = "Accuracy";
@@ -267,6 +270,7 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
                 loss_title,
                 curves::Quantity::Loss,
                 &curves::compare_series(&labelled, curves::Quantity::Loss),
+                None,
             ),
         ),
         fig(
@@ -278,9 +282,25 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
                 acc_title,
                 curves::Quantity::Accuracy,
                 &curves::compare_series(&labelled, curves::Quantity::Accuracy),
+                (!runs.is_empty())
+                    .then(|| chance(&records))
+                    .filter(|c| c.is_finite()),
             ),
         ),
     ]
+}
+
+/// The accuracy of guessing, `1 / classes`, when every run of `runs` has
+/// the same number of classes; `NaN` otherwise.
+fn chance(runs: &[&RunRecord]) -> f64 {
+    let classes: Vec<usize> = runs
+        .iter()
+        .map(|r| crate::analysis::diagnose::classes(r))
+        .collect();
+    match classes.first() {
+        Some(&c) if c > 0 && classes.iter().all(|&k| k == c) => 1.0 / c as f64,
+        _ => f64::NAN,
+    }
 }
 
 /// Every figure of the report for `runs`, in page order: the comparison

@@ -18,6 +18,7 @@ mod finding;
 mod remedies;
 mod rules;
 mod series;
+pub use series::classes;
 #[cfg(test)]
 mod tests;
 pub mod thresholds;
