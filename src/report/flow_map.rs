@@ -65,24 +65,33 @@ fn merge(cells: &[Cell]) -> Cell {
     }
 }
 
-/// The map of `tensor` over `record`'s probes, titled `title`; `what`
-/// names the norm on the colour bar.
-pub fn render(
-    title: &str,
-    record: &RunRecord,
-    tensor: fn(&LayerProbe) -> &TensorStats,
-    what: &str,
-) -> String {
+/// The decades `(lo, hi)` the map of `tensor` over `record` spans (its
+/// cells' log10 norms, floored and ceiled); `None` without a finite cell.
+/// Maps of several runs on one page share the union of theirs.
+pub fn decades(record: &RunRecord, tensor: fn(&LayerProbe) -> &TensorStats) -> Option<(i32, i32)> {
+    log_range(&grid(record, tensor))
+}
+
+/// The union of two decade ranges.
+pub fn union(a: Option<(i32, i32)>, b: Option<(i32, i32)>) -> Option<(i32, i32)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+        (x, None) | (None, x) => x,
+    }
+}
+
+/// Column bins over the probes (at most [`MAX_COLUMNS`]), and their cells
+/// per layer, with whether any of them had subnormal entries.
+fn grid(record: &RunRecord, tensor: fn(&LayerProbe) -> &TensorStats) -> Vec<Vec<(Cell, bool)>> {
     let probes = &record.probes;
     let depth = record.depth();
     if probes.is_empty() || depth == 0 {
-        return placeholder(title, "no probes recorded");
+        return Vec::new();
     }
-    // Column bins over the probes, and their cells per layer.
     let n = probes.len();
     let cols = n.min(MAX_COLUMNS);
     let bounds: Vec<usize> = (0..=cols).map(|c| c * n / cols).collect();
-    let grid: Vec<Vec<(Cell, bool)>> = (0..cols)
+    (0..cols)
         .map(|c| {
             (0..depth)
                 .map(|l| {
@@ -96,7 +105,11 @@ pub fn render(
                 })
                 .collect()
         })
-        .collect();
+        .collect()
+}
+
+/// The decades the finite cells of `grid` span.
+fn log_range(grid: &[Vec<(Cell, bool)>]) -> Option<(i32, i32)> {
     let logs = grid.iter().flatten().filter_map(|(c, _)| match c {
         Cell::Log(v) => Some(*v),
         _ => None,
@@ -104,13 +117,30 @@ pub fn render(
     let (lo, hi) = logs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     });
-    let (lo, hi) = if lo.is_finite() {
+    lo.is_finite().then(|| {
         let (lo, hi) = (lo.floor() as i32, hi.ceil() as i32);
         (lo, hi.max(lo + 1))
-    } else {
-        (-1, 0)
-    };
+    })
+}
 
+/// The map of `tensor` over `record`'s probes, titled `title`; `what`
+/// names the norm on the colour bar. Its colours span `scale` (the
+/// decades of every run on the page), or its own decades when `None`.
+pub fn render(
+    title: &str,
+    record: &RunRecord,
+    tensor: fn(&LayerProbe) -> &TensorStats,
+    what: &str,
+    scale: Option<(i32, i32)>,
+) -> String {
+    let grid = grid(record, tensor);
+    if grid.is_empty() {
+        return placeholder(title, "no probes recorded");
+    }
+    let (probes, depth, cols) = (&record.probes, record.depth(), grid.len());
+    let n = probes.len();
+    let bounds: Vec<usize> = (0..=cols).map(|c| c * n / cols).collect();
+    let (lo, hi) = union(scale, log_range(&grid)).unwrap_or((-1, 0));
     let mut svg = Svg::new(title, W, H);
     let a = Area::standard(150.0);
     let first = probes[0].step as f64;
@@ -269,7 +299,7 @@ mod tests {
                 histograms: Vec::new(),
             });
         }
-        let svg = render("t", &r, |l| &l.weight_grad, "g");
+        let svg = render("t", &r, |l| &l.weight_grad, "g", None);
         assert_eq!(
             svg.matches("fill=\"#ffffff\" stroke").count(),
             2,
@@ -277,8 +307,18 @@ mod tests {
         );
         assert!(svg.contains("subnormal entries"));
         r.probes[1].layers[0].weight_grad.subnormal = 0;
-        let svg = render("t", &r, |l| &l.weight_grad, "g");
+        let svg = render("t", &r, |l| &l.weight_grad, "g", None);
         assert!(!svg.contains("subnormal"), "{svg}");
+        // Its own decades: |g| = 1e-40 is the cell at -40..-39; on a page
+        // whose other run reaches 1e-2, the colour bar spans -40..-2, and
+        // the same cell is drawn in another colour.
+        assert_eq!(decades(&r, |l| &l.weight_grad), Some((-40, -39)));
+        let shared = union(decades(&r, |l| &l.weight_grad), Some((-5, -2)));
+        assert_eq!(shared, Some((-40, -2)));
+        let on_page = render("t", &r, |l| &l.weight_grad, "g", shared);
+        assert_ne!(on_page, svg);
+        let top = crate::report::svg::pow10_label(-2);
+        assert!(on_page.contains(&top) && !svg.contains(&top), "{on_page}");
     }
 
     #[test]

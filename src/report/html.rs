@@ -3,7 +3,7 @@
 //! escaped), which the tests rely on to parse it.
 
 use super::svg::{escape, XMLNS};
-use super::{compare_figures, figure_id, run_figures, run_label, Chart, Figure, ReportRun};
+use super::{compare_figures, figure_id, run_figures, run_label, Chart, Figure, ReportRun, Scales};
 use crate::analysis::diagnose::{Finding, FindingKind, Severity};
 use crate::experiment::RunRecord;
 use std::fmt::Write;
@@ -70,8 +70,9 @@ pub fn render_html(runs: &[ReportRun<'_>]) -> String {
     if runs.len() > 1 {
         comparison(&mut h, runs);
     }
+    let scales = Scales::of(runs);
     for (i, run) in runs.iter().enumerate() {
-        run_section(&mut h, i, run);
+        run_section(&mut h, i, run, &scales);
     }
     h.push_str("</body>\n</html>\n");
     h
@@ -126,7 +127,7 @@ fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
     h.push_str("</section>\n");
 }
 
-fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>) {
+fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>, scales: &Scales) {
     let rec = run.record;
     let _ = writeln!(
         h,
@@ -163,7 +164,7 @@ fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>) {
         finding(h, i, f);
     }
     h.push_str("<h3>Figures</h3>\n");
-    for f in run_figures(i, rec) {
+    for f in run_figures(i, rec, scales) {
         figure(h, &f);
     }
     let _ = write!(

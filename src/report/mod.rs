@@ -57,6 +57,7 @@ pub use png::{write_pngs, PNG_SCALE};
 
 use crate::analysis::diagnose::Finding;
 use crate::experiment::RunRecord;
+use crate::probe::{LayerProbe, TensorStats};
 use sha2::{Digest, Sha256};
 
 /// One run in a report: its record and what diagnosis found in it.
@@ -143,11 +144,13 @@ impl Chart {
             Chart::FlowDelta => {
                 "L2 norm of the backpropagated delta at each layer's pre-activation, \
                  log10 in colour. A vanishing gradient is a dark band on the input side; \
-                 an exploding one is bright there. Grey cells are exact zeros or NaN/Inf."
+                 an exploding one is bright there. Grey cells are exact zeros or NaN/Inf. \
+                 All runs on one page share one colour scale."
             }
             Chart::FlowWeight => {
                 "L2 norm of each layer's weight gradient, log10 in colour: \
-                 what the optimizer actually receives."
+                 what the optimizer actually receives. All runs on one page share one \
+                 colour scale."
             }
             Chart::Depth => {
                 "Weight-gradient norm against depth at four recorded steps. A line \
@@ -185,11 +188,11 @@ impl Chart {
         }
     }
 
-    fn render(self, r: &RunRecord) -> String {
+    fn render(self, r: &RunRecord, scales: &Scales) -> String {
         let t = self.title();
         match self {
-            Chart::FlowDelta => flow_map::render(t, r, |l| &l.pre_grad, "‖∂L/∂z‖₂"),
-            Chart::FlowWeight => flow_map::render(t, r, |l| &l.weight_grad, "‖∂L/∂W‖₂"),
+            Chart::FlowDelta => flow_map::render(t, r, pre_grad, "‖∂L/∂z‖₂", scales.delta),
+            Chart::FlowWeight => flow_map::render(t, r, weight_grad, "‖∂L/∂W‖₂", scales.weight),
             Chart::Depth => depth::render(t, r),
             Chart::Loss => curves::render(
                 t,
@@ -221,15 +224,46 @@ pub(crate) fn run_label(i: usize, r: &RunRecord) -> String {
     format!("#{} {}", i + 1, r.spec.name)
 }
 
-/// Run `i`'s figures, in page order.
-pub(crate) fn run_figures(i: usize, record: &RunRecord) -> Vec<Figure> {
+fn pre_grad(l: &LayerProbe) -> &TensorStats {
+    &l.pre_grad
+}
+
+fn weight_grad(l: &LayerProbe) -> &TensorStats {
+    &l.weight_grad
+}
+
+/// The colour scales the runs on one page share: each flow map spans the
+/// decades of every run's map of the same tensor, so one colour is one
+/// norm across the page.
+pub(crate) struct Scales {
+    delta: Option<(i32, i32)>,
+    weight: Option<(i32, i32)>,
+}
+
+impl Scales {
+    /// The shared scales of `runs`.
+    pub(crate) fn of(runs: &[ReportRun<'_>]) -> Self {
+        let span = |tensor: fn(&LayerProbe) -> &TensorStats| {
+            runs.iter()
+                .map(|r| flow_map::decades(r.record, tensor))
+                .fold(None, flow_map::union)
+        };
+        Self {
+            delta: span(pre_grad),
+            weight: span(weight_grad),
+        }
+    }
+}
+
+/// Run `i`'s figures, in page order, flow maps on the page's `scales`.
+pub(crate) fn run_figures(i: usize, record: &RunRecord, scales: &Scales) -> Vec<Figure> {
     Chart::ALL
         .iter()
         .map(|&c| Figure {
             id: figure_id(i, c),
             title: c.title().to_string(),
             caption: c.caption().to_string(),
-            svg: c.render(record),
+            svg: c.render(record, scales),
         })
         .collect()
 }
@@ -307,8 +341,9 @@ fn chance(runs: &[&RunRecord]) -> f64 {
 /// (with two runs or more), then each run's charts.
 pub fn figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
     let mut out = compare_figures(runs);
+    let scales = Scales::of(runs);
     for (i, r) in runs.iter().enumerate() {
-        out.extend(run_figures(i, r.record));
+        out.extend(run_figures(i, r.record, &scales));
     }
     out
 }
