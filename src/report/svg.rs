@@ -49,15 +49,30 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// At most `max` characters of `s`, with `…` when cut.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+/// `s` in lines of at most `fit` characters, broken at spaces (a word
+/// longer than a line is broken inside it).
+pub fn wrap(s: &str, fit: usize) -> Vec<String> {
+    let fit = fit.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let room = fit.saturating_sub(line.chars().count() + usize::from(!line.is_empty()));
+        if word.len() > room && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > fit {
+            let rest = word.split_off(fit);
+            lines.push(word.into_iter().collect());
+            word = rest;
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.extend(word);
     }
+    lines.push(line);
+    lines
 }
 
 /// `10^k` with a superscript exponent (`10⁻³`).
@@ -415,14 +430,19 @@ impl Svg {
     /// cut to fit before the right edge of a [`W`]-wide figure.
     pub fn legend(&mut self, x: f64, y: f64, entries: &[(String, String, Mark)]) {
         // DejaVu Sans at 11 units averages about 6.7 units per character.
+        // A label too long for the margin wraps onto more lines (never cut).
         let fit = ((W - x - 28.0) / 6.7).max(4.0) as usize;
-        for (i, (label, color, mark)) in entries.iter().enumerate() {
-            let yy = y + i as f64 * 17.0;
+        let mut yy = y;
+        for (label, color, mark) in entries {
             match mark {
                 Mark::Line => self.line((x, yy), (x + 18.0, yy), color, 2.0, ""),
                 Mark::Dashed => self.line((x, yy), (x + 18.0, yy), color, 2.0, "4 3"),
             }
-            self.text(x + 24.0, yy + 4.0, &truncate(label, fit), "start", 11.0);
+            let lines = wrap(label, fit);
+            for (k, line) in lines.iter().enumerate() {
+                self.text(x + 24.0, yy + 4.0 + k as f64 * 13.0, line, "start", 11.0);
+            }
+            yy += 17.0 + (lines.len().max(1) - 1) as f64 * 13.0;
         }
     }
 
@@ -532,6 +552,22 @@ pub fn draw_series(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: legends cut labels ("#3 sigmoid+bn (ba…"); they wrap.
+    #[test]
+    fn labels_wrap_at_spaces_and_lose_nothing() {
+        assert_eq!(
+            wrap("#3 sigmoid+bn (batch)", 15),
+            ["#3 sigmoid+bn", "(batch)"]
+        );
+        assert_eq!(wrap("short", 15), ["short"]);
+        assert_eq!(wrap("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+        for (s, fit) in [("#2 relu+he (held-out accuracy)", 12), ("a b c", 1)] {
+            let lines = wrap(s, fit);
+            assert!(lines.iter().all(|l| l.chars().count() <= fit), "{lines:?}");
+            assert_eq!(lines.join(" ").replace(' ', ""), s.replace(' ', ""));
+        }
+    }
 
     #[test]
     fn numbers_have_at_most_two_decimals() {
