@@ -6,12 +6,15 @@ use super::svg::{escape, XMLNS};
 use super::{compare_figures, figure_id, run_figures, run_label, Chart, Figure, ReportRun, Scales};
 use crate::analysis::diagnose::{Finding, FindingKind, Severity};
 use crate::experiment::RunRecord;
+use crate::nn::Norm;
+use crate::optim::OptimizerConfig;
 use std::fmt::Write;
 
 const CSS: &str = "
 body { font-family: 'DejaVu Sans', system-ui, sans-serif; color: #222; background: #fff;
   max-width: 980px; margin: 0 auto; padding: 1.5em; line-height: 1.45; font-size: 15px; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; }
+.summary { background: #f3f6fb; border-left: 4px solid #3b6fb6; padding: 0.5em 0.8em; }
 h2 { font-size: 1.35em; border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
 h3 { font-size: 1.1em; margin-top: 1.6em; }
 .meta { color: #555; }
@@ -66,6 +69,20 @@ pub fn render_html(runs: &[ReportRun<'_>]) -> String {
     );
     if runs.is_empty() {
         h.push_str("<p class=\"none\">No runs.</p>\n");
+    } else {
+        // In plain words first: what ran, what the gradient did, the
+        // verdict, what to try.
+        h.push_str("<section id=\"summary\">\n");
+        for (i, run) in runs.iter().enumerate() {
+            let _ = writeln!(
+                h,
+                "<p class=\"summary\"><a href=\"#run{}\">{}</a>: {}</p>",
+                i + 1,
+                escape(&run_label(i, run.record)),
+                escape(&summary(run.record, run.findings))
+            );
+        }
+        h.push_str("</section>\n");
     }
     if runs.len() > 1 {
         comparison(&mut h, runs);
@@ -273,6 +290,70 @@ fn ranges(v: &[usize]) -> String {
     out.join(", ")
 }
 
+/// The run in plain words, for the top of its section: what was run,
+/// what happened to the gradient, the verdict, and the remedy to try
+/// first.
+pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
+    let m = &r.spec.model;
+    let layers = match m.widths.as_slice() {
+        [] => "no hidden layer".to_string(),
+        [w, rest @ ..] if rest.iter().all(|v| v == w) => {
+            format!(
+                "{} hidden layers of {w} {} units",
+                m.widths.len(),
+                m.activation
+            )
+        }
+        ws => format!("{} hidden layers ({ws:?} {} units)", ws.len(), m.activation),
+    };
+    let norm = match m.norm {
+        Norm::None => String::new(),
+        n => format!(", {n} normalization"),
+    };
+    let rule = match &r.spec.optimizer.rule {
+        OptimizerConfig::Sgd { momentum, .. } if *momentum > 0.0 => "SGD with momentum",
+        OptimizerConfig::Sgd { .. } => "SGD",
+        OptimizerConfig::Adam { .. } => "Adam",
+        OptimizerConfig::AdamW { .. } => "AdamW",
+    };
+    let mut s = format!(
+        "What was run: {layers} ({} init{norm}) on {}, {} steps of {rule} at learning rate {}.",
+        m.init,
+        r.spec.data.name,
+        r.steps.len(),
+        r.spec.optimizer.lr
+    );
+    let ratio = first_last_ratio(r);
+    if ratio.is_finite() {
+        let what = if ratio < 1e-2 {
+            "it vanishes on the way to the input"
+        } else if ratio > 1e2 {
+            "it grows on the way to the input"
+        } else {
+            "it reaches the first layer"
+        };
+        s.push_str(&format!(
+            " The gradient: the first layer's weight gradient is {} of the last layer's at the last step: {what}.",
+            sci(ratio)
+        ));
+    }
+    let verdict = match findings.first() {
+        Some(f) => format!("{} ({:?})", f.kind.name().replace('_', " "), f.severity).to_lowercase(),
+        None => "no problem found".into(),
+    };
+    s.push_str(&format!(
+        " Verdict: {verdict}; held-out accuracy {}.",
+        pct(held_out_accuracy(r))
+    ));
+    if let Some(remedy) = findings.iter().flat_map(|f| &f.remedies).next() {
+        s.push_str(&format!(
+            " Try first: {} ({}).",
+            remedy.title, remedy.command
+        ));
+    }
+    s
+}
+
 fn steps_done(r: &RunRecord) -> String {
     if r.total_steps > 0 {
         format!("{} of {}", r.steps.len(), r.total_steps)
@@ -366,6 +447,60 @@ fn value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_summary_says_what_ran_what_happened_and_what_to_try() {
+        use crate::analysis::diagnose::Remedy;
+        use crate::experiment::Spec;
+        let mut spec = Spec::default();
+        spec.model.activation = crate::nn::Activation::Sigmoid;
+        let mut r = RunRecord::new(spec);
+        r.summary = Some(crate::experiment::trainer::Summary {
+            steps: 0,
+            train_loss: 2.3,
+            train_accuracy: 0.1,
+            test_loss: 2.3,
+            test_accuracy: 0.111,
+            grad_norms: vec![4e-17, 1.0],
+            layers: Vec::new(),
+            train_seconds: 1.0,
+        });
+        let f = Finding {
+            kind: FindingKind::VanishingGradient,
+            severity: Severity::Critical,
+            summary: String::new(),
+            layers: vec![0],
+            steps: vec![0],
+            evidence: Vec::new(),
+            remedies: vec![Remedy {
+                title: "ReLU with He initialization".into(),
+                why: String::new(),
+                command: "gradscope train --activation relu".into(),
+            }],
+        };
+        let s = summary(&r, &[f]);
+        assert!(
+            s.starts_with(
+                "What was run: 3 hidden layers of 100 sigmoid units (he_normal init) on mnist"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("is 4.00e-17 of the last layer's at the last step: it vanishes"),
+            "{s}"
+        );
+        assert!(
+            s.contains("Verdict: vanishing gradient (critical); held-out accuracy 11.1%."),
+            "{s}"
+        );
+        assert!(
+            s.ends_with(
+                "Try first: ReLU with He initialization (gradscope train --activation relu)."
+            ),
+            "{s}"
+        );
+        assert!(summary(&r, &[]).contains("Verdict: no problem found"));
+    }
 
     #[test]
     fn layer_ranges_compress() {
