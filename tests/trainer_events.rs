@@ -26,11 +26,11 @@ impl Sink for Steps {
 /// backward scales by `1/sqrt(eps)` (316) at each BatchNorm, and by about
 /// 7 more through each large weight and sigmoid: over 16 layers the f32
 /// gradient overflows, while forward (normalized to `beta` = 0, then
-/// sigmoid) and the loss stay finite.
-#[test]
-fn regression_non_finite_gradient_step_has_its_step_event() {
+/// sigmoid) and the loss stay finite. Probed as `probe` says.
+fn overflowing(probe: &str) -> (Error, Vec<(&'static str, usize)>) {
     let spec = Spec::from_toml(
-        r#"
+        &format!(
+            r#"
         steps = 5
         batch = 8
         [model]
@@ -39,7 +39,9 @@ fn regression_non_finite_gradient_step_has_its_step_event() {
         activation = "sigmoid"
         norm = "batch"
         init = "normal(10.0)"
-        "#,
+        {probe}
+        "#
+        ),
         "test",
     )
     .unwrap();
@@ -56,6 +58,12 @@ fn regression_non_finite_gradient_step_has_its_step_event() {
     };
     let mut steps = Steps::default();
     let err = train(&spec, &data, &mut steps).unwrap_err();
+    (err, steps.0)
+}
+
+#[test]
+fn regression_non_finite_gradient_step_has_its_step_event() {
+    let (err, events) = overflowing("");
     assert!(
         matches!(
             err,
@@ -66,5 +74,23 @@ fn regression_non_finite_gradient_step_has_its_step_event() {
         ),
         "{err}"
     );
-    assert_eq!(steps.0, [("step", 0), ("probe", 0)]);
+    assert_eq!(events, [("step", 0), ("probe", 0)]);
+}
+
+/// A step the prober would not have recorded is measured when its
+/// gradient is not finite: run again, tapped, so the probe says where.
+#[test]
+fn regression_an_untapped_non_finite_gradient_step_is_measured() {
+    let (err, events) = overflowing("[probe]\nevery = 0\nhistogram_every = 0");
+    assert!(
+        matches!(
+            err,
+            Error::NonFinite {
+                what: "gradient",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(events, [("step", 0), ("probe", 0)]);
 }

@@ -176,7 +176,7 @@ impl TrainingBench {
         self.mlp.backward_overwrite(&self.x, &self.grad);
         self.step += 1;
         let mut probe = match &mut self.prober {
-            Some(p) if p.config.scalars_at(step) => Some(p.observe(step, &self.mlp.blocks())),
+            Some(p) if p.tap_at(step).is_on() => Some(p.observe(step, &self.mlp.blocks())),
             _ => None,
         };
         self.opt.step(&mut self.mlp.params(), LR);

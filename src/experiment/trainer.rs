@@ -108,6 +108,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             }
             return Err(Error::NonFinite { what: "loss", step });
         }
+        if step + 1 == total {
+            // Before clipping, as the probes' gradients.
+            grad_norms = mlp.weight_grad_norms();
+        }
         let grad_norm = {
             let mut ps = mlp.params();
             let norm = match spec.optimizer.clip_norm {
@@ -121,6 +125,14 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         };
         record.grad_norm = grad_norm;
         if !grad_norm.is_finite() {
+            if probe.is_none() {
+                // Measure the failing step as for a non-finite loss: the
+                // same forward and backward again, tapped (the gradients
+                // are written over, clipped or not).
+                mlp.set_tap(Tap::Scalars);
+                forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+                probe = Some(prober.observe(step, &mlp.blocks()));
+            }
             // The step ran: its row, then where the non-finite values are.
             sink.event(&Event::Step(&record));
             if let Some(p) = &probe {
@@ -130,9 +142,6 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
                 what: "gradient",
                 step,
             });
-        }
-        if step + 1 == total {
-            grad_norms = mlp.weight_grad_norms();
         }
         optimizer.step(&mut mlp.params(), lr);
         if let Some(p) = &mut probe {

@@ -57,6 +57,12 @@ impl<T: Scalar> Dense<T> {
         activation: Option<ActivationLayer<T>>,
         (container, index): (&str, usize),
     ) -> Self {
+        // A norm "after" a missing activation is a norm before it.
+        let placement = if activation.is_none() {
+            NormPlacement::Before
+        } else {
+            placement
+        };
         let norm_index = match placement {
             NormPlacement::Before => index + 1,
             NormPlacement::After => index + 2,

@@ -64,15 +64,17 @@ impl<T: Scalar> Prober<T> {
         }
     }
 
-    /// What the blocks measure at step `step`.
+    /// What the blocks measure at step `step`: histograms on their
+    /// cadence (with the scalars: a histogram step is a recorded step),
+    /// scalars on theirs.
     pub fn tap_at(&self, step: usize) -> Tap {
         match (
             self.config.scalars_at(step),
             self.config.histograms_at(step),
         ) {
-            (false, _) => Tap::Off,
+            (_, true) => Tap::Histograms,
             (true, false) => Tap::Scalars,
-            (true, true) => Tap::Histograms,
+            (false, false) => Tap::Off,
         }
     }
 
@@ -267,5 +269,15 @@ mod tests {
             .iter()
             .all(|b| b.figures() == &Figures::default()));
         assert_eq!(prober.tap_at(2), Tap::Scalars);
+        // Histograms keep their own cadence, recorded steps or not.
+        let sparse = Prober::<f64>::new(ProbeConfig {
+            every: 3,
+            histogram_every: 100,
+        });
+        let taps: Vec<Tap> = [0, 3, 100, 101].iter().map(|&s| sparse.tap_at(s)).collect();
+        assert_eq!(
+            taps,
+            [Tap::Histograms, Tap::Scalars, Tap::Histograms, Tap::Off]
+        );
     }
 }

@@ -324,7 +324,20 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
         r.spec.optimizer.lr
     );
     let ratio = first_last_ratio(r);
-    if ratio.is_finite() {
+    let non_finite = r.probes.last().and_then(|p| {
+        let bad = p.layers.iter().filter(|l| l.weight_grad.non_finite() > 0);
+        let layers: Vec<usize> = bad.map(|l| l.layer).collect();
+        (!layers.is_empty()).then_some((p.step, layers))
+    });
+    if let Some((step, layers)) = non_finite {
+        // A norm over the finite entries would understate a blown-up
+        // gradient: say what happened instead.
+        s.push_str(&format!(
+            " The gradient: NaN or infinite entries in the weight gradients of layers {} at \
+             step {step}.",
+            crate::analysis::diagnose::layer_list(&layers)
+        ));
+    } else if ratio.is_finite() {
         let what = if ratio < 1e-2 {
             "it vanishes on the way to the input"
         } else if ratio > 1e2 {
@@ -333,7 +346,7 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
             "it reaches the first layer"
         };
         s.push_str(&format!(
-            " The gradient: the first layer's weight gradient is {} of the last layer's at the last step: {what}.",
+            " The gradient: the first layer's weight gradient is {} of the last layer's at the last recorded step: {what}.",
             sci(ratio)
         ));
     }
@@ -486,7 +499,7 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.contains("is 4.00e-17 of the last layer's at the last step: it vanishes"),
+            s.contains("is 4.00e-17 of the last layer's at the last recorded step: it vanishes"),
             "{s}"
         );
         assert!(
@@ -500,6 +513,39 @@ mod tests {
             "{s}"
         );
         assert!(summary(&r, &[]).contains("Verdict: no problem found"));
+        // A blown-up gradient is named, not measured by its finite entries.
+        let layer = |i: usize, nan: u64| crate::probe::LayerProbe {
+            layer: i,
+            path: format!("layers.{i}"),
+            weight: Default::default(),
+            weight_grad: crate::probe::TensorStats {
+                n: 4,
+                nan,
+                sum_sq: 1.0,
+                ..Default::default()
+            },
+            bias_grad: None,
+            pre_grad: Default::default(),
+            out_grad: Default::default(),
+            pre: Default::default(),
+            pre_pct: [0.0; 3],
+            out: Default::default(),
+            saturated: f64::NAN,
+            dead: f64::NAN,
+            update_ratio: f64::NAN,
+            series: Vec::new(),
+        };
+        r.probes.push(crate::probe::StepProbe {
+            step: 7,
+            layers: vec![layer(0, 3), layer(1, 0)],
+            histograms: Vec::new(),
+        });
+        let s = summary(&r, &[]);
+        assert!(
+            s.contains("NaN or infinite entries in the weight gradients of layers 0 at step 7."),
+            "{s}"
+        );
+        assert!(!s.contains("it vanishes"), "{s}");
     }
 
     #[test]

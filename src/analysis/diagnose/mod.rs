@@ -18,7 +18,7 @@ mod finding;
 mod remedies;
 mod rules;
 mod series;
-pub use series::classes;
+pub use series::{classes, layer_list};
 #[cfg(test)]
 mod tests;
 pub mod thresholds;
