@@ -23,7 +23,8 @@ pub const UPDATE_SAMPLE: usize = 4096;
 pub struct ProbeConfig {
     /// Record per-layer scalars every this many steps (0 = never).
     pub every: usize,
-    /// Record histograms every this many steps (0 = never).
+    /// Record histograms every this many steps (0 = never); such a step
+    /// records the per-layer scalars too.
     pub histogram_every: usize,
 }
 
