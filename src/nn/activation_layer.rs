@@ -22,7 +22,7 @@ use super::layer::{Layer, Mode};
 use super::Activation;
 use crate::probe::{PERCENTILE_SAMPLE, SATURATION_FRACTION};
 use crate::tensor::Grads;
-use crate::tensor::{in_halves, tensor_stats, Matrix, Scalar, Split, TensorStats};
+use crate::tensor::{in_halves, tensor_stats, Matrix, Scalar, Split, TensorStats, PARALLEL_MIN};
 
 /// Entries per block of a measured pass: 8 KiB of f32, so a block's input
 /// and output (or `dL/dh` and `dL/dz`) stay in a 32 KiB L1 while they are
@@ -30,10 +30,6 @@ use crate::tensor::{in_halves, tensor_stats, Matrix, Scalar, Split, TensorStats}
 /// cost about 6.2% with blocks of 4,096, 5.2% with 2,048, and the same
 /// within noise with 1,024.
 pub const TAP_BLOCK: usize = 2048;
-
-/// Entries below which a pass stays on one thread (waking the other worker
-/// costs a few microseconds; a sigmoid over 16K entries takes about 10).
-const PARALLEL_MIN: usize = 1 << 14;
 
 /// What a measured forward and backward saw; `None` where nothing was
 /// measured (a backward that skipped `dL/dz`).

@@ -32,7 +32,7 @@
 //! ```
 
 use super::layer::{join, Layer, Mode, NamedParam};
-use crate::tensor::{in_halves, Grads, Matrix, Param, Scalar, Split};
+use crate::tensor::{in_halves, Grads, Matrix, Param, Scalar, Split, PARALLEL_MIN};
 use std::ops::Range;
 
 /// Batch Normalization over features.
@@ -102,10 +102,6 @@ impl<T: Scalar> BatchNorm<T> {
         })
     }
 }
-
-/// Entries below which a pass stays on one thread (the activations'
-/// threshold: on smaller layers a second thread costs more than it saves).
-const PARALLEL_MIN: usize = 1 << 14;
 
 /// Per-feature results `(a, b)` of `run` over the features `0..f`, on
 /// halves of the features across the pool's threads when that pays

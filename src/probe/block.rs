@@ -20,7 +20,7 @@
 //! ```
 
 use super::{HistTensor, Histogram, Series};
-use crate::tensor::{in_halves, tensor_stats, Param, Scalar, Split, TensorStats};
+use crate::tensor::{in_halves, tensor_stats, Param, Scalar, Split, TensorStats, PARALLEL_MIN};
 
 /// Saturated: derivative below this fraction of its maximum (for sigmoid
 /// and tanh, Glorot & Bengio's `|tanh| > 0.97` notion).
@@ -97,9 +97,6 @@ pub trait Block<T: Scalar>: Send + Sync {
     /// with its gradient.
     fn weight(&self) -> &Param<T>;
 }
-
-/// Entries below which [`measure`] stays on one thread.
-const PARALLEL_MIN: usize = 1 << 14;
 
 /// [`tensor_stats`] of `values` on the current pool's threads: halves in
 /// parallel, merged in order. For a tensor one thread would otherwise

@@ -26,5 +26,5 @@ pub use operand::{Backend, Op};
 pub use param::{Grads, Param};
 pub use pool::{default_threads, max_threads, param_pass_in_parallel, with_threads};
 pub use scalar::Scalar;
-pub use split::{in_halves, Halve, Rows, Split};
+pub use split::{in_halves, Halve, Rows, Split, PARALLEL_MIN};
 pub use stats::{percentiles, tensor_stats, TensorStats};

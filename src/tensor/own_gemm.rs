@@ -23,6 +23,8 @@
 //! GEMM").
 
 use super::operand::{oriented, strides, Op};
+#[cfg(target_arch = "x86_64")]
+use super::PARALLEL_MIN;
 use super::{Matrix, Scalar};
 
 /// f32 entries in one core's L2 (1 MiB on the Zen 4 machines we build on):
@@ -135,10 +137,6 @@ thread_local! {
     static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// Entries below which a transpose stays on one thread.
-#[cfg(target_arch = "x86_64")]
-const TRANSPOSE_PARALLEL_MIN: usize = 1 << 14;
-
 /// `out = a^T`, row-major (`a.cols() x a.rows()`): `a`'s columns cut in
 /// halves (on multiples of 16, the kernel's transpose block) across up to
 /// `threads` threads when there is enough work.
@@ -151,7 +149,7 @@ fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
     // Cut on columns: `rows * cols >= MIN` is `cols >= ceil(MIN / rows)`.
     let min_cols = match rows {
         0 => usize::MAX,
-        _ => TRANSPOSE_PARALLEL_MIN.div_ceil(rows),
+        _ => PARALLEL_MIN.div_ceil(rows),
     };
     let split = Split::new(cols, 16, threads).min(min_cols);
     // Column `c` of `a` is row `c` of `out`, `rows` entries long.
@@ -257,7 +255,7 @@ mod tests {
         }
         let a = seq32(70, 300, 4.0);
         let b = seq32(150, 300, 5.0);
-        // The copy splits: 70 x 300 entries >= TRANSPOSE_PARALLEL_MIN.
+        // The copy splits: 70 x 300 entries >= PARALLEL_MIN.
         for op_b in [Op::N, Op::T] {
             let b = match op_b {
                 Op::N => b.transpose(),

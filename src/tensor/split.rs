@@ -38,6 +38,12 @@
 
 use std::ops::Range;
 
+/// Entries below which a memory-bound pass (an activation, BatchNorm's
+/// passes, statistics, a transpose) stays on one thread: waking the other
+/// worker costs a few microseconds, and a sigmoid over 16K entries takes
+/// about 10. One threshold for all of them.
+pub const PARALLEL_MIN: usize = 1 << 14;
+
 /// Something that can be cut in two at an entry index: a slice, a range,
 /// or a tuple of them cut at the same index.
 pub trait Halve: Sized + Send {
