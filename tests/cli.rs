@@ -609,3 +609,73 @@ fn printed_commands_run_as_printed() {
         String::from_utf8_lossy(&again.stderr)
     );
 }
+
+/// `runs` shows what each run takes; `rm` removes runs (ids, ranges,
+/// `last`) with everything recorded about them, and `gc` gives the space
+/// back. A store other than `gradscope.db` is named in the printed
+/// commands, so they run as printed.
+#[test]
+fn runs_show_their_size_and_rm_and_gc_reclaim_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = |steps: &str| {
+        let out = gradscope_in(dir.path())
+            .args([
+                "--db",
+                "my runs.db",
+                "train",
+                "--data",
+                "xor",
+                "--depth",
+                "2",
+            ])
+            .args(["--width", "16", "--steps", steps])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let printed = train("400");
+    assert!(printed.contains("--db 'my runs.db' inspect 1"), "{printed}");
+    for _ in 0..3 {
+        train("10");
+    }
+    let db = dir.path().join("my runs.db");
+    let runs = |json: bool| {
+        let mut c = gradscope_in(dir.path());
+        c.args(["--db", "my runs.db", "runs"]);
+        if json {
+            c.arg("--json");
+        }
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    let table = runs(false);
+    assert!(table.contains(" size") && table.contains(" kB"), "{table}");
+    let rows: serde_json::Value = serde_json::from_str(&runs(true)).unwrap();
+    let bytes: Vec<u64> = (0..4).map(|i| rows[i]["bytes"].as_u64().unwrap()).collect();
+    assert!(bytes[0] > 10 * bytes[1], "{bytes:?}");
+
+    gradscope_in(dir.path())
+        .args(["--db", "my runs.db", "rm", "1", "2-3"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("removed 3 runs"));
+    let before = std::fs::metadata(&db).unwrap().len();
+    gradscope_in(dir.path())
+        .args(["--db", "my runs.db", "gc"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("given back"));
+    assert!(std::fs::metadata(&db).unwrap().len() < before);
+    let rows: serde_json::Value = serde_json::from_str(&runs(true)).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["id"], 4);
+    gradscope_in(dir.path())
+        .args(["--db", "my runs.db", "rm", "9"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no run 9"));
+}

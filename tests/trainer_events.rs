@@ -94,3 +94,53 @@ fn regression_an_untapped_non_finite_gradient_step_is_measured() {
     );
     assert_eq!(events, [("step", 0), ("probe", 0)]);
 }
+
+/// The probes a run of `steps` steps on `xor` records, with `more` (a
+/// `[probe]` section, a `[schedule]`).
+fn probed_steps(steps: usize, more: &str) -> Vec<usize> {
+    let spec = Spec::from_toml(
+        &format!(
+            "steps = {steps}\nbatch = 8\n[optimizer]\nlr = 0.01\n\
+             [data]\nname = \"xor\"\ntrain_size = 64\ntest_size = 16\n{more}"
+        ),
+        "test",
+    )
+    .unwrap();
+    let data = spec.prepare_data().unwrap();
+    let mut events = Steps::default();
+    let _ = train(&spec, &data, &mut events);
+    events
+        .0
+        .iter()
+        .filter(|e| e.0 == "probe")
+        .map(|e| e.1)
+        .collect()
+}
+
+/// The default cadence in a real run: every step, then every 10th, then
+/// every 100th, and the last step.
+#[test]
+fn probes_thin_out_by_decades_and_take_the_last_step() {
+    let steps = probed_steps(250, "[probe]\nthin_after = 20\nanomaly_window = 0");
+    let expected: Vec<usize> = (0..20)
+        .chain((20..200).step_by(10))
+        .chain([200, 249])
+        .collect();
+    assert_eq!(steps, expected);
+}
+
+/// The learning rate jumps 600-fold at step 100 and blows the gradient
+/// up until the run diverges: once its norm has jumped, every step is
+/// probed (the regular stride there is 100). A small batch's noisy norm
+/// (swings of a decade and more from step to step) opens no window.
+#[test]
+fn a_gradient_jump_makes_the_next_steps_probed() {
+    let probe = "[probe]\nthin_after = 5\nhistogram_every = 0\nanomaly_window = 50\n";
+    let calm = probed_steps(300, probe);
+    assert_eq!(calm.len(), 5 + 4 + 2 + 1, "{calm:?}");
+    let jump = "[schedule]\nname = \"step\"\nevery = 100\ngamma = 600.0\n";
+    let wild = probed_steps(300, &format!("{probe}{jump}"));
+    let after: Vec<usize> = wild.iter().copied().filter(|&s| s > 100).collect();
+    assert!(after.len() >= 3, "{wild:?}");
+    assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{wild:?}");
+}

@@ -459,11 +459,11 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
     for (w, threads) in shapes {
         let configs = [
             None,
+            Some(ProbeConfig::every_step()),
             Some(ProbeConfig {
-                every: 1,
-                histogram_every: 0,
+                histogram_every: 100,
+                ..ProbeConfig::every_step()
             }),
-            Some(ProbeConfig::default()),
         ];
         let mut benches = configs
             .iter()

@@ -7,7 +7,7 @@
 use super::render::render_findings;
 use gradscope::analysis::diagnose::Finding;
 use gradscope::experiment::{Dtype, RunRecord};
-use gradscope::probe::{StepProbe, TensorStats};
+use gradscope::probe::{pick_steps, StepProbe, TensorStats};
 use std::fmt::Write;
 
 /// Width of the log-scale bar, in characters.
@@ -52,13 +52,8 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
     if n == 0 {
         let _ = writeln!(out, "\n(no probes recorded)");
     } else {
-        let picks = [0, n / 2, n - 1];
-        let mut seen = Vec::new();
-        for &i in &picks {
-            if seen.contains(&i) {
-                continue;
-            }
-            seen.push(i);
+        let steps: Vec<usize> = record.probes.iter().map(|p| p.step).collect();
+        for i in pick_steps(&steps, &[0.0, 0.5, 1.0]) {
             out.push('\n');
             out.push_str(&depth_table(&record.probes[i], spec.dtype));
         }
@@ -258,6 +253,18 @@ pub fn sparkline(values: &[f64], width: usize, log: bool) -> String {
         .collect()
 }
 
+/// `value` of each probe, repeated for each step it stands for (to the
+/// next probe), so a sparkline's width is training time even where the
+/// probes are denser (early, after an anomaly).
+fn over_steps(probes: &[StepProbe], value: impl Fn(&StepProbe) -> f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    for (i, p) in probes.iter().enumerate() {
+        let span = probes.get(i + 1).map_or(1, |next| next.step - p.step);
+        out.extend(std::iter::repeat_n(value(p), span.max(1)));
+    }
+    out
+}
+
 fn sparklines(record: &RunRecord) -> String {
     let mut out = String::new();
     let loss: Vec<f64> = record.steps.iter().map(|s| s.loss).collect();
@@ -271,28 +278,15 @@ fn sparklines(record: &RunRecord) -> String {
     );
     let depth = record.depth();
     if depth > 0 {
-        let first: Vec<f64> = record
-            .probes
-            .iter()
-            .map(|p| p.layers[0].weight_grad.l2())
-            .collect();
-        let last: Vec<f64> = record
-            .probes
-            .iter()
-            .map(|p| p.layers[depth - 1].weight_grad.l2())
-            .collect();
-        let _ = writeln!(
-            out,
-            "{:<22} {}",
-            "|dL/dW| layer 1 (log)",
-            sparkline(&first, 60, true)
-        );
-        let _ = writeln!(
-            out,
-            "{:<22} {}",
-            format!("|dL/dW| layer {depth} (log)"),
-            sparkline(&last, 60, true)
-        );
+        for layer in [0, depth - 1] {
+            let norms = over_steps(&record.probes, |p| p.layers[layer].weight_grad.l2());
+            let _ = writeln!(
+                out,
+                "{:<22} {}",
+                format!("|dL/dW| layer {layer} (log)"),
+                sparkline(&norms, 60, true)
+            );
+        }
     }
     out
 }

@@ -12,7 +12,11 @@ mod record;
 mod render;
 mod report;
 mod runs;
+mod space;
 mod train;
+
+/// The store's file when `--db` is not given.
+pub const DEFAULT_DB: &str = "gradscope.db";
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,7 +27,7 @@ use std::process::ExitCode;
 #[command(name = "gradscope", version, about, long_about = None)]
 struct Cli {
     /// The run store (SQLite), one file per workspace.
-    #[arg(long, global = true, default_value = "gradscope.db")]
+    #[arg(long, global = true, default_value = DEFAULT_DB)]
     db: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -41,8 +45,12 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a self-contained HTML report (and PNG figures) of one or more runs.
     Report(report::ReportArgs),
-    /// List the recorded runs.
+    /// List the recorded runs, with what each takes on disk.
     Runs(runs::RunsArgs),
+    /// Remove runs from the store (ids, ranges such as 3-7, or `last`).
+    Rm(space::RmArgs),
+    /// Give the space of removed runs back to the disk (VACUUM the store).
+    Gc(space::GcArgs),
     /// Train three nets of 20 hidden layers on bundled MNIST: the vanishing gradient and two remedies.
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
@@ -60,6 +68,8 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &cli.db),
         Command::Report(args) => report::run(args, &cli.db),
         Command::Runs(args) => runs::run(args, &cli.db),
+        Command::Rm(args) => space::rm(args, &cli.db),
+        Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),
     };
     match result {

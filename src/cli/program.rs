@@ -25,6 +25,29 @@ pub fn runnable(command: &str) -> String {
     with_program(command, program())
 }
 
+/// This program with `args`, runnable as printed: with `--db PATH` when
+/// the store is not the default `gradscope.db`.
+pub fn command(args: &[&str], db: &Path) -> String {
+    let mut words = vec![program().to_string()];
+    if db != Path::new(super::DEFAULT_DB) {
+        words.push("--db".into());
+        words.push(quoted(&db.display().to_string()));
+    }
+    words.extend(args.iter().map(|a| a.to_string()));
+    words.join(" ")
+}
+
+/// `word` as a shell reads it: bare when it holds only safe characters,
+/// else in single quotes.
+fn quoted(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 /// `gradscope` when the first `gradscope` on the path is `exe`, else
 /// `exe` relative to `cwd` (`./target/release/gradscope`) or absolute.
 fn choose(

@@ -1,6 +1,7 @@
-//! `gradscope runs`: the runs in the store.
+//! `gradscope runs`: the runs in the store, with what each takes on disk.
 
 use super::record::open_existing;
+use super::space::bytes;
 use clap::Args;
 use std::path::Path;
 
@@ -16,13 +17,23 @@ pub struct RunsArgs {
 pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
     let store = open_existing(db)?;
     let runs = store.runs()?;
+    let sizes = store.run_sizes()?;
+    let size = |id: i64| sizes.get(&id).copied().unwrap_or(0);
     if args.json {
-        println!("{}", serde_json::to_string(&runs)?);
+        let rows: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::to_value(r)?;
+                v["bytes"] = size(r.id).into();
+                Ok(v)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
     println!(
-        "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9}",
-        "id", "name", "status", "steps", "loss", "held-out"
+        "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9} {:>9}",
+        "id", "name", "status", "steps", "loss", "held-out", "size"
     );
     for r in &runs {
         let opt = |v: Option<f64>, pct: bool| match v {
@@ -31,13 +42,21 @@ pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
             None => "-".into(),
         };
         println!(
-            "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9}",
+            "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9} {:>9}",
             r.id,
             truncate(&r.name, 20),
             r.status.name(),
             format!("{}/{}", r.steps, r.total_steps),
             opt(r.last_loss, false),
-            opt(r.test_accuracy, true)
+            opt(r.test_accuracy, true),
+            bytes(size(r.id))
+        );
+    }
+    if !runs.is_empty() {
+        println!(
+            "{} in all (`{}` removes runs)",
+            bytes(store.file_bytes()),
+            super::program::command(&["rm", "RUN"], db)
         );
     }
     Ok(())

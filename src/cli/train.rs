@@ -169,8 +169,13 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     } else {
         print_summary(output, &spec, &summary);
         if let Some(id) = outcome.run_id {
-            let hint = format!("  run {id}: `gradscope inspect {id}`, `gradscope report {id}`");
-            println!("{}", super::program::runnable(&hint));
+            let id = id.to_string();
+            let db = db.unwrap_or(Path::new(super::DEFAULT_DB));
+            println!(
+                "  run {id}: `{}`, `{}`",
+                super::program::command(&["inspect", &id], db),
+                super::program::command(&["report", &id], db)
+            );
         }
     }
     Ok(())

@@ -74,7 +74,7 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     });
     let mut batches = Batches::new(train.len(), spec.batch, spec.seed);
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
-    let mut prober = Prober::<T>::new(spec.probe);
+    let mut prober = Prober::<T>::new(spec.probe).with_total(total);
     let mut train_seconds = 0.0;
     let mut grad_norms = Vec::new();
     for step in 0..total {
@@ -124,6 +124,7 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             norm
         };
         record.grad_norm = grad_norm;
+        prober.note(step, grad_norm);
         if !grad_norm.is_finite() {
             if probe.is_none() {
                 // Measure the failing step as for a non-finite loss: the

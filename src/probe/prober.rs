@@ -8,61 +8,45 @@
 //! keeps a sample of each block's weight) and [`Prober::finish`] after the
 //! optimizer's update (update:data ratios against that sample).
 
-use super::{Block, Figures, HistogramRecord, LayerProbe, StepProbe, Tap};
+use super::{Block, Cadence, Figures, HistogramRecord, LayerProbe, ProbeConfig, StepProbe, Tap};
 use crate::tensor::{tensor_stats, Matrix, Scalar, TensorStats};
-use serde::{Deserialize, Serialize};
 
 /// Weights sampled (an even stride) for the update:data ratio: the ratio of
 /// two standard deviations, which a sample of this size estimates to about
 /// 2% (sampling keeps the per-step cost of the ratio negligible).
 pub const UPDATE_SAMPLE: usize = 4096;
 
-/// How often to probe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeConfig {
-    /// Record per-layer scalars every this many steps (0 = never).
-    pub every: usize,
-    /// Record histograms every this many steps (0 = never); such a step
-    /// records the per-layer scalars too.
-    pub histogram_every: usize,
-}
-
-impl Default for ProbeConfig {
-    fn default() -> Self {
-        Self {
-            every: 1,
-            histogram_every: 100,
-        }
-    }
-}
-
-impl ProbeConfig {
-    /// Whether step `step` (0-based) records scalars.
-    pub fn scalars_at(&self, step: usize) -> bool {
-        self.every > 0 && step.is_multiple_of(self.every)
-    }
-
-    /// Whether step `step` records histograms.
-    pub fn histograms_at(&self, step: usize) -> bool {
-        self.histogram_every > 0 && step.is_multiple_of(self.histogram_every)
-    }
-}
-
 /// Probes a network's blocks step after step.
 pub struct Prober<T> {
-    /// The cadence.
-    pub config: ProbeConfig,
+    cadence: Cadence,
     snapshots: Vec<Vec<T>>,
 }
 
 impl<T: Scalar> Prober<T> {
-    /// A prober with `config`.
+    /// A prober on `config`'s cadence, in a run of unknown length.
     pub fn new(config: ProbeConfig) -> Self {
         Self {
-            config,
+            cadence: Cadence::new(config),
             snapshots: Vec::new(),
         }
+    }
+
+    /// The same, for a run of `total` steps (its last step is probed).
+    pub fn with_total(mut self, total: usize) -> Self {
+        self.cadence = self.cadence.with_total(total);
+        self
+    }
+
+    /// The cadence.
+    pub fn cadence(&self) -> &Cadence {
+        &self.cadence
+    }
+
+    /// Tells the cadence step `step`'s global gradient norm (before
+    /// clipping): an anomaly makes the next steps probed. Returns whether
+    /// the step was an anomaly.
+    pub fn note(&mut self, step: usize, grad_norm: f64) -> bool {
+        self.cadence.note(step, grad_norm)
     }
 
     /// What the blocks measure at step `step`: histograms on their
@@ -70,8 +54,8 @@ impl<T: Scalar> Prober<T> {
     /// scalars on theirs.
     pub fn tap_at(&self, step: usize) -> Tap {
         match (
-            self.config.scalars_at(step),
-            self.config.histograms_at(step),
+            self.cadence.scalars_at(step),
+            self.cadence.histograms_at(step),
         ) {
             (_, true) => Tap::Histograms,
             (true, false) => Tap::Scalars,
@@ -261,7 +245,7 @@ mod tests {
         let mut mlp = MlpConfig::new(5, 3).depth(1, 4).build::<f64>(1).unwrap();
         let prober = Prober::<f64>::new(ProbeConfig {
             every: 2,
-            histogram_every: 0,
+            ..ProbeConfig::every_step()
         });
         prober.arm(1, mlp.blocks_mut());
         mlp.forward(&Matrix::filled(2, 5, 0.5), Mode::Train);
@@ -274,6 +258,7 @@ mod tests {
         let sparse = Prober::<f64>::new(ProbeConfig {
             every: 3,
             histogram_every: 100,
+            ..ProbeConfig::every_step()
         });
         let taps: Vec<Tap> = [0, 3, 100, 101].iter().map(|&s| sparse.tap_at(s)).collect();
         assert_eq!(

@@ -160,3 +160,52 @@ impl StepProbe {
         })
     }
 }
+
+/// Indices of the `steps` (ascending) nearest to each of `fractions` of
+/// their span (0 the first step, 1 the last: fractions of training, not of
+/// the probes, which are denser early), without repeats.
+pub fn pick_steps(steps: &[usize], fractions: &[f64]) -> Vec<usize> {
+    let (Some(&first), Some(&last)) = (steps.first(), steps.last()) else {
+        return Vec::new();
+    };
+    let span = (last - first) as f64;
+    let mut v: Vec<usize> = fractions
+        .iter()
+        .map(|f| {
+            let target = first as f64 + f * span;
+            let after = steps.partition_point(|&s| (s as f64) < target);
+            // The nearer of the steps on either side of the target (the later
+            // one on a tie, as rounding half up).
+            match after {
+                0 => 0,
+                i if i == steps.len() => i - 1,
+                i if target - (steps[i - 1] as f64) < steps[i] as f64 - target => i - 1,
+                i => i,
+            }
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_quarters_without_repeats() {
+        const Q: &[f64] = &[0.0, 0.25, 0.5, 1.0];
+        let every: Vec<usize> = (0..=100).collect();
+        assert_eq!(pick_steps(&[], Q), Vec::<usize>::new());
+        assert_eq!(pick_steps(&[7], Q), vec![0]);
+        assert_eq!(pick_steps(&[0, 1], Q), vec![0, 1]);
+        assert_eq!(pick_steps(&every, Q), vec![0, 25, 50, 100]);
+        // Dense early, sparse late: quarters of the steps, not of the list.
+        let thinned: Vec<usize> = (0..100).chain((100..=1000).step_by(100)).collect();
+        let steps: Vec<usize> = pick_steps(&thinned, Q)
+            .iter()
+            .map(|&i| thinned[i])
+            .collect();
+        assert_eq!(steps, [0, 300, 500, 1000]);
+    }
+}

@@ -8,7 +8,7 @@ use super::svg::{
     W,
 };
 use crate::experiment::RunRecord;
-use crate::probe::StepProbe;
+use crate::probe::{pick_steps, StepProbe};
 
 /// One line: its legend label, colour and the probe it draws.
 struct Line<'a> {
@@ -63,22 +63,10 @@ fn render_lines(title: &str, lines: &[Line<'_>]) -> String {
     svg.finish()
 }
 
-/// Indices of the first, 25%, 50% and last of `n` items, without repeats.
-pub fn pick(n: usize) -> Vec<usize> {
-    if n == 0 {
-        return Vec::new();
-    }
-    let mut v: Vec<usize> = [0.0, 0.25, 0.5, 1.0]
-        .iter()
-        .map(|f| ((n - 1) as f64 * f).round() as usize)
-        .collect();
-    v.dedup();
-    v
-}
-
 /// One run's profile at its first, 25%, 50% and last recorded steps.
 pub fn render(title: &str, record: &RunRecord) -> String {
-    let lines: Vec<Line<'_>> = pick(record.probes.len())
+    let steps: Vec<usize> = record.probes.iter().map(|p| p.step).collect();
+    let lines: Vec<Line<'_>> = pick_steps(&steps, &[0.0, 0.25, 0.5, 1.0])
         .into_iter()
         .enumerate()
         .map(|(k, i)| Line {
@@ -111,17 +99,4 @@ pub fn compare(title: &str, runs: &[(String, &RunRecord)]) -> String {
         return placeholder(title, "no probes recorded");
     }
     render_lines(title, &lines)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn picks_quarters_without_repeats() {
-        assert_eq!(pick(0), Vec::<usize>::new());
-        assert_eq!(pick(1), vec![0]);
-        assert_eq!(pick(2), vec![0, 1]);
-        assert_eq!(pick(101), vec![0, 25, 50, 100]);
-    }
 }

@@ -2,8 +2,8 @@
 //! probed tensor (the delta `dL/dz` or the weight gradient `dL/dW`).
 //!
 //! Rows are layers, the input side at the bottom; columns are recorded
-//! steps, merged into at most [`MAX_COLUMNS`] bins (the mean of log10 in a
-//! bin, a geometric mean of the norms). Colour is viridis over whole
+//! steps, merged into at most [`MAX_COLUMNS`] bins of equal spans of steps
+//! (the mean of log10 in a bin, a geometric mean of the norms). Colour is viridis over whole
 //! decades; a cell whose norm is exactly zero is light grey, one with a
 //! NaN or infinity dark grey, each with its legend entry. A white dot marks
 //! a cell whose tensor had subnormal entries (non-zero, below the dtype's
@@ -13,7 +13,7 @@
 use super::color::{self, INK, NON_FINITE, ZERO};
 use super::svg::{decade_ticks, linear_ticks, num, placeholder, Area, Scale, Svg, Ticks, H, W};
 use crate::experiment::RunRecord;
-use crate::probe::{LayerProbe, TensorStats};
+use crate::probe::{LayerProbe, StepProbe, TensorStats};
 
 /// Most columns drawn; more recorded steps are binned.
 pub const MAX_COLUMNS: usize = 100;
@@ -80,18 +80,41 @@ pub fn union(a: Option<(i32, i32)>, b: Option<(i32, i32)>) -> Option<(i32, i32)>
     }
 }
 
-/// Column bins over the probes (at most [`MAX_COLUMNS`]), and their cells
-/// per layer, with whether any of them had subnormal entries.
+/// The columns, as the index of each one's first probe, then the number
+/// of probes: one probe per column when they fit in [`MAX_COLUMNS`], else
+/// the probes of each of [`MAX_COLUMNS`] equal spans of steps (probes are
+/// denser early: a column is a stretch of training, not a count of
+/// probes). A span without a probe is drawn by the column before it.
+fn column_bounds(probes: &[StepProbe]) -> Vec<usize> {
+    let n = probes.len();
+    if n <= MAX_COLUMNS {
+        return (0..=n).collect();
+    }
+    let first = probes[0].step;
+    let span = (probes[n - 1].step - first + 1) as f64;
+    let mut bounds = Vec::with_capacity(MAX_COLUMNS + 1);
+    let mut column = None;
+    for (i, p) in probes.iter().enumerate() {
+        let c = ((p.step - first) as f64 / span * MAX_COLUMNS as f64) as usize;
+        if column != Some(c) {
+            bounds.push(i);
+            column = Some(c);
+        }
+    }
+    bounds.push(n);
+    bounds
+}
+
+/// Column bins over the probes ([`column_bounds`]), and their cells per
+/// layer, with whether any of them had subnormal entries.
 fn grid(record: &RunRecord, tensor: fn(&LayerProbe) -> &TensorStats) -> Vec<Vec<(Cell, bool)>> {
     let probes = &record.probes;
     let depth = record.depth();
     if probes.is_empty() || depth == 0 {
         return Vec::new();
     }
-    let n = probes.len();
-    let cols = n.min(MAX_COLUMNS);
-    let bounds: Vec<usize> = (0..=cols).map(|c| c * n / cols).collect();
-    (0..cols)
+    let bounds = column_bounds(probes);
+    (0..bounds.len() - 1)
         .map(|c| {
             (0..depth)
                 .map(|l| {
@@ -137,9 +160,9 @@ pub fn render(
     if grid.is_empty() {
         return placeholder(title, "no probes recorded");
     }
-    let (probes, depth, cols) = (&record.probes, record.depth(), grid.len());
+    let (probes, depth) = (&record.probes, record.depth());
     let n = probes.len();
-    let bounds: Vec<usize> = (0..=cols).map(|c| c * n / cols).collect();
+    let bounds = column_bounds(probes);
     let (lo, hi) = union(scale, log_range(&grid)).unwrap_or((-1, 0));
     let mut svg = Svg::new(title, W, H);
     let a = Area::standard(150.0);

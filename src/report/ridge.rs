@@ -5,10 +5,9 @@
 //! decades, towards the input.
 
 use super::color;
-use super::depth::pick;
 use super::svg::{decade_ticks, placeholder, Area, Scale, Svg, Ticks, H, W};
 use crate::experiment::RunRecord;
-use crate::probe::{HistTensor, Histogram, StepProbe, BIN_WIDTH};
+use crate::probe::{pick_steps, HistTensor, Histogram, StepProbe, BIN_WIDTH};
 
 /// The tensor drawn.
 pub const TENSOR: HistTensor = HistTensor::WeightGrad;
@@ -31,7 +30,11 @@ pub fn render(title: &str, record: &RunRecord) -> String {
         .iter()
         .filter(|p| p.histograms.iter().any(|h| h.tensor == TENSOR))
         .collect();
-    let picked: Vec<&StepProbe> = pick(with.len()).into_iter().map(|i| with[i]).collect();
+    let steps: Vec<usize> = with.iter().map(|p| p.step).collect();
+    let picked: Vec<&StepProbe> = pick_steps(&steps, &[0.0, 0.25, 0.5, 1.0])
+        .into_iter()
+        .map(|i| with[i])
+        .collect();
     let depth = record.depth();
     // Occupied bins over everything drawn.
     let (mut lo, mut hi) = (usize::MAX, 0);

@@ -10,7 +10,8 @@
 //! hands events to a writer thread; the thread commits them in batched
 //! transactions, so training never waits on disk and a kill loses at most
 //! the last uncommitted batch. [`Store::load`] reads a run back as a
-//! [`RunRecord`].
+//! [`RunRecord`]. [`Store::run_sizes`], [`Store::remove_runs`] and
+//! [`Store::compact`] account for and reclaim disk space.
 //!
 //! [`Sink`]: crate::experiment::trainer::Sink
 //! [`RunRecord`]: crate::experiment::RunRecord
@@ -19,11 +20,13 @@ mod codec;
 mod host;
 mod reader;
 mod schema;
+mod space;
 mod writer;
 
 pub use host::git_describe;
 pub use reader::RunRow;
 pub use schema::SCHEMA_VERSION;
+pub use space::Compacted;
 pub use writer::{RunWriter, FLUSH_INTERVAL, FLUSH_ROWS};
 
 use crate::error::{Error, Result};

@@ -1,5 +1,11 @@
 //! Reductions the rules share: medians over steps, depth profiles of
 //! log10 norms, line fits over layers, the number of classes.
+//!
+//! Probes are not evenly spaced (the cadence probes every step early and
+//! after an anomaly, sparser later), so a median over probed steps weighs
+//! each probe by the steps it stands for ([`step_weights`]): a median over
+//! training time, not over how often it was measured. With an even
+//! cadence every weight is equal and it is the plain median.
 
 use crate::experiment::RunRecord;
 use crate::probe::{LayerProbe, StepProbe, TensorStats};
@@ -7,18 +13,46 @@ use crate::probe::{LayerProbe, StepProbe, TensorStats};
 /// Median of the non-NaN values (infinities count, as the extremes they
 /// are); `None` when there are none.
 pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();
-    if v.is_empty() {
-        return None;
+    weighted_median(values.into_iter().map(|v| (v, 1)))
+}
+
+/// Median of the non-NaN values, each counted `weight` times (a value
+/// whose weight is 0 does not count); `None` when there are none. When
+/// the lower half's weight is exactly half the total, the mean of the
+/// values on either side (the plain median of an even count).
+pub fn weighted_median(values: impl IntoIterator<Item = (f64, u64)>) -> Option<f64> {
+    let mut v: Vec<(f64, u64)> = values
+        .into_iter()
+        .filter(|&(x, w)| !x.is_nan() && w > 0)
+        .collect();
+    v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let total: u64 = v.iter().map(|p| p.1).sum();
+    let mut below = 0;
+    for (k, &(x, w)) in v.iter().enumerate() {
+        below += w;
+        if 2 * below > total {
+            return Some(x);
+        }
+        if 2 * below == total {
+            // Equal middles (two infinities) have no mean to take.
+            let next = v[k + 1].0;
+            return Some(if next == x { x } else { (x + next) / 2.0 });
+        }
     }
-    v.sort_unstable_by(f64::total_cmp);
-    let n = v.len();
-    // Equal middles (two infinities) have no mean to take.
-    Some(if n % 2 == 1 || v[n / 2 - 1] == v[n / 2] {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    None
+}
+
+/// The steps each of `probes` stands for: from its step to the next one's
+/// (the last one: the gap before it, or 1 when it is alone).
+pub fn step_weights(probes: &[&StepProbe]) -> Vec<u64> {
+    let gaps: Vec<u64> = probes
+        .windows(2)
+        .map(|w| w[1].step.saturating_sub(w[0].step).max(1) as u64)
+        .collect();
+    let last = gaps.last().copied().unwrap_or(1);
+    gaps.into_iter()
+        .chain((!probes.is_empty()).then_some(last))
+        .collect()
 }
 
 /// Probes in which every probed tensor is finite.
@@ -29,30 +63,24 @@ pub fn finite_probes(record: &RunRecord) -> impl Iterator<Item = &StepProbe> {
         .filter(|p| p.first_non_finite_layer().is_none())
 }
 
-/// The second half of the finite probes (all of them when only one).
+/// The finite probes of the second half of the probed steps: from the
+/// midpoint between the first and the last finite probe on (all of them
+/// when only one).
 pub fn late_probes(record: &RunRecord) -> Vec<&StepProbe> {
     let all: Vec<&StepProbe> = finite_probes(record).collect();
-    let start = all.len() / 2;
-    all[start..].to_vec()
+    let (Some(first), Some(last)) = (all.first(), all.last()) else {
+        return all;
+    };
+    let mid = first.step + last.step;
+    all.iter().copied().filter(|p| 2 * p.step >= mid).collect()
 }
 
-/// Per layer, the median over the finite probes of `log10 ||tensor||_2`
-/// (`-inf` where the tensor underflowed to exact zeros). Empty when no
-/// probe is finite.
+/// Per layer, the median over the finite probes (weighed by the steps
+/// they stand for) of `log10 ||tensor||_2` (`-inf` where the tensor
+/// underflowed to exact zeros). Empty when no probe is finite.
 pub fn log_norm_profile(record: &RunRecord, tensor: fn(&LayerProbe) -> &TensorStats) -> Vec<f64> {
     let probes: Vec<&StepProbe> = finite_probes(record).collect();
-    let depth = probes.first().map_or(0, |p| p.layers.len());
-    (0..depth)
-        .map(|i| {
-            median(
-                probes
-                    .iter()
-                    .filter_map(|p| p.layers.get(i))
-                    .map(|l| tensor(l).l2().log10()),
-            )
-            .unwrap_or(f64::NAN)
-        })
-        .collect()
+    layer_medians(&probes, |l| tensor(l).l2().log10())
 }
 
 /// Least-squares slope of `y` against the layer index, over the finite
@@ -75,12 +103,18 @@ pub fn slope(y: &[f64]) -> Option<f64> {
     Some(sxy / sxx)
 }
 
-/// Per layer, the median over `probes` of `value`.
-pub fn layer_medians(probes: &[&StepProbe], value: fn(&LayerProbe) -> f64) -> Vec<f64> {
+/// Per layer, the median over `probes` (weighed by the steps they stand
+/// for) of `value`.
+pub fn layer_medians(probes: &[&StepProbe], value: impl Fn(&LayerProbe) -> f64) -> Vec<f64> {
     let depth = probes.first().map_or(0, |p| p.layers.len());
+    let weights = step_weights(probes);
     (0..depth)
         .map(|i| {
-            median(probes.iter().filter_map(|p| p.layers.get(i)).map(value)).unwrap_or(f64::NAN)
+            let values = probes
+                .iter()
+                .zip(&weights)
+                .filter_map(|(p, &w)| Some((value(p.layers.get(i)?), w)));
+            weighted_median(values).unwrap_or(f64::NAN)
         })
         .collect()
 }
@@ -153,6 +187,48 @@ mod tests {
         let m = median([f64::NEG_INFINITY, f64::NEG_INFINITY, 1.0]);
         assert_eq!(m, Some(f64::NEG_INFINITY));
         assert_eq!(median([f64::NAN]), None);
+    }
+
+    #[test]
+    fn weighted_medians_count_each_value_by_its_weight() {
+        // 1 stands for 3 steps, 10 and 100 for one each: the median is 1.
+        assert_eq!(
+            weighted_median([(1.0, 3), (10.0, 1), (100.0, 1)]),
+            Some(1.0)
+        );
+        // Lower half's weight exactly half: the mean across the middle.
+        assert_eq!(weighted_median([(1.0, 2), (3.0, 2)]), Some(2.0));
+        assert_eq!(weighted_median([(f64::NAN, 5), (4.0, 0)]), None);
+    }
+
+    fn probes_at(steps: &[usize]) -> Vec<StepProbe> {
+        steps
+            .iter()
+            .map(|&step| StepProbe {
+                step,
+                layers: Vec::new(),
+                histograms: Vec::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_probe_stands_for_the_steps_to_the_next() {
+        let p = probes_at(&[0, 1, 2, 10, 20, 120]);
+        let refs: Vec<&StepProbe> = p.iter().collect();
+        assert_eq!(step_weights(&refs), [1, 1, 8, 10, 100, 100]);
+        assert_eq!(step_weights(&refs[..1]), [1]);
+        assert!(step_weights(&[]).is_empty());
+    }
+
+    #[test]
+    fn late_probes_are_the_second_half_of_the_steps_not_of_the_probes() {
+        // Dense early, sparse late: by count the second half would start at
+        // step 5; by steps it starts at 60 (the midpoint of 0 and 120).
+        let mut r = RunRecord::new(crate::experiment::Spec::default());
+        r.probes = probes_at(&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 60, 120]);
+        let late: Vec<usize> = late_probes(&r).iter().map(|p| p.step).collect();
+        assert_eq!(late, [60, 120]);
     }
 
     #[test]
