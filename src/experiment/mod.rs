@@ -8,6 +8,7 @@ mod flags;
 pub mod record;
 mod settings;
 mod spec;
+pub mod task;
 pub mod trainer;
 
 pub use crate::data::DataSpec;

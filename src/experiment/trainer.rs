@@ -8,13 +8,14 @@
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
 
 pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
+pub use super::task::{accuracy, evaluate, MlpTask, Task};
 use super::{Dtype, Spec};
-use crate::data::{gather, Batches, Dataset, Prepared};
+use crate::data::{Dataset, Prepared};
 use crate::error::{Error, Result};
-use crate::nn::{Loss, Mlp, Mode, Targets};
+use crate::nn::Mlp;
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
 use crate::probe::{Prober, Tap};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::Scalar;
 use std::time::Instant;
 
 /// Steps the spec asks for on `train`.
@@ -61,37 +62,47 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             ),
         });
     }
-    let mut mlp: Mlp<T> = spec
+    let mlp: Mlp<T> = spec
         .mlp_config(train.dim(), train.classes)
         .build(spec.seed)?;
-    let mut optimizer = spec.optimizer_config().build::<T>();
+    let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
     let total = total_steps(spec, train);
-    let params = mlp.num_params();
+    run_task(spec, &mut task, total, sink)
+}
+
+/// The step loop, for any [`Task`]: `total` steps, evaluating every
+/// `spec.eval_every` steps and at the end.
+pub fn run_task<T: Scalar>(
+    spec: &Spec,
+    task: &mut dyn Task<T>,
+    total: usize,
+    sink: &mut dyn Sink,
+) -> Result<Summary> {
+    let mut optimizer = spec.optimizer_config().build::<T>();
+    let params = task.num_params();
     sink.event(&Event::Started {
         spec,
         total_steps: total,
         params,
     });
-    let mut batches = Batches::new(train.len(), spec.batch, spec.seed);
-    let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
     let mut prober = Prober::<T>::new(spec.probe).with_total(total);
     let mut train_seconds = 0.0;
     let mut grad_norms = Vec::new();
     for step in 0..total {
         let t0 = Instant::now();
-        gather(train, batches.next_indices(), &mut x, &mut y);
-        prober.arm(step, mlp.blocks_mut());
-        let (loss, accuracy) = forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+        task.next_batch();
+        prober.arm(step, task.blocks_mut());
+        let (loss, accuracy) = task.forward_backward();
         let tapped = prober.tap_at(step).is_on();
         if !loss.is_finite() && !tapped {
             // Measure the failing step: the same forward and backward again,
             // tapped (a tap changes no value; the run ends here, so the
             // second update of BatchNorm's running statistics is never used).
-            mlp.set_tap(Tap::Scalars);
-            forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
+            task.set_tap(Tap::Scalars);
+            task.forward_backward();
         }
         let probing = tapped || !loss.is_finite();
-        let mut probe = probing.then(|| prober.observe(step, &mlp.blocks()));
+        let mut probe = probing.then(|| prober.observe(step, &task.blocks()));
         let lr = spec.schedule.lr_at(spec.optimizer.lr, step);
         let mut record = StepRecord {
             step,
@@ -110,10 +121,10 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         }
         if step + 1 == total {
             // Before clipping, as the probes' gradients.
-            grad_norms = mlp.weight_grad_norms();
+            grad_norms = task.weight_grad_norms();
         }
         let grad_norm = {
-            let mut ps = mlp.params();
+            let mut ps = task.params();
             let norm = match spec.optimizer.clip_norm {
                 Some(max) => clip_grad_norm(&mut ps, max),
                 None => global_grad_norm(&ps),
@@ -130,9 +141,9 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
                 // Measure the failing step as for a non-finite loss: the
                 // same forward and backward again, tapped (the gradients
                 // are written over, clipped or not).
-                mlp.set_tap(Tap::Scalars);
-                forward_backward(&mut mlp, spec.loss, &x, &y, &mut grad);
-                probe = Some(prober.observe(step, &mlp.blocks()));
+                task.set_tap(Tap::Scalars);
+                task.forward_backward();
+                probe = Some(prober.observe(step, &task.blocks()));
             }
             // The step ran: its row, then where the non-finite values are.
             sink.event(&Event::Step(&record));
@@ -144,9 +155,9 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
                 step,
             });
         }
-        optimizer.step(&mut mlp.params(), lr);
+        optimizer.step(&mut task.params(), lr);
         if let Some(p) = &mut probe {
-            prober.finish(&mlp.blocks(), p);
+            prober.finish(&task.blocks(), p);
         }
         train_seconds += t0.elapsed().as_secs_f64();
         sink.event(&Event::Step(&record));
@@ -155,11 +166,11 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         }
         let done = step + 1;
         if spec.eval_every > 0 && done % spec.eval_every == 0 && done < total {
-            let record = evaluate_both(&mut mlp, spec.loss, train, test, done)?;
+            let record = task.evaluate(done);
             sink.event(&Event::Eval(&record));
         }
     }
-    let last = evaluate_both(&mut mlp, spec.loss, train, test, total)?;
+    let last = task.evaluate(total);
     sink.event(&Event::Eval(&last));
     let summary = Summary {
         steps: total,
@@ -168,76 +179,9 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         test_loss: last.test_loss,
         test_accuracy: last.test_accuracy,
         grad_norms,
-        layers: mlp.layer_paths(),
+        layers: task.layer_paths(),
         train_seconds,
     };
     sink.event(&Event::Finished(&summary));
     Ok(summary)
-}
-
-/// Forward, loss and backward on the batch `(x, y)`, gradients written
-/// over the last step's (no `zero_grad` pass): the batch's loss and
-/// accuracy, `dL/dlogits` in `grad`.
-fn forward_backward<T: Scalar>(
-    mlp: &mut Mlp<T>,
-    loss: Loss,
-    x: &Matrix<T>,
-    y: &[usize],
-    grad: &mut Matrix<T>,
-) -> (f64, f64) {
-    let out = mlp.forward(x, Mode::Train);
-    let accuracy = accuracy(out, y);
-    let loss = loss.compute(out, Targets::Classes(y), grad);
-    mlp.backward_overwrite(x, grad);
-    (loss, accuracy)
-}
-
-fn evaluate_both<T: Scalar>(
-    mlp: &mut Mlp<T>,
-    loss: Loss,
-    train: &Dataset,
-    test: &Dataset,
-    step: usize,
-) -> Result<EvalRecord> {
-    let (train_loss, train_accuracy) = evaluate(mlp, loss, train);
-    let (test_loss, test_accuracy) = evaluate(mlp, loss, test);
-    Ok(EvalRecord {
-        step,
-        train_loss,
-        train_accuracy,
-        test_loss,
-        test_accuracy,
-    })
-}
-
-/// Mean loss and accuracy over `data` in eval mode, in chunks.
-pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64, f64) {
-    const CHUNK: usize = 1000;
-    let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
-    let (mut total_loss, mut correct) = (0.0, 0.0);
-    let idx: Vec<usize> = (0..data.len()).collect();
-    // Evaluation records no probe: no layer measures its tensors.
-    mlp.set_tap(Tap::Off);
-    for chunk in idx.chunks(CHUNK) {
-        gather(data, chunk, &mut x, &mut y);
-        let out = mlp.forward(&x, Mode::Eval);
-        total_loss += loss.compute(out, Targets::Classes(&y), &mut grad) * chunk.len() as f64;
-        correct += accuracy(out, &y) * chunk.len() as f64;
-    }
-    let n = data.len().max(1) as f64;
-    (total_loss / n, correct / n)
-}
-
-/// Fraction of rows whose largest output is the label.
-pub fn accuracy<T: Scalar>(out: &Matrix<T>, labels: &[usize]) -> f64 {
-    let hits = labels
-        .iter()
-        .enumerate()
-        .filter(|&(r, &l)| {
-            let row = out.row(r);
-            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
-            best == l
-        })
-        .count();
-    hits as f64 / labels.len().max(1) as f64
 }

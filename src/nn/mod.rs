@@ -1,7 +1,8 @@
 //! Layers and networks: the [`Layer`] trait (forward caches what backward
 //! needs; backward stores `dL/dx` in the layer, when asked, and accumulates
 //! or overwrites parameter gradients), one layer per file, the dense block
-//! that the prober measures ([`Dense`]), the losses, and the MLP builder.
+//! that the prober measures ([`Dense`]), the losses, the MLP builder, and
+//! recurrent networks ([`recurrent`]).
 
 mod activation;
 mod activation_layer;
@@ -13,6 +14,7 @@ mod linear;
 mod loss;
 mod mlp;
 mod mlp_config;
+pub mod recurrent;
 mod residual;
 mod sequential;
 

@@ -1,0 +1,167 @@
+//! What the trainer's step loop trains: a network with its data, as a
+//! [`Task`]. The loop (probes, clipping, the update, events, evaluation)
+//! is the same for every family; a task knows how to draw a batch, run
+//! forward and backward on it, and evaluate.
+//!
+//! [`MlpTask`] trains a feed-forward net on a [`Dataset`] of feature rows.
+
+use super::trainer::EvalRecord;
+use crate::data::{gather, Batches, Dataset};
+use crate::nn::{Loss, Mlp, Mode, NamedParam, Targets};
+use crate::probe::{Block, Tap};
+use crate::tensor::{Matrix, Scalar};
+
+/// A network and its data, as the step loop sees them.
+pub trait Task<T: Scalar> {
+    /// Draws the next training batch.
+    fn next_batch(&mut self);
+
+    /// Forward, loss and backward on the current batch, the parameter
+    /// gradients written over the last step's: the batch's loss and
+    /// accuracy (`NaN` where accuracy means nothing, as in regression).
+    fn forward_backward(&mut self) -> (f64, f64);
+
+    /// The probed blocks, input side first.
+    fn blocks(&self) -> Vec<&dyn Block<T>>;
+
+    /// The same, mutable (to set their taps).
+    fn blocks_mut(&mut self) -> Vec<&mut dyn Block<T>>;
+
+    /// Every parameter with its path.
+    fn params(&mut self) -> Vec<NamedParam<'_, T>>;
+
+    /// Loss and accuracy on the whole training and held-out sets (eval
+    /// mode, no probes), after `step` steps.
+    fn evaluate(&mut self, step: usize) -> EvalRecord;
+
+    /// Sets every block's tap.
+    fn set_tap(&mut self, tap: Tap) {
+        self.blocks_mut().into_iter().for_each(|b| b.set_tap(tap));
+    }
+
+    /// Each block's weight-gradient L2 norm, input side first.
+    fn weight_grad_norms(&self) -> Vec<f64> {
+        self.blocks()
+            .iter()
+            .map(|b| b.weight().grad.norm_f64())
+            .collect()
+    }
+
+    /// The blocks' paths.
+    fn layer_paths(&self) -> Vec<String> {
+        self.blocks().iter().map(|b| b.path().to_string()).collect()
+    }
+
+    /// Trainable scalars.
+    fn num_params(&mut self) -> usize {
+        self.params().iter().map(|p| p.param.value.len()).sum()
+    }
+}
+
+/// A feed-forward net on rows of features, a class per row.
+pub struct MlpTask<'a, T> {
+    /// The network.
+    pub mlp: Mlp<T>,
+    loss: Loss,
+    train: &'a Dataset,
+    test: &'a Dataset,
+    batches: Batches,
+    x: Matrix<T>,
+    y: Vec<usize>,
+    grad: Matrix<T>,
+}
+
+impl<'a, T: Scalar> MlpTask<'a, T> {
+    /// `mlp` on `train` (batches of `batch`, shuffled from `seed`),
+    /// evaluated on both sets.
+    pub fn new(
+        mlp: Mlp<T>,
+        loss: Loss,
+        (train, test): (&'a Dataset, &'a Dataset),
+        batch: usize,
+        seed: u64,
+    ) -> Self {
+        Self {
+            mlp,
+            loss,
+            train,
+            test,
+            batches: Batches::new(train.len(), batch, seed),
+            x: Matrix::default(),
+            y: Vec::new(),
+            grad: Matrix::default(),
+        }
+    }
+}
+
+impl<T: Scalar> Task<T> for MlpTask<'_, T> {
+    fn next_batch(&mut self) {
+        gather(self.train, self.batches.next_indices(), &mut self.x, &mut self.y);
+    }
+
+    fn forward_backward(&mut self) -> (f64, f64) {
+        let out = self.mlp.forward(&self.x, Mode::Train);
+        let accuracy = accuracy(out, &self.y);
+        let loss = self
+            .loss
+            .compute(out, Targets::Classes(&self.y), &mut self.grad);
+        self.mlp.backward_overwrite(&self.x, &self.grad);
+        (loss, accuracy)
+    }
+
+    fn blocks(&self) -> Vec<&dyn Block<T>> {
+        self.mlp.blocks()
+    }
+
+    fn blocks_mut(&mut self) -> Vec<&mut dyn Block<T>> {
+        self.mlp.blocks_mut()
+    }
+
+    fn params(&mut self) -> Vec<NamedParam<'_, T>> {
+        self.mlp.params()
+    }
+
+    fn evaluate(&mut self, step: usize) -> EvalRecord {
+        let (train_loss, train_accuracy) = evaluate(&mut self.mlp, self.loss, self.train);
+        let (test_loss, test_accuracy) = evaluate(&mut self.mlp, self.loss, self.test);
+        EvalRecord {
+            step,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+        }
+    }
+}
+
+/// Mean loss and accuracy over `data` in eval mode, in chunks.
+pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64, f64) {
+    const CHUNK: usize = 1000;
+    let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
+    let (mut total_loss, mut correct) = (0.0, 0.0);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    // Evaluation records no probe: no layer measures its tensors.
+    mlp.set_tap(Tap::Off);
+    for chunk in idx.chunks(CHUNK) {
+        gather(data, chunk, &mut x, &mut y);
+        let out = mlp.forward(&x, Mode::Eval);
+        total_loss += loss.compute(out, Targets::Classes(&y), &mut grad) * chunk.len() as f64;
+        correct += accuracy(out, &y) * chunk.len() as f64;
+    }
+    let n = data.len().max(1) as f64;
+    (total_loss / n, correct / n)
+}
+
+/// Fraction of rows whose largest output is the label.
+pub fn accuracy<T: Scalar>(out: &Matrix<T>, labels: &[usize]) -> f64 {
+    let hits = labels
+        .iter()
+        .enumerate()
+        .filter(|&(r, &l)| {
+            let row = out.row(r);
+            let best = (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            best == l
+        })
+        .count();
+    hits as f64 / labels.len().max(1) as f64
+}

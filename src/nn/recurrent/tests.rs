@@ -1,0 +1,208 @@
+//! Every recurrent gradient against central finite differences in f64:
+//! each cell, stacked, read out at the last step and at every step, the
+//! initial state's gradient, and truncated BPTT against its definition
+//! (each chunk's loss differentiated with its incoming state held fixed).
+
+use super::*;
+use crate::tensor::{Grads, Matrix};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+const KINDS: [CellKind; 4] = [CellKind::Rnn, CellKind::RnnRelu, CellKind::Lstm, CellKind::Gru];
+
+fn random(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Matrix<f64> {
+    Matrix::from_vec(rows, cols, (0..rows * cols).map(|_| rng.gen_range(-1.0..1.0)).collect()).unwrap()
+}
+
+fn config(kind: CellKind, layers: usize, every_step: bool) -> RnnConfig {
+    RnnConfig {
+        kind,
+        input: 3,
+        hidden: 4,
+        layers,
+        outputs: 2,
+        every_step,
+        // Larger than PyTorch's default, so gates leave their linear range.
+        init: RecurrentInit::Gaussian { radius: 1.5 },
+        forget_bias: 1.0,
+        truncation: None,
+    }
+}
+
+/// `sum(out * r)` after a forward of `xs`.
+fn loss(model: &mut RnnModel<f64>, xs: &[Matrix<f64>], r: &Matrix<f64>) -> f64 {
+    let out = model.forward(xs);
+    out.as_slice().iter().zip(r.as_slice()).map(|(a, b)| a * b).sum()
+}
+
+/// The largest relative error of every parameter's gradient (and of
+/// `dL/dh_0`, `dL/dc_0`, `dL/dx`) against central differences.
+fn max_error(cfg: &RnnConfig, t_len: usize, with_state: bool) -> f64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let batch = 3;
+    let xs: Vec<Matrix<f64>> = (0..t_len).map(|_| random(batch, cfg.input, &mut rng)).collect();
+    let rows = if cfg.every_step { t_len * batch } else { batch };
+    let r = random(rows, cfg.outputs, &mut rng);
+    let mut model: RnnModel<f64> = cfg.build(3);
+    if with_state {
+        model.layers[0].h0 = random(batch, cfg.hidden, &mut rng);
+        if cfg.kind.has_cell_state() {
+            model.layers[0].c0 = random(batch, cfg.hidden, &mut rng);
+        }
+    }
+    loss(&mut model, &xs, &r);
+    model.backward(&xs, &r, Grads::Overwrite);
+    let analytic: Vec<Vec<f64>> = model.params().iter().map(|p| p.param.grad.as_slice().to_vec()).collect();
+    let (dh0, dc0) = model.layers[0].initial_grads();
+    let (dh0, dc0) = (dh0.as_slice().to_vec(), dc0.as_slice().to_vec());
+    let eps = 1e-6;
+    let mut worst = 0.0f64;
+    let mut compare = |a: f64, n: f64| {
+        let err = (a - n).abs() / (a.abs() + n.abs()).max(1e-7);
+        worst = worst.max(err);
+    };
+    for (pi, grads) in analytic.iter().enumerate() {
+        for (i, &a) in grads.iter().enumerate() {
+            let mut at = |delta: f64| {
+                let mut params = model.params();
+                let v = &mut params[pi].param.value.as_mut_slice()[i];
+                *v += delta;
+                drop(params);
+                loss(&mut model, &xs, &r)
+            };
+            let plus = at(eps);
+            let minus = at(-2.0 * eps);
+            at(eps);
+            compare(a, (plus - minus) / (2.0 * eps));
+        }
+    }
+    if with_state {
+        for (state, analytic) in [(0, &dh0), (1, &dc0)] {
+            for (i, &a) in analytic.iter().enumerate() {
+                let mut at = |delta: f64| {
+                    let m = if state == 0 { &mut model.layers[0].h0 } else { &mut model.layers[0].c0 };
+                    m.as_mut_slice()[i] += delta;
+                    loss(&mut model, &xs, &r)
+                };
+                let plus = at(eps);
+                let minus = at(-2.0 * eps);
+                at(eps);
+                compare(a, (plus - minus) / (2.0 * eps));
+            }
+        }
+    }
+    worst
+}
+
+#[test]
+fn every_cell_matches_finite_differences_read_out_at_the_last_step() {
+    for kind in KINDS {
+        let err = max_error(&config(kind, 1, false), 5, true);
+        assert!(err < 1e-6, "{kind:?}: {err:e}");
+    }
+}
+
+#[test]
+fn stacked_cells_read_out_at_every_step_match_finite_differences() {
+    for kind in KINDS {
+        let err = max_error(&config(kind, 2, true), 4, false);
+        assert!(err < 1e-6, "{kind:?}: {err:e}");
+    }
+}
+
+/// Truncated BPTT (chunks of 2 of 5 steps) is the sum over chunks of each
+/// chunk's loss differentiated with its incoming state held fixed.
+#[test]
+fn truncated_bptt_is_the_sum_of_each_chunks_gradient_with_its_state_fixed() {
+    for kind in KINDS {
+        let mut cfg = config(kind, 1, true);
+        let (t_len, batch, k) = (5, 2, 2);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let xs: Vec<Matrix<f64>> = (0..t_len).map(|_| random(batch, cfg.input, &mut rng)).collect();
+        let r = random(t_len * batch, cfg.outputs, &mut rng);
+        cfg.truncation = Some(k);
+        let mut model: RnnModel<f64> = cfg.build(5);
+        loss(&mut model, &xs, &r);
+        model.backward(&xs, &r, Grads::Overwrite);
+        let analytic: Vec<f64> = model.layers[0].weight_hh.grad.as_slice().to_vec();
+        // The states entering each chunk, from the full forward.
+        let states: Vec<(Matrix<f64>, Matrix<f64>)> = (0..t_len)
+            .step_by(k)
+            .map(|start| {
+                if start == 0 {
+                    (Matrix::default(), Matrix::default())
+                } else {
+                    let l = &model.layers[0];
+                    let c = if kind.has_cell_state() { cell_state(l, start - 1) } else { Matrix::default() };
+                    (l.outputs()[start - 1].clone(), c)
+                }
+            })
+            .collect();
+        let chunk_loss = |model: &mut RnnModel<f64>| -> f64 {
+            let mut total = 0.0;
+            for (c, start) in (0..t_len).step_by(k).enumerate() {
+                let end = (start + k).min(t_len);
+                model.layers[0].h0 = states[c].0.clone();
+                model.layers[0].c0 = states[c].1.clone();
+                let out = model.forward(&xs[start..end]);
+                let rr = &r.as_slice()[start * batch * cfg.outputs..end * batch * cfg.outputs];
+                total += out.as_slice().iter().zip(rr).map(|(a, b)| a * b).sum::<f64>();
+            }
+            total
+        };
+        let eps = 1e-6;
+        for (i, &a) in analytic.iter().enumerate() {
+            model.layers[0].weight_hh.value.as_mut_slice()[i] += eps;
+            let plus = chunk_loss(&mut model);
+            model.layers[0].weight_hh.value.as_mut_slice()[i] -= 2.0 * eps;
+            let minus = chunk_loss(&mut model);
+            model.layers[0].weight_hh.value.as_mut_slice()[i] += eps;
+            let n = (plus - minus) / (2.0 * eps);
+            assert!((a - n).abs() <= 1e-6 * (a.abs() + n.abs()).max(1e-7), "{kind:?} entry {i}: {a} vs {n}");
+        }
+        // And it is not the full gradient.
+        let mut full_cfg = cfg.clone();
+        full_cfg.truncation = None;
+        let mut full: RnnModel<f64> = full_cfg.build(5);
+        loss(&mut full, &xs, &r);
+        full.backward(&xs, &r, Grads::Overwrite);
+        assert_ne!(full.layers[0].weight_hh.grad.as_slice(), &analytic[..], "{kind:?}");
+    }
+}
+
+/// `c_t` of layer `l` after the last forward.
+fn cell_state(l: &Recurrent<f64>, t: usize) -> Matrix<f64> {
+    l.cell_states()[t].clone()
+}
+
+#[test]
+fn inits_give_the_named_recurrent_weights() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let mut layer = Recurrent::<f64>::new(CellKind::Lstm, 3, 64, "layers.0");
+    RecurrentInit::Identity { scale: 1.0 }.fill(&mut layer, 1.0, &mut rng);
+    let w = &layer.weight_hh.value;
+    assert_eq!((w.get(5, 5), w.get(64 + 5, 5), w.get(5, 6)), (1.0, 1.0, 0.0));
+    // Forget gate bias: 1.0 in bias_ih's second slice, 0 in bias_hh's.
+    assert_eq!(layer.bias_ih.value.get(0, 64), 1.0);
+    assert_eq!(layer.bias_hh.value.get(0, 64), 0.0);
+    RecurrentInit::Orthogonal { gain: 2.0 }.fill(&mut layer, 1.0, &mut rng);
+    // Each gate's block: W^T W = 4 I.
+    let w = &layer.weight_hh.value;
+    let dot = |a: usize, b: usize| (0..64).map(|r| w.get(64 + r, a) * w.get(64 + r, b)).sum::<f64>();
+    assert!((dot(3, 3) - 4.0).abs() < 1e-9 && dot(3, 4).abs() < 1e-9);
+    // Gaussian: the spectral radius about the one asked for (power
+    // iteration on W^T W gives the largest singular value, which bounds
+    // it from above; the circular law puts the radius near 0.9).
+    let mut rnn = Recurrent::<f64>::new(CellKind::Rnn, 3, 200, "layers.0");
+    RecurrentInit::Gaussian { radius: 0.9 }.fill(&mut rnn, 1.0, &mut rng);
+    let w = &rnn.weight_hh.value;
+    let frob = w.as_slice().iter().map(|v| v * v).sum::<f64>() / 200.0;
+    assert!((frob.sqrt() - 0.9).abs() < 0.05, "{}", frob.sqrt());
+    let parsed: Vec<RecurrentInit> = ["uniform", "gaussian(1.2)", "orthogonal", "identity(0.5)"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(parsed[3], RecurrentInit::Identity { scale: 0.5 });
+    assert_eq!(parsed[1].to_string(), "gaussian(1.2)");
+    assert!("gaussian".parse::<RecurrentInit>().is_err());
+}
