@@ -96,7 +96,12 @@ impl<'a, T: Scalar> MlpTask<'a, T> {
 
 impl<T: Scalar> Task<T> for MlpTask<'_, T> {
     fn next_batch(&mut self) {
-        gather(self.train, self.batches.next_indices(), &mut self.x, &mut self.y);
+        gather(
+            self.train,
+            self.batches.next_indices(),
+            &mut self.x,
+            &mut self.y,
+        );
     }
 
     fn forward_backward(&mut self) -> (f64, f64) {

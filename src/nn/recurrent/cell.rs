@@ -109,12 +109,7 @@ pub fn step_forward<T: Scalar>(
         CellKind::Lstm => {
             for j in 0..n {
                 let a = |g: usize| gx[g * n + j] + gh[g * n + j];
-                let (i, f, g, o) = (
-                    sigmoid(a(0)),
-                    sigmoid(a(1)),
-                    a(2).tanh(),
-                    sigmoid(a(3)),
-                );
+                let (i, f, g, o) = (sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3)));
                 act[j] = i;
                 act[n + j] = f;
                 act[2 * n + j] = g;

@@ -50,7 +50,8 @@ pub enum RecurrentInit {
 }
 
 /// The names [`RecurrentInit::from_str`] accepts.
-pub const RECURRENT_INIT_NAMES: &str = "uniform, gaussian(radius), orthogonal(gain), identity(scale)";
+pub const RECURRENT_INIT_NAMES: &str =
+    "uniform, gaussian(radius), orthogonal(gain), identity(scale)";
 
 impl RecurrentInit {
     /// Fills `layer`'s weights and biases, then sets an LSTM's forget-gate
@@ -89,7 +90,11 @@ impl RecurrentInit {
                 }
             }
             for r in 0..hidden {
-                layer.weight_hh.value.row_mut(g * hidden + r).copy_from_slice(block.row(r));
+                layer
+                    .weight_hh
+                    .value
+                    .row_mut(g * hidden + r)
+                    .copy_from_slice(block.row(r));
             }
         }
         if layer.kind().has_cell_state() {

@@ -58,6 +58,9 @@ pub struct Recurrent<T> {
     pub h0: Matrix<T>,
     /// Initial memory cell `c_0` (LSTM; empty: zeros).
     pub c0: Matrix<T>,
+    /// `dL/dc_T`, the loss's gradient at the last memory cell (LSTM;
+    /// empty: zero), which backward starts from.
+    pub final_cell_grad: Matrix<T>,
     steps: Steps<T>,
     back: Back<T>,
     tap: Tap,
@@ -105,6 +108,7 @@ impl<T: Scalar> Recurrent<T> {
             truncation: None,
             h0: Matrix::default(),
             c0: Matrix::default(),
+            final_cell_grad: Matrix::default(),
             steps: Steps::default(),
             back: Back::default(),
             tap: Tap::Off,
@@ -176,28 +180,51 @@ impl<T: Scalar> Recurrent<T> {
             let (gx, gh) = (&mut s.gx[t], &mut s.gh[t]);
             gx.resize(batch, g * hidden);
             gh.resize(batch, g * hidden);
-            affine(gx, &xs[t], &self.weight_ih.value, self.bias_ih.value.as_slice());
-            affine(gh, h_prev, &self.weight_hh.value, self.bias_hh.value.as_slice());
+            affine(
+                gx,
+                &xs[t],
+                &self.weight_ih.value,
+                self.bias_ih.value.as_slice(),
+            );
+            affine(
+                gh,
+                h_prev,
+                &self.weight_hh.value,
+                self.bias_hh.value.as_slice(),
+            );
             let act = &mut s.act[t];
             act.resize(batch, g * hidden);
             let h = &mut rest[0];
             h.resize(batch, hidden);
             let c = &mut c_rest[0];
-            c.resize(batch, if self.kind.has_cell_state() { hidden } else { 0 });
+            c.resize(
+                batch,
+                if self.kind.has_cell_state() {
+                    hidden
+                } else {
+                    0
+                },
+            );
             for r in 0..batch {
                 step_forward(
                     self.kind,
                     gx.row(r),
                     gh.row(r),
                     h_prev.row(r),
-                    if c_prev.cols() == 0 { &[] } else { c_prev.row(r) },
+                    if c_prev.cols() == 0 {
+                        &[]
+                    } else {
+                        c_prev.row(r)
+                    },
                     act.row_mut(r),
                     h.row_mut(r),
                     if c.cols() == 0 { &mut [] } else { c.row_mut(r) },
                 );
                 if measuring {
                     pre_row.clear();
-                    pre_row.extend((0..g * hidden).map(|j| pre_activation(self.kind, gx.row(r), gh.row(r), act.row(r), j, hidden)));
+                    pre_row.extend((0..g * hidden).map(|j| {
+                        pre_activation(self.kind, gx.row(r), gh.row(r), act.row(r), j, hidden)
+                    }));
                     pre.merge(&tensor_stats(&pre_row));
                 }
             }
@@ -225,10 +252,21 @@ impl<T: Scalar> Recurrent<T> {
     /// as `grads` says) the parameter gradients and, when
     /// `need_input_grad`, `dL/dx_t` ([`Self::input_grads`]). Always
     /// computes `dL/dh_0` (and `dL/dc_0`): [`Self::initial_grads`].
-    pub fn backward(&mut self, xs: &[Matrix<T>], dhs: &[Matrix<T>], need_input_grad: bool, grads: Grads) {
+    pub fn backward(
+        &mut self,
+        xs: &[Matrix<T>],
+        dhs: &[Matrix<T>],
+        need_input_grad: bool,
+        grads: Grads,
+    ) {
         let (t_len, hidden, g) = (xs.len(), self.hidden(), self.kind.gates());
         let batch = xs.first().map_or(0, |x| x.rows());
-        for p in [&mut self.weight_ih, &mut self.weight_hh, &mut self.bias_ih, &mut self.bias_hh] {
+        for p in [
+            &mut self.weight_ih,
+            &mut self.weight_hh,
+            &mut self.bias_ih,
+            &mut self.bias_hh,
+        ] {
             p.start_grad(grads);
         }
         let measuring = self.tap.is_on();
@@ -238,6 +276,9 @@ impl<T: Scalar> Recurrent<T> {
         b.dh.fill(T::zero());
         b.dc.resize(batch, if lstm { hidden } else { 0 });
         b.dc.fill(T::zero());
+        if lstm && !self.final_cell_grad.is_empty() {
+            b.dc.copy_from(&self.final_cell_grad);
+        }
         b.dc_prev.resize(batch, b.dc.cols());
         b.direct.resize(batch, hidden);
         b.direct.fill(T::zero());
@@ -253,8 +294,16 @@ impl<T: Scalar> Recurrent<T> {
             if let Some(d) = dhs.get(t).filter(|d| !d.is_empty()) {
                 b.dh.add_scaled(d, T::one());
             }
-            let h_prev = if t == 0 { initial(&self.h0, &s.zeros) } else { &s.h[t - 1] };
-            let c_prev = if t == 0 { initial(&self.c0, &s.zeros) } else { &s.c[t - 1] };
+            let h_prev = if t == 0 {
+                initial(&self.h0, &s.zeros)
+            } else {
+                &s.h[t - 1]
+            };
+            let c_prev = if t == 0 {
+                initial(&self.c0, &s.zeros)
+            } else {
+                &s.c[t - 1]
+            };
             for r in 0..batch {
                 step_backward(
                     self.kind,
@@ -275,17 +324,49 @@ impl<T: Scalar> Recurrent<T> {
                 hidden_grad[t] = tensor_stats(b.dh.as_slice());
                 pre_grad.merge(&tensor_stats(b.dgh.as_slice()));
             }
-            matmul(&mut self.weight_ih.grad, true, T::one(), &b.dgx, Op::T, &xs[t], Op::N);
+            matmul(
+                &mut self.weight_ih.grad,
+                true,
+                T::one(),
+                &b.dgx,
+                Op::T,
+                &xs[t],
+                Op::N,
+            );
             b.dgx.add_col_sums_into(self.bias_ih.grad.as_mut_slice());
-            matmul(&mut self.weight_hh.grad, true, T::one(), &b.dgh, Op::T, h_prev, Op::N);
+            matmul(
+                &mut self.weight_hh.grad,
+                true,
+                T::one(),
+                &b.dgh,
+                Op::T,
+                h_prev,
+                Op::N,
+            );
             b.dgh.add_col_sums_into(self.bias_hh.grad.as_mut_slice());
             if need_input_grad {
                 let dx = &mut b.input_grads[t];
                 dx.resize(batch, xs[t].cols());
-                matmul(dx, false, T::one(), &b.dgx, Op::N, &self.weight_ih.value, Op::N);
+                matmul(
+                    dx,
+                    false,
+                    T::one(),
+                    &b.dgx,
+                    Op::N,
+                    &self.weight_ih.value,
+                    Op::N,
+                );
             }
             // dL/dh_{t-1}: through the product, and the GRU's direct path.
-            matmul(&mut b.dh_prev, false, T::one(), &b.dgh, Op::N, &self.weight_hh.value, Op::N);
+            matmul(
+                &mut b.dh_prev,
+                false,
+                T::one(),
+                &b.dgh,
+                Op::N,
+                &self.weight_hh.value,
+                Op::N,
+            );
             if self.kind == CellKind::Gru {
                 b.dh_prev.add_scaled(&b.direct, T::one());
             }
@@ -389,7 +470,7 @@ impl<T: Scalar> Recurrent<T> {
 }
 
 /// The initial state, or zeros when none was set.
-fn initial<'a, T>(state: &'a Matrix<T>, zeros: &'a Matrix<T>) -> &'a Matrix<T> {
+fn initial<'a, T: Scalar>(state: &'a Matrix<T>, zeros: &'a Matrix<T>) -> &'a Matrix<T> {
     if state.is_empty() {
         zeros
     } else {
@@ -399,7 +480,14 @@ fn initial<'a, T>(state: &'a Matrix<T>, zeros: &'a Matrix<T>) -> &'a Matrix<T> {
 
 /// The pre-activation of gate column `j` of a row: `gx + gh` (the GRU's
 /// `n` gate: `gx + r * gh`).
-fn pre_activation<T: Scalar>(kind: CellKind, gx: &[T], gh: &[T], act: &[T], j: usize, hidden: usize) -> T {
+fn pre_activation<T: Scalar>(
+    kind: CellKind,
+    gx: &[T],
+    gh: &[T],
+    act: &[T],
+    j: usize,
+    hidden: usize,
+) -> T {
     if kind == CellKind::Gru && j >= 2 * hidden {
         gx[j] + act[j - 2 * hidden] * gh[j]
     } else {

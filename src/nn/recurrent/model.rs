@@ -59,7 +59,8 @@ impl RnnConfig {
         let layers: Vec<Recurrent<T>> = (0..self.layers)
             .map(|l| {
                 let input = if l == 0 { self.input } else { self.hidden };
-                let mut layer = Recurrent::new(self.kind, input, self.hidden, &format!("layers.{l}"));
+                let mut layer =
+                    Recurrent::new(self.kind, input, self.hidden, &format!("layers.{l}"));
                 self.init.fill(&mut layer, self.forget_bias, &mut rng);
                 layer.truncation = self.truncation;
                 layer
@@ -68,7 +69,13 @@ impl RnnConfig {
         let mut linear = Linear::new(self.hidden, self.outputs, true);
         let bias = linear.bias.as_mut().map(|b| &mut b.value);
         Init::Standard.fill(&mut linear.weight.value, bias, 0.0, &mut rng);
-        let readout = Dense::new(linear, None, NormPlacement::Before, None, ("layers", self.layers));
+        let readout = Dense::new(
+            linear,
+            None,
+            NormPlacement::Before,
+            None,
+            ("layers", self.layers),
+        );
         RnnModel {
             layers,
             readout,
@@ -116,8 +123,9 @@ impl<T: Scalar> RnnModel<T> {
             let batch = d.rows() / t_len.max(1);
             for (t, g) in self.top_grads.iter_mut().enumerate() {
                 g.resize(batch, d.cols());
-                g.as_mut_slice()
-                    .copy_from_slice(&d.as_slice()[t * batch * d.cols()..(t + 1) * batch * d.cols()]);
+                g.as_mut_slice().copy_from_slice(
+                    &d.as_slice()[t * batch * d.cols()..(t + 1) * batch * d.cols()],
+                );
             }
         } else {
             for g in &mut self.top_grads[..t_len - 1] {
@@ -130,7 +138,11 @@ impl<T: Scalar> RnnModel<T> {
             let (below, rest) = self.layers.split_at_mut(l);
             let (cur, above) = rest.split_first_mut().expect("layer l exists");
             let inputs = if l == 0 { xs } else { below[l - 1].outputs() };
-            let dhs = if l + 1 == n { &self.top_grads[..] } else { above[0].input_grads() };
+            let dhs = if l + 1 == n {
+                &self.top_grads[..]
+            } else {
+                above[0].input_grads()
+            };
             cur.backward(inputs, dhs, l > 0, grads);
         }
     }
