@@ -216,7 +216,7 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
     let subnormal = subnormal_weight_grads(record, &rests_on);
     let probed = finite_probes(record).count();
     let mut summary = format!(
-        "the first layer's weight gradient is {} of the last layer's (median over {probed} \
+        "the first layer's weight gradient is {} of the last layer's (median over the run, {probed} \
          probed steps), shrinking by a factor {factor:.2} per layer toward the input",
         sci(ratio)
     );
@@ -249,7 +249,9 @@ pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
         evidence(
             "first_last_ratio",
             ratio,
-            format!("first over last layer's ||dL/dW||, median over {probed} probed steps"),
+            format!(
+                "first over last layer's ||dL/dW||, median over the run, {probed} probed steps"
+            ),
         ),
         evidence(
             "decay_per_layer",
