@@ -27,7 +27,7 @@
 //! without run different kernels (our kernel against the `gemm` crate's),
 //! so their f32 bits differ; the promise is per machine.
 
-use gradscope::nn::{Activation, Loss, MlpConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, ModelConfig, Mode, Norm, NormPlacement, Targets};
 use gradscope::optim::OptimizerConfig;
 use gradscope::tensor::{threads_for, with_threads, Init, Matrix, Scalar, PARALLEL_MIN_FLOP};
 
@@ -49,7 +49,7 @@ fn batch<T: Scalar>() -> (Matrix<T>, Vec<usize>) {
 }
 
 /// The bits of every parameter after `steps` steps in a pool of `threads`.
-fn train<T: Scalar>(cfg: &MlpConfig, optimizer: &str, steps: usize, threads: usize) -> Vec<u64> {
+fn train<T: Scalar>(cfg: &ModelConfig, optimizer: &str, steps: usize, threads: usize) -> Vec<u64> {
     with_threads(threads, || {
         assert_eq!(threads_for(BATCH, WIDTH, WIDTH), threads, "products split");
         let mut mlp = cfg.build::<T>(42).unwrap();
@@ -76,8 +76,8 @@ fn train<T: Scalar>(cfg: &MlpConfig, optimizer: &str, steps: usize, threads: usi
     })
 }
 
-fn configs() -> [(MlpConfig, &'static str); 2] {
-    let plain = MlpConfig::new(INPUT, 10)
+fn configs() -> [(ModelConfig, &'static str); 2] {
+    let plain = ModelConfig::new(INPUT, 10)
         .depth(4, WIDTH)
         .activation(Activation::Tanh)
         .init(Init::XavierUniform { gain: 1.0 });

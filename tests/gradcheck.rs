@@ -6,7 +6,7 @@
 
 use gradscope::analysis::gradcheck::{check_layer, check_mlp, GradCheckReport};
 use gradscope::nn::{
-    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Loss, MlpConfig, Mode, Norm,
+    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Loss, ModelConfig, Mode, Norm,
     NormPlacement, Residual, Sequential, Targets,
 };
 use gradscope::tensor::{Init, Matrix, Scalar};
@@ -127,7 +127,7 @@ proptest! {
         let labels: Vec<usize> = (0..batch_n).map(|_| rng.gen_range(0..classes)).collect();
         let target = batch(batch_n, classes, seed ^ 7);
         let x = batch(batch_n, 3, seed);
-        let mut mlp = MlpConfig::new(3, classes).init(Init::Normal { std: 1.0 }).build::<f64>(seed).unwrap();
+        let mut mlp = ModelConfig::new(3, classes).init(Init::Normal { std: 1.0 }).build::<f64>(seed).unwrap();
         assert_ok(&check_mlp(&mut mlp, &x, Targets::Classes(&labels), Loss::CrossEntropy, 64), "cross_entropy");
         assert_ok(&check_mlp(&mut mlp, &x, Targets::Values(&target), Loss::Mse, 64), "mse");
         assert_ok(&check_mlp(&mut mlp, &x, Targets::Classes(&labels), Loss::Mse, 64), "mse on labels");
@@ -149,7 +149,7 @@ fn whole_mlps_with_every_activation_and_norm() {
     for name in ACTIVATIONS {
         for (norm, placement) in norms {
             for residual in [0, 2] {
-                let cfg = MlpConfig::new(5, 4)
+                let cfg = ModelConfig::new(5, 4)
                     .depth(4, 6)
                     .activation(name.parse().unwrap())
                     .norm(norm, placement)
@@ -190,7 +190,7 @@ fn randomize_biases(mlp: &mut gradscope::nn::Mlp<f64>, seed: u64) {
 /// gradients, which underflow to exactly zero in f32.
 #[test]
 fn f64_resolves_gradients_that_underflow_in_f32() {
-    let cfg = MlpConfig::new(20, 10)
+    let cfg = ModelConfig::new(20, 10)
         .depth(70, 64)
         .activation(Activation::Sigmoid)
         .init(Init::Standard);
@@ -212,7 +212,7 @@ fn f64_resolves_gradients_that_underflow_in_f32() {
 }
 
 /// Weight-gradient norm of every linear layer, input side first.
-fn weight_grad_norms<T: Scalar>(cfg: &MlpConfig, x: &Matrix<T>, labels: &[usize]) -> Vec<f64> {
+fn weight_grad_norms<T: Scalar>(cfg: &ModelConfig, x: &Matrix<T>, labels: &[usize]) -> Vec<f64> {
     let mut g = Matrix::default();
     let mut m = cfg.build::<T>(0).unwrap();
     let out = m.forward(x, Mode::Train).clone();

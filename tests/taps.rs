@@ -6,7 +6,7 @@
 //! Each hidden block's wiring (which tensor is `pre`, `out`, `pre_grad`,
 //! `out_grad` with each norm placement) is checked in `src/nn/dense.rs`.
 
-use gradscope::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
 use gradscope::probe::{ProbeConfig, Prober, StepProbe, Tap, TensorStats};
 use gradscope::tensor::{tensor_stats, with_threads, Matrix, Scalar};
 
@@ -23,7 +23,7 @@ fn batch<T: Scalar>() -> (Matrix<T>, Vec<usize>) {
 
 /// One step of `cfg` with taps on (`tapped`) or off: the probe, the
 /// network, and the loss gradient.
-fn probe<T: Scalar>(cfg: &MlpConfig, tapped: bool) -> (StepProbe, Mlp<T>, Matrix<T>) {
+fn probe<T: Scalar>(cfg: &ModelConfig, tapped: bool) -> (StepProbe, Mlp<T>, Matrix<T>) {
     let mut mlp = cfg.build::<T>(7).unwrap();
     let (x, labels) = batch::<T>();
     let mut prober = Prober::<T>::new(ProbeConfig::default());
@@ -50,8 +50,8 @@ fn assert_close(a: &TensorStats, b: &TensorStats, what: &str, tol: f64) {
     );
 }
 
-fn configs() -> Vec<(&'static str, MlpConfig)> {
-    let base = || MlpConfig::new(20, 3).depth(3, WIDTH);
+fn configs() -> Vec<(&'static str, ModelConfig)> {
+    let base = || ModelConfig::new(20, 3).depth(3, WIDTH);
     vec![
         ("sigmoid", base().activation(Activation::Sigmoid)),
         ("relu", base().init("he_normal".parse().unwrap())),

@@ -9,7 +9,7 @@
 //!
 //! ```python
 //! torch.set_default_dtype(torch.float64)
-//! # model: a mirror of MlpConfig::build (first hidden layer plain, then
+//! # model: a mirror of ModelConfig::build (first hidden layer plain, then
 //! # Residual(nn.Sequential(branch), projection) per `residual_every` hidden
 //! # layers, projection = nn.Linear(block_in, block_out, bias=False) only
 //! # when the width changes), parameters under `layers.*`:
@@ -44,7 +44,7 @@
 //! PyTorch's tensor) and per entry (with an absolute floor of `1e-8`).
 //! Both sides compute in f64, so the errors actually seen are near 1e-14.
 
-use gradscope::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
 use gradscope::optim::{clip_grad_norm, clip_grad_value, OptimizerConfig, Schedule};
 use gradscope::tensor::Matrix;
 use serde::Deserialize;
@@ -84,7 +84,7 @@ struct ModelSpec {
 
 impl ModelSpec {
     fn build(&self) -> Mlp<f64> {
-        let mut cfg = MlpConfig::new(self.input, self.output)
+        let mut cfg = ModelConfig::new(self.input, self.output)
             .activation(self.activation)
             .norm(self.norm, self.norm_placement)
             .residual_every(self.residual_every);

@@ -11,7 +11,7 @@
 //! `MACs = 784 W + (D - 1) W^2 + 10 W`.
 
 use crate::error::Result;
-use crate::nn::{Activation, Loss, Mlp, MlpConfig, Mode, Norm, NormPlacement, Targets};
+use crate::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
 use crate::tensor::{Init, Matrix};
@@ -90,8 +90,8 @@ impl Workload {
     }
 
     /// The model config (torch's default `nn.Linear` init: standard uniform).
-    pub fn mlp_config(&self) -> MlpConfig {
-        MlpConfig::new(INPUT, OUTPUT)
+    pub fn mlp_config(&self) -> ModelConfig {
+        ModelConfig::new(INPUT, OUTPUT)
             .depth(self.depth, self.width)
             .activation(self.activation)
             .norm(self.norm, NormPlacement::Before)

@@ -24,7 +24,7 @@
 
 use crate::data::{DataSpec, Prepared};
 use crate::error::{Error, Result};
-use crate::nn::{Loss, MlpConfig};
+use crate::nn::{Loss, ModelConfig, ModelKind};
 use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule};
 use crate::probe::ProbeConfig;
 use serde::{Deserialize, Serialize};
@@ -98,7 +98,7 @@ pub struct Spec {
     /// Where the examples come from.
     pub data: DataSpec,
     /// The network (input and output sizes 0: the data gives them).
-    pub model: MlpConfig,
+    pub model: ModelConfig,
     /// How it learns: update rule, learning rate, clipping.
     pub optimizer: OptimizerSettings,
     /// Learning-rate schedule.
@@ -119,7 +119,7 @@ impl Default for Spec {
             eval_every: 0,
             loss: Loss::CrossEntropy,
             data: DataSpec::default(),
-            model: MlpConfig::default(),
+            model: ModelConfig::default(),
             optimizer: OptimizerSettings::default(),
             schedule: Schedule::default(),
             probe: ProbeConfig::default(),
@@ -166,20 +166,54 @@ impl Spec {
 
     /// [`Spec::to_toml`] without the keys that do not apply to this run
     /// (a generator's `train_size`, `test_size` and `noise` for MNIST and
-    /// Fashion-MNIST, which are read, not generated): what a report shows.
+    /// Fashion-MNIST, which are read, not generated; a recurrent net's keys
+    /// for an MLP, and the MLP's for a recurrent net): what a report shows.
     pub fn to_toml_applicable(&self) -> String {
         let text = self.to_toml();
-        if !matches!(self.data.name.as_str(), "mnist" | "fashion") {
-            return text;
+        let mut hidden: Vec<(&str, &[&str])> = Vec::new();
+        if matches!(self.data.name.as_str(), "mnist" | "fashion") {
+            hidden.push(("[data]", &["train_size", "test_size", "noise"]));
         }
-        let generated = ["train_size =", "test_size =", "noise ="];
+        const RECURRENT: &[&str] = &[
+            "hidden",
+            "layers",
+            "nonlinearity",
+            "recurrent_init",
+            "forget_bias",
+            "truncation",
+        ];
+        const MLP: &[&str] = &[
+            "depth",
+            "width",
+            "widths",
+            "activation",
+            "norm",
+            "norm_placement",
+            "residual_every",
+            "init",
+            "bias",
+            "bn_momentum",
+            "norm_eps",
+        ];
+        hidden.push((
+            "[model]",
+            if self.model.kind == ModelKind::Mlp {
+                RECURRENT
+            } else {
+                MLP
+            },
+        ));
         let mut section = "";
         let mut out = String::with_capacity(text.len());
         for line in text.lines() {
             if line.starts_with('[') {
                 section = line;
             }
-            if section == "[data]" && generated.iter().any(|k| line.starts_with(k)) {
+            let key = line.split(" =").next().unwrap_or("");
+            if hidden
+                .iter()
+                .any(|(s, keys)| *s == section && keys.contains(&key))
+            {
                 continue;
             }
             out.push_str(line);
@@ -218,8 +252,8 @@ impl Spec {
         self.optimizer.validate()
     }
 
-    /// The MLP config for `input` features and `output` classes.
-    pub fn mlp_config(&self, input: usize, output: usize) -> MlpConfig {
+    /// The model config for `input` features and `output` classes.
+    pub fn model_config(&self, input: usize, output: usize) -> ModelConfig {
         self.model.clone().sized(input, output)
     }
 

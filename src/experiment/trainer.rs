@@ -63,7 +63,7 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         });
     }
     let mlp: Mlp<T> = spec
-        .mlp_config(train.dim(), train.classes)
+        .model_config(train.dim(), train.classes)
         .build(spec.seed)?;
     let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
     let total = total_steps(spec, train);

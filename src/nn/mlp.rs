@@ -17,13 +17,13 @@
 //! row of a depth profile each; their parts keep the flat paths above.
 //!
 //! ```
-//! use gradscope::nn::{Activation, MlpConfig};
-//! let mut mlp = MlpConfig::new(784, 10).depth(3, 100).activation(Activation::Tanh).build::<f32>(0).unwrap();
+//! use gradscope::nn::{Activation, ModelConfig};
+//! let mut mlp = ModelConfig::new(784, 10).depth(3, 100).activation(Activation::Tanh).build::<f32>(0).unwrap();
 //! assert_eq!(mlp.params().len(), 8); // 4 linear layers, weight + bias
 //! ```
 
 use super::{
-    ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, MlpConfig, Mode,
+    ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, ModelConfig, Mode,
     NamedParam, Norm, Residual, Sequential,
 };
 use crate::error::Result;
@@ -33,7 +33,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-impl MlpConfig {
+impl ModelConfig {
     /// Builds the network, initialized from `seed`.
     pub fn build<T: Scalar>(&self, seed: u64) -> Result<Mlp<T>> {
         self.validate()?;
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn paths_follow_the_layout() {
-        let mut mlp = MlpConfig::new(4, 3)
+        let mut mlp = ModelConfig::new(4, 3)
             .depth(3, 5)
             .norm(Norm::Batch, NormPlacement::Before)
             .build::<f64>(1)
@@ -225,7 +225,7 @@ mod tests {
     /// old gradient rounds differently from two separate sums).
     fn overwrite_matches<T: Scalar>(tol: f64) {
         for norm in [Norm::Batch, Norm::Layer] {
-            let mut cfg = MlpConfig::new(20, 3)
+            let mut cfg = ModelConfig::new(20, 3)
                 .norm(norm, NormPlacement::Before)
                 .residual_every(2);
             cfg.widths = vec![70, 70, 40, 40];
@@ -267,7 +267,7 @@ mod tests {
 
     #[test]
     fn residual_blocks_project_when_widths_change() {
-        let mut cfg = MlpConfig::new(4, 2).residual_every(2);
+        let mut cfg = ModelConfig::new(4, 2).residual_every(2);
         cfg.widths = vec![6, 6, 6, 8, 8];
         let mut mlp = cfg.build::<f64>(0).unwrap();
         let paths: Vec<String> = mlp.params().into_iter().map(|p| p.path).collect();
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn bad_width_is_named() {
-        let mut cfg = MlpConfig::new(4, 2);
+        let mut cfg = ModelConfig::new(4, 2);
         cfg.widths = vec![3, 0];
         let err = cfg.build::<f32>(0).err().unwrap().to_string();
         assert_eq!(
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn same_seed_same_network() {
-        let cfg = MlpConfig::new(5, 2).depth(2, 4);
+        let cfg = ModelConfig::new(5, 2).depth(2, 4);
         let mut a = cfg.build::<f32>(9).unwrap();
         let mut b = cfg.build::<f32>(9).unwrap();
         let va: Vec<_> = a.params().iter().map(|p| p.param.value.clone()).collect();

@@ -153,12 +153,12 @@ fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Activation, Loss, MlpConfig, Mode, Norm, NormPlacement, Targets};
+    use crate::nn::{Activation, Loss, ModelConfig, Mode, Norm, NormPlacement, Targets};
     use crate::optim::OptimizerConfig;
     use crate::probe::HistTensor;
     use crate::tensor::Init;
 
-    fn step(cfg: &MlpConfig) -> StepProbe {
+    fn step(cfg: &ModelConfig) -> StepProbe {
         let mut mlp = cfg.build::<f64>(1).unwrap();
         let x = Matrix::from_vec(6, 5, (0..30).map(|i| (i as f64 * 0.7).sin()).collect()).unwrap();
         let labels = [0, 1, 2, 0, 1, 2];
@@ -177,7 +177,7 @@ mod tests {
 
     #[test]
     fn probes_measure_every_layer() {
-        let cfg = MlpConfig::new(5, 3)
+        let cfg = ModelConfig::new(5, 3)
             .depth(2, 4)
             .activation(Activation::Tanh);
         let probe = step(&cfg);
@@ -221,14 +221,14 @@ mod tests {
     #[test]
     fn saturation_and_dead_units_are_measured() {
         // Huge weights saturate every sigmoid unit.
-        let sat = MlpConfig::new(5, 3)
+        let sat = ModelConfig::new(5, 3)
             .depth(2, 4)
             .activation(Activation::Sigmoid)
             .init(Init::Normal { std: 50.0 });
         assert!(step(&sat).layers[1].saturated > 0.9);
         // After BatchNorm (mean 0 per unit) every ReLU unit is positive on
         // some row: none dead.
-        let bn = MlpConfig::new(5, 3)
+        let bn = ModelConfig::new(5, 3)
             .depth(2, 4)
             .norm(Norm::Batch, NormPlacement::Before);
         let p = step(&bn);
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn an_untapped_step_measures_nothing() {
-        let mut mlp = MlpConfig::new(5, 3).depth(1, 4).build::<f64>(1).unwrap();
+        let mut mlp = ModelConfig::new(5, 3).depth(1, 4).build::<f64>(1).unwrap();
         let prober = Prober::<f64>::new(ProbeConfig {
             every: 2,
             ..ProbeConfig::every_step()

@@ -18,11 +18,13 @@ pub mod cell;
 mod init;
 mod layer;
 mod model;
+mod settings;
 
 pub use cell::CellKind;
 pub use init::{RecurrentInit, RECURRENT_INIT_NAMES};
 pub use layer::Recurrent;
 pub use model::{RnnConfig, RnnModel};
+pub use settings::{Nonlinearity, RecurrentSettings};
 
 #[cfg(test)]
 mod tests;

@@ -1,26 +1,89 @@
-//! The MLP's configuration: plain data with documented defaults, from which
-//! [`MlpConfig::build`](super::Mlp) makes the network. It is also a spec's
-//! `[model]` table, and serializes, so a run can always be rebuilt from
-//! what was saved next to it.
+//! The model's configuration, a spec's `[model]` table: plain data with
+//! documented defaults, which serializes, so a run can always be rebuilt
+//! from what was saved next to it. Its `kind` says which family: an MLP
+//! (`mlp`, the default), from which [`ModelConfig::build`](super::Mlp)
+//! makes the network, or a recurrent net (`rnn`, `lstm`, `gru`), whose
+//! keys are in [`RecurrentSettings`] ([`ModelConfig::rnn_config`]).
 //!
-//! As a table, the hidden layers are written `depth` and `width` (a uniform
-//! stack) or `widths` (a list, which wins over the other two); `input` and
-//! `output` are left out where they come from the data (0).
+//! As a table, the MLP's hidden layers are written `depth` and `width` (a
+//! uniform stack) or `widths` (a list, which wins over the other two);
+//! `input` and `output` are left out where they come from the data (0).
 //!
 //! ```
-//! use gradscope::nn::{MlpConfig, Norm};
-//! let cfg: MlpConfig = toml::from_str("depth = 2\nwidth = 16\nnorm = \"bn\"").unwrap();
+//! use gradscope::nn::{ModelConfig, Norm};
+//! let cfg: ModelConfig = toml::from_str("depth = 2\nwidth = 16\nnorm = \"bn\"").unwrap();
 //! assert_eq!(cfg.widths, [16, 16]);
 //! assert_eq!(cfg.norm, Norm::Batch);
-//! assert_eq!(toml::to_string(&cfg).unwrap().lines().next(), Some("depth = 2"));
+//! assert_eq!(toml::to_string(&cfg).unwrap().lines().nth(1), Some("depth = 2"));
 //! ```
 
+use super::recurrent::{CellKind, Nonlinearity, RecurrentInit, RecurrentSettings, RnnConfig};
 use super::Activation;
 use crate::error::{Error, Result};
 use crate::tensor::{FanMode, Init};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+/// Which family of network a `[model]` table describes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ModelKind {
+    /// A multilayer perceptron (default).
+    #[default]
+    Mlp,
+    /// A vanilla recurrent net (`nonlinearity` tanh or relu).
+    Rnn,
+    /// Long short-term memory.
+    Lstm,
+    /// Gated recurrent units.
+    Gru,
+}
+
+impl ModelKind {
+    /// The names [`ModelKind::from_str`] accepts.
+    pub const NAMES: &'static str = "mlp, rnn, lstm, gru";
+
+    /// The recurrent cell, for the recurrent kinds.
+    pub fn cell(self) -> Option<CellKind> {
+        match self {
+            ModelKind::Mlp => None,
+            ModelKind::Rnn => Some(CellKind::Rnn),
+            ModelKind::Lstm => Some(CellKind::Lstm),
+            ModelKind::Gru => Some(CellKind::Gru),
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Rnn => "rnn",
+            ModelKind::Lstm => "lstm",
+            ModelKind::Gru => "gru",
+        })
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "mlp" => Ok(ModelKind::Mlp),
+            "rnn" => Ok(ModelKind::Rnn),
+            "lstm" => Ok(ModelKind::Lstm),
+            "gru" => Ok(ModelKind::Gru),
+            _ => Err(Error::UnknownName {
+                what: "model kind",
+                name: s.into(),
+                expected: Self::NAMES.into(),
+            }),
+        }
+    }
+}
+
+crate::names::serde_via_str!(ModelKind);
 
 /// Normalization inside each hidden layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -110,12 +173,17 @@ impl FromStr for NormPlacement {
 crate::names::serde_via_str!(Norm);
 crate::names::serde_via_str!(NormPlacement);
 
-/// Everything that defines an MLP. [`MlpConfig::new`] starts with no
-/// hidden layer; [`MlpConfig::default`] is a spec's default model. Both:
+/// Everything that defines an MLP. [`ModelConfig::new`] starts with no
+/// hidden layer; [`ModelConfig::default`] is a spec's default model. Both:
 /// ReLU, no norm, He-normal init, biases on, PyTorch's norm constants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ModelTable", into = "ModelTable")]
-pub struct MlpConfig {
+pub struct ModelConfig {
+    /// Which family: `mlp` (the fields below) or a recurrent net
+    /// ([`ModelConfig::recurrent`]).
+    pub kind: ModelKind,
+    /// A recurrent net's settings (unused by an MLP).
+    pub recurrent: RecurrentSettings,
     /// Input features (784 for MNIST); 0 in a spec, where the data gives it.
     pub input: usize,
     /// Output units (10 classes); 0 in a spec, where the data gives it.
@@ -146,18 +214,20 @@ const DEFAULT_DEPTH: usize = 3;
 /// Units per hidden layer of a spec's default model.
 const DEFAULT_WIDTH: usize = 100;
 
-impl Default for MlpConfig {
+impl Default for ModelConfig {
     /// A spec's default model: three hidden layers of 100 units, sizes
-    /// from the data (0), the rest as [`MlpConfig::new`].
+    /// from the data (0), the rest as [`ModelConfig::new`].
     fn default() -> Self {
         Self::new(0, 0).depth(DEFAULT_DEPTH, DEFAULT_WIDTH)
     }
 }
 
-impl MlpConfig {
-    /// A config with no hidden layer; add them with [`MlpConfig::depth`].
+impl ModelConfig {
+    /// A config with no hidden layer; add them with [`ModelConfig::depth`].
     pub fn new(input: usize, output: usize) -> Self {
         Self {
+            kind: ModelKind::Mlp,
+            recurrent: RecurrentSettings::default(),
             input,
             output,
             widths: Vec::new(),
@@ -225,8 +295,18 @@ impl MlpConfig {
         self.validate_hidden()
     }
 
+    /// The recurrent network for `input` features per step and `outputs`,
+    /// read out at every step or the last; `None` for an MLP.
+    pub fn rnn_config(&self, input: usize, outputs: usize, every_step: bool) -> Option<RnnConfig> {
+        let cell = self.kind.cell()?;
+        Some(self.recurrent.config(cell, input, outputs, every_step))
+    }
+
     /// Checks every field but the sizes the data gives (a spec's model).
     pub fn validate_hidden(&self) -> Result<()> {
+        if self.kind != ModelKind::Mlp {
+            return self.recurrent.validate();
+        }
         if let Some(i) = self.widths.iter().position(|&w| w == 0) {
             return bad("widths", format!("hidden layer {} has width 0", i + 1));
         }
@@ -247,11 +327,12 @@ fn bad(field: &str, reason: String) -> Result<()> {
     })
 }
 
-/// [`MlpConfig`] as a table: missing keys take [`MlpConfig::default`]'s
+/// [`ModelConfig`] as a table: missing keys take [`ModelConfig::default`]'s
 /// values; hidden layers as `depth` x `width` or `widths`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct ModelTable {
+    kind: ModelKind,
     #[serde(skip_serializing_if = "is_zero")]
     input: usize,
     #[serde(skip_serializing_if = "is_zero")]
@@ -270,6 +351,12 @@ struct ModelTable {
     bias: bool,
     bn_momentum: f64,
     norm_eps: f64,
+    hidden: usize,
+    layers: usize,
+    nonlinearity: Nonlinearity,
+    recurrent_init: RecurrentInit,
+    forget_bias: f64,
+    truncation: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -278,18 +365,27 @@ fn is_zero(n: &usize) -> bool {
 
 impl Default for ModelTable {
     fn default() -> Self {
-        let mut table = ModelTable::from(MlpConfig::default());
+        let mut table = ModelTable::from(ModelConfig::default());
         (table.depth, table.width) = (None, None);
         table
     }
 }
 
-impl From<ModelTable> for MlpConfig {
+impl From<ModelTable> for ModelConfig {
     fn from(t: ModelTable) -> Self {
         let widths = t.widths.unwrap_or_else(|| {
             vec![t.width.unwrap_or(DEFAULT_WIDTH); t.depth.unwrap_or(DEFAULT_DEPTH)]
         });
-        MlpConfig {
+        ModelConfig {
+            kind: t.kind,
+            recurrent: RecurrentSettings {
+                hidden: t.hidden,
+                layers: t.layers,
+                nonlinearity: t.nonlinearity,
+                init: t.recurrent_init,
+                forget_bias: t.forget_bias,
+                truncation: t.truncation,
+            },
             input: t.input,
             output: t.output,
             widths,
@@ -305,17 +401,25 @@ impl From<ModelTable> for MlpConfig {
     }
 }
 
-impl From<MlpConfig> for ModelTable {
+impl From<ModelConfig> for ModelTable {
     /// A uniform stack as `depth` and `width` (`depth = 0` for none), any
     /// other as `widths`.
-    fn from(c: MlpConfig) -> Self {
+    fn from(c: ModelConfig) -> Self {
         let uniform = c.widths.windows(2).all(|w| w[0] == w[1]);
         let (depth, width, widths) = match c.widths.first() {
             None => (Some(0), None, None),
             Some(&w) if uniform => (Some(c.widths.len()), Some(w), None),
             Some(_) => (None, None, Some(c.widths)),
         };
+        let r = c.recurrent;
         ModelTable {
+            kind: c.kind,
+            hidden: r.hidden,
+            layers: r.layers,
+            nonlinearity: r.nonlinearity,
+            recurrent_init: r.init,
+            forget_bias: r.forget_bias,
+            truncation: r.truncation,
             input: c.input,
             output: c.output,
             depth,
@@ -337,13 +441,13 @@ impl From<MlpConfig> for ModelTable {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> MlpConfig {
+    fn parse(text: &str) -> ModelConfig {
         toml::from_str(text).unwrap()
     }
 
     #[test]
     fn missing_keys_take_the_spec_defaults() {
-        assert_eq!(parse(""), MlpConfig::default());
+        assert_eq!(parse(""), ModelConfig::default());
         assert_eq!(parse("").widths, [100, 100, 100]);
         assert_eq!(parse("depth = 2").widths, [100, 100]);
         assert_eq!(parse("width = 8").widths, [8, 8, 8]);
@@ -352,19 +456,20 @@ mod tests {
 
     #[test]
     fn hidden_layers_serialize_as_depth_and_width_when_uniform() {
-        let text = |c: &MlpConfig| toml::to_string(c).unwrap();
-        let uniform = MlpConfig::new(0, 0).depth(20, 100);
-        assert!(text(&uniform).starts_with("depth = 20\nwidth = 100\n"));
+        let text = |c: &ModelConfig| toml::to_string(c).unwrap();
+        let uniform = ModelConfig::new(0, 0).depth(20, 100);
+        let after_kind = |c: &ModelConfig| text(c).replacen("kind = \"mlp\"\n", "", 1);
+        assert!(after_kind(&uniform).starts_with("depth = 20\nwidth = 100\n"));
         let mut mixed = uniform.clone();
         mixed.widths = vec![256, 128];
-        assert!(text(&mixed).starts_with("widths = [256, 128]\n"));
-        assert!(text(&MlpConfig::new(0, 0)).starts_with("depth = 0\n"));
-        assert!(text(&MlpConfig::new(784, 10)).starts_with("input = 784\noutput = 10\n"));
+        assert!(after_kind(&mixed).starts_with("widths = [256, 128]\n"));
+        assert!(after_kind(&ModelConfig::new(0, 0)).starts_with("depth = 0\n"));
+        assert!(after_kind(&ModelConfig::new(784, 10)).starts_with("input = 784\noutput = 10\n"));
         for c in [
             uniform,
             mixed,
-            MlpConfig::new(0, 0),
-            MlpConfig::new(784, 10),
+            ModelConfig::new(0, 0),
+            ModelConfig::new(784, 10),
         ] {
             assert_eq!(parse(&text(&c)), c);
         }
@@ -392,14 +497,32 @@ mod tests {
     }
 
     #[test]
+    fn a_recurrent_model_reads_its_keys() {
+        let c = parse(
+            "kind = \"rnn\"\nhidden = 50\nnonlinearity = \"relu\"\n\
+             recurrent_init = \"identity\"\ntruncation = 20",
+        );
+        let rnn = c.rnn_config(2, 1, false).unwrap();
+        assert_eq!(rnn.kind, CellKind::RnnRelu);
+        assert_eq!((rnn.hidden, rnn.layers, rnn.truncation), (50, 1, Some(20)));
+        assert_eq!(rnn.init, RecurrentInit::Identity { scale: 1.0 });
+        assert_eq!(parse(&toml::to_string(&c).unwrap()), c);
+        assert!(ModelConfig::default().rnn_config(2, 1, false).is_none());
+        let e = parse("kind = \"lstm\"\nhidden = 0").validate_hidden().unwrap_err();
+        assert_eq!(e.to_string(), "invalid value for `model.hidden`: must be at least 1");
+        let e = toml::from_str::<ModelConfig>("kind = \"transformer\"").unwrap_err();
+        assert!(e.message().contains("mlp, rnn, lstm, gru"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
-        let e = toml::from_str::<MlpConfig>("depht = 3").unwrap_err();
+        let e = toml::from_str::<ModelConfig>("depht = 3").unwrap_err();
         assert!(e.message().starts_with("unknown field `depht`"), "{e}");
     }
 
     #[test]
     fn a_spec_model_checks_all_but_its_sizes() {
-        let mut c = MlpConfig::default();
+        let mut c = ModelConfig::default();
         assert!(c.validate_hidden().is_ok());
         assert!(c.validate().is_err());
         c.widths[1] = 0;
