@@ -12,6 +12,7 @@ pub mod generators;
 pub mod idx;
 pub mod mnist;
 mod prepare;
+pub mod sequence;
 
 pub use batch::{gather, to_matrix, Batches, Scaler, Scaling};
 pub use prepare::{prepare, DataSpec, Prepared};
