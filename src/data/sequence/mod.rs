@@ -31,9 +31,13 @@
 pub mod adding;
 pub mod copy;
 mod gather;
+pub mod seq_mnist;
+mod task;
 pub mod temporal_order;
+pub mod text;
 
 pub use gather::{gather_seq, SeqBatchTargets};
+pub use task::{Baseline, SeqPrepared, SeqTask};
 
 use std::ops::Range;
 
