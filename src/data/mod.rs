@@ -3,8 +3,12 @@
 //! Shapeset-3x2), a run's data prepared from its `[data]` section
 //! ([`prepare()`]), and seeded minibatches.
 //!
-//! Every source produces a [`Dataset`]: features as an `n x d` f32 matrix
-//! in their natural scale (images in [0, 1]), and one class label per row.
+//! Every feed-forward source produces a [`Dataset`]: features as an
+//! `n x d` f32 matrix in their natural scale (images in [0, 1]), and one
+//! class label per row. Sequence tasks for recurrent nets (the adding
+//! problem, temporal order, copy memory, sequential MNIST, character-level
+//! text) produce a [`sequence::SeqDataset`] instead
+//! ([`prepare_sequences()`]).
 
 mod batch;
 pub mod fetch;
@@ -12,9 +16,11 @@ pub mod generators;
 pub mod idx;
 pub mod mnist;
 mod prepare;
+pub mod sequence;
 
 pub use batch::{gather, to_matrix, Batches, Scaler, Scaling};
-pub use prepare::{prepare, DataSpec, Prepared};
+pub use prepare::{prepare, prepare_sequences, DataSpec, Prepared};
+pub use sequence::SeqPrepared;
 
 use crate::tensor::Matrix;
 

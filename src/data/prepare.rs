@@ -1,7 +1,10 @@
 //! A run's data, ready to train on: the `[data]` section of a spec
-//! ([`DataSpec`]) and [`prepare`], which loads the bundled MNIST subset,
-//! an IDX folder or a generator's examples, and scales them.
+//! ([`DataSpec`]); [`prepare`], which loads the bundled MNIST subset, an
+//! IDX folder or a generator's examples for a feed-forward net, and scales
+//! them; and [`prepare_sequences`], which builds a sequence task's sets
+//! for a recurrent net. Each refuses the other's names.
 
+use super::sequence::{SeqPrepared, SeqTask};
 use super::{generators, mnist, Dataset, Scaling};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -12,7 +15,9 @@ use std::path::Path;
 #[serde(deny_unknown_fields, default)]
 pub struct DataSpec {
     /// `mnist` (bundled 10k, or `dir`), `fashion` (needs `dir`), or a
-    /// generator: `spirals`, `circles`, `xor`, `gaussians`, `shapeset`.
+    /// generator: `spirals`, `circles`, `xor`, `gaussians`, `shapeset`;
+    /// or a sequence task ([`SeqTask::NAMES`]): `adding`,
+    /// `temporal_order`, `copy`, `seq_mnist`, `seq_mnist_pixels`, `text`.
     pub name: String,
     /// Folder with canonical IDX files (`train-*`, `t10k-*`) to use instead
     /// of the bundled subset.
@@ -28,6 +33,13 @@ pub struct DataSpec {
     pub test_size: usize,
     /// Noise level of the 2-D generators, in [0, 1].
     pub noise: f64,
+    /// Sequence tasks: steps per sequence `T` (for `copy`, the delay `T`
+    /// of a `T + 20`-step sequence); 0 = the task's default
+    /// ([`SeqTask::default_length`]).
+    pub length: usize,
+    /// `seq_mnist`, `seq_mnist_pixels`: shuffle the 784 pixels by one
+    /// fixed permutation (permuted MNIST).
+    pub permute: bool,
 }
 
 impl Default for DataSpec {
@@ -40,6 +52,8 @@ impl Default for DataSpec {
             train_size: 2000,
             test_size: 1000,
             noise: 0.1,
+            length: 0,
+            permute: false,
         }
     }
 }
@@ -53,8 +67,31 @@ pub struct Prepared {
     pub test: Dataset,
 }
 
-/// Loads (or generates, from `seed`) the data `d` names and scales it.
+/// Loads (or generates, from `seed`) the data `d` names and scales it,
+/// for a feed-forward net; a sequence task's name is refused (see
+/// [`prepare_sequences`]).
 pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
+    if SeqTask::from_name(&d.name).is_some() {
+        return Err(Error::InvalidConfig {
+            field: "data.name".into(),
+            reason: format!(
+                "`{}` is a sequence task, for a recurrent model (model.kind = rnn, lstm or gru)",
+                d.name
+            ),
+        });
+    }
+    for (field, set) in [("data.length", d.length != 0), ("data.permute", d.permute)] {
+        if set {
+            return Err(Error::InvalidConfig {
+                field: field.into(),
+                reason: format!(
+                    "applies to sequence tasks ({}), not `{}`",
+                    SeqTask::NAMES,
+                    d.name
+                ),
+            });
+        }
+    }
     let (mut train, mut test) = match (d.name.as_str(), &d.dir) {
         ("mnist" | "fashion", Some(dir)) => (
             mnist::load_dir(Path::new(dir), mnist::Split::Train)?,
@@ -91,4 +128,74 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
     scaler.apply(&mut train);
     scaler.apply(&mut test);
     Ok(Prepared { train, test })
+}
+
+/// The train and test sequences of the task `d` names (generated ones from
+/// `seed`), for a recurrent net; a feed-forward set's name is refused.
+pub fn prepare_sequences(d: &DataSpec, seed: u64) -> Result<SeqPrepared> {
+    let task = SeqTask::from_name(&d.name).ok_or_else(|| Error::InvalidConfig {
+        field: "data.name".into(),
+        reason: format!(
+            "`{}` is not a sequence task (expected one of: {}); a recurrent model reads sequences",
+            d.name,
+            SeqTask::NAMES
+        ),
+    })?;
+    task.prepare(d, seed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &str) -> DataSpec {
+        DataSpec {
+            name: name.into(),
+            train_size: 16,
+            test_size: 8,
+            ..DataSpec::default()
+        }
+    }
+
+    fn refusal(r: Result<impl std::fmt::Debug>) -> (String, String) {
+        match r {
+            Err(Error::InvalidConfig { field, reason }) => (field, reason),
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_entry_point_refuses_the_others_names() {
+        let (field, reason) = refusal(prepare(&named("adding"), 0));
+        assert_eq!(field, "data.name");
+        assert!(reason.contains("`adding` is a sequence task"), "{reason}");
+        let (field, reason) = refusal(prepare_sequences(&named("spirals"), 0));
+        assert_eq!(field, "data.name");
+        assert!(
+            reason.contains("`spirals` is not a sequence task"),
+            "{reason}"
+        );
+        assert!(reason.contains(SeqTask::NAMES), "{reason}");
+    }
+
+    #[test]
+    fn feed_forward_sets_refuse_sequence_keys() {
+        let mut d = named("xor");
+        d.length = 50;
+        assert_eq!(refusal(prepare(&d, 0)).0, "data.length");
+        let mut d = named("xor");
+        d.permute = true;
+        assert_eq!(refusal(prepare(&d, 0)).0, "data.permute");
+        assert_eq!(prepare(&named("xor"), 0).unwrap().train.len(), 16);
+    }
+
+    #[test]
+    fn sequence_tasks_prepare_from_the_spec() {
+        let mut d = named("copy");
+        d.length = 5;
+        let p = prepare_sequences(&d, 2).unwrap();
+        assert_eq!((p.train.len(), p.test.len(), p.train.length), (16, 8, 25));
+        assert_eq!(p.train, prepare_sequences(&d, 2).unwrap().train);
+        assert_ne!(p.train, prepare_sequences(&d, 3).unwrap().train);
+    }
 }
