@@ -10,9 +10,9 @@
 //! ```
 
 use crate::analysis::diagnose::{diagnose, Finding};
-use crate::data::Prepared;
 use crate::error::Result;
 use crate::experiment::trainer::{train, Summary};
+use crate::experiment::RunData;
 use crate::experiment::{RecordSink, RunRecord, Sink, Spec, Tee};
 use crate::store::Store;
 use crate::tensor::with_threads;
@@ -35,7 +35,7 @@ pub struct Outcome {
 /// with everything recorded before it kept (in the store and the record).
 pub fn run_recorded(
     spec: &Spec,
-    data: &Prepared,
+    data: &RunData,
     store: Option<&Store>,
     threads: usize,
     sink: &mut dyn Sink,

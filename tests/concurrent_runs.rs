@@ -9,7 +9,7 @@
 //! width 256 and batch 128 put every product above `PARALLEL_MIN_FLOP` and
 //! every activation and BatchNorm pass above its 16,384-entry threshold.
 
-use gradscope::nn::{Activation, Loss, ModelConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use gradscope::optim::OptimizerConfig;
 use gradscope::tensor::{max_threads, threads_for, with_threads, Matrix, PARALLEL_MIN_FLOP};
 use std::sync::Barrier;

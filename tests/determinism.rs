@@ -27,7 +27,7 @@
 //! without run different kernels (our kernel against the `gemm` crate's),
 //! so their f32 bits differ; the promise is per machine.
 
-use gradscope::nn::{Activation, Loss, ModelConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use gradscope::optim::OptimizerConfig;
 use gradscope::tensor::{threads_for, with_threads, Init, Matrix, Scalar, PARALLEL_MIN_FLOP};
 

@@ -4,14 +4,14 @@
 //! leave room around them.
 
 use gradscope::analysis::diagnose::{diagnose, Finding, FindingKind, Severity};
-use gradscope::data::Prepared;
+use gradscope::experiment::RunData;
 use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, RunRecord, RunStatus, Spec};
 use std::sync::OnceLock;
 
 /// The bundled MNIST split, loaded once for every test.
-fn mnist() -> &'static Prepared {
-    static DATA: OnceLock<Prepared> = OnceLock::new();
+fn mnist() -> &'static RunData {
+    static DATA: OnceLock<RunData> = OnceLock::new();
     DATA.get_or_init(|| Spec::default().prepare_data().unwrap())
 }
 

@@ -6,8 +6,8 @@
 
 use gradscope::analysis::gradcheck::{check_layer, check_mlp, GradCheckReport};
 use gradscope::nn::{
-    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Loss, ModelConfig, Mode, Norm,
-    NormPlacement, Residual, Sequential, Targets,
+    Activation, ActivationLayer, BatchNorm, Layer, LayerNorm, Linear, Loss, Mode, ModelConfig,
+    Norm, NormPlacement, Residual, Sequential, Targets,
 };
 use gradscope::tensor::{Init, Matrix, Scalar};
 use proptest::prelude::*;

@@ -6,7 +6,7 @@
 //! Each hidden block's wiring (which tensor is `pre`, `out`, `pre_grad`,
 //! `out_grad` with each norm placement) is checked in `src/nn/dense.rs`.
 
-use gradscope::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mlp, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use gradscope::probe::{ProbeConfig, Prober, StepProbe, Tap, TensorStats};
 use gradscope::tensor::{tensor_stats, with_threads, Matrix, Scalar};
 

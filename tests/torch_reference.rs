@@ -44,7 +44,7 @@
 //! PyTorch's tensor) and per entry (with an absolute floor of `1e-8`).
 //! Both sides compute in f64, so the errors actually seen are near 1e-14.
 
-use gradscope::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
+use gradscope::nn::{Activation, Loss, Mlp, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use gradscope::optim::{clip_grad_norm, clip_grad_value, OptimizerConfig, Schedule};
 use gradscope::tensor::Matrix;
 use serde::Deserialize;

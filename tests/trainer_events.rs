@@ -57,7 +57,7 @@ fn overflowing(probe: &str) -> (Error, Vec<(&'static str, usize)>) {
         test: set,
     };
     let mut steps = Steps::default();
-    let err = train(&spec, &data, &mut steps).unwrap_err();
+    let err = train(&spec, &data.into(), &mut steps).unwrap_err();
     (err, steps.0)
 }
 

@@ -11,7 +11,7 @@
 //! `MACs = 784 W + (D - 1) W^2 + 10 W`.
 
 use crate::error::Result;
-use crate::nn::{Activation, Loss, Mlp, ModelConfig, Mode, Norm, NormPlacement, Targets};
+use crate::nn::{Activation, Loss, Mlp, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
 use crate::tensor::{Init, Matrix};

@@ -88,8 +88,8 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     if !args.json {
         eprintln!(
             "gradscope demo: three MLPs of 20 hidden layers (width 100) and an output layer, layers 0-20, on {} bundled MNIST digits, {} held out; {} steps each",
-            data.train.len(),
-            data.test.len(),
+            data.train_len(),
+            data.test_len(),
             args.steps
         );
     }

@@ -4,7 +4,7 @@
 //! already stored.
 
 use super::output::{Output, ProgressSink};
-use gradscope::data::Prepared;
+use gradscope::experiment::RunData;
 use gradscope::experiment::Spec;
 use gradscope::run::Outcome;
 use gradscope::store::Store;
@@ -15,7 +15,7 @@ use std::path::Path;
 /// [`gradscope::run::run_recorded`]).
 pub fn run_recorded(
     spec: &Spec,
-    data: &Prepared,
+    data: &RunData,
     output: Output,
     db: Option<&Path>,
     threads: usize,

@@ -4,7 +4,8 @@
 //! the help of a flag that takes names prints its type's one list.
 
 use crate::data::Scaling;
-use crate::nn::{Activation, Loss, Norm, NormPlacement};
+use crate::nn::recurrent::RECURRENT_INIT_NAMES;
+use crate::nn::{Activation, Loss, ModelKind, Norm, NormPlacement};
 use crate::optim::OptimizerName;
 use crate::tensor::Init;
 
@@ -48,6 +49,12 @@ const fn named(
 /// they apply in: `--widths` after `--depth`, `--epochs` after `--steps`).
 pub const FLAGS: &[Flag] = &[
     flag("name", "name", "Run label"),
+    named(
+        "model",
+        "model.kind",
+        "Network family (the recurrent ones need a sequence task)",
+        ModelKind::NAMES,
+    ),
     flag("depth", "model.depth", "Hidden layers"),
     flag("width", "model.width", "Units per hidden layer"),
     flag(
@@ -101,6 +108,23 @@ pub const FLAGS: &[Flag] = &[
         "clip-value",
         "optimizer.clip_value",
         "Clip every gradient entry to [-v, v]",
+    ),
+    flag(
+        "hidden",
+        "model.hidden",
+        "Recurrent nets: hidden units per layer",
+    ),
+    flag("layers", "model.layers", "Recurrent nets: stacked layers"),
+    named(
+        "recurrent-init",
+        "model.recurrent_init",
+        "Recurrent nets: the recurrent weights' init",
+        RECURRENT_INIT_NAMES,
+    ),
+    flag(
+        "truncation",
+        "model.truncation",
+        "Recurrent nets: truncated BPTT in chunks of N steps (0 = full)",
     ),
     flag("steps", "steps", "Optimizer steps"),
     flag(

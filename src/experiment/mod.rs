@@ -6,6 +6,8 @@
 pub mod events;
 mod flags;
 pub mod record;
+pub mod rnn_task;
+mod run_data;
 mod settings;
 mod spec;
 pub mod task;
@@ -15,5 +17,6 @@ pub use crate::data::DataSpec;
 pub use events::{Event, RunStatus, Sink};
 pub use flags::{Flag, FLAGS};
 pub use record::{RecordSink, RunRecord, Tee};
+pub use run_data::RunData;
 pub use settings::{default_value, spec_settings, spec_settings_against, Setting, SpecBuilder};
 pub use spec::{Dtype, Spec};

@@ -22,7 +22,9 @@
 //! lr = 0.1
 //! ```
 
-use crate::data::{DataSpec, Prepared};
+use super::RunData;
+use crate::data::sequence::SeqTask;
+use crate::data::DataSpec;
 use crate::error::{Error, Result};
 use crate::nn::{Loss, ModelConfig, ModelKind};
 use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule};
@@ -128,10 +130,15 @@ impl Default for Spec {
 }
 
 impl Spec {
-    /// Loads (or generates, from the spec's seed) its data, scaled: see
-    /// [`crate::data::prepare`].
-    pub fn prepare_data(&self) -> Result<Prepared> {
-        crate::data::prepare(&self.data, self.seed)
+    /// Loads (or generates, from the spec's seed) its data: rows, scaled
+    /// ([`crate::data::prepare`]), or a sequence task's sequences
+    /// ([`crate::data::prepare_sequences`]).
+    pub fn prepare_data(&self) -> Result<RunData> {
+        if SeqTask::from_name(&self.data.name).is_some() {
+            crate::data::prepare_sequences(&self.data, self.seed).map(RunData::Sequences)
+        } else {
+            crate::data::prepare(&self.data, self.seed).map(RunData::Rows)
+        }
     }
 
     /// Parses a spec; errors name `origin` (a path), the line, and the

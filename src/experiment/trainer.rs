@@ -8,11 +8,14 @@
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
 
 pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
+use super::rnn_task::RnnTask;
 pub use super::task::{accuracy, evaluate, MlpTask, Task};
+use super::RunData;
 use super::{Dtype, Spec};
+use crate::data::sequence::{SeqPrepared, SeqTargets, SeqTask};
 use crate::data::{Dataset, Prepared};
 use crate::error::{Error, Result};
-use crate::nn::Mlp;
+use crate::nn::{Mlp, ModelKind};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
 use crate::probe::{Prober, Tap};
 use crate::tensor::Scalar;
@@ -30,15 +33,18 @@ pub fn total_steps(spec: &Spec, train: &Dataset) -> usize {
 }
 
 /// Runs `spec` on `data` in the spec's dtype.
-pub fn train(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+pub fn train(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> Result<Summary> {
     match spec.dtype {
         Dtype::F32 => train_typed::<f32>(spec, data, sink),
         Dtype::F64 => train_typed::<f64>(spec, data, sink),
     }
 }
 
-fn train_typed<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
-    let result = run_steps::<T>(spec, data, sink);
+fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> Result<Summary> {
+    let result = match data {
+        RunData::Rows(rows) => run_steps::<T>(spec, rows, sink),
+        RunData::Sequences(seqs) => run_sequences::<T>(spec, seqs, sink),
+    };
     if let Err(error) = &result {
         let status = match error {
             Error::NonFinite { .. } => RunStatus::Diverged,
@@ -62,11 +68,64 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             ),
         });
     }
+    if spec.model.kind != ModelKind::Mlp {
+        return Err(Error::InvalidConfig {
+            field: "data.name".into(),
+            reason: format!(
+                "a {} net reads a sequence task ({}), not `{}`",
+                spec.model.kind,
+                SeqTask::NAMES,
+                spec.data.name
+            ),
+        });
+    }
     let mlp: Mlp<T> = spec
         .model_config(train.dim(), train.classes)
         .build(spec.seed)?;
     let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
     let total = total_steps(spec, train);
+    run_task(spec, &mut task, total, sink)
+}
+
+fn run_sequences<T: Scalar>(
+    spec: &Spec,
+    data: &SeqPrepared,
+    sink: &mut dyn Sink,
+) -> Result<Summary> {
+    spec.validate()?;
+    let (train, test) = (&data.train, &data.test);
+    if spec.batch > train.len() {
+        return Err(Error::InvalidConfig {
+            field: "batch".into(),
+            reason: format!(
+                "{} is larger than the {} training sequences",
+                spec.batch,
+                train.len()
+            ),
+        });
+    }
+    let every_step = matches!(train.targets, SeqTargets::PerStep { .. });
+    let config = spec
+        .model
+        .rnn_config(train.input_dim(), train.output_dim(), every_step)
+        .ok_or_else(|| Error::InvalidConfig {
+            field: "model.kind".into(),
+            reason: format!(
+                "`{}` is a sequence task: it needs a recurrent model (rnn, lstm, gru)",
+                spec.data.name
+            ),
+        })?;
+    let mut task = RnnTask::new(
+        config.build::<T>(spec.seed),
+        (train, test),
+        spec.batch,
+        spec.seed,
+    );
+    let total = if spec.epochs > 0 {
+        spec.epochs * (train.len() / spec.batch.max(1)).max(1)
+    } else {
+        spec.steps
+    };
     run_task(spec, &mut task, total, sink)
 }
 

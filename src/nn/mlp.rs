@@ -23,7 +23,7 @@
 //! ```
 
 use super::{
-    ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, ModelConfig, Mode,
+    ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, Mode, ModelConfig,
     NamedParam, Norm, Residual, Sequential,
 };
 use crate::error::Result;

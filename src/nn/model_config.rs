@@ -508,8 +508,13 @@ mod tests {
         assert_eq!(rnn.init, RecurrentInit::Identity { scale: 1.0 });
         assert_eq!(parse(&toml::to_string(&c).unwrap()), c);
         assert!(ModelConfig::default().rnn_config(2, 1, false).is_none());
-        let e = parse("kind = \"lstm\"\nhidden = 0").validate_hidden().unwrap_err();
-        assert_eq!(e.to_string(), "invalid value for `model.hidden`: must be at least 1");
+        let e = parse("kind = \"lstm\"\nhidden = 0")
+            .validate_hidden()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value for `model.hidden`: must be at least 1"
+        );
         let e = toml::from_str::<ModelConfig>("kind = \"transformer\"").unwrap_err();
         assert!(e.message().contains("mlp, rnn, lstm, gru"), "{e}");
     }

@@ -153,7 +153,7 @@ fn sampled_rows<T: Scalar>(w: &Matrix<T>) -> impl Iterator<Item = &[T]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Activation, Loss, ModelConfig, Mode, Norm, NormPlacement, Targets};
+    use crate::nn::{Activation, Loss, Mode, ModelConfig, Norm, NormPlacement, Targets};
     use crate::optim::OptimizerConfig;
     use crate::probe::HistTensor;
     use crate::tensor::Init;

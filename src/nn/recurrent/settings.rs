@@ -85,7 +85,13 @@ impl Default for RecurrentSettings {
 impl RecurrentSettings {
     /// The network of `cell` for `input` features per step and `outputs`,
     /// read out at every step or the last.
-    pub fn config(&self, cell: CellKind, input: usize, outputs: usize, every_step: bool) -> RnnConfig {
+    pub fn config(
+        &self,
+        cell: CellKind,
+        input: usize,
+        outputs: usize,
+        every_step: bool,
+    ) -> RnnConfig {
         let kind = match (cell, self.nonlinearity) {
             (CellKind::Rnn | CellKind::RnnRelu, Nonlinearity::Relu) => CellKind::RnnRelu,
             (CellKind::Rnn | CellKind::RnnRelu, Nonlinearity::Tanh) => CellKind::Rnn,

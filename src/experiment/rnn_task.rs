@@ -1,0 +1,146 @@
+//! A recurrent net on sequences, as a [`Task`] of the step loop.
+//!
+//! The loss follows the targets: cross-entropy on a class read out at the
+//! last step (temporal order, sequential MNIST) or at every step (copy,
+//! text: the mean over all `T x batch` predictions, in nats per step), and
+//! mean squared error on values read out at the last step (the adding
+//! problem), whose accuracy is `NaN`.
+
+use super::task::{accuracy, Task};
+use super::trainer::EvalRecord;
+use crate::data::sequence::{gather_seq, SeqBatchTargets, SeqDataset};
+use crate::data::Batches;
+use crate::nn::recurrent::RnnModel;
+use crate::nn::{Loss, NamedParam, Targets};
+use crate::probe::{Block, Tap};
+use crate::tensor::{Grads, Matrix, Scalar};
+
+/// A recurrent net and its sequences.
+pub struct RnnTask<'a, T: Scalar> {
+    /// The network.
+    pub model: RnnModel<T>,
+    train: &'a SeqDataset,
+    test: &'a SeqDataset,
+    batches: Batches,
+    xs: Vec<Matrix<T>>,
+    y: SeqBatchTargets<T>,
+    labels: Vec<usize>,
+    grad: Matrix<T>,
+}
+
+impl<'a, T: Scalar> RnnTask<'a, T> {
+    /// `model` on `train` (batches of `batch`, shuffled from `seed`),
+    /// evaluated on both sets.
+    pub fn new(
+        model: RnnModel<T>,
+        (train, test): (&'a SeqDataset, &'a SeqDataset),
+        batch: usize,
+        seed: u64,
+    ) -> Self {
+        Self {
+            model,
+            train,
+            test,
+            batches: Batches::new(train.len(), batch, seed),
+            xs: Vec::new(),
+            y: SeqBatchTargets::Classes(Vec::new()),
+            labels: Vec::new(),
+            grad: Matrix::default(),
+        }
+    }
+}
+
+/// Forward and loss on the gathered batch `(xs, y)`: the loss, the
+/// accuracy, `dL/doutput` in `grad`. Per-step labels are flattened into
+/// `labels` in the read-out's row order (`t * batch + b`).
+fn forward_loss<T: Scalar>(
+    model: &mut RnnModel<T>,
+    xs: &[Matrix<T>],
+    y: &SeqBatchTargets<T>,
+    labels: &mut Vec<usize>,
+    grad: &mut Matrix<T>,
+) -> (f64, f64) {
+    let out = model.forward(xs);
+    match y {
+        SeqBatchTargets::Classes(l) => (
+            Loss::CrossEntropy.compute(out, Targets::Classes(l), grad),
+            accuracy(out, l),
+        ),
+        SeqBatchTargets::Values(v) => (Loss::Mse.compute(out, Targets::Values(v), grad), f64::NAN),
+        SeqBatchTargets::PerStep(steps) => {
+            labels.clear();
+            steps.iter().for_each(|s| labels.extend_from_slice(s));
+            (
+                Loss::CrossEntropy.compute(out, Targets::Classes(labels), grad),
+                accuracy(out, labels),
+            )
+        }
+    }
+}
+
+impl<T: Scalar> Task<T> for RnnTask<'_, T> {
+    fn next_batch(&mut self) {
+        gather_seq(
+            self.train,
+            self.batches.next_indices(),
+            &mut self.xs,
+            &mut self.y,
+        );
+    }
+
+    fn forward_backward(&mut self) -> (f64, f64) {
+        let (loss, acc) = forward_loss(
+            &mut self.model,
+            &self.xs,
+            &self.y,
+            &mut self.labels,
+            &mut self.grad,
+        );
+        self.model.backward(&self.xs, &self.grad, Grads::Overwrite);
+        (loss, acc)
+    }
+
+    fn blocks(&self) -> Vec<&dyn Block<T>> {
+        self.model.blocks()
+    }
+
+    fn blocks_mut(&mut self) -> Vec<&mut dyn Block<T>> {
+        self.model.blocks_mut()
+    }
+
+    fn params(&mut self) -> Vec<NamedParam<'_, T>> {
+        self.model.params()
+    }
+
+    fn evaluate(&mut self, step: usize) -> EvalRecord {
+        let (train_loss, train_accuracy) = evaluate(&mut self.model, self.train);
+        let (test_loss, test_accuracy) = evaluate(&mut self.model, self.test);
+        EvalRecord {
+            step,
+            train_loss,
+            train_accuracy,
+            test_loss,
+            test_accuracy,
+        }
+    }
+}
+
+/// Examples per chunk of an evaluation.
+const CHUNK: usize = 256;
+
+/// Mean loss and accuracy over `data`, in chunks, no probes.
+pub fn evaluate<T: Scalar>(model: &mut RnnModel<T>, data: &SeqDataset) -> (f64, f64) {
+    model.set_tap(Tap::Off);
+    let (mut xs, mut y) = (Vec::new(), SeqBatchTargets::Classes(Vec::new()));
+    let (mut labels, mut grad) = (Vec::new(), Matrix::default());
+    let (mut total_loss, mut total_acc) = (0.0, 0.0);
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(CHUNK) {
+        gather_seq(data, chunk, &mut xs, &mut y);
+        let (loss, acc) = forward_loss(model, &xs, &y, &mut labels, &mut grad);
+        total_loss += loss * chunk.len() as f64;
+        total_acc += acc * chunk.len() as f64;
+    }
+    let n = data.len().max(1) as f64;
+    (total_loss / n, total_acc / n)
+}
