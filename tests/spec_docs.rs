@@ -35,6 +35,8 @@ fn every_key_the_code_knows_is_documented() {
         [
             "dir",
             "eval_dir",
+            "length",
+            "permute",
             "widths",
             "momentum",
             "weight_decay",

@@ -35,10 +35,13 @@ pub struct DataSpec {
     pub noise: f64,
     /// Sequence tasks: steps per sequence `T` (for `copy`, the delay `T`
     /// of a `T + 20`-step sequence); 0 = the task's default
-    /// ([`SeqTask::default_length`]).
+    /// ([`SeqTask::default_length`]). Left out of the TOML when 0, so a
+    /// feed-forward run's spec reads as before.
+    #[serde(skip_serializing_if = "is_zero")]
     pub length: usize,
     /// `seq_mnist`, `seq_mnist_pixels`: shuffle the 784 pixels by one
-    /// fixed permutation (permuted MNIST).
+    /// fixed permutation (permuted MNIST). Left out of the TOML when false.
+    #[serde(skip_serializing_if = "is_false")]
     pub permute: bool,
 }
 
@@ -56,6 +59,14 @@ impl Default for DataSpec {
             permute: false,
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Training and held-out data for a run.
@@ -187,6 +198,21 @@ mod tests {
         d.permute = true;
         assert_eq!(refusal(prepare(&d, 0)).0, "data.permute");
         assert_eq!(prepare(&named("xor"), 0).unwrap().train.len(), 16);
+    }
+
+    #[test]
+    fn sequence_keys_serialize_only_when_set() {
+        let plain = toml::to_string(&DataSpec::default()).unwrap();
+        assert!(
+            !plain.contains("length") && !plain.contains("permute"),
+            "{plain}"
+        );
+        let mut d = named("seq_mnist_pixels");
+        d.permute = true;
+        d.length = 784;
+        let text = toml::to_string(&d).unwrap();
+        assert!(text.contains("length = 784") && text.contains("permute = true"));
+        assert_eq!(toml::from_str::<DataSpec>(&text).unwrap(), d);
     }
 
     #[test]
