@@ -4,8 +4,8 @@
 //! leave room around them.
 
 use gradscope::analysis::diagnose::{diagnose, Finding, FindingKind, Severity};
-use gradscope::experiment::RunData;
 use gradscope::experiment::trainer::train;
+use gradscope::experiment::RunData;
 use gradscope::experiment::{RecordSink, RunRecord, RunStatus, Spec};
 use std::sync::OnceLock;
 

@@ -5,6 +5,7 @@
 use super::output::Output;
 use super::program::runnable;
 use gradscope::analysis::diagnose::Finding;
+use gradscope::data::sequence::Baseline;
 use gradscope::experiment::trainer::Summary;
 use gradscope::experiment::Spec;
 use serde_json::json;
@@ -53,27 +54,57 @@ pub fn summary_json(spec: &Spec, s: &Summary) -> serde_json::Value {
 }
 
 /// A run's summary as text on stdout, its title in bold where stdout
-/// takes styles.
-pub fn print_summary(output: Output, spec: &Spec, s: &Summary) {
+/// takes styles; with a sequence task's `baseline`, the trivial
+/// predictor's figure beside the held-out one.
+pub fn print_summary(output: Output, spec: &Spec, s: &Summary, baseline: Option<Baseline>) {
     println!(
         "{}",
         output.bold(&format!("run `{}`: {} steps", spec.name, s.steps))
     );
+    let accuracy = |a: f64| {
+        if a.is_nan() {
+            String::new()
+        } else {
+            format!("  accuracy {:.2}%", 100.0 * a)
+        }
+    };
     println!(
-        "  train     loss {:.4}  accuracy {:.2}%",
+        "  train     loss {:.4}{}",
         s.train_loss,
-        100.0 * s.train_accuracy
+        accuracy(s.train_accuracy)
     );
     println!(
-        "  held-out  loss {:.4}  accuracy {:.2}%",
+        "  held-out  loss {:.4}{}",
         s.test_loss,
-        100.0 * s.test_accuracy
+        accuracy(s.test_accuracy)
     );
+    if let Some(b) = baseline {
+        println!("  {}", baseline_line(b, s.test_loss));
+    }
     println!(
         "  gradient norm, first / last layer: {:.3e}  ({} layers)",
         s.first_last_ratio(),
         s.grad_norms.len()
     );
+}
+
+/// The trivial predictor's figure, in the held-out loss's terms.
+pub fn baseline_line(b: Baseline, test_loss: f64) -> String {
+    match b {
+        Baseline::MeanPredictorMse(m) => format!(
+            "baseline  mean-predictor MSE {m:.4}: the held-out loss is {:.3} of it",
+            test_loss / m
+        ),
+        Baseline::ChanceAccuracy(a) => format!("baseline  chance accuracy {:.2}%", 100.0 * a),
+        Baseline::MemorylessLoss(l) => format!(
+            "baseline  memoryless loss {l:.4} nats per step: the held-out loss is {:.3} of it",
+            test_loss / l
+        ),
+        Baseline::UnigramEntropyBits(bits) => format!(
+            "baseline  unigram entropy {bits:.3} bits per character; held-out {:.3} bits per character",
+            test_loss / std::f64::consts::LN_2
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::output::Output;
 use super::record::run_recorded;
 use super::render::{print_summary, render_findings, summary_json};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
-use gradscope::experiment::{default_value, Flag, Spec, SpecBuilder, FLAGS};
+use gradscope::experiment::{default_value, Flag, RunData, Spec, SpecBuilder, FLAGS};
 use gradscope::tensor::default_threads;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -167,7 +167,11 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
             .collect::<Vec<_>>());
         println!("{v}");
     } else {
-        print_summary(output, &spec, &summary);
+        let baseline = match &data {
+            RunData::Sequences(seqs) => Some(seqs.baseline),
+            RunData::Rows(_) => None,
+        };
+        print_summary(output, &spec, &summary, baseline);
         if let Some(id) = outcome.run_id {
             let id = id.to_string();
             let db = db.unwrap_or(Path::new(super::DEFAULT_DB));

@@ -156,6 +156,26 @@ pub fn render(
     what: &str,
     scale: Option<(i32, i32)>,
 ) -> String {
+    render_rows(
+        title,
+        record,
+        tensor,
+        what,
+        scale,
+        "layer (input side at bottom)",
+    )
+}
+
+/// [`render`], its rows named `rows` on the y axis (the through-time map's
+/// rows are time steps: [`super::through_time`]).
+pub fn render_rows(
+    title: &str,
+    record: &RunRecord,
+    tensor: fn(&LayerProbe) -> &TensorStats,
+    what: &str,
+    scale: Option<(i32, i32)>,
+    rows: &str,
+) -> String {
     let grid = grid(record, tensor);
     if grid.is_empty() {
         return placeholder(title, "no probes recorded");
@@ -227,7 +247,7 @@ pub fn render(
         .filter(|l| l % every == 0 && depth - 1 - l >= every || *l == depth - 1)
         .map(|l| (l as f64 + 0.5, l.to_string()))
         .collect();
-    svg.y_axis(&a, &sy, &y_ticks, "layer (input side at bottom)", false);
+    svg.y_axis(&a, &sy, &y_ticks, rows, false);
 
     colour_bar(&mut svg, &a, lo, hi, what, !dots.is_empty());
     svg.finish()

@@ -6,7 +6,7 @@ use super::svg::{escape, XMLNS};
 use super::{compare_figures, figure_id, run_figures, run_label, Chart, Figure, ReportRun, Scales};
 use crate::analysis::diagnose::{Finding, FindingKind, Severity};
 use crate::experiment::RunRecord;
-use crate::nn::Norm;
+use crate::nn::{ModelKind, Norm};
 use crate::optim::OptimizerConfig;
 use std::fmt::Write;
 
@@ -316,9 +316,30 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
         OptimizerConfig::Adam { .. } => "Adam",
         OptimizerConfig::AdamW { .. } => "AdamW",
     };
+    let net = match m.kind {
+        ModelKind::Mlp => format!("{layers} ({} init{norm})", m.init),
+        kind => {
+            let rc = &m.recurrent;
+            let cell = match kind {
+                ModelKind::Rnn => format!("vanilla RNN ({})", rc.nonlinearity),
+                other => other.to_string().to_uppercase(),
+            };
+            format!(
+                "{cell} of {} layer{} of {} units ({} recurrent init{})",
+                rc.layers,
+                if rc.layers == 1 { "" } else { "s" },
+                rc.hidden,
+                rc.init,
+                if rc.truncation > 0 {
+                    format!(", BPTT truncated to {} steps", rc.truncation)
+                } else {
+                    String::new()
+                }
+            )
+        }
+    };
     let mut s = format!(
-        "What was run: {layers} ({} init{norm}) on {}, {} steps of {rule} at learning rate {}.",
-        m.init,
+        "What was run: {net} on {}, {} steps of {rule} at learning rate {}.",
         r.spec.data.name,
         r.steps.len(),
         r.spec.optimizer.lr
@@ -336,6 +357,18 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
             " The gradient: NaN or infinite entries in the weight gradients of layers {} at \
              step {step}.",
             crate::analysis::diagnose::layer_list(&layers)
+        ));
+    } else if let Some(through) = super::through_time::first_last(r) {
+        let what = if through < 1e-6 {
+            "it vanishes through time"
+        } else if through > 1e2 {
+            "it grows through time"
+        } else {
+            "it reaches the first time step"
+        };
+        s.push_str(&format!(
+            " The gradient: at the first time step it is {} of its size at the last, at the last recorded step: {what}.",
+            sci(through)
         ));
     } else if ratio.is_finite() {
         let what = if ratio < 1e-2 {

@@ -50,6 +50,7 @@ mod png;
 mod ridge;
 mod saturation;
 mod svg;
+mod through_time;
 mod update;
 
 pub use html::render_html;
@@ -86,6 +87,7 @@ pub struct Figure {
 /// A per-run chart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Chart {
+    ThroughTime,
     FlowDelta,
     FlowWeight,
     Depth,
@@ -99,7 +101,8 @@ pub(crate) enum Chart {
 
 impl Chart {
     /// Page order.
-    pub(crate) const ALL: [Chart; 9] = [
+    pub(crate) const ALL: [Chart; 10] = [
+        Chart::ThroughTime,
         Chart::FlowDelta,
         Chart::FlowWeight,
         Chart::Depth,
@@ -113,6 +116,7 @@ impl Chart {
 
     fn slug(self) -> &'static str {
         match self {
+            Chart::ThroughTime => "through-time",
             Chart::FlowDelta => "flow-delta",
             Chart::FlowWeight => "flow-weight",
             Chart::Depth => "depth",
@@ -127,6 +131,9 @@ impl Chart {
 
     fn title(self) -> &'static str {
         match self {
+            Chart::ThroughTime => {
+                "Gradient through time: ‖∂L/∂hₜ‖₂ per time step and training step"
+            }
             Chart::FlowDelta => "Gradient flow: ‖∂L/∂z‖₂ per layer and step",
             Chart::FlowWeight => "Gradient flow: ‖∂L/∂W‖₂ per layer and step",
             Chart::Depth => "Depth profile of ‖∂L/∂W‖₂",
@@ -141,6 +148,12 @@ impl Chart {
 
     fn caption(self) -> &'static str {
         match self {
+            Chart::ThroughTime => {
+                "L2 norm of all the gradient reaching the first recurrent layer's hidden \
+                 state at each time step (from the read-out and from the next step), log10 \
+                 in colour. A vanishing gradient through time is a dark band at the bottom: \
+                 the early steps the loss no longer reaches."
+            }
             Chart::FlowDelta => {
                 "L2 norm of the backpropagated delta at each layer's pre-activation, \
                  log10 in colour. A vanishing gradient is a dark band on the input side; \
@@ -191,6 +204,7 @@ impl Chart {
     fn render(self, r: &RunRecord, scales: &Scales) -> String {
         let t = self.title();
         match self {
+            Chart::ThroughTime => through_time::render(t, r),
             Chart::FlowDelta => flow_map::render(t, r, pre_grad, "‖∂L/∂z‖₂", scales.delta),
             Chart::FlowWeight => flow_map::render(t, r, weight_grad, "‖∂L/∂W‖₂", scales.weight),
             Chart::Depth => depth::render(t, r),
@@ -259,6 +273,7 @@ impl Scales {
 pub(crate) fn run_figures(i: usize, record: &RunRecord, scales: &Scales) -> Vec<Figure> {
     Chart::ALL
         .iter()
+        .filter(|&&c| c != Chart::ThroughTime || through_time::applies(record))
         .map(|&c| Figure {
             id: figure_id(i, c),
             title: c.title().to_string(),

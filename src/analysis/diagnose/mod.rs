@@ -31,10 +31,11 @@ use crate::experiment::RunRecord;
 /// Every finding for `record`, the most severe first (ties in the order of
 /// the table above: causes before symptoms).
 pub fn diagnose(record: &RunRecord) -> Vec<Finding> {
-    let rules: [fn(&RunRecord) -> Option<Finding>; 7] = [
+    let rules: [fn(&RunRecord) -> Option<Finding>; 8] = [
         rules::divergence,
         rules::exploding_gradient,
         rules::vanishing_gradient,
+        rules::vanishing_through_time,
         rules::stalled,
         rules::saturation,
         rules::dead_units,

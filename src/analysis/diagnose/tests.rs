@@ -330,3 +330,61 @@ fn findings_come_most_severe_first() {
     assert_eq!(f[1].layers, vec![4]);
     assert_eq!(f[1].steps, vec![0, 9]);
 }
+
+/// A recurrent run whose `||dL/dh_t||` halves per step back from the
+/// last of `t_len` steps (`decay` 0.5), or stays flat (`decay` 1).
+fn recurrent(t_len: usize, decay: f64) -> RunRecord {
+    let mut r = record(&[1.0, 1.0], 10);
+    r.spec.model.kind = crate::nn::ModelKind::Rnn;
+    for p in &mut r.probes {
+        p.layers[0].series = vec![crate::probe::Series {
+            tensor: "hidden_grad".into(),
+            axis: crate::probe::Axis::TimeStep,
+            stats: (0..t_len)
+                .map(|t| stats_with_l2(decay.powi((t_len - 1 - t) as i32)))
+                .collect(),
+        }];
+    }
+    r
+}
+
+/// Statistics of a tensor whose L2 norm is `l2`.
+fn stats_with_l2(l2: f64) -> crate::probe::TensorStats {
+    crate::probe::TensorStats {
+        n: 4,
+        sum_sq: l2 * l2,
+        max_abs: l2,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_gradient_halving_per_time_step_vanishes_beyond_a_twenty_step_horizon() {
+    let f = rules::vanishing_through_time(&recurrent(30, 0.5)).unwrap();
+    assert_eq!(f.kind, FindingKind::VanishingGradient);
+    // 0.5^20 = 9.5e-7 is the first below 1e-6: 20 steps back.
+    assert_eq!(value(&f, "horizon_steps"), 20.0);
+    assert!((value(&f, "decay_per_step") - 0.5).abs() < 1e-9);
+    assert!((value(&f, "first_last_through_time") - 0.5f64.powi(29)).abs() < 1e-20);
+    assert!(f.summary.contains("the first 10 steps"), "{}", f.summary);
+    // Twenty of thirty steps still reached: a warning, not critical.
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.remedies[0].command.contains("--model lstm"),
+        "{:?}",
+        f.remedies[0]
+    );
+    // Faster decay, horizon 10 of 40: critical.
+    let f = rules::vanishing_through_time(&recurrent(40, 0.25)).unwrap();
+    assert_eq!(
+        (value(&f, "horizon_steps"), f.severity),
+        (10.0, Severity::Critical)
+    );
+    // A flat gradient through time, and an MLP's record: nothing.
+    assert!(rules::vanishing_through_time(&recurrent(30, 1.0)).is_none());
+    assert!(rules::vanishing_through_time(&record(&[1.0, 1e-9, 1.0], 10)).is_none());
+    // The depth rule leaves recurrent runs to this one.
+    let mut deep = record(&[1e-9, 1e-5, 1.0], 10);
+    deep.spec.model.kind = crate::nn::ModelKind::Lstm;
+    assert!(rules::vanishing_gradient(&deep).is_none());
+}

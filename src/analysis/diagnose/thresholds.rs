@@ -17,6 +17,17 @@ pub const VANISHING_WARNING: f64 = 1e-2;
 /// gradient the last one gets").
 pub const VANISHING_FLOOR: f64 = 1e-6;
 
+/// Vanishing through time: the lag (in time steps back from the last)
+/// beyond which `||dL/dh_t||` is below this fraction of its value at the
+/// last step is the horizon the net can learn over (the issue's figure,
+/// as the depth floor above: six orders of magnitude).
+pub const THROUGH_TIME_FLOOR: f64 = 1e-6;
+
+/// Vanishing through time, critical: the gradient falls below
+/// [`THROUGH_TIME_FLOOR`] within this fraction of the sequence, so more
+/// than half of the steps are out of reach (our choice).
+pub const THROUGH_TIME_CRITICAL_LAG: f64 = 0.5;
+
 /// Exploding with depth: the first layer's weight gradient above this
 /// multiple of the last layer's. The layers' shapes alone move the L2
 /// ratio by up to `sqrt(784 * 100 / (100 * 10))` = 9 on MNIST, so the bar

@@ -31,10 +31,11 @@
 //! `out_grad` their gradients, all steps together; `saturated` the
 //! fraction of gate activations whose derivative is below 5% of its
 //! maximum, `dead` (ReLU cell) the units at 0 on every row and step. Per
-//! time step ([`Axis::TimeStep`] series): `hidden` (`h_t`), `hidden_grad`
-//! (all of `dL/dh_t`: from the read-out and from step `t + 1`; its
-//! fading toward `t = 0` is the vanishing gradient through time) and each
-//! gate's activations (LSTM, GRU).
+//! time step ([`Axis::TimeStep`] series), on every probed step:
+//! `hidden_grad` (all of `dL/dh_t`: from the read-out and from step
+//! `t + 1`; its fading toward `t = 0` is the vanishing gradient through
+//! time); on histogram steps also `hidden` (`h_t`) and each gate's
+//! activations (LSTM, GRU).
 
 use super::cell::{step_backward, step_forward, CellKind};
 use crate::probe::{measure, Axis, Block, Figures, Series, Tap, SATURATION_FRACTION};
@@ -407,12 +408,19 @@ impl<T: Scalar> Recurrent<T> {
         let per_step: Vec<TensorStats> = s.h.iter().map(|h| tensor_stats(h.as_slice())).collect();
         per_step.iter().for_each(|st| out.merge(st));
         f.out = Some(out);
-        f.series.push(Series {
-            tensor: "hidden".into(),
-            axis: Axis::TimeStep,
-            stats: per_step,
-        });
-        if self.kind.gates() > 1 {
+        // Per time step, every probed step: only dL/dh_t (backward). The
+        // forward's hidden state and gates per step come on histogram
+        // steps, the detailed (and sparser) ones: they multiply a step's
+        // rows in the store by up to five.
+        let detailed = self.tap == Tap::Histograms;
+        if detailed {
+            f.series.push(Series {
+                tensor: "hidden".into(),
+                axis: Axis::TimeStep,
+                stats: per_step,
+            });
+        }
+        if detailed && self.kind.gates() > 1 {
             for (gi, name) in self.kind.gate_names().iter().enumerate() {
                 let stats = s
                     .act

@@ -20,6 +20,7 @@ use super::super::series::{finite_probes, layer_list, log_norm_profile, median, 
 use super::super::{remedies, thresholds as t};
 use super::{evidence, sci};
 use crate::experiment::{Dtype, RunRecord};
+use crate::nn::ModelKind;
 use crate::probe::LayerProbe;
 
 /// First and last finite probed steps.
@@ -185,6 +186,10 @@ fn pre_grad(l: &LayerProbe) -> &crate::probe::TensorStats {
 
 /// The weight gradient shrinking toward the input.
 pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
+    // A recurrent net's gradient vanishes through time: `through_time`.
+    if record.spec.model.kind != ModelKind::Mlp {
+        return None;
+    }
     let g = log_norm_profile(record, weight_grad);
     let n = g.len();
     if n < 3 || !g[n - 1].is_finite() {

@@ -5,11 +5,13 @@
 mod divergence;
 mod gradient;
 mod progress;
+mod through_time;
 mod units;
 
 pub use divergence::divergence;
 pub use gradient::{exploding_gradient, vanishing_gradient};
 pub use progress::{learning_rate, stalled};
+pub use through_time::vanishing_through_time;
 pub use units::{dead_units, saturation};
 
 use super::finding::Evidence;
