@@ -91,12 +91,17 @@ fn an_exploding_rnn_spikes_and_clipping_bounds_its_updates() {
 /// On the adding problem (T = 50) the LSTM learns what the vanilla RNN
 /// cannot: its held-out MSE falls below a tenth of the mean predictor's
 /// (19/480 for Hochreiter & Schmidhuber's definition), the RNN's stays
-/// near it.
+/// near it. The LSTM's forget gate starts at bias 3 (95% kept per step):
+/// with the default 1 (73% per step, 1e-7 over 50 steps) neither net left
+/// the mean predictor in 6,000 steps (see the issue note), which the
+/// vanishing-through-time finding's remedies point to.
 #[test]
-#[ignore = "about a minute: cargo test --release --test recurrent -- --ignored"]
 fn on_the_adding_problem_the_lstm_learns_and_the_rnn_does_not() {
-    let (_, rnn) = run(&adding("rnn", 4000, "", ADAM));
-    let (_, lstm) = run(&adding("lstm", 4000, "", ADAM));
+    let wider = |model: &str, keys: &str| {
+        adding(model, 1200, keys, ADAM).replace("hidden = 50", "hidden = 64")
+    };
+    let (_, rnn) = run(&wider("rnn", ""));
+    let (_, lstm) = run(&wider("lstm", "forget_bias = 3.0"));
     let (rnn, lstm) = (rnn.unwrap(), lstm.unwrap());
     assert!(rnn > 0.8 * MEAN_PREDICTOR_MSE, "rnn {rnn}");
     assert!(lstm < 0.1 * MEAN_PREDICTOR_MSE, "lstm {lstm}");

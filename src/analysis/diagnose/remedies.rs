@@ -140,8 +140,15 @@ impl<'a> Remedies<'a> {
         self.spec.model.widths.len()
     }
 
+    /// Whether the run is an MLP: the remedies that change its hidden
+    /// layers (activation, norm, residual blocks, init) apply to nothing
+    /// in a recurrent net.
+    fn mlp(&self) -> bool {
+        self.spec.model.kind == ModelKind::Mlp
+    }
+
     fn relu_he(self) -> Self {
-        let cond = saturating(self.activation());
+        let cond = self.mlp() && saturating(self.activation());
         self.add_if(
             cond,
             Naming::Replaces,
@@ -160,7 +167,7 @@ impl<'a> Remedies<'a> {
     }
 
     fn batch_norm(self) -> Self {
-        let cond = self.no_norm();
+        let cond = self.mlp() && self.no_norm();
         self.add_if(
             cond,
             Naming::Adds,
@@ -173,7 +180,7 @@ impl<'a> Remedies<'a> {
     }
 
     fn residual(self) -> Self {
-        let cond = self.deep_enough_for_residual();
+        let cond = self.mlp() && self.deep_enough_for_residual();
         self.add_if(
             cond,
             Naming::Adds,
@@ -187,7 +194,7 @@ impl<'a> Remedies<'a> {
 
     fn suited_init(self) -> Self {
         let init = suited_init(self.activation());
-        let cond = !init_is_suited(self.spec);
+        let cond = self.mlp() && !init_is_suited(self.spec);
         let title = format!("{init} initialization");
         let why = format!(
             "{init} scales each layer's weights to the fan so the signal and the \
@@ -513,6 +520,24 @@ mod tests {
     /// scaling or probe cadence (they had no flag); now every setting
     /// travels, and parsing the command gives the run's spec back with
     /// only the remedy's change.
+    #[test]
+    fn a_recurrent_run_gets_no_remedy_for_hidden_layers_it_does_not_have() {
+        let mut s = Spec::default();
+        s.model.kind = ModelKind::Gru;
+        s.model.activation = Activation::Sigmoid;
+        let commands: Vec<String> = exploding(&s).into_iter().map(|r| r.command).collect();
+        assert!(
+            commands.iter().any(|c| c.contains("--clip-norm")),
+            "{commands:?}"
+        );
+        assert!(
+            commands
+                .iter()
+                .all(|c| !c.contains("--norm") && !c.contains("--init")),
+            "{commands:?}"
+        );
+    }
+
     #[test]
     fn a_remedy_carries_every_setting_of_its_run() {
         let mut s = sigmoid_spec();
