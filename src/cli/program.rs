@@ -28,7 +28,7 @@ pub fn runnable(command: &str) -> String {
 /// This program with `args`, runnable as printed: with `--db PATH` when
 /// the store is not the default `gradscope.db`.
 pub fn command(args: &[&str], db: &Path) -> String {
-    let mut words = vec![program().to_string()];
+    let mut words = vec![quoted(program())];
     if db != Path::new(super::DEFAULT_DB) {
         words.push("--db".into());
         words.push(quoted(&db.display().to_string()));

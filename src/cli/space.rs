@@ -54,7 +54,8 @@ pub fn gc(_args: GcArgs, db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The ids `run` names: an id, `last`, or a range `a-b` (both ends in).
+/// The ids `run` names: an id, `last`, or a range `a-b` (both ends in;
+/// the runs of the store in it, gaps left by earlier removals skipped).
 fn run_ids(store: &gradscope::store::Store, run: &str) -> anyhow::Result<Vec<i64>> {
     if let Some((a, b)) = run.split_once('-') {
         let (a, b) = (resolve_run(store, a)?, resolve_run(store, b)?);
@@ -62,7 +63,18 @@ fn run_ids(store: &gradscope::store::Store, run: &str) -> anyhow::Result<Vec<i64
             a <= b,
             "`{run}`: a range goes from the lower id to the higher"
         );
-        return Ok((a..=b).collect());
+        let ids: Vec<i64> = store
+            .runs()?
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| (a..=b).contains(id))
+            .collect();
+        anyhow::ensure!(
+            !ids.is_empty(),
+            "no runs in {a}-{b} in {}",
+            store.path().display()
+        );
+        return Ok(ids);
     }
     Ok(vec![resolve_run(store, run)?])
 }

@@ -4,7 +4,10 @@
 //! run's record stays small; and every step again for a while after an
 //! anomaly (the global gradient norm jumping up well outside its usual
 //! step-to-step spread, and by at least an order of magnitude, or turning
-//! zero or non-finite), so what changed is recorded step by step.
+//! zero or non-finite), so what follows is recorded step by step. (The
+//! jump's own step is known only after its backward, when its probe is
+//! already decided: it is recorded when the cadence probes it, and when
+//! its gradient is non-finite, which the trainer measures again.)
 //!
 //! With the defaults, per-layer scalars are taken every step up to step
 //! 1,000, every 10th step up to 10,000, every 100th up to 100,000, and so on

@@ -27,7 +27,13 @@ pub fn applies(record: &RunRecord) -> bool {
 /// `||dL/dh_1|| / ||dL/dh_T||` of the first recurrent layer at the last
 /// probed step that has the series: how much of the gradient at the last
 /// time step reaches the first.
+///
+/// `None` under truncated BPTT, which stops the gradient at a chunk's
+/// start by design.
 pub fn first_last(record: &RunRecord) -> Option<f64> {
+    if record.spec.model.recurrent.truncation > 0 {
+        return None;
+    }
     let series = record
         .probes
         .iter()

@@ -84,7 +84,7 @@ impl Binder<'_, '_> {
             s.zero_frac(),
             s.subnormal_frac(),
         ];
-        debug_assert_eq!(derived.len(), DERIVED.len());
+        assert_eq!(derived.len(), DERIVED.len());
         for d in derived {
             self.bind(real(d))?;
         }
@@ -116,11 +116,11 @@ pub(super) fn insert_layer(
         l.update_ratio,
         l.grad_data_ratio(),
     ];
-    debug_assert_eq!(tail.len(), LAYER_TAIL.len());
+    assert_eq!(tail.len(), LAYER_TAIL.len());
     for x in tail {
         b.bind(real(x))?;
     }
-    debug_assert_eq!(b.next, layer_columns().len());
+    assert_eq!(b.next, layer_columns().len());
     b.stmt.raw_execute().map(|_| ())
 }
 
@@ -248,7 +248,7 @@ pub(super) fn insert_series(
             b.bind(series.axis.name())?;
             b.bind(idx as i64)?;
             b.stats(Some(s))?;
-            debug_assert_eq!(b.next, series_columns().len());
+            assert_eq!(b.next, series_columns().len());
             b.stmt.raw_execute()?;
         }
     }

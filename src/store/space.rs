@@ -5,7 +5,8 @@
 //! share of each table: the table's bytes (its pages and its indexes',
 //! from the `dbstat` table) times the run's fraction of the table's rows.
 //! Deleting runs frees pages inside the file; [`Store::compact`] (VACUUM)
-//! returns them to the disk.
+//! returns them to the disk, when no run trains into the store and no
+//! other connection holds it.
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -119,19 +120,60 @@ impl Store {
     }
 
     /// Gives the file's free pages back to the file system: the
-    /// write-ahead log checkpointed and truncated, then `VACUUM`. Fails,
-    /// changing nothing, while another process writes to the store.
+    /// write-ahead log checkpointed and truncated, then `VACUUM`, then the
+    /// log truncated again. Refuses, changing nothing, while a run trains
+    /// into the store, or while another connection keeps the log from
+    /// being truncated (VACUUM in WAL mode writes a copy of the database
+    /// into the log: with a reader holding it, the file would grow).
     pub fn compact(&self) -> Result<Compacted> {
         let before = file_bytes(&self.path);
-        self.conn
-            .execute_batch(
-                "PRAGMA wal_checkpoint(TRUNCATE); VACUUM; PRAGMA wal_checkpoint(TRUNCATE);",
+        let running: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM runs WHERE status = 'running'",
+                [],
+                |r| r.get(0),
             )
-            .map_err(self.err("compacting (is a run training into this store?)"))?;
+            .map_err(self.err("looking for running runs"))?;
+        if running > 0 {
+            return Err(Error::Store {
+                path: self.path.clone(),
+                reason: format!(
+                    "{running} run(s) still training into this store; compact it when they end"
+                ),
+            });
+        }
+        self.checkpoint()?;
+        self.conn
+            .execute_batch("VACUUM")
+            .map_err(self.err("compacting"))?;
+        self.checkpoint()?;
         Ok(Compacted {
             before,
             after: file_bytes(&self.path),
         })
+    }
+
+    /// Checkpoints and truncates the write-ahead log; fails when another
+    /// connection keeps it from finishing (SQLite says so in the pragma's
+    /// row, `busy` or fewer frames checkpointed than logged, not as an
+    /// error).
+    fn checkpoint(&self) -> Result<()> {
+        let (busy, log, done): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.err("checkpointing the write-ahead log"))?;
+        if busy != 0 || log != done {
+            return Err(Error::Store {
+                path: self.path.clone(),
+                reason: "another process has the store open (a report, a viewer); \
+                         compact it when it is closed"
+                    .into(),
+            });
+        }
+        Ok(())
     }
 
     /// Bytes of the file and its write-ahead log.
@@ -218,5 +260,27 @@ mod tests {
         let err = store.remove_runs(&[1, 2]).unwrap_err().to_string();
         assert!(err.contains("run 2 is still training"), "{err}");
         assert_eq!(store.runs().unwrap().len(), 2);
+        // Nor is the store compacted under a training run.
+        let err = store.compact().unwrap_err().to_string();
+        assert!(err.contains("still training"), "{err}");
+    }
+
+    /// A second connection holding a read transaction keeps the log from
+    /// being truncated: compacting refuses instead of growing the file.
+    #[test]
+    fn compacting_refuses_while_another_connection_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(dir.path(), &[50]);
+        let reader = rusqlite::Connection::open(dir.path().join("g.db")).unwrap();
+        reader
+            .execute_batch("BEGIN; SELECT count(*) FROM steps;")
+            .unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM steps", [], |r| r.get(0))
+            .unwrap();
+        let err = store.compact().unwrap_err().to_string();
+        assert!(err.contains("another process"), "{err}");
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(store.compact().is_ok());
     }
 }

@@ -8,6 +8,13 @@
 //! *horizon* is the smallest lag `T - 1 - t` at which the profile falls
 //! below [`t::THROUGH_TIME_FLOOR`]: what happened that many steps before
 //! the end no longer reaches the weights.
+//!
+//! Not for truncated BPTT (`model.truncation > 0`), which cuts the gradient
+//! at a chunk's start by design (it is exactly 0 beyond), so the horizon
+//! is the truncation, not a finding. Where the net reads out at every step
+//! (text, copy), `dL/dh_t` includes step `t`'s own read-out, so early steps
+//! never look starved: the rule sees the gradient from the last read-out
+//! only on tasks read out at the last step.
 
 use super::super::finding::{Finding, FindingKind, Severity};
 use super::super::series::{finite_probes, step_weights, weighted_median};
@@ -52,6 +59,9 @@ fn hidden_grad(p: &StepProbe) -> Option<Vec<f64>> {
 
 /// Vanishing through time, with the horizon and ranked remedies.
 pub fn vanishing_through_time(record: &RunRecord) -> Option<Finding> {
+    if record.spec.model.recurrent.truncation > 0 {
+        return None;
+    }
     let profile = through_time_profile(record);
     let len = profile.len();
     if len < 2 {
