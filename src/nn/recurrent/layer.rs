@@ -96,7 +96,7 @@ struct Back<T> {
 
 impl<T: Scalar> Recurrent<T> {
     /// A zero-initialized layer of `kind` from `input` to `hidden` units,
-    /// at `path` (fill the weights with [`super::init`] or by hand).
+    /// at `path` (fill the weights with a [`RecurrentInit`](super::RecurrentInit) or by hand).
     pub fn new(kind: CellKind, input: usize, hidden: usize, path: &str) -> Self {
         let gh = kind.gates() * hidden;
         Self {
