@@ -232,7 +232,15 @@ fn finding(h: &mut String, run: usize, f: &Finding) {
         [s] => context.push(format!("step {s}")),
         [a, .., b] => context.push(format!("steps {a}–{b}")),
     }
-    let links: Vec<String> = evidence_charts(f.kind)
+    // The through-time finding is a vanishing gradient too; its evidence
+    // is on the through-time map.
+    let through_time: &[(Chart, &str)] = &[(Chart::ThroughTime, "through-time map")];
+    let charts = if f.evidence.iter().any(|e| e.name == "horizon_steps") {
+        through_time
+    } else {
+        evidence_charts(f.kind)
+    };
+    let links: Vec<String> = charts
         .iter()
         .map(|(c, text)| format!("<a href=\"#fig-{}\">{text}</a>", figure_id(run, *c)))
         .collect();

@@ -274,6 +274,7 @@ pub(crate) fn run_figures(i: usize, record: &RunRecord, scales: &Scales) -> Vec<
     Chart::ALL
         .iter()
         .filter(|&&c| c != Chart::ThroughTime || through_time::applies(record))
+        .filter(|&&c| c != Chart::Accuracy || has_accuracy(record))
         .map(|&c| Figure {
             id: figure_id(i, c),
             title: c.title().to_string(),
@@ -303,7 +304,7 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
     let depth_title = "Depth profiles at the last recorded step";
     let loss_title = "Training-batch loss";
     let acc_title = "Accuracy";
-    vec![
+    let mut figures = vec![
         fig(
             "compare-depth",
             depth_title,
@@ -322,7 +323,9 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
                 None,
             ),
         ),
-        fig(
+    ];
+    if records.iter().any(|r| has_accuracy(r)) {
+        figures.push(fig(
             "compare-accuracy",
             acc_title,
             "Held-out accuracy at each evaluation where a run has evaluations, else \
@@ -335,8 +338,18 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
                     .then(|| chance(&records))
                     .filter(|c| c.is_finite()),
             ),
-        ),
-    ]
+        ));
+    }
+    figures
+}
+
+/// Whether a run has an accuracy to draw: one it measured, or none yet
+/// (an empty record keeps its placeholder); a regression, such as the
+/// adding problem, measures none.
+fn has_accuracy(r: &RunRecord) -> bool {
+    (r.steps.is_empty() && r.evals.is_empty())
+        || r.steps.iter().any(|s| !s.accuracy.is_nan())
+        || r.evals.iter().any(|e| !e.test_accuracy.is_nan())
 }
 
 /// The accuracy of guessing, `1 / classes`, when every run of `runs` has

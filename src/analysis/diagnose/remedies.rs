@@ -260,11 +260,16 @@ pub fn vanishing_through_time(spec: &Spec) -> Vec<Remedy> {
             vanilla,
             Naming::Replaces,
             "lstm",
-            "LSTM",
+            "LSTM, forget gate open",
             "the LSTM's memory cell carries the gradient across time steps through the \
              forget gate, additively, instead of through a product of Jacobians at every \
-             step (Hochreiter & Schmidhuber 1997)",
-            |s| s.model.kind = ModelKind::Lstm,
+             step (Hochreiter & Schmidhuber 1997); a forget-gate bias of 3 keeps 95% of it \
+             per step at the start (with the usual 1, 73%: 1e-7 over 50 steps, and on the \
+             adding problem at T = 50 the LSTM then stayed at the mean predictor)",
+            |s| {
+                s.model.kind = ModelKind::Lstm;
+                s.model.recurrent.forget_bias = 3.0;
+            },
         )
         .add_if(
             vanilla,
