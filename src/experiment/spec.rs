@@ -256,6 +256,7 @@ impl Spec {
             }
         }
         self.model.validate_hidden()?;
+        self.model.validate_kind()?;
         self.optimizer.validate()
     }
 

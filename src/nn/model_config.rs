@@ -302,6 +302,40 @@ impl ModelConfig {
         Some(self.recurrent.config(cell, input, outputs, every_step))
     }
 
+    /// Refuses keys set away from their defaults that the model's kind does
+    /// not read (an MLP's `depth` for an LSTM, a recurrent net's `hidden`
+    /// for an MLP), naming the first: a setting that changes nothing is a
+    /// mistake the user should hear of.
+    pub fn validate_kind(&self) -> Result<()> {
+        let table = ModelTable::from(self.clone());
+        let default = ModelTable::from(ModelConfig {
+            kind: self.kind,
+            ..ModelConfig::default()
+        });
+        let (text, base) = (
+            toml::Table::try_from(&table).expect("a model table serializes"),
+            toml::Table::try_from(&default).expect("a model table serializes"),
+        );
+        let recurrent = self.kind != ModelKind::Mlp;
+        for (key, value) in &text {
+            let recurrent_key = RECURRENT_KEYS.contains(&key.as_str());
+            let applies =
+                key == "kind" || key == "input" || key == "output" || recurrent_key == recurrent;
+            if !applies && base.get(key) != Some(value) {
+                let (kind, reads) = if recurrent {
+                    (self.kind.to_string(), "it reads hidden, layers, nonlinearity, recurrent_init, forget_bias, truncation")
+                } else {
+                    (
+                        "mlp".to_string(),
+                        "it reads depth, width, widths, activation, norm, init, ...",
+                    )
+                };
+                return bad(key, format!("does not apply to a `{kind}` model ({reads})"));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every field but the sizes the data gives (a spec's model).
     pub fn validate_hidden(&self) -> Result<()> {
         if self.kind != ModelKind::Mlp {
@@ -319,6 +353,17 @@ impl ModelConfig {
         Ok(())
     }
 }
+
+/// The `[model]` keys of a recurrent net; every other key but `kind`,
+/// `input` and `output` is an MLP's.
+const RECURRENT_KEYS: [&str; 6] = [
+    "hidden",
+    "layers",
+    "nonlinearity",
+    "recurrent_init",
+    "forget_bias",
+    "truncation",
+];
 
 fn bad(field: &str, reason: String) -> Result<()> {
     Err(Error::InvalidConfig {
@@ -517,6 +562,31 @@ mod tests {
         );
         let e = toml::from_str::<ModelConfig>("kind = \"transformer\"").unwrap_err();
         assert!(e.message().contains("mlp, rnn, lstm, gru"), "{e}");
+    }
+
+    #[test]
+    fn keys_the_kind_does_not_read_are_refused() {
+        let e = parse("kind = \"lstm\"\ndepth = 5")
+            .validate_kind()
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid value for `model.depth`: does not apply to a `lstm` model"),
+            "{e}"
+        );
+        let e = parse("hidden = 32").validate_kind().unwrap_err();
+        assert!(e.to_string().contains("`model.hidden`"), "{e}");
+        assert!(parse("kind = \"gru\"\nhidden = 32\nlayers = 2")
+            .validate_kind()
+            .is_ok());
+        assert!(parse("depth = 5\nactivation = \"tanh\"")
+            .validate_kind()
+            .is_ok());
+        // Defaults written out are no mistake (a resolved spec has them all).
+        let lstm = parse("kind = \"lstm\"");
+        assert!(parse(&toml::to_string(&lstm).unwrap())
+            .validate_kind()
+            .is_ok());
     }
 
     #[test]

@@ -529,7 +529,6 @@ mod tests {
     fn a_recurrent_run_gets_no_remedy_for_hidden_layers_it_does_not_have() {
         let mut s = Spec::default();
         s.model.kind = ModelKind::Gru;
-        s.model.activation = Activation::Sigmoid;
         let commands: Vec<String> = exploding(&s).into_iter().map(|r| r.command).collect();
         assert!(
             commands.iter().any(|c| c.contains("--clip-norm")),
