@@ -161,6 +161,31 @@ fn demo_runs_all_three_nets_with_reduced_steps() {
         .stdout(predicate::str::contains("grad first/last"));
 }
 
+#[test]
+fn the_rnn_demo_runs_both_nets_and_writes_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = gradscope_in(dir.path())
+        .args(["demo", "--rnn", "--steps", "20", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "adding-rnn",
+        "adding-lstm",
+        "of mean predictor",
+        "report: demo-rnn-report.html",
+    ] {
+        assert!(stdout.contains(want), "no `{want}` in {stdout}");
+    }
+    let html = std::fs::read_to_string(dir.path().join("demo-rnn-report.html")).unwrap();
+    assert!(html.contains("Gradient through time"));
+}
+
 /// The canonical MNIST files: `$GRADSCOPE_MNIST_DIR`, else where
 /// `gradscope data fetch mnist` puts them.
 fn canonical_mnist() -> std::path::PathBuf {

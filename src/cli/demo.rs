@@ -5,6 +5,7 @@
 //! momentum 0.9, lr 0.01, batch 64): sigmoid with Glorot & Bengio's
 //! "standard" init (the problem), ReLU with He init (remedy 1), and the
 //! same sigmoid net with BatchNorm before each activation (remedy 2).
+//! `--rnn` runs the recurrent demo instead ([`super::demo_rnn`]).
 
 use super::output::Output;
 use super::record::run_recorded;
@@ -21,12 +22,16 @@ use std::path::{Path, PathBuf};
 /// Arguments of `gradscope demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Steps per run (the full demo uses 3000).
-    #[arg(long, default_value_t = 3000)]
-    pub steps: usize,
-    /// Seed of all three runs.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// The vanishing gradient through time instead: a vanilla RNN and an
+    /// LSTM on the adding problem (about half a minute).
+    #[arg(long)]
+    pub rnn: bool,
+    /// Steps per run (default 3000; 1200 with --rnn).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Seed of every run (default 0; 1 with --rnn).
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Threads of the runs' thread pool: matrix products, element-wise
     /// layers and the probe's statistics (default: the machine's cores).
     #[arg(long)]
@@ -34,9 +39,10 @@ pub struct DemoArgs {
     /// Do not record the runs in the store.
     #[arg(long)]
     pub no_record: bool,
-    /// Where to write the HTML report of the three runs.
-    #[arg(long, default_value = "demo-report.html")]
-    pub report: PathBuf,
+    /// Where to write the HTML report of the runs (default
+    /// demo-report.html; demo-rnn-report.html with --rnn).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     /// Print JSON lines (one per run) instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -83,17 +89,29 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
 /// Runs `gradscope demo`.
 pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
-    let specs = demo_specs(args.steps, args.seed);
+    let threads = args.threads.unwrap_or_else(default_threads);
+    if args.rnn {
+        let specs = super::demo_rnn::rnn_specs(args.steps, args.seed)?;
+        let report = args
+            .report
+            .unwrap_or_else(|| PathBuf::from("demo-rnn-report.html"));
+        let db = (!args.no_record).then_some(db);
+        return super::demo_rnn::run(&specs, output, db, threads, args.json, &report);
+    }
+    let steps = args.steps.unwrap_or(3000);
+    let report = args
+        .report
+        .unwrap_or_else(|| PathBuf::from("demo-report.html"));
+    let specs = demo_specs(steps, args.seed.unwrap_or(0));
     let data = specs[0].prepare_data()?;
     if !args.json {
         eprintln!(
             "gradscope demo: three MLPs of 20 hidden layers (width 100) and an output layer, layers 0-20, on {} bundled MNIST digits, {} held out; {} steps each",
             data.train_len(),
             data.test_len(),
-            args.steps
+            steps
         );
     }
-    let threads = args.threads.unwrap_or_else(default_threads);
     let db = (!args.no_record).then_some(db);
     let mut rows = Vec::new();
     let mut recorded = Vec::new();
@@ -121,11 +139,11 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
             }
         }
     }
-    write_report(&recorded, &args.report, None)?;
+    write_report(&recorded, &report, None)?;
     if args.json {
-        eprintln!("report: {}", args.report.display());
+        eprintln!("report: {}", report.display());
     } else {
-        println!("\nreport: {}", args.report.display());
+        println!("\nreport: {}", report.display());
     }
     Ok(())
 }

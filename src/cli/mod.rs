@@ -4,6 +4,7 @@
 mod bench;
 mod data;
 mod demo;
+mod demo_rnn;
 mod diagnose;
 mod inspect;
 mod output;
@@ -51,7 +52,7 @@ enum Command {
     Rm(space::RmArgs),
     /// Give the space of removed runs back to the disk (VACUUM the store).
     Gc(space::GcArgs),
-    /// Train three nets of 20 hidden layers on bundled MNIST: the vanishing gradient and two remedies.
+    /// Train three nets of 20 hidden layers on bundled MNIST: the vanishing gradient and two remedies (--rnn: RNN vs LSTM through time).
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
     Train(Box<train::TrainArgs>),

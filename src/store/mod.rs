@@ -107,9 +107,23 @@ fn connect(path: &Path) -> Result<Connection> {
     // WAL: readers never block the writer, and a killed writer leaves the
     // last committed transaction intact. NORMAL sync is safe against a
     // process kill (only a power cut can lose the last commits).
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(sql_err(path, "switching to WAL mode"))?;
+    // Switching a fresh file to WAL takes a lock that SQLite does not
+    // wait for through the busy timeout: two processes creating one store
+    // at once (sweep workers) retry here instead.
+    let started = std::time::Instant::now();
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => break other.map_err(sql_err(path, "switching to WAL mode"))?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Store {
             path: path.to_path_buf(),
