@@ -6,7 +6,7 @@
 //! mean squared error on values read out at the last step (the adding
 //! problem), whose accuracy is `NaN`.
 
-use super::task::{accuracy, Task};
+use super::task::{accuracy, eval_record, Task};
 use super::trainer::EvalRecord;
 use crate::data::sequence::{gather_seq, SeqBatchTargets, SeqDataset};
 use crate::data::Batches;
@@ -113,15 +113,9 @@ impl<T: Scalar> Task<T> for RnnTask<'_, T> {
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {
-        let (train_loss, train_accuracy) = evaluate(&mut self.model, self.train);
-        let (test_loss, test_accuracy) = evaluate(&mut self.model, self.test);
-        EvalRecord {
-            step,
-            train_loss,
-            train_accuracy,
-            test_loss,
-            test_accuracy,
-        }
+        let train = evaluate(&mut self.model, self.train);
+        let test = evaluate(&mut self.model, self.test);
+        eval_record(step, train, test)
     }
 }
 

@@ -127,15 +127,21 @@ impl<T: Scalar> Task<T> for MlpTask<'_, T> {
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {
-        let (train_loss, train_accuracy) = evaluate(&mut self.mlp, self.loss, self.train);
-        let (test_loss, test_accuracy) = evaluate(&mut self.mlp, self.loss, self.test);
-        EvalRecord {
-            step,
-            train_loss,
-            train_accuracy,
-            test_loss,
-            test_accuracy,
-        }
+        let train = evaluate(&mut self.mlp, self.loss, self.train);
+        let test = evaluate(&mut self.mlp, self.loss, self.test);
+        eval_record(step, train, test)
+    }
+}
+
+/// The evaluation after `step` steps from the `(loss, accuracy)` of the
+/// training and held-out sets.
+pub fn eval_record(step: usize, train: (f64, f64), test: (f64, f64)) -> EvalRecord {
+    EvalRecord {
+        step,
+        train_loss: train.0,
+        train_accuracy: train.1,
+        test_loss: test.0,
+        test_accuracy: test.1,
     }
 }
 

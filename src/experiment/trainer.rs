@@ -13,7 +13,7 @@ pub use super::task::{accuracy, evaluate, MlpTask, Task};
 use super::RunData;
 use super::{Dtype, Spec};
 use crate::data::sequence::{SeqPrepared, SeqTargets, SeqTask};
-use crate::data::{Dataset, Prepared};
+use crate::data::Prepared;
 use crate::error::{Error, Result};
 use crate::nn::{Mlp, ModelKind};
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
@@ -21,12 +21,12 @@ use crate::probe::{Prober, Tap};
 use crate::tensor::Scalar;
 use std::time::Instant;
 
-/// Steps the spec asks for on `train`.
+/// Steps the spec asks for on `n` training examples.
 ///
 /// With `epochs`, every epoch is `floor(n / batch)` full batches.
-pub fn total_steps(spec: &Spec, train: &Dataset) -> usize {
+pub fn total_steps(spec: &Spec, n: usize) -> usize {
     if spec.epochs > 0 {
-        spec.epochs * (train.len() / spec.batch.max(1)).max(1)
+        spec.epochs * (n / spec.batch.max(1)).max(1)
     } else {
         spec.steps
     }
@@ -55,19 +55,22 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> R
     result
 }
 
-fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+/// Checks `spec` against `n` training `what` (examples, sequences): the
+/// steps it plans, or the field that is wrong.
+fn planned_steps(spec: &Spec, n: usize, what: &str) -> Result<usize> {
     spec.validate()?;
-    let (train, test) = (&data.train, &data.test);
-    if spec.batch > train.len() {
+    if spec.batch > n {
         return Err(Error::InvalidConfig {
             field: "batch".into(),
-            reason: format!(
-                "{} is larger than the {} training examples",
-                spec.batch,
-                train.len()
-            ),
+            reason: format!("{} is larger than the {n} training {what}", spec.batch),
         });
     }
+    Ok(total_steps(spec, n))
+}
+
+fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+    let (train, test) = (&data.train, &data.test);
+    let total = planned_steps(spec, train.len(), "examples")?;
     if spec.model.kind != ModelKind::Mlp {
         return Err(Error::InvalidConfig {
             field: "data.name".into(),
@@ -83,7 +86,6 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         .model_config(train.dim(), train.classes)
         .build(spec.seed)?;
     let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
-    let total = total_steps(spec, train);
     run_task(spec, &mut task, total, sink)
 }
 
@@ -92,18 +94,8 @@ fn run_sequences<T: Scalar>(
     data: &SeqPrepared,
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
-    spec.validate()?;
     let (train, test) = (&data.train, &data.test);
-    if spec.batch > train.len() {
-        return Err(Error::InvalidConfig {
-            field: "batch".into(),
-            reason: format!(
-                "{} is larger than the {} training sequences",
-                spec.batch,
-                train.len()
-            ),
-        });
-    }
+    let total = planned_steps(spec, train.len(), "sequences")?;
     let every_step = matches!(train.targets, SeqTargets::PerStep { .. });
     let config = spec
         .model
@@ -121,11 +113,6 @@ fn run_sequences<T: Scalar>(
         spec.batch,
         spec.seed,
     );
-    let total = if spec.epochs > 0 {
-        spec.epochs * (train.len() / spec.batch.max(1)).max(1)
-    } else {
-        spec.steps
-    };
     run_task(spec, &mut task, total, sink)
 }
 
