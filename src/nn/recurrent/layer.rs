@@ -34,8 +34,10 @@
 //! time step ([`Axis::TimeStep`] series), on every probed step:
 //! `hidden_grad` (all of `dL/dh_t`: from the read-out and from step
 //! `t + 1`; its fading toward `t = 0` is the vanishing gradient through
-//! time); on histogram steps also `hidden` (`h_t`) and each gate's
-//! activations (LSTM, GRU).
+//! time); on histogram steps also `hidden` (`h_t`), each gate's
+//! activations (LSTM, GRU) and each gate's saturated fraction
+//! (`<gate>_saturated`, see [`SATURATED_SUFFIX`]; the RNN's one gate is
+//! `hidden`).
 
 use super::cell::{step_backward, step_forward, CellKind};
 use crate::probe::{measure, Axis, Block, Figures, Series, Tap, SATURATION_FRACTION};
@@ -440,6 +442,20 @@ impl<T: Scalar> Recurrent<T> {
                 });
             }
         }
+        if detailed && self.kind != CellKind::RnnRelu {
+            for (gi, name) in self.kind.gate_names().iter().enumerate() {
+                let stats = s
+                    .act
+                    .iter()
+                    .map(|a| saturation_indicator(self.kind, a, gi, hidden))
+                    .collect();
+                f.series.push(Series {
+                    tensor: format!("{name}{SATURATED_SUFFIX}"),
+                    axis: Axis::TimeStep,
+                    stats,
+                });
+            }
+        }
         let (mut saturated, mut total) = (0usize, 0usize);
         let mut alive = vec![false; hidden];
         for a in &s.act {
@@ -474,6 +490,40 @@ impl<T: Scalar> Recurrent<T> {
             axis: Axis::TimeStep,
             stats: hidden_grad,
         });
+    }
+}
+
+/// The suffix of a gate's saturation series (`forget_gate_saturated`,
+/// `hidden_saturated`): per time step, the statistics of an indicator, 1
+/// where the gate's activation sits where its derivative is below
+/// [`SATURATION_FRACTION`] of its maximum and 0 elsewhere, so the
+/// series' `mean()` is the saturated fraction at that step.
+pub const SATURATED_SUFFIX: &str = "_saturated";
+
+/// The saturation indicator's statistics for gate `gate` of one step's
+/// activations `act` (`batch x G*H`).
+fn saturation_indicator<T: Scalar>(
+    kind: CellKind,
+    act: &Matrix<T>,
+    gate: usize,
+    hidden: usize,
+) -> TensorStats {
+    let mut saturated = 0u64;
+    for r in 0..act.rows() {
+        let row = &act.row(r)[gate * hidden..(gate + 1) * hidden];
+        saturated += row
+            .iter()
+            .filter(|v| gate_saturated(kind, gate, **v))
+            .count() as u64;
+    }
+    let n = (act.rows() * hidden) as u64;
+    TensorStats {
+        n,
+        sum: saturated as f64,
+        sum_sq: saturated as f64,
+        max_abs: if saturated > 0 { 1.0 } else { 0.0 },
+        zeros: n - saturated,
+        ..TensorStats::default()
     }
 }
 

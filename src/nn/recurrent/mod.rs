@@ -22,7 +22,7 @@ mod settings;
 
 pub use cell::CellKind;
 pub use init::{RecurrentInit, RECURRENT_INIT_NAMES};
-pub use layer::Recurrent;
+pub use layer::{Recurrent, SATURATED_SUFFIX};
 pub use model::{RnnConfig, RnnModel};
 pub use settings::{Nonlinearity, RecurrentSettings};
 

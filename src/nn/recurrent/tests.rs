@@ -258,3 +258,48 @@ fn inits_give_the_named_recurrent_weights() {
     assert_eq!(parsed[1].to_string(), "gaussian(1.2)");
     assert!("gaussian".parse::<RecurrentInit>().is_err());
 }
+
+#[test]
+fn gate_saturation_per_time_step_adds_up_to_the_layers_saturated_fraction() {
+    use crate::probe::{Block, Tap};
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut layer = Recurrent::<f64>::new(CellKind::Lstm, 3, 8, "layers.0");
+    RecurrentInit::Gaussian { radius: 4.0 }.fill(&mut layer, 1.0, &mut rng);
+    // Large inputs: many gates pinned at 0 or 1.
+    let xs: Vec<Matrix<f64>> = (0..6)
+        .map(|_| random(5, 3, &mut rng).map(|v| 20.0 * v))
+        .collect();
+    layer.set_tap(Tap::Histograms);
+    layer.forward(&xs);
+    let f = layer.figures();
+    let saturated: Vec<_> = f
+        .series
+        .iter()
+        .filter(|s| s.tensor.ends_with(SATURATED_SUFFIX))
+        .collect();
+    let names: Vec<&str> = saturated.iter().map(|s| s.tensor.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "input_gate_saturated",
+            "forget_gate_saturated",
+            "cell_gate_saturated",
+            "output_gate_saturated"
+        ]
+    );
+    let (hits, total) = saturated
+        .iter()
+        .flat_map(|s| s.stats.iter())
+        .fold((0.0, 0u64), |(h, n), st| (h + st.sum, n + st.n));
+    assert_eq!(total, 4 * 6 * 5 * 8);
+    let overall = f.saturated.unwrap();
+    assert!(overall > 0.05, "{overall}");
+    assert!((hits / total as f64 - overall).abs() < 1e-12);
+    // Each entry's mean is a fraction.
+    let st = saturated[1].stats[5];
+    assert!((0.0..=1.0).contains(&st.mean()) && st.sum == st.sum_sq);
+    // Not on plain probed steps: they keep only dL/dh_t.
+    layer.set_tap(Tap::Scalars);
+    layer.forward(&xs);
+    assert!(layer.figures().series.is_empty());
+}
