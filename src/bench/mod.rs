@@ -5,10 +5,12 @@
 
 mod backends;
 mod peak;
+mod recurrent;
 mod workload;
 
 pub use backends::{backend_name, compare_backends, GemmTiming, Product, BACKENDS};
 pub use peak::{fma_peak, Peak};
+pub use recurrent::{RecurrentBench, RecurrentWorkload};
 pub use workload::{TrainingBench, Workload, INPUT, LR, OUTPUT};
 
 /// The median of `values` (the mean of the middle two for an even count;

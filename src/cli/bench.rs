@@ -6,9 +6,11 @@
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
 
+use super::bench_recurrent;
 use anyhow::{bail, Context};
 use clap::Args;
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
+use gradscope::nn::recurrent::CellKind;
 use gradscope::nn::{Activation, Norm};
 use gradscope::probe::ProbeConfig;
 use serde::Serialize;
@@ -81,6 +83,19 @@ pub struct BenchArgs {
     /// ratio is ours over the gemm crate's.
     #[arg(long)]
     gemm: bool,
+    /// Time one LSTM layer (input 32, hidden 128, T = 100, batch 32, full
+    /// BPTT) instead of the MLP; with `--torch`, beside PyTorch's
+    /// `nn.LSTM` with oneDNN's fused RNN and without it
+    /// (`scripts/torch_rnn_bench.py`). With `--probes`: what recording
+    /// through time costs.
+    #[arg(long)]
+    pub lstm: bool,
+    /// The same for a GRU layer (combines with `--lstm`, `--rnn`).
+    #[arg(long)]
+    pub gru: bool,
+    /// The same for a vanilla tanh RNN layer.
+    #[arg(long)]
+    pub rnn: bool,
     /// Milliseconds spent measuring the FMA peak.
     #[arg(long, default_value_t = 1000)]
     peak_ms: u64,
@@ -168,7 +183,11 @@ impl Settings {
     }
 }
 
+/// Runs `gradscope bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.lstm || args.gru || args.rnn {
+        return bench_recurrent::run(&recurrent_settings(args)?);
+    }
     let probes = args.probes;
     let s = Settings::resolve(args)?;
     if s.gemm {
@@ -195,6 +214,57 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `bench --lstm` and its kin: the recurrent flags, resolved.
+fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::RecurrentSettings> {
+    if a.depth.is_some() || a.width.is_some() || a.gemm {
+        bail!("--lstm, --gru and --rnn time their own shape: drop --depth, --width and --gemm");
+    }
+    let cells = [
+        (a.lstm, CellKind::Lstm),
+        (a.gru, CellKind::Gru),
+        (a.rnn, CellKind::Rnn),
+    ]
+    .into_iter()
+    .filter_map(|(on, c)| on.then_some(c))
+    .collect();
+    let threads = match a.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(t) => vec![t],
+        None => vec![1, 2],
+    };
+    let torch = match a.torch {
+        None => None,
+        Some(python) => {
+            // The MLP script is the flag's default: the recurrent one here.
+            let script = if a.torch_script == Path::new("scripts/torch_mlp.py") {
+                PathBuf::from(bench_recurrent::TORCH_SCRIPT)
+            } else {
+                a.torch_script
+            };
+            if !script.is_file() {
+                bail!(
+                    "torch script {} not found\nhint: run from the repository root, or pass \
+                     --torch-script PATH",
+                    script.display()
+                );
+            }
+            Some((python, script))
+        }
+    };
+    Ok(bench_recurrent::RecurrentSettings {
+        cells,
+        threads,
+        batch: a.batch.unwrap_or(32),
+        steps: a.steps,
+        seconds: a.seconds,
+        reps: a.reps.unwrap_or(if a.probes { 20 } else { 5 }).max(1),
+        warmup: a.warmup.min(5),
+        json: a.json,
+        torch,
+        probes: a.probes,
+    })
 }
 
 /// One line of results.
@@ -283,11 +353,11 @@ fn measure(s: &Settings, w: &Workload, threads: usize, peak: &Peak) -> anyhow::R
     })
 }
 
-/// What the torch script prints (the fields we use).
+/// What a torch script prints (the fields we use).
 #[derive(serde::Deserialize)]
-struct TorchLine {
-    median_steps_per_s: f64,
-    version: String,
+pub(super) struct TorchLine {
+    pub median_steps_per_s: f64,
+    pub version: String,
 }
 
 fn run_torch(
@@ -298,18 +368,33 @@ fn run_torch(
     steps: usize,
     warmup: usize,
 ) -> anyhow::Result<TorchLine> {
-    let norm = w.norm.to_string();
-    let out = Command::new(python)
-        .arg(script)
-        .args(["--depth", &w.depth.to_string()])
-        .args(["--width", &w.width.to_string()])
-        .args(["--batch", &w.batch.to_string()])
-        .args(["--activation", &w.activation.to_string()])
-        .args(["--norm", &norm])
-        .args(["--threads", &threads.to_string()])
-        .args(["--steps", &steps.to_string()])
-        .args(["--warmup", &warmup.to_string()])
-        .args(["--reps", "1"])
+    let args = [
+        ("--depth", w.depth.to_string()),
+        ("--width", w.width.to_string()),
+        ("--batch", w.batch.to_string()),
+        ("--activation", w.activation.to_string()),
+        ("--norm", w.norm.to_string()),
+        ("--threads", threads.to_string()),
+        ("--steps", steps.to_string()),
+        ("--warmup", warmup.to_string()),
+        ("--reps", "1".to_string()),
+    ];
+    run_torch_line(python, script, &args)
+}
+
+/// Runs `python script` with `args` (flag, value) and reads the last JSON
+/// line it prints.
+pub(super) fn run_torch_line(
+    python: &Path,
+    script: &Path,
+    args: &[(&str, String)],
+) -> anyhow::Result<TorchLine> {
+    let mut cmd = Command::new(python);
+    cmd.arg(script);
+    for (flag, value) in args {
+        cmd.args([flag, value.as_str()]);
+    }
+    let out = cmd
         .output()
         .with_context(|| format!("running {}", python.display()))?;
     if !out.status.success() {

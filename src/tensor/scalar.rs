@@ -31,6 +31,13 @@ pub trait Scalar:
     /// 88.7); for f64 it is the standard library's `exp`.
     fn exp_fast(self) -> Self;
 
+    /// `tanh(x)`, written so loops over slices vectorize. For f32 it is
+    /// Eigen's rational approximation (degree 13 over 6, inputs clamped to
+    /// +-7.905, where f32 `tanh` is 1; `x` itself below 4e-4), within
+    /// 4e-7 of the exact value everywhere, 1e-6 relative (see the test); for f64 it is the
+    /// standard library's `tanh`.
+    fn tanh_fast(self) -> Self;
+
     /// `C = alpha A B + beta C` through the `matrixmultiply` crate.
     ///
     /// # Safety
@@ -73,6 +80,10 @@ impl Scalar for f32 {
     #[inline]
     fn exp_fast(self) -> Self {
         exp_f32(self)
+    }
+    #[inline]
+    fn tanh_fast(self) -> Self {
+        tanh_f32(self)
     }
 
     /// `matrixmultiply::sgemm`.
@@ -122,6 +133,10 @@ impl Scalar for f64 {
     #[inline]
     fn exp_fast(self) -> Self {
         self.exp()
+    }
+    #[inline]
+    fn tanh_fast(self) -> Self {
+        self.tanh()
     }
 
     /// `matrixmultiply::dgemm`.
@@ -190,6 +205,33 @@ fn exp_f32(x: f32) -> f32 {
     }
 }
 
+/// Branch-free f32 `tanh`: Eigen's `generic_fast_tanh_float`, an odd
+/// degree-13 polynomial over an even degree-6 one, on inputs clamped to
+/// `+-7.905311` (beyond, f32 `tanh` rounds to 1 and the ratio would pass
+/// it); below `4e-4` in magnitude `tanh(x)` is `x` to f32 precision. A NaN
+/// input stays NaN (`clamp` keeps it).
+#[inline(always)]
+fn tanh_f32(x: f32) -> f32 {
+    const CLAMP: f32 = 7.905_311;
+    let xc = x.clamp(-CLAMP, CLAMP);
+    let x2 = xc * xc;
+    let p = ((((((-2.760_768_5e-16 * x2 + 2.000_188e-13) * x2 - 8.604_672e-11) * x2
+        + 5.122_297e-8)
+        * x2
+        + 1.485_722_4e-5)
+        * x2
+        + 6.372_619_3e-4)
+        * x2
+        + 4.893_524_6e-3)
+        * xc;
+    let q = ((1.198_258_4e-6 * x2 + 1.185_347e-4) * x2 + 2.268_434_6e-3) * x2 + 4.893_525e-3;
+    if x.abs() < 4e-4 {
+        x
+    } else {
+        p / q
+    }
+}
+
 /// `1.5 * 2^23`: adding it to an `f32` of magnitude below `2^22` rounds to
 /// an integer (nearest-even), held in the low mantissa bits.
 const ROUND_MAGIC: f32 = 12_582_912.0;
@@ -224,6 +266,31 @@ mod tests {
         }
         // 3 ulp of f32 is 3 * 2^-23 = 3.6e-7 relative.
         assert!(worst < 3.6e-7, "worst relative error {worst}");
+    }
+
+    #[test]
+    fn fast_tanh_is_within_4e7_of_tanh_and_never_past_one() {
+        let (mut worst_abs, mut worst_rel) = (0.0f64, 0.0f64);
+        let mut x = -12.0f32;
+        while x < 12.0 {
+            let got = x.tanh_fast() as f64;
+            let want = (x as f64).tanh();
+            worst_abs = worst_abs.max((got - want).abs());
+            if want.abs() > 1e-3 {
+                worst_rel = worst_rel.max(((got - want) / want).abs());
+            }
+            assert!(got.abs() <= 1.0, "tanh({x}) = {got}");
+            x += 0.000_37;
+        }
+        assert!(
+            worst_abs < 4e-7 && worst_rel < 1e-6,
+            "worst errors: absolute {worst_abs}, relative {worst_rel}"
+        );
+        // Tiny inputs: exact; odd; NaN stays NaN.
+        assert_eq!(1e-5f32.tanh_fast(), 1e-5);
+        assert_eq!((-0.3f32).tanh_fast(), -(0.3f32.tanh_fast()));
+        assert!(f32::NAN.tanh_fast().is_nan());
+        assert_eq!(0.7f64.tanh_fast(), 0.7f64.tanh());
     }
 
     #[test]

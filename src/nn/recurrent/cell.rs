@@ -1,7 +1,15 @@
 //! The element-wise arithmetic of one time step of each recurrent cell,
-//! forward and backward, on rows of gate pre-activations. The products
-//! (`x W_ih^T`, `h W_hh^T` and their gradients) are the layer's
-//! (`super::layer`); what is here is what happens between them.
+//! forward and backward, on a step's block of rows of gate
+//! pre-activations. The products (`x W_ih^T`, `h W_hh^T` and their
+//! gradients) are the layer's (`super::layer`); what is here is what
+//! happens between them.
+//!
+//! Each pass is a few loops over whole gate slices (`H` entries), with the
+//! vectorizable `exp_fast` and `tanh_fast` of [`Scalar`], compiled three
+//! times (AVX-512, AVX2, baseline x86-64) and picked at run time, as the
+//! MLP's activations are. The three give the same bits: Rust never fuses a
+//! multiply and an add, so only the vector width differs. In f64 the
+//! exponential and tanh are the standard library's.
 //!
 //! Conventions are PyTorch's (`nn.RNN`, `nn.LSTM`, `nn.GRU`), with
 //! `gx = x W_ih^T + b_ih` and `gh = h_prev W_hh^T + b_hh`, each `H` wide
@@ -69,145 +77,409 @@ impl CellKind {
     }
 }
 
+#[inline(always)]
 fn sigmoid<T: Scalar>(v: T) -> T {
-    T::one() / (T::one() + (-v).exp())
+    T::one() / (T::one() + (-v).exp_fast())
 }
 
-/// One step forward for one row. `gx`, `gh`: the row's `G*H` input and
-/// recurrent parts (`gh` unused but for the GRU's `n` gate when the two
-/// are summed into `gx` first: RNN and LSTM take `gx` already summed).
-/// Writes the gate activations into `act` (`G*H`: RNN `h`; LSTM `i, f, g,
-/// o`; GRU `r, z, n`), the new state into `h` (and `c` for LSTM), from
-/// `h_prev` (and `c_prev`).
-#[allow(clippy::too_many_arguments)]
-pub fn step_forward<T: Scalar>(
+/// A step's inputs to the forward pass, `rows` rows each: `gx`
+/// (`x_t W_ih^T + b_ih`, `G*H` per row), `gh` (`h_{t-1} W_hh^T + b_hh`),
+/// `h_prev` (`H` per row) and `c_prev` (`H` per row, LSTM; empty
+/// otherwise).
+#[derive(Clone, Copy)]
+pub struct StepIn<'a, T> {
+    /// Input part of the gates' pre-activations.
+    pub gx: &'a [T],
+    /// Recurrent part.
+    pub gh: &'a [T],
+    /// The previous hidden state.
+    pub h_prev: &'a [T],
+    /// The previous memory cell (LSTM).
+    pub c_prev: &'a [T],
+}
+
+/// A step's forward outputs: the gate activations `act` (`G*H` per row:
+/// RNN `h`; LSTM `i, f, g, o`; GRU `r, z, n`), the new state `h` and, for
+/// the LSTM, `c`.
+pub struct StepOut<'a, T> {
+    /// Gate activations.
+    pub act: &'a mut [T],
+    /// New hidden state.
+    pub h: &'a mut [T],
+    /// New memory cell (LSTM; empty otherwise).
+    pub c: &'a mut [T],
+}
+
+/// One step forward over a block of rows of width `hidden`.
+pub fn step_forward<T: Scalar>(kind: CellKind, hidden: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is available (just detected).
+        return unsafe { forward_avx512(kind, hidden, i, o) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is available (just detected).
+        return unsafe { forward_avx2(kind, hidden, i, o) };
+    }
+    forward_rows(kind, hidden, i, o)
+}
+
+/// [`step_forward`] compiled for AVX-512.
+///
+/// # Safety
+/// The machine must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn forward_avx512<T: Scalar>(k: CellKind, n: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
+    forward_rows(k, n, i, o)
+}
+
+/// [`step_forward`] compiled for AVX2.
+///
+/// # Safety
+/// The machine must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn forward_avx2<T: Scalar>(k: CellKind, n: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
+    forward_rows(k, n, i, o)
+}
+
+#[inline(always)]
+pub(super) fn forward_rows<T: Scalar>(
     kind: CellKind,
-    gx: &[T],
-    gh: &[T],
-    h_prev: &[T],
-    c_prev: &[T],
-    act: &mut [T],
-    h: &mut [T],
-    c: &mut [T],
+    n: usize,
+    i: StepIn<'_, T>,
+    o: StepOut<'_, T>,
 ) {
-    let n = h.len();
-    match kind {
-        CellKind::Rnn => {
-            for j in 0..n {
-                let v = (gx[j] + gh[j]).tanh();
-                act[j] = v;
-                h[j] = v;
+    let w = kind.gates() * n;
+    let rows = o.h.len() / n.max(1);
+    for r in 0..rows {
+        let (gx, gh) = (&i.gx[r * w..(r + 1) * w], &i.gh[r * w..(r + 1) * w]);
+        let act = &mut o.act[r * w..(r + 1) * w];
+        let h = &mut o.h[r * n..(r + 1) * n];
+        let h_prev = &i.h_prev[r * n..(r + 1) * n];
+        match kind {
+            CellKind::Rnn => {
+                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
+                    *a = (x + y).tanh_fast();
+                }
+                h.copy_from_slice(act);
             }
-        }
-        CellKind::RnnRelu => {
-            for j in 0..n {
-                let v = (gx[j] + gh[j]).max(T::zero());
-                act[j] = v;
-                h[j] = v;
+            CellKind::RnnRelu => {
+                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
+                    *a = (x + y).max(T::zero());
+                }
+                h.copy_from_slice(act);
             }
-        }
-        CellKind::Lstm => {
-            for j in 0..n {
-                let a = |g: usize| gx[g * n + j] + gh[g * n + j];
-                let (i, f, g, o) = (sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3)));
-                act[j] = i;
-                act[n + j] = f;
-                act[2 * n + j] = g;
-                act[3 * n + j] = o;
-                c[j] = f * c_prev[j] + i * g;
-                h[j] = o * c[j].tanh();
+            CellKind::Lstm => {
+                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
+                    *a = x + y;
+                }
+                let (ifg, og) = act.split_at_mut(3 * n);
+                let (if_, gg) = ifg.split_at_mut(2 * n);
+                if_.iter_mut().for_each(|v| *v = sigmoid(*v));
+                gg.iter_mut().for_each(|v| *v = v.tanh_fast());
+                og.iter_mut().for_each(|v| *v = sigmoid(*v));
+                lstm_forward_row(
+                    [&if_[..n], &if_[n..], gg, og],
+                    &i.c_prev[r * n..][..n],
+                    &mut o.c[r * n..][..n],
+                    h,
+                );
             }
-        }
-        CellKind::Gru => {
-            for j in 0..n {
-                let r = sigmoid(gx[j] + gh[j]);
-                let z = sigmoid(gx[n + j] + gh[n + j]);
-                let nn = (gx[2 * n + j] + r * gh[2 * n + j]).tanh();
-                act[j] = r;
-                act[n + j] = z;
-                act[2 * n + j] = nn;
-                h[j] = (T::one() - z) * nn + z * h_prev[j];
+            CellKind::Gru => {
+                let (rz, nn) = act.split_at_mut(2 * n);
+                for ((a, &x), &y) in rz.iter_mut().zip(&gx[..2 * n]).zip(&gh[..2 * n]) {
+                    *a = sigmoid(x + y);
+                }
+                gru_forward_row(
+                    [&rz[..n], &rz[n..]],
+                    [&gx[2 * n..], &gh[2 * n..]],
+                    h_prev,
+                    nn,
+                    h,
+                );
             }
         }
     }
 }
 
-/// One step backward for one row. Given `dh` (all of `dL/dh` at this
-/// step) and `dc` (`dL/dc` from the next step, LSTM), and the forward's
-/// `act`, `gh`, `h_prev`, `c_prev`, `c`: writes `dgx` (`dL/dgx`, `G*H`)
-/// and `dgh` (`dL/dgh`; the same as `dgx` but for the GRU's `n` gate),
-/// the part of `dL/dh_prev` that skips the product (`dh_prev_direct`,
-/// GRU's `z * dh`; zero for the others) and `dL/dc_prev` (LSTM).
-#[allow(clippy::too_many_arguments)]
-pub fn step_backward<T: Scalar>(
-    kind: CellKind,
-    dh: &[T],
-    dc: &[T],
-    act: &[T],
-    gh: &[T],
+// The row kernels take each gate's slice as its own argument: a `&mut`
+// argument is `noalias` to the compiler (also once inlined), so it can
+// keep the loop's values in vector registers without checking whether
+// one output overwrites another input. Cut from one buffer inside the
+// caller, they could not be told apart, and the loops ran one lane wide.
+
+/// `c = f * c_prev + i * g`, `h = o * tanh(c)`, from the activated gates.
+#[inline(always)]
+fn lstm_forward_row<T: Scalar>(gates: [&[T]; 4], c_prev: &[T], c: &mut [T], h: &mut [T]) {
+    let n = h.len();
+    let [ig, fg, gg, og] = gates.map(|g| &g[..n]);
+    let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
+    for j in 0..n {
+        let cj = fg[j] * c_prev[j] + ig[j] * gg[j];
+        c[j] = cj;
+        h[j] = og[j] * cj.tanh_fast();
+    }
+}
+
+/// `n = tanh(gx_n + r * gh_n)`, `h = (1 - z) * n + z * h_prev`.
+#[inline(always)]
+fn gru_forward_row<T: Scalar>(
+    rz: [&[T]; 2],
+    parts: [&[T]; 2],
     h_prev: &[T],
-    c_prev: &[T],
+    nn: &mut [T],
+    h: &mut [T],
+) {
+    let n = h.len();
+    let [rg, zg] = rz.map(|g| &g[..n]);
+    let [gxn, ghn] = parts.map(|g| &g[..n]);
+    let (h_prev, nn) = (&h_prev[..n], &mut nn[..n]);
+    for j in 0..n {
+        let v = (gxn[j] + rg[j] * ghn[j]).tanh_fast();
+        nn[j] = v;
+        h[j] = (T::one() - zg[j]) * v + zg[j] * h_prev[j];
+    }
+}
+
+/// The LSTM's gate gradients `d = [di, df, dg, do]` (at the
+/// pre-activations) and `dL/dc_{t-1}`, from the gates `[i, f, g, o]`,
+/// `c`, `c_prev`, `dL/dc_t` (from step `t + 1`) and `dL/dh_t`.
+#[inline(always)]
+fn lstm_backward_row<T: Scalar>(
+    gates: [&[T]; 4],
     c: &[T],
-    dgx: &mut [T],
-    dgh: &mut [T],
-    dh_prev_direct: &mut [T],
+    c_prev: &[T],
+    dc: &[T],
+    dh: &[T],
+    (di, df, dg, d_o): (&mut [T], &mut [T], &mut [T], &mut [T]),
     dc_prev: &mut [T],
 ) {
-    let n = dh.len();
+    lstm_backward_noalias(gates, c, c_prev, dc, dh, di, df, dg, d_o, dc_prev)
+}
+
+/// [`lstm_backward_row`] with each output its own `&mut` argument.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn lstm_backward_noalias<T: Scalar>(
+    gates: [&[T]; 4],
+    c: &[T],
+    c_prev: &[T],
+    dc: &[T],
+    dh: &[T],
+    di: &mut [T],
+    df: &mut [T],
+    dg: &mut [T],
+    d_o: &mut [T],
+    dc_prev: &mut [T],
+) {
     let one = T::one();
-    match kind {
-        CellKind::Rnn => {
-            for j in 0..n {
-                let d = dh[j] * (one - act[j] * act[j]);
-                dgx[j] = d;
-                dgh[j] = d;
-            }
-        }
-        CellKind::RnnRelu => {
-            for j in 0..n {
-                let d = if act[j] > T::zero() { dh[j] } else { T::zero() };
-                dgx[j] = d;
-                dgh[j] = d;
-            }
-        }
-        CellKind::Lstm => {
-            for j in 0..n {
-                let (i, f, g, o) = (act[j], act[n + j], act[2 * n + j], act[3 * n + j]);
-                let tc = c[j].tanh();
-                let dct = dc[j] + dh[j] * o * (one - tc * tc);
-                let di = dct * g;
-                let df = dct * c_prev[j];
-                let dg = dct * i;
-                let d_o = dh[j] * tc;
-                dc_prev[j] = dct * f;
-                let pre = [
-                    di * i * (one - i),
-                    df * f * (one - f),
-                    dg * (one - g * g),
-                    d_o * o * (one - o),
-                ];
-                for (k, v) in pre.into_iter().enumerate() {
-                    dgx[k * n + j] = v;
-                    dgh[k * n + j] = v;
+    let n = dh.len();
+    let [ig, fg, gg, og] = gates.map(|g| &g[..n]);
+    let (di, df, dg, d_o) = (&mut di[..n], &mut df[..n], &mut dg[..n], &mut d_o[..n]);
+    let (c, c_prev, dc, dc_prev) = (&c[..n], &c_prev[..n], &dc[..n], &mut dc_prev[..n]);
+    for j in 0..n {
+        let (i, f, gv, ov) = (ig[j], fg[j], gg[j], og[j]);
+        let tc = c[j].tanh_fast();
+        let dct = dc[j] + dh[j] * ov * (one - tc * tc);
+        dc_prev[j] = dct * f;
+        di[j] = dct * gv * i * (one - i);
+        df[j] = dct * c_prev[j] * f * (one - f);
+        dg[j] = dct * i * (one - gv * gv);
+        d_o[j] = dh[j] * tc * ov * (one - ov);
+    }
+}
+
+/// The GRU's gate gradients `d = [dr, dz, dn]` at the pre-activations
+/// (`dn` at `gx_n`; `gh_n`'s is `r dn`), and the direct part of
+/// `dL/dh_{t-1}`, `z dh`.
+#[inline(always)]
+fn gru_backward_row<T: Scalar>(
+    gates: [&[T]; 3],
+    ghn: &[T],
+    h_prev: &[T],
+    dh: &[T],
+    (dr, dz, dn): (&mut [T], &mut [T], &mut [T]),
+    direct: &mut [T],
+) {
+    gru_backward_noalias(gates, ghn, h_prev, dh, dr, dz, dn, direct)
+}
+
+/// [`gru_backward_row`] with each output its own `&mut` argument.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gru_backward_noalias<T: Scalar>(
+    gates: [&[T]; 3],
+    ghn: &[T],
+    h_prev: &[T],
+    dh: &[T],
+    dr: &mut [T],
+    dz: &mut [T],
+    dn: &mut [T],
+    direct: &mut [T],
+) {
+    let one = T::one();
+    let n = dh.len();
+    let [rg, zg, ng] = gates.map(|g| &g[..n]);
+    let (dr, dz, dn, direct) = (&mut dr[..n], &mut dz[..n], &mut dn[..n], &mut direct[..n]);
+    let (ghn, h_prev) = (&ghn[..n], &h_prev[..n]);
+    for j in 0..n {
+        let (rv, zv, nv) = (rg[j], zg[j], ng[j]);
+        direct[j] = dh[j] * zv;
+        let dan = dh[j] * (one - zv) * (one - nv * nv);
+        dn[j] = dan;
+        dr[j] = dan * ghn[j] * rv * (one - rv);
+        dz[j] = dh[j] * (h_prev[j] - nv) * zv * (one - zv);
+    }
+}
+
+/// What a step's backward pass reads, `rows` rows each: `dh` (all of
+/// `dL/dh_t`), `dc` (`dL/dc_t` from step `t + 1`, LSTM), and the forward's
+/// `act`, `gh`, `h_prev`, `c_prev`, `c`.
+#[derive(Clone, Copy)]
+pub struct StepGrad<'a, T> {
+    /// `dL/dh_t`.
+    pub dh: &'a [T],
+    /// `dL/dc_t` (LSTM; empty otherwise).
+    pub dc: &'a [T],
+    /// The forward's gate activations.
+    pub act: &'a [T],
+    /// The forward's recurrent part (the GRU's `n` gate reads it).
+    pub gh: &'a [T],
+    /// The previous hidden state.
+    pub h_prev: &'a [T],
+    /// The previous memory cell (LSTM).
+    pub c_prev: &'a [T],
+    /// This step's memory cell (LSTM).
+    pub c: &'a [T],
+}
+
+/// What a step's backward pass writes: `dgx` (`dL/dgx`, `G*H` per row),
+/// `dgh` (`dL/dgh`: the same as `dgx` but for the GRU's `n` gate), the
+/// part of `dL/dh_{t-1}` that skips the product (`direct`: the GRU's
+/// `z * dh`; untouched for the others) and `dL/dc_{t-1}` (`dc_prev`, LSTM).
+pub struct StepGradOut<'a, T> {
+    /// `dL/dgx`.
+    pub dgx: &'a mut [T],
+    /// `dL/dgh`.
+    pub dgh: &'a mut [T],
+    /// The GRU's direct part of `dL/dh_{t-1}`.
+    pub direct: &'a mut [T],
+    /// `dL/dc_{t-1}` (LSTM).
+    pub dc_prev: &'a mut [T],
+}
+
+/// One step backward over a block of rows of width `hidden`.
+pub fn step_backward<T: Scalar>(
+    kind: CellKind,
+    hidden: usize,
+    g: StepGrad<'_, T>,
+    o: StepGradOut<'_, T>,
+) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is available (just detected).
+        return unsafe { backward_avx512(kind, hidden, g, o) };
+    }
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is available (just detected).
+        return unsafe { backward_avx2(kind, hidden, g, o) };
+    }
+    backward_rows(kind, hidden, g, o)
+}
+
+/// [`step_backward`] compiled for AVX-512.
+///
+/// # Safety
+/// The machine must support AVX-512 F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn backward_avx512<T: Scalar>(
+    k: CellKind,
+    n: usize,
+    g: StepGrad<'_, T>,
+    o: StepGradOut<'_, T>,
+) {
+    backward_rows(k, n, g, o)
+}
+
+/// [`step_backward`] compiled for AVX2.
+///
+/// # Safety
+/// The machine must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn backward_avx2<T: Scalar>(
+    k: CellKind,
+    n: usize,
+    g: StepGrad<'_, T>,
+    o: StepGradOut<'_, T>,
+) {
+    backward_rows(k, n, g, o)
+}
+
+#[inline(always)]
+pub(super) fn backward_rows<T: Scalar>(
+    kind: CellKind,
+    n: usize,
+    g: StepGrad<'_, T>,
+    o: StepGradOut<'_, T>,
+) {
+    let one = T::one();
+    let w = kind.gates() * n;
+    let rows = g.dh.len() / n.max(1);
+    for r in 0..rows {
+        let dh = &g.dh[r * n..(r + 1) * n];
+        let act = &g.act[r * w..(r + 1) * w];
+        let dgx = &mut o.dgx[r * w..(r + 1) * w];
+        match kind {
+            CellKind::Rnn => {
+                for ((d, &a), &gd) in dgx.iter_mut().zip(act).zip(dh) {
+                    *d = gd * (one - a * a);
                 }
             }
+            CellKind::RnnRelu => {
+                for ((d, &a), &gd) in dgx.iter_mut().zip(act).zip(dh) {
+                    *d = if a > T::zero() { gd } else { T::zero() };
+                }
+            }
+            CellKind::Lstm => {
+                let (di, rest) = dgx.split_at_mut(n);
+                let (df, rest) = rest.split_at_mut(n);
+                let (dg, d_o) = rest.split_at_mut(n);
+                lstm_backward_row(
+                    [&act[..n], &act[n..2 * n], &act[2 * n..3 * n], &act[3 * n..]],
+                    &g.c[r * n..][..n],
+                    &g.c_prev[r * n..][..n],
+                    &g.dc[r * n..][..n],
+                    dh,
+                    (di, df, dg, d_o),
+                    &mut o.dc_prev[r * n..][..n],
+                );
+            }
+            CellKind::Gru => {
+                let (dr, rest) = dgx.split_at_mut(n);
+                let (dz, dn) = rest.split_at_mut(n);
+                gru_backward_row(
+                    [&act[..n], &act[n..2 * n], &act[2 * n..]],
+                    &g.gh[r * w + 2 * n..][..n],
+                    &g.h_prev[r * n..][..n],
+                    dh,
+                    (dr, dz, dn),
+                    &mut o.direct[r * n..][..n],
+                );
+            }
         }
-        CellKind::Gru => {
-            for j in 0..n {
-                let (r, z, nn) = (act[j], act[n + j], act[2 * n + j]);
-                let dn = dh[j] * (one - z);
-                let dz = dh[j] * (h_prev[j] - nn);
-                dh_prev_direct[j] = dh[j] * z;
-                let dan = dn * (one - nn * nn);
-                let dr = dan * gh[2 * n + j];
-                let dar = dr * r * (one - r);
-                let daz = dz * z * (one - z);
-                dgx[j] = dar;
-                dgh[j] = dar;
-                dgx[n + j] = daz;
-                dgh[n + j] = daz;
-                dgx[2 * n + j] = dan;
-                dgh[2 * n + j] = dan * r;
+        let dgh = &mut o.dgh[r * w..(r + 1) * w];
+        dgh.copy_from_slice(dgx);
+        if kind == CellKind::Gru {
+            // The reset gate scales the recurrent part of `n` only.
+            let rg = &act[..n];
+            for (d, &rv) in dgh[2 * n..].iter_mut().zip(rg) {
+                *d = *d * rv;
             }
         }
     }

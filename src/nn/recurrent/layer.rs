@@ -4,19 +4,33 @@
 //!
 //! # Shapes and layout (PyTorch's `nn.RNN` / `nn.LSTM` / `nn.GRU`)
 //! - inputs `x_t`: `batch x D`, one matrix per step; outputs `h_t`:
-//!   `batch x H`, one per step
+//!   `batch x H`, one per step (the layer also keeps the inputs and the
+//!   states `h_0 .. h_{T-1}` stacked time-major, `T*batch` rows, for the
+//!   products over all steps)
 //! - `weight_ih`: `G*H x D`, `weight_hh`: `G*H x H`, `bias_ih`, `bias_hh`:
 //!   `1 x G*H`, the `G` gates' rows stacked in PyTorch's order (LSTM
 //!   `i, f, g, o`; GRU `r, z, n`): the same tensors as PyTorch's
 //!   `weight_ih_l0`, ..., so weights move between the two unchanged.
 //!
-//! Per step, forward: `gx_t = x_t W_ih^T + b_ih` and
-//! `gh_t = h_{t-1} W_hh^T + b_hh` (the gates of all `G` at once: two
-//! products per step), then the cell's element-wise arithmetic
-//! ([`super::cell`]). Backward runs the steps in reverse: the cell's
-//! arithmetic gives `dL/dgx_t` and `dL/dgh_t`; then `dW_ih += dgx_t^T x_t`,
-//! `dW_hh += dgh_t^T h_{t-1}`, the biases their column sums, `dx_t = dgx_t
-//! W_ih`, and `dL/dh_{t-1} = dgh_t W_hh` (+ the GRU's direct path).
+//! # Products: one per step, the rest over the whole sequence
+//! Only `h_{t-1} W_hh^T` must wait for the step before; everything that
+//! reads the inputs or the finished steps is one product over all `T*batch`
+//! rows, which runs at a much larger share of the machine's peak than `T`
+//! small ones.
+//!
+//! - Forward: `GX = X W_ih^T + b_ih` for all steps at once (every gate of
+//!   every step); then per step one product for all `G` gates,
+//!   `gh_t = h_{t-1} W_hh^T + b_hh`, and the cell's element-wise arithmetic
+//!   ([`super::cell`]).
+//! - Backward, steps in reverse: the cell's arithmetic gives `dL/dgx_t`
+//!   and `dL/dgh_t` (rows of `dGX`, `dGH`), and one product per step,
+//!   `dL/dh_{t-1} = dgh_t W_hh` (+ the GRU's direct path). Then, over all
+//!   steps: `dW_ih += dGX^T X`, `dW_hh += dGH^T H_prev`, the biases their
+//!   column sums, and `dX = dGX W_ih`.
+//!
+//! (The issue's "one fused product per step for the input and recurrent
+//! parts", `[x_t, h_{t-1}] [W_ih, W_hh]^T`, would redo per step the input
+//! part that needs no step order; cuDNN and oneDNN hoist it the same way.)
 //!
 //! **Truncated BPTT** with `k`: the sequence is cut into chunks of `k`
 //! steps (`0..k`, `k..2k`, ...); forward carries the state across a cut,
@@ -39,8 +53,9 @@
 //! (`<gate>_saturated`, see [`SATURATED_SUFFIX`]; the RNN's one gate is
 //! `hidden`).
 
-use super::cell::{step_backward, step_forward, CellKind};
-use crate::probe::{measure, Axis, Block, Figures, Series, Tap, SATURATION_FRACTION};
+use super::cell::{step_backward, step_forward, CellKind, StepGrad, StepGradOut, StepIn, StepOut};
+use super::probes::{forward_figures, pre_stats};
+use crate::probe::{measure, Axis, Block, Figures, Series, Tap};
 use crate::tensor::{affine, matmul, tensor_stats, Grads, Matrix, Op, Param, Scalar, TensorStats};
 
 /// A recurrent layer: one cell, unrolled over a sequence.
@@ -70,15 +85,22 @@ pub struct Recurrent<T> {
     figures: Figures,
 }
 
-/// What forward keeps per step for backward.
+/// What forward keeps for backward.
 #[derive(Default)]
 struct Steps<T> {
-    gx: Vec<Matrix<T>>,
+    /// The inputs, stacked: `T*batch x D`.
+    x: Matrix<T>,
+    /// `X W_ih^T + b_ih`: `T*batch x G*H`.
+    gx: Matrix<T>,
+    /// `h_0 .. h_{T-1}` stacked: `T*batch x H`.
+    h_prev: Matrix<T>,
+    /// Per step: `h_{t-1} W_hh^T + b_hh`, the gate activations, `h_t`, `c_t`.
     gh: Vec<Matrix<T>>,
     act: Vec<Matrix<T>>,
     h: Vec<Matrix<T>>,
     c: Vec<Matrix<T>>,
     zeros: Matrix<T>,
+    scratch: Vec<T>,
 }
 
 /// Backward's scratch and results.
@@ -86,8 +108,12 @@ struct Steps<T> {
 struct Back<T> {
     dh: Matrix<T>,
     dc: Matrix<T>,
-    dgx: Matrix<T>,
+    /// This step's `dL/dgh` (the per-step product reads it).
     dgh: Matrix<T>,
+    /// Every step's `dL/dgx` and `dL/dgh`: `T*batch x G*H`.
+    dgx_all: Matrix<T>,
+    dgh_all: Matrix<T>,
+    dx_all: Matrix<T>,
     direct: Matrix<T>,
     dc_prev: Matrix<T>,
     dh_prev: Matrix<T>,
@@ -150,12 +176,23 @@ impl<T: Scalar> Recurrent<T> {
     pub fn forward(&mut self, xs: &[Matrix<T>]) -> &[Matrix<T>] {
         let (t_len, hidden, g) = (xs.len(), self.hidden(), self.kind.gates());
         let batch = xs.first().map_or(0, |x| x.rows());
+        let (width, block) = (g * hidden, batch * g * hidden);
+        let lstm = self.kind.has_cell_state();
         let s = &mut self.steps;
-        for v in [&mut s.gx, &mut s.gh, &mut s.act] {
+        stack_into(xs, &mut s.x);
+        s.gx.resize(t_len * batch, width);
+        if t_len > 0 {
+            affine(
+                &mut s.gx,
+                &s.x,
+                &self.weight_ih.value,
+                self.bias_ih.value.as_slice(),
+            );
+        }
+        for v in [&mut s.gh, &mut s.act, &mut s.h, &mut s.c] {
             v.resize_with(t_len, Matrix::default);
         }
-        s.h.resize_with(t_len, Matrix::default);
-        s.c.resize_with(t_len, Matrix::default);
+        s.h_prev.resize(t_len * batch, hidden);
         s.zeros.resize(batch, hidden);
         s.zeros.fill(T::zero());
         let measuring = self.tap.is_on();
@@ -166,7 +203,6 @@ impl<T: Scalar> Recurrent<T> {
             };
         }
         let mut pre = TensorStats::default();
-        let mut pre_row = Vec::new();
         for t in 0..t_len {
             let (done, rest) = s.h.split_at_mut(t);
             let h_prev = if t == 0 {
@@ -174,21 +210,18 @@ impl<T: Scalar> Recurrent<T> {
             } else {
                 &done[t - 1]
             };
+            s.h_prev.as_mut_slice()[t * batch * hidden..(t + 1) * batch * hidden]
+                .copy_from_slice(h_prev.as_slice());
             let (c_done, c_rest) = s.c.split_at_mut(t);
-            let c_prev = if t == 0 {
+            let c_prev = if !lstm {
+                &s.zeros
+            } else if t == 0 {
                 initial(&self.c0, &s.zeros)
             } else {
                 &c_done[t - 1]
             };
-            let (gx, gh) = (&mut s.gx[t], &mut s.gh[t]);
-            gx.resize(batch, g * hidden);
-            gh.resize(batch, g * hidden);
-            affine(
-                gx,
-                &xs[t],
-                &self.weight_ih.value,
-                self.bias_ih.value.as_slice(),
-            );
+            let gh = &mut s.gh[t];
+            gh.resize(batch, width);
             affine(
                 gh,
                 h_prev,
@@ -196,44 +229,48 @@ impl<T: Scalar> Recurrent<T> {
                 self.bias_hh.value.as_slice(),
             );
             let act = &mut s.act[t];
-            act.resize(batch, g * hidden);
+            act.resize(batch, width);
             let h = &mut rest[0];
             h.resize(batch, hidden);
             let c = &mut c_rest[0];
-            c.resize(
-                batch,
-                if self.kind.has_cell_state() {
-                    hidden
-                } else {
-                    0
+            c.resize(batch, if lstm { hidden } else { 0 });
+            let gx = &s.gx.as_slice()[t * block..(t + 1) * block];
+            step_forward(
+                self.kind,
+                hidden,
+                StepIn {
+                    gx,
+                    gh: gh.as_slice(),
+                    h_prev: h_prev.as_slice(),
+                    c_prev: c_prev.as_slice(),
+                },
+                StepOut {
+                    act: act.as_mut_slice(),
+                    h: h.as_mut_slice(),
+                    c: c.as_mut_slice(),
                 },
             );
-            for r in 0..batch {
-                step_forward(
+            if measuring {
+                let st = pre_stats(
                     self.kind,
-                    gx.row(r),
-                    gh.row(r),
-                    h_prev.row(r),
-                    if c_prev.cols() == 0 {
-                        &[]
-                    } else {
-                        c_prev.row(r)
-                    },
-                    act.row_mut(r),
-                    h.row_mut(r),
-                    if c.cols() == 0 { &mut [] } else { c.row_mut(r) },
+                    hidden,
+                    gx,
+                    gh.as_slice(),
+                    act.as_slice(),
+                    &mut s.scratch,
                 );
-                if measuring {
-                    pre_row.clear();
-                    pre_row.extend((0..g * hidden).map(|j| {
-                        pre_activation(self.kind, gx.row(r), gh.row(r), act.row(r), j, hidden)
-                    }));
-                    pre.merge(&tensor_stats(&pre_row));
-                }
+                pre.merge(&st);
             }
         }
         if measuring {
-            self.measure_forward(pre);
+            self.figures.pre = Some(pre);
+            forward_figures(
+                self.kind,
+                self.tap,
+                &self.steps.act,
+                &self.steps.h,
+                &mut self.figures,
+            );
         }
         &self.steps.h
     }
@@ -264,6 +301,7 @@ impl<T: Scalar> Recurrent<T> {
     ) {
         let (t_len, hidden, g) = (xs.len(), self.hidden(), self.kind.gates());
         let batch = xs.first().map_or(0, |x| x.rows());
+        let (width, block) = (g * hidden, batch * g * hidden);
         for p in [
             &mut self.weight_ih,
             &mut self.weight_hh,
@@ -285,80 +323,45 @@ impl<T: Scalar> Recurrent<T> {
         b.dc_prev.resize(batch, b.dc.cols());
         b.direct.resize(batch, hidden);
         b.direct.fill(T::zero());
-        b.dgx.resize(batch, g * hidden);
-        b.dgh.resize(batch, g * hidden);
+        b.dgh.resize(batch, width);
+        b.dgx_all.resize(t_len * batch, width);
+        b.dgh_all.resize(t_len * batch, width);
         b.dh_prev.resize(batch, hidden);
-        if need_input_grad {
-            b.input_grads.resize_with(t_len, Matrix::default);
-        }
         let mut hidden_grad = vec![TensorStats::default(); if measuring { t_len } else { 0 }];
-        let mut pre_grad = TensorStats::default();
         for t in (0..t_len).rev() {
             if let Some(d) = dhs.get(t).filter(|d| !d.is_empty()) {
                 b.dh.add_scaled(d, T::one());
             }
-            let h_prev = if t == 0 {
-                initial(&self.h0, &s.zeros)
-            } else {
-                &s.h[t - 1]
-            };
-            let c_prev = if t == 0 {
+            let h_prev = &s.h_prev.as_slice()[t * batch * hidden..(t + 1) * batch * hidden];
+            let c_prev = if !lstm {
+                &s.zeros
+            } else if t == 0 {
                 initial(&self.c0, &s.zeros)
             } else {
                 &s.c[t - 1]
             };
-            for r in 0..batch {
-                step_backward(
-                    self.kind,
-                    b.dh.row(r),
-                    if lstm { b.dc.row(r) } else { &[] },
-                    s.act[t].row(r),
-                    s.gh[t].row(r),
-                    h_prev.row(r),
-                    if lstm { c_prev.row(r) } else { &[] },
-                    if lstm { s.c[t].row(r) } else { &[] },
-                    b.dgx.row_mut(r),
-                    b.dgh.row_mut(r),
-                    b.direct.row_mut(r),
-                    if lstm { b.dc_prev.row_mut(r) } else { &mut [] },
-                );
-            }
+            step_backward(
+                self.kind,
+                hidden,
+                StepGrad {
+                    dh: b.dh.as_slice(),
+                    dc: b.dc.as_slice(),
+                    act: s.act[t].as_slice(),
+                    gh: s.gh[t].as_slice(),
+                    h_prev,
+                    c_prev: c_prev.as_slice(),
+                    c: s.c[t].as_slice(),
+                },
+                StepGradOut {
+                    dgx: &mut b.dgx_all.as_mut_slice()[t * block..(t + 1) * block],
+                    dgh: b.dgh.as_mut_slice(),
+                    direct: b.direct.as_mut_slice(),
+                    dc_prev: b.dc_prev.as_mut_slice(),
+                },
+            );
+            b.dgh_all.as_mut_slice()[t * block..(t + 1) * block].copy_from_slice(b.dgh.as_slice());
             if measuring {
                 hidden_grad[t] = tensor_stats(b.dh.as_slice());
-                pre_grad.merge(&tensor_stats(b.dgh.as_slice()));
-            }
-            matmul(
-                &mut self.weight_ih.grad,
-                true,
-                T::one(),
-                &b.dgx,
-                Op::T,
-                &xs[t],
-                Op::N,
-            );
-            b.dgx.add_col_sums_into(self.bias_ih.grad.as_mut_slice());
-            matmul(
-                &mut self.weight_hh.grad,
-                true,
-                T::one(),
-                &b.dgh,
-                Op::T,
-                h_prev,
-                Op::N,
-            );
-            b.dgh.add_col_sums_into(self.bias_hh.grad.as_mut_slice());
-            if need_input_grad {
-                let dx = &mut b.input_grads[t];
-                dx.resize(batch, xs[t].cols());
-                matmul(
-                    dx,
-                    false,
-                    T::one(),
-                    &b.dgx,
-                    Op::N,
-                    &self.weight_ih.value,
-                    Op::N,
-                );
             }
             // dL/dh_{t-1}: through the product, and the GRU's direct path.
             matmul(
@@ -385,7 +388,37 @@ impl<T: Scalar> Recurrent<T> {
         // After step 0 (never a cut), dh and dc hold dL/dh_0 and dL/dc_0.
         b.dh0.copy_from(&b.dh);
         b.dc0.copy_from(&b.dc);
+        // The products over all steps.
+        if t_len > 0 {
+            let dims = [
+                (&mut self.weight_ih.grad, &b.dgx_all, &s.x),
+                (&mut self.weight_hh.grad, &b.dgh_all, &s.h_prev),
+            ];
+            for (grad, d, input) in dims {
+                matmul(grad, true, T::one(), d, Op::T, input, Op::N);
+            }
+            b.dgx_all
+                .add_col_sums_into(self.bias_ih.grad.as_mut_slice());
+            b.dgh_all
+                .add_col_sums_into(self.bias_hh.grad.as_mut_slice());
+        }
+        if need_input_grad {
+            b.dx_all.resize(t_len * batch, s.x.cols());
+            if t_len > 0 {
+                matmul(
+                    &mut b.dx_all,
+                    false,
+                    T::one(),
+                    &b.dgx_all,
+                    Op::N,
+                    &self.weight_ih.value,
+                    Op::N,
+                );
+            }
+            unstack_into(&b.dx_all, t_len, &mut b.input_grads);
+        }
         if measuring {
+            let pre_grad = tensor_stats(b.dgh_all.as_slice());
             self.measure_backward(hidden_grad, pre_grad);
         }
     }
@@ -399,82 +432,6 @@ impl<T: Scalar> Recurrent<T> {
     /// backward.
     pub fn initial_grads(&self) -> (&Matrix<T>, &Matrix<T>) {
         (&self.back.dh0, &self.back.dc0)
-    }
-
-    fn measure_forward(&mut self, pre: TensorStats) {
-        let s = &self.steps;
-        let (hidden, t_len) = (self.hidden(), s.h.len());
-        let f = &mut self.figures;
-        f.pre = Some(pre);
-        let mut out = TensorStats::default();
-        let per_step: Vec<TensorStats> = s.h.iter().map(|h| tensor_stats(h.as_slice())).collect();
-        per_step.iter().for_each(|st| out.merge(st));
-        f.out = Some(out);
-        // Per time step, every probed step: only dL/dh_t (backward). The
-        // forward's hidden state and gates per step come on histogram
-        // steps, the detailed (and sparser) ones: they multiply a step's
-        // rows in the store by up to five.
-        let detailed = self.tap == Tap::Histograms;
-        if detailed {
-            f.series.push(Series {
-                tensor: "hidden".into(),
-                axis: Axis::TimeStep,
-                stats: per_step,
-            });
-        }
-        if detailed && self.kind.gates() > 1 {
-            for (gi, name) in self.kind.gate_names().iter().enumerate() {
-                let stats = s
-                    .act
-                    .iter()
-                    .map(|a| {
-                        let mut st = TensorStats::default();
-                        for r in 0..a.rows() {
-                            st.merge(&tensor_stats(&a.row(r)[gi * hidden..(gi + 1) * hidden]));
-                        }
-                        st
-                    })
-                    .collect();
-                f.series.push(Series {
-                    tensor: (*name).into(),
-                    axis: Axis::TimeStep,
-                    stats,
-                });
-            }
-        }
-        if detailed && self.kind != CellKind::RnnRelu {
-            for (gi, name) in self.kind.gate_names().iter().enumerate() {
-                let stats = s
-                    .act
-                    .iter()
-                    .map(|a| saturation_indicator(self.kind, a, gi, hidden))
-                    .collect();
-                f.series.push(Series {
-                    tensor: format!("{name}{SATURATED_SUFFIX}"),
-                    axis: Axis::TimeStep,
-                    stats,
-                });
-            }
-        }
-        let (mut saturated, mut total) = (0usize, 0usize);
-        let mut alive = vec![false; hidden];
-        for a in &s.act {
-            for r in 0..a.rows() {
-                for (j, &v) in a.row(r).iter().enumerate() {
-                    total += 1;
-                    saturated += usize::from(gate_saturated(self.kind, j / hidden.max(1), v));
-                    if self.kind == CellKind::RnnRelu && v > T::zero() {
-                        alive[j] = true;
-                    }
-                }
-            }
-        }
-        if self.kind != CellKind::RnnRelu && total > 0 {
-            f.saturated = Some(saturated as f64 / total as f64);
-        }
-        if self.kind == CellKind::RnnRelu && t_len > 0 {
-            f.dead = Some(alive.iter().filter(|a| !**a).count() as f64 / hidden.max(1) as f64);
-        }
     }
 
     fn measure_backward(&mut self, hidden_grad: Vec<TensorStats>, pre_grad: TensorStats) {
@@ -493,37 +450,24 @@ impl<T: Scalar> Recurrent<T> {
     }
 }
 
-/// The suffix of a gate's saturation series (`forget_gate_saturated`,
-/// `hidden_saturated`): per time step, the statistics of an indicator, 1
-/// where the gate's activation sits where its derivative is below
-/// [`SATURATION_FRACTION`] of its maximum and 0 elsewhere, so the
-/// series' `mean()` is the saturated fraction at that step.
-pub const SATURATED_SUFFIX: &str = "_saturated";
-
-/// The saturation indicator's statistics for gate `gate` of one step's
-/// activations `act` (`batch x G*H`).
-fn saturation_indicator<T: Scalar>(
-    kind: CellKind,
-    act: &Matrix<T>,
-    gate: usize,
-    hidden: usize,
-) -> TensorStats {
-    let mut saturated = 0u64;
-    for r in 0..act.rows() {
-        let row = &act.row(r)[gate * hidden..(gate + 1) * hidden];
-        saturated += row
-            .iter()
-            .filter(|v| gate_saturated(kind, gate, **v))
-            .count() as u64;
+/// `xs` (`T` matrices of `batch x D`) stacked into `out` (`T*batch x D`).
+fn stack_into<T: Scalar>(xs: &[Matrix<T>], out: &mut Matrix<T>) {
+    let (batch, cols) = xs.first().map_or((0, 0), |x| x.shape());
+    out.resize(xs.len() * batch, cols);
+    for (t, x) in xs.iter().enumerate() {
+        out.as_mut_slice()[t * batch * cols..(t + 1) * batch * cols].copy_from_slice(x.as_slice());
     }
-    let n = (act.rows() * hidden) as u64;
-    TensorStats {
-        n,
-        sum: saturated as f64,
-        sum_sq: saturated as f64,
-        max_abs: if saturated > 0 { 1.0 } else { 0.0 },
-        zeros: n - saturated,
-        ..TensorStats::default()
+}
+
+/// `all` (`T*batch x D`) cut into `t_len` matrices of `batch x D`.
+fn unstack_into<T: Scalar>(all: &Matrix<T>, t_len: usize, out: &mut Vec<Matrix<T>>) {
+    let batch = all.rows() / t_len.max(1);
+    let cols = all.cols();
+    out.resize_with(t_len, Matrix::default);
+    for (t, m) in out.iter_mut().enumerate() {
+        m.resize(batch, cols);
+        m.as_mut_slice()
+            .copy_from_slice(&all.as_slice()[t * batch * cols..(t + 1) * batch * cols]);
     }
 }
 
@@ -533,41 +477,6 @@ fn initial<'a, T: Scalar>(state: &'a Matrix<T>, zeros: &'a Matrix<T>) -> &'a Mat
         zeros
     } else {
         state
-    }
-}
-
-/// The pre-activation of gate column `j` of a row: `gx + gh` (the GRU's
-/// `n` gate: `gx + r * gh`).
-fn pre_activation<T: Scalar>(
-    kind: CellKind,
-    gx: &[T],
-    gh: &[T],
-    act: &[T],
-    j: usize,
-    hidden: usize,
-) -> T {
-    if kind == CellKind::Gru && j >= 2 * hidden {
-        gx[j] + act[j - 2 * hidden] * gh[j]
-    } else {
-        gx[j] + gh[j]
-    }
-}
-
-/// Whether gate `gate`'s activation `v` sits where its derivative is below
-/// [`SATURATION_FRACTION`] of its maximum: tanh `1 - v^2`, sigmoid
-/// `v (1 - v)` (maximum 1/4).
-fn gate_saturated<T: Scalar>(kind: CellKind, gate: usize, v: T) -> bool {
-    let v = v.as_f64();
-    let tanh_gate = match kind {
-        CellKind::Rnn => true,
-        CellKind::Lstm => gate == 2,
-        CellKind::Gru => gate == 2,
-        CellKind::RnnRelu => return false,
-    };
-    if tanh_gate {
-        1.0 - v * v < SATURATION_FRACTION
-    } else {
-        v * (1.0 - v) < SATURATION_FRACTION * 0.25
     }
 }
 

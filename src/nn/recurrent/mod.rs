@@ -18,12 +18,14 @@ pub mod cell;
 mod init;
 mod layer;
 mod model;
+mod probes;
 mod settings;
 
 pub use cell::CellKind;
 pub use init::{RecurrentInit, RECURRENT_INIT_NAMES};
-pub use layer::{Recurrent, SATURATED_SUFFIX};
+pub use layer::Recurrent;
 pub use model::{RnnConfig, RnnModel};
+pub use probes::SATURATED_SUFFIX;
 pub use settings::{Nonlinearity, RecurrentSettings};
 
 #[cfg(test)]

@@ -303,3 +303,120 @@ fn gate_saturation_per_time_step_adds_up_to_the_layers_saturated_fraction() {
     layer.forward(&xs);
     assert!(layer.figures().series.is_empty());
 }
+
+/// The f32 path (fast `exp` and `tanh`, vector width chosen at run time)
+/// against f64 on the same weights and inputs: every output and gradient
+/// within f32 rounding of the f64 values.
+#[test]
+fn f32_cells_agree_with_f64_to_f32_precision() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for kind in KINDS {
+        let mut cfg = config(kind, 2, false);
+        cfg.hidden = 37; // not a multiple of any vector width
+        let xs: Vec<Matrix<f64>> = (0..9).map(|_| random(5, 3, &mut rng)).collect();
+        let r = random(5, 2, &mut rng);
+        let mut m64: RnnModel<f64> = cfg.build(2);
+        let mut m32: RnnModel<f32> = cfg.build(2);
+        for (a, b) in m32.params().iter_mut().zip(m64.params()) {
+            a.param.value = b.param.value.cast();
+        }
+        let out64 = m64.forward(&xs).clone();
+        m64.backward(&xs, &r, Grads::Overwrite);
+        let xs32: Vec<Matrix<f32>> = xs.iter().map(|x| x.cast()).collect();
+        let out32 = m32.forward(&xs32).cast::<f64>();
+        m32.backward(&xs32, &r.cast(), Grads::Overwrite);
+        let close = |what: &str, a: &[f64], b: &[f64]| {
+            let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 2e-5 * scale, "{kind:?} {what}: {x} vs {y}");
+            }
+        };
+        close("output", out32.as_slice(), out64.as_slice());
+        for (a, b) in m32.params().iter().zip(m64.params()) {
+            let g32: Vec<f64> = a.param.grad.as_slice().iter().map(|&v| v as f64).collect();
+            close(&b.path, &g32, b.param.grad.as_slice());
+        }
+    }
+}
+
+/// The cell's arithmetic compiled for the machine's widest vectors (what
+/// training runs) gives the same bits as the baseline build.
+#[test]
+fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
+    use super::cell::{
+        backward_rows, forward_rows, step_backward, step_forward, StepGrad, StepGradOut, StepIn,
+        StepOut,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let (rows, n) = (3, 21);
+    let vec32 = |len: usize, rng: &mut ChaCha8Rng| -> Vec<f32> {
+        (0..len).map(|_| rng.gen_range(-3.0f32..3.0)).collect()
+    };
+    for kind in KINDS {
+        let w = kind.gates() * n;
+        let (gx, gh, h_prev) = (
+            vec32(rows * w, &mut rng),
+            vec32(rows * w, &mut rng),
+            vec32(rows * n, &mut rng),
+        );
+        let c_prev = vec32(rows * n, &mut rng);
+        let outs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (0..2)
+            .map(|pass| {
+                let (mut act, mut h, mut c) = (
+                    vec![0.0; rows * w],
+                    vec![0.0; rows * n],
+                    vec![0.0; rows * n],
+                );
+                let i = StepIn {
+                    gx: &gx,
+                    gh: &gh,
+                    h_prev: &h_prev,
+                    c_prev: &c_prev,
+                };
+                let o = StepOut {
+                    act: &mut act,
+                    h: &mut h,
+                    c: &mut c,
+                };
+                if pass == 0 {
+                    step_forward(kind, n, i, o)
+                } else {
+                    forward_rows(kind, n, i, o)
+                }
+                (act, h, c)
+            })
+            .collect();
+        assert_eq!(outs[0], outs[1], "{kind:?} forward");
+        let (act, _, c) = &outs[0];
+        let (dh, dc) = (vec32(rows * n, &mut rng), vec32(rows * n, &mut rng));
+        let grads: Vec<Vec<Vec<f32>>> = (0..2)
+            .map(|pass| {
+                let mut bufs = [rows * w, rows * w, rows * n, rows * n].map(|l| vec![0.0f32; l]);
+                let [dgx, dgh, direct, dc_prev] = &mut bufs;
+                let g = StepGrad {
+                    dh: &dh,
+                    dc: &dc,
+                    act,
+                    gh: &gh,
+                    h_prev: &h_prev,
+                    c_prev: &c_prev,
+                    c,
+                };
+                let o = StepGradOut {
+                    dgx,
+                    dgh,
+                    direct,
+                    dc_prev,
+                };
+                if pass == 0 {
+                    step_backward(kind, n, g, o)
+                } else {
+                    backward_rows(kind, n, g, o)
+                }
+                bufs.to_vec()
+            })
+            .collect();
+        assert_eq!(grads[0], grads[1], "{kind:?} backward");
+        assert!(grads[0][0].iter().any(|v| *v != 0.0), "{kind:?}");
+    }
+}

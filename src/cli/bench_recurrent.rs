@@ -1,0 +1,272 @@
+//! `gradscope bench --lstm` (`--gru`, `--rnn`): steps/s of one recurrent
+//! layer (input 32, hidden 128, T = 100, batch 32, f32, SGD, full BPTT),
+//! optionally beside PyTorch's `nn.LSTM` / `nn.GRU` / `nn.RNN` on the same
+//! shapes and threads (`scripts/torch_rnn_bench.py`, alternated with ours
+//! repetition by repetition, with oneDNN's fused RNN and without it), and
+//! with `--probes` what recording through time costs.
+
+use super::bench::{run_torch_line, TorchLine};
+use anyhow::bail;
+use gradscope::bench::{self, RecurrentBench, RecurrentWorkload};
+use gradscope::nn::recurrent::CellKind;
+use gradscope::probe::ProbeConfig;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// What `bench --lstm` runs, resolved from the flags.
+pub struct RecurrentSettings {
+    /// The cells, in the order given (LSTM, GRU, RNN).
+    pub cells: Vec<CellKind>,
+    /// Thread counts.
+    pub threads: Vec<usize>,
+    /// Sequences per batch.
+    pub batch: usize,
+    /// Steps per repetition (`None`: about `seconds` worth).
+    pub steps: Option<usize>,
+    /// Target seconds per repetition.
+    pub seconds: f64,
+    /// Repetitions.
+    pub reps: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// JSON lines instead of a table.
+    pub json: bool,
+    /// Python and the torch script.
+    pub torch: Option<(PathBuf, PathBuf)>,
+    /// Measure the probes' cost instead.
+    pub probes: bool,
+}
+
+/// The torch script for recurrent cells, from the repository root.
+pub const TORCH_SCRIPT: &str = "scripts/torch_rnn_bench.py";
+
+/// One line of results.
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    workload: RecurrentWorkload,
+    threads: usize,
+    steps_per_s: f64,
+    steps_per_s_reps: Vec<f64>,
+    gflop_per_s: f64,
+    final_loss: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_steps_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_per_step_path_steps_per_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    torch_version: Option<String>,
+    /// Median over repetitions of ours / torch (oneDNN where it applies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio: Option<f64>,
+    /// The same against PyTorch's per-step path (`--onednn off`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ratio_per_step_path: Option<f64>,
+}
+
+/// Runs the recurrent benchmark.
+pub fn run(s: &RecurrentSettings) -> anyhow::Result<()> {
+    if s.cells.is_empty() || s.batch == 0 {
+        bail!("bench: no recurrent cell, or --batch 0");
+    }
+    if s.probes {
+        return run_probes(s);
+    }
+    if !s.json {
+        print!(
+            "{:>5} {:>5} {:>6} {:>4} {:>5} {:>3} | {:>8} {:>8}",
+            "cell", "input", "hidden", "T", "batch", "thr", "steps/s", "GFLOP/s"
+        );
+        if s.torch.is_some() {
+            print!(
+                " | {:>8} {:>6} | {:>10} {:>6}",
+                "torch/s", "ratio", "per-step/s", "ratio"
+            );
+        }
+        println!();
+    }
+    for &cell in &s.cells {
+        for &threads in &s.threads {
+            let w = RecurrentWorkload {
+                batch: s.batch,
+                ..RecurrentWorkload::new(cell)
+            };
+            let row = measure(s, &w, threads)?;
+            if s.json {
+                println!("{}", serde_json::to_string(&row)?);
+            } else {
+                print_row(&row);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn measure(s: &RecurrentSettings, w: &RecurrentWorkload, threads: usize) -> anyhow::Result<Row> {
+    eprintln!("{} {threads} thread(s)...", w.cell.name());
+    let mut ours = RecurrentBench::new(w, threads, 0)?;
+    ours.time(s.warmup);
+    let steps = s.steps.unwrap_or_else(|| {
+        let rate = ours.time(3);
+        ((rate * s.seconds).round() as usize).max(3)
+    });
+    let (mut rates, mut fused, mut per_step) = (Vec::new(), Vec::new(), Vec::new());
+    let mut version = None;
+    for _ in 0..s.reps {
+        rates.push(ours.time(steps));
+        if let Some((python, script)) = &s.torch {
+            for (onednn, out) in [("on", &mut fused), ("off", &mut per_step)] {
+                let t = torch(python, script, w, threads, steps, s.warmup, onednn)?;
+                out.push(t.median_steps_per_s);
+                version = Some(t.version);
+            }
+        }
+    }
+    let paired = |theirs: &[f64]| {
+        (!theirs.is_empty()).then(|| {
+            let r: Vec<f64> = rates.iter().zip(theirs).map(|(a, b)| a / b).collect();
+            bench::median(&r)
+        })
+    };
+    let med = bench::median(&rates);
+    Ok(Row {
+        workload: *w,
+        threads,
+        steps_per_s: med,
+        gflop_per_s: med * w.gflop_per_step(),
+        final_loss: ours.last_loss(),
+        torch_steps_per_s: (!fused.is_empty()).then(|| bench::median(&fused)),
+        torch_per_step_path_steps_per_s: (!per_step.is_empty()).then(|| bench::median(&per_step)),
+        torch_version: version,
+        ratio: paired(&fused),
+        ratio_per_step_path: paired(&per_step),
+        steps_per_s_reps: rates,
+    })
+}
+
+fn torch(
+    python: &Path,
+    script: &Path,
+    w: &RecurrentWorkload,
+    threads: usize,
+    steps: usize,
+    warmup: usize,
+    onednn: &str,
+) -> anyhow::Result<TorchLine> {
+    let cell = match w.cell {
+        CellKind::Rnn | CellKind::RnnRelu => "rnn",
+        CellKind::Lstm => "lstm",
+        CellKind::Gru => "gru",
+    };
+    let args = [
+        ("--cell", cell.to_string()),
+        ("--input", w.input.to_string()),
+        ("--hidden", w.hidden.to_string()),
+        ("--length", w.steps.to_string()),
+        ("--batch", w.batch.to_string()),
+        ("--threads", threads.to_string()),
+        ("--steps", steps.to_string()),
+        ("--warmup", warmup.to_string()),
+        ("--reps", "1".to_string()),
+        ("--onednn", onednn.to_string()),
+    ];
+    run_torch_line(python, script, &args)
+}
+
+fn print_row(r: &Row) {
+    let w = &r.workload;
+    print!(
+        "{:>5} {:>5} {:>6} {:>4} {:>5} {:>3} | {:>8.1} {:>8.1}",
+        w.cell.name(),
+        w.input,
+        w.hidden,
+        w.steps,
+        w.batch,
+        r.threads,
+        r.steps_per_s,
+        r.gflop_per_s
+    );
+    if let (Some(t), Some(ratio), Some(p), Some(pr)) = (
+        r.torch_steps_per_s,
+        r.ratio,
+        r.torch_per_step_path_steps_per_s,
+        r.ratio_per_step_path,
+    ) {
+        print!(" | {t:>8.1} {ratio:>5.2}x | {p:>10.1} {pr:>5.2}x");
+    }
+    println!();
+}
+
+/// Steps/s without probes, with `dL/dh_t` per time step every step, and
+/// with the histogram steps' detail (hidden state, gates, saturation per
+/// time step) every 100 steps; overheads from paired repetitions.
+fn run_probes(s: &RecurrentSettings) -> anyhow::Result<()> {
+    if !s.json {
+        println!(
+            "{:<5} {:>3} {:>10} {:>10} {:>10} {:>9} {:>9}",
+            "cell", "thr", "plain/s", "scalars/s", "+hist/s", "scalars", "hist"
+        );
+    }
+    for &cell in &s.cells {
+        for &threads in &s.threads {
+            let w = RecurrentWorkload {
+                batch: s.batch,
+                ..RecurrentWorkload::new(cell)
+            };
+            let configs = [
+                None,
+                Some(ProbeConfig::every_step()),
+                Some(ProbeConfig {
+                    histogram_every: 100,
+                    ..ProbeConfig::every_step()
+                }),
+            ];
+            let mut benches = configs
+                .iter()
+                .map(|c| {
+                    let mut b = RecurrentBench::new(&w, threads, 0)?;
+                    b.set_probes(*c);
+                    b.time(s.warmup);
+                    Ok(b)
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let steps = s.steps.unwrap_or(5);
+            let mut rates = vec![Vec::new(); 3];
+            for _ in 0..s.reps {
+                for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {
+                    r.push(b.time(steps));
+                }
+            }
+            let med: Vec<f64> = rates.iter().map(|r| bench::median(r)).collect();
+            let paired = |a: usize, b: usize| {
+                let r: Vec<f64> = rates[a].iter().zip(&rates[b]).map(|(x, y)| y / x).collect();
+                100.0 * (1.0 - bench::median(&r))
+            };
+            let total = |i: usize| rates[i].iter().map(|r| 1.0 / r).sum::<f64>();
+            let (scalars, hist) = (paired(0, 1), 100.0 * (1.0 - total(1) / total(2)));
+            if s.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "cell": cell.name(), "threads": threads,
+                        "plain_steps_per_s": med[0], "scalars_steps_per_s": med[1],
+                        "histograms_steps_per_s": med[2],
+                        "scalars_overhead_pct": scalars, "histograms_overhead_pct": hist,
+                    })
+                );
+            } else {
+                println!(
+                    "{:<5} {:>3} {:>10.1} {:>10.1} {:>10.1} {:>8.1}% {:>8.1}%",
+                    cell.name(),
+                    threads,
+                    med[0],
+                    med[1],
+                    med[2],
+                    scalars,
+                    hist
+                );
+            }
+        }
+    }
+    Ok(())
+}
