@@ -2,7 +2,8 @@
 //! fraction of each gate's activations in the first recurrent layer whose
 //! derivative is below 5% of its maximum (the `<gate>_saturated` series),
 //! one line per gate at the last histogram step that has them, and dashed
-//! at the first, to show what training changed.
+//! at the first, to show what training changed. The y axis ends at the
+//! smallest of [`TOPS`] that holds every point.
 //!
 //! A saturated gate passes almost no gradient to its own weights; for the
 //! vanilla RNN the one "gate" is the tanh of the hidden state, and a
@@ -18,6 +19,10 @@ use crate::probe::{Axis, StepProbe};
 
 /// Most points drawn per line.
 pub const MAX_POINTS: usize = 200;
+
+/// The tops the y axis may end at: the smallest that holds every point, so
+/// a few percent saturated is not a line flat on the axis. Our choice.
+pub const TOPS: [f64; 5] = [0.05, 0.1, 0.2, 0.5, 1.0];
 
 /// One gate's saturated fraction per time step.
 struct Gate {
@@ -77,15 +82,22 @@ pub fn render(title: &str, record: &RunRecord) -> String {
         .flat_map(|g| g.points.last())
         .map(|p| p.0)
         .fold(1.0, f64::max);
+    let max = late
+        .iter()
+        .chain(&early)
+        .flat_map(|g| g.points.iter().map(|p| p.1))
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
+    let top = TOPS.into_iter().find(|&t| max <= t).unwrap_or(1.0);
     let mut svg = Svg::new(title, W, H);
     let a = Area::standard(170.0);
     let sx = Scale::linear(0.0, len, a.x, a.right());
-    let sy = Scale::linear(0.0, 1.0, a.bottom(), a.y);
+    let sy = Scale::linear(0.0, top, a.bottom(), a.y);
     let x_ticks = linear_ticks(0.0, len, 6)
         .into_iter()
         .filter(|t| t.0.fract() == 0.0)
         .collect();
-    let y_ticks = linear_ticks(0.0, 1.0, 5)
+    let y_ticks = linear_ticks(0.0, top, 5)
         .into_iter()
         .map(|(v, _)| (v, format!("{:.0}", v * 100.0)))
         .collect();
@@ -180,6 +192,11 @@ mod tests {
         assert!(svg.contains(">hidden<"), "{svg}");
         assert!(!svg.contains("stroke-dasharray"), "{svg}");
         assert_eq!(svg.matches("<polyline").count(), 1);
+        // At most 0.1 + 0.01 * 5 = 15% saturated: the axis ends at 20%.
+        assert!(
+            svg.contains(">20</text>") && !svg.contains(">100</text>"),
+            "{svg}"
+        );
     }
 
     /// Omitted where nothing was recorded: an MLP, a ReLU RNN (no

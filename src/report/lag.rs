@@ -257,9 +257,9 @@ mod tests {
     #[test]
     fn the_fit_recovers_a_geometric_decay() {
         // norms[t] = 3 * 0.7^(T-1-t): 0.7 per step back.
-        let t_len = 20;
+        let t_len: i32 = 20;
         let norms: Vec<f64> = (0..t_len)
-            .map(|t| 3.0 * 0.7f64.powi((t_len - 1 - t) as i32))
+            .map(|t| 3.0 * 0.7f64.powi(t_len - 1 - t))
             .collect();
         let fit = fit_decay(&norms).unwrap();
         assert!((fit.factor - 0.7).abs() < 1e-12, "{fit:?}");

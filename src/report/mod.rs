@@ -220,7 +220,8 @@ impl Chart {
             Chart::GateSaturation => {
                 "Fraction of each gate's activations in the first recurrent layer whose \
                  derivative is below 5% of its maximum, per time step, at the last \
-                 histogram step (solid) and the first (dashed). A saturated gate passes \
+                 histogram step (solid) and the first (dashed); the axis ends at 5, 10, \
+                 20, 50 or 100%, whichever holds every point. A saturated gate passes \
                  little gradient to its weights; the vanilla RNN's one gate is its tanh \
                  (hidden), which, saturated, also stops the gradient through time."
             }
