@@ -6,8 +6,10 @@
 use gradscope::analysis::diagnose::{Evidence, Finding, FindingKind, Remedy, Severity};
 use gradscope::experiment::trainer::{EvalRecord, StepRecord, Summary};
 use gradscope::experiment::{RunRecord, RunStatus, Spec};
+use gradscope::nn::recurrent::SATURATED_SUFFIX;
+use gradscope::nn::ModelKind;
 use gradscope::probe::{
-    HistTensor, Histogram, HistogramRecord, LayerProbe, StepProbe, TensorStats, BINS,
+    Axis, HistTensor, Histogram, HistogramRecord, LayerProbe, Series, StepProbe, TensorStats, BINS,
 };
 use gradscope::report::{
     content_hash, figures, render_html, write_pngs, Figure, ReportRun, PNG_SCALE,
@@ -145,6 +147,96 @@ fn record(name: &str) -> RunRecord {
     r
 }
 
+/// Time steps of the recurrent records.
+const T: usize = 12;
+
+/// A `kind` run on the adding problem (a regression: no accuracy), one
+/// recurrent layer of `T` time steps probed at steps 0 to 5. At step `s`,
+/// `||dL/dh_t|| = 0.1 (decay + 0.02 s)^(T-1-t)`; steps 0 and 4 are
+/// histogram steps with each gate's saturated fraction per time step,
+/// rising with `t` and with training.
+fn recurrent_record(name: &str, kind: ModelKind, decay: f64) -> RunRecord {
+    let mut spec = Spec {
+        name: name.to_string(),
+        seed: 3,
+        steps: STEPS,
+        ..Spec::default()
+    };
+    spec.model.kind = kind;
+    spec.data.name = "adding".into();
+    let gates = kind.cell().expect("a recurrent kind").gate_names();
+    let mut r = RunRecord::new(spec);
+    r.total_steps = STEPS;
+    r.status = RunStatus::Finished;
+    for s in 0..STEPS {
+        let t = s as f64;
+        r.steps.push(StepRecord {
+            step: s,
+            loss: 0.17 * decay.powf(t),
+            accuracy: f64::NAN,
+            lr: 0.003,
+            grad_norm: 1.0,
+        });
+        let factor = decay + 0.02 * t;
+        let mut series = vec![Series {
+            tensor: "hidden_grad".into(),
+            axis: Axis::TimeStep,
+            stats: (0..T)
+                .map(|i| stats(0.1 * factor.powi((T - 1 - i) as i32)))
+                .collect(),
+        }];
+        if s % 4 == 0 {
+            for (g, gate) in gates.iter().enumerate() {
+                series.push(Series {
+                    tensor: format!("{gate}{SATURATED_SUFFIX}"),
+                    axis: Axis::TimeStep,
+                    stats: (0..T)
+                        .map(|i| {
+                            let ones = (10.0 * g as f64 + 2.0 * i as f64 + 5.0 * t).round();
+                            TensorStats {
+                                n: 100,
+                                sum: ones,
+                                sum_sq: ones,
+                                max_abs: 1.0,
+                                ..TensorStats::default()
+                            }
+                        })
+                        .collect(),
+                });
+            }
+        }
+        let recurrent = LayerProbe {
+            layer: 0,
+            path: "recurrent.0".into(),
+            weight: stats(3.0),
+            weight_grad: stats(0.01 * factor),
+            bias_grad: Some(stats(0.001)),
+            pre_grad: stats(0.02),
+            out_grad: stats(0.02),
+            pre: stats(4.0),
+            pre_pct: [-1.0, 0.0, 1.0],
+            out: stats(2.0),
+            saturated: 0.2 + 0.01 * t,
+            dead: f64::NAN,
+            update_ratio: 1e-3,
+            series,
+        };
+        let readout = LayerProbe {
+            layer: 1,
+            path: "readout".into(),
+            series: Vec::new(),
+            saturated: f64::NAN,
+            ..recurrent.clone()
+        };
+        r.probes.push(StepProbe {
+            step: s,
+            layers: vec![recurrent, readout],
+            histograms: Vec::new(),
+        });
+    }
+    r
+}
+
 fn findings(summary: &str) -> Vec<Finding> {
     vec![
         Finding {
@@ -235,6 +327,89 @@ fn two_run_comparison_figures_snapshot() {
             f.svg
         );
     }
+}
+
+/// RNN against LSTM on the adding problem: the gradient through time
+/// overlaid (the RNN's falls faster), the regression loss overlaid, no
+/// accuracy; and the LSTM's own lag and gate-saturation charts.
+#[test]
+fn recurrent_comparison_figures_snapshot() {
+    let rnn = recurrent_record("adding-rnn", ModelKind::Rnn, 0.5);
+    let lstm = recurrent_record("adding-lstm", ModelKind::Lstm, 0.9);
+    let runs = [
+        ReportRun {
+            record: &rnn,
+            findings: &[],
+        },
+        ReportRun {
+            record: &lstm,
+            findings: &[],
+        },
+    ];
+    let figs = figures(&runs);
+    let compare: Vec<&str> = figs
+        .iter()
+        .map(|f| f.id.as_str())
+        .filter(|id| id.starts_with("compare-"))
+        .collect();
+    assert_eq!(
+        compare,
+        ["compare-depth", "compare-loss", "compare-through-time"],
+        "a regression has no accuracy to compare"
+    );
+    let svg = |id: &str| &figs.iter().find(|f| f.id == id).expect(id).svg;
+    // 0.5 and 0.9 per step back at step 0, 0.02 more per step: 0.60 and
+    // 1.00 at the last step, 5.
+    assert!(svg("compare-through-time").contains(">#1 adding-rnn: ×0.60 per<"));
+    assert!(svg("compare-through-time").contains(">#2 adding-lstm: ×1.000 per<"));
+    for want in [">#1 adding-rnn<", ">#2 adding-lstm<"] {
+        assert!(svg("compare-loss").contains(want), "{want}");
+    }
+    insta::assert_snapshot!(
+        "recurrent_compare_through_time",
+        svg("compare-through-time")
+    );
+    insta::assert_snapshot!("recurrent_compare_loss", svg("compare-loss"));
+    insta::assert_snapshot!("lstm_lag", svg("run2-lag"));
+    insta::assert_snapshot!("lstm_gate_saturation", svg("run2-gate-saturation"));
+    // The page: well-formed, each recurrent chart with its caption, and
+    // the through-time finding linked to the lag chart.
+    let horizon = Finding {
+        kind: FindingKind::VanishingGradient,
+        severity: Severity::Critical,
+        summary: "through time".into(),
+        layers: vec![0],
+        steps: vec![0, 5],
+        evidence: vec![Evidence {
+            name: "horizon_steps".into(),
+            value: 3.0,
+            note: String::new(),
+        }],
+        remedies: vec![],
+    };
+    let f = [horizon];
+    let page = render_html(&[
+        ReportRun {
+            record: &rnn,
+            findings: &f,
+        },
+        runs[1],
+    ]);
+    let doc = parse(&page).expect("well-formed");
+    for id in [
+        "fig-compare-through-time",
+        "fig-run1-lag",
+        "fig-run1-gate-saturation",
+        "fig-run2-lag",
+        "fig-run2-gate-saturation",
+    ] {
+        let node = element_by_id(&doc, id).unwrap_or_else(|| panic!("{id} missing"));
+        assert!(
+            descendants_named(node, "figcaption").next().is_some(),
+            "{id}"
+        );
+    }
+    assert!(page.contains("href=\"#fig-run1-lag\""));
 }
 
 #[test]
@@ -407,14 +582,32 @@ fn pngs_are_written_and_decode_at_their_size() {
         record: &r,
         findings: &[],
     }];
-    let figs: Vec<Figure> = figures(&runs)
+    let mut figs: Vec<Figure> = figures(&runs)
         .into_iter()
         .filter(|f| f.id.ends_with("flow-delta") || f.id.ends_with("depth"))
         .collect();
+    // The recurrent charts and their overlay render too.
+    let (rnn, lstm) = (
+        recurrent_record("rnn", ModelKind::Rnn, 0.5),
+        recurrent_record("lstm", ModelKind::Lstm, 0.9),
+    );
+    let recurrent = [
+        ReportRun {
+            record: &rnn,
+            findings: &[],
+        },
+        ReportRun {
+            record: &lstm,
+            findings: &[],
+        },
+    ];
+    figs.extend(figures(&recurrent).into_iter().filter(|f| {
+        ["compare-through-time", "run2-lag", "run2-gate-saturation"].contains(&f.id.as_str())
+    }));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("figures");
     let paths = write_pngs(&figs, &out).unwrap();
-    assert_eq!(paths.len(), 2);
+    assert_eq!(paths.len(), 5);
     for (p, f) in paths.iter().zip(&figs) {
         assert_eq!(p, &out.join(format!("{}.png", f.id)));
         let bytes = std::fs::read(p).unwrap();

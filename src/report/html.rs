@@ -233,8 +233,11 @@ fn finding(h: &mut String, run: usize, f: &Finding) {
         [a, .., b] => context.push(format!("steps {a}–{b}")),
     }
     // The through-time finding is a vanishing gradient too; its evidence
-    // is on the through-time map.
-    let through_time: &[(Chart, &str)] = &[(Chart::ThroughTime, "through-time map")];
+    // is on the through-time map and the gradient against lag.
+    let through_time: &[(Chart, &str)] = &[
+        (Chart::ThroughTime, "through-time map"),
+        (Chart::Lag, "gradient against lag"),
+    ];
     let charts = if f.evidence.iter().any(|e| e.name == "horizon_steps") {
         through_time
     } else {

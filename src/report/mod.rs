@@ -32,28 +32,41 @@
 //!   (no system fonts needed).
 //! - [`content_hash`]: SHA-256 of the record's JSON, as printed in the
 //!   report.
+//! - [`fit_decay`]: the decay factor per time step back of a gradient
+//!   through time, as the gradient-against-lag chart's legend gives it.
 //!
-//! Per run, the charts are: the gradient-flow maps of the delta `dL/dz`
-//! and of `dL/dW` (layer x step, log10 colour), the depth profile, loss,
-//! accuracy, saturation and dead units, update:data ratios with the 1e-3
-//! band, histograms of log10|dL/dW| as a ridge plot, and the percentiles
-//! of the last hidden layer's pre-activation.
+//! Per run, the charts are: for a recurrent run, the through-time map
+//! (time step x step, log10 colour of `||dL/dh_t||`), the gradient against
+//! the time lag with its fitted decay factor per step back, and each
+//! gate's saturated fraction per time step; then the gradient-flow maps of
+//! the delta `dL/dz` and of `dL/dW` (layer x step, log10 colour), the depth
+//! profile, loss, accuracy, saturation and dead units, update:data ratios
+//! with the 1e-3 band, histograms of log10|dL/dW| as a ridge plot, and the
+//! percentiles of the last hidden layer's pre-activation. A chart that
+//! does not apply to a run (the recurrent ones to an MLP, accuracy to a
+//! regression) is left out. With two recurrent runs or more, the
+//! comparison overlays their gradients against the lag.
 
 mod color;
 mod curves;
 mod depth;
 mod flow_map;
+mod gate_saturation;
 mod html;
+mod lag;
 mod per_layer;
 mod percentiles;
 mod png;
 mod ridge;
 mod saturation;
 mod svg;
+#[cfg(test)]
+mod test_records;
 mod through_time;
 mod update;
 
 pub use html::render_html;
+pub use lag::{fit_decay, DecayFit};
 pub use png::{write_pngs, PNG_SCALE};
 
 use crate::analysis::diagnose::Finding;
@@ -88,6 +101,8 @@ pub struct Figure {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Chart {
     ThroughTime,
+    Lag,
+    GateSaturation,
     FlowDelta,
     FlowWeight,
     Depth,
@@ -101,8 +116,10 @@ pub(crate) enum Chart {
 
 impl Chart {
     /// Page order.
-    pub(crate) const ALL: [Chart; 10] = [
+    pub(crate) const ALL: [Chart; 12] = [
         Chart::ThroughTime,
+        Chart::Lag,
+        Chart::GateSaturation,
         Chart::FlowDelta,
         Chart::FlowWeight,
         Chart::Depth,
@@ -114,9 +131,22 @@ impl Chart {
         Chart::Percentiles,
     ];
 
+    /// Whether the chart has something to show for `r`: the recurrent
+    /// charts need their series, accuracy a classifier.
+    fn applies(self, r: &RunRecord) -> bool {
+        match self {
+            Chart::ThroughTime | Chart::Lag => through_time::applies(r),
+            Chart::GateSaturation => gate_saturation::applies(r),
+            Chart::Accuracy => has_accuracy(r),
+            _ => true,
+        }
+    }
+
     fn slug(self) -> &'static str {
         match self {
             Chart::ThroughTime => "through-time",
+            Chart::Lag => "lag",
+            Chart::GateSaturation => "gate-saturation",
             Chart::FlowDelta => "flow-delta",
             Chart::FlowWeight => "flow-weight",
             Chart::Depth => "depth",
@@ -134,6 +164,8 @@ impl Chart {
             Chart::ThroughTime => {
                 "Gradient through time: ‖∂L/∂hₜ‖₂ per time step and training step"
             }
+            Chart::Lag => "Gradient against time lag, with its decay per step back",
+            Chart::GateSaturation => "Gate saturation per time step",
             Chart::FlowDelta => "Gradient flow: ‖∂L/∂z‖₂ per layer and step",
             Chart::FlowWeight => "Gradient flow: ‖∂L/∂W‖₂ per layer and step",
             Chart::Depth => "Depth profile of ‖∂L/∂W‖₂",
@@ -146,13 +178,52 @@ impl Chart {
         }
     }
 
-    fn caption(self) -> &'static str {
+    /// The caption of the chart of `r`: [`Chart::base_caption`] and, for
+    /// the gradient against lag, what its fit covers in this run.
+    fn caption(self, r: &RunRecord) -> String {
+        let mut c = self.base_caption().to_string();
+        if self == Chart::Lag {
+            if lag::reads_out_every_step(r) {
+                c.push_str(
+                    " This task reads out at every time step, so the gradient at step t \
+                     includes step t's own read-out: the lines and fits show the sum of \
+                     all read-outs, not the decay from the last one alone.",
+                );
+            }
+            let k = r.spec.model.recurrent.truncation;
+            if k > 0 {
+                c.push_str(&format!(
+                    " BPTT is truncated to {k} steps: nothing flows back across a chunk's \
+                     start, and zeros are not fitted."
+                ));
+            }
+        }
+        c
+    }
+
+    fn base_caption(self) -> &'static str {
         match self {
             Chart::ThroughTime => {
                 "L2 norm of all the gradient reaching the first recurrent layer's hidden \
                  state at each time step (from the read-out and from the next step), log10 \
                  in colour. A vanishing gradient through time is a dark band at the bottom: \
                  the early steps the loss no longer reaches."
+            }
+            Chart::Lag => {
+                "‖∂L/∂hₜ‖₂ of the first recurrent layer against the lag T−1−t (0 at the \
+                 last time step, where the loss reads out), log scale, at up to four \
+                 training steps. Dashed: the least-squares fit of log10 ‖∂L/∂hₜ‖₂ against \
+                 the lag over the finite, non-zero points; the legend gives its factor per \
+                 step back (10^slope). Below 1 the gradient fades going back in time, above \
+                 1 it grows."
+            }
+            Chart::GateSaturation => {
+                "Fraction of each gate's activations in the first recurrent layer whose \
+                 derivative is below 5% of its maximum, per time step, at the last \
+                 histogram step (solid) and the first (dashed); the axis ends at 5, 10, \
+                 20, 50 or 100%, whichever holds every point. A saturated gate passes \
+                 little gradient to its weights; the vanilla RNN's one gate is its tanh \
+                 (hidden), which, saturated, also stops the gradient through time."
             }
             Chart::FlowDelta => {
                 "L2 norm of the backpropagated delta at each layer's pre-activation, \
@@ -205,6 +276,8 @@ impl Chart {
         let t = self.title();
         match self {
             Chart::ThroughTime => through_time::render(t, r),
+            Chart::Lag => lag::render(t, r),
+            Chart::GateSaturation => gate_saturation::render(t, r),
             Chart::FlowDelta => flow_map::render(t, r, pre_grad, "‖∂L/∂z‖₂", scales.delta),
             Chart::FlowWeight => flow_map::render(t, r, weight_grad, "‖∂L/∂W‖₂", scales.weight),
             Chart::Depth => depth::render(t, r),
@@ -273,12 +346,11 @@ impl Scales {
 pub(crate) fn run_figures(i: usize, record: &RunRecord, scales: &Scales) -> Vec<Figure> {
     Chart::ALL
         .iter()
-        .filter(|&&c| c != Chart::ThroughTime || through_time::applies(record))
-        .filter(|&&c| c != Chart::Accuracy || has_accuracy(record))
+        .filter(|c| c.applies(record))
         .map(|&c| Figure {
             id: figure_id(i, c),
             title: c.title().to_string(),
-            caption: c.caption().to_string(),
+            caption: c.caption(record),
             svg: c.render(record, scales),
         })
         .collect()
@@ -324,6 +396,18 @@ pub(crate) fn compare_figures(runs: &[ReportRun<'_>]) -> Vec<Figure> {
             ),
         ),
     ];
+    if records.iter().filter(|r| through_time::applies(r)).count() >= 2 {
+        let title = "Gradient through time at the last probed step";
+        figures.push(fig(
+            "compare-through-time",
+            title,
+            "‖∂L/∂hₜ‖₂ of the first recurrent layer against the lag T−1−t (0 at the last \
+             time step), one line per recurrent run at its last probed step, with the \
+             fitted factor per step back (dashed: the fit). The line that falls fastest \
+             is the run whose early steps the loss reaches least.",
+            lag::compare(title, &labelled),
+        ));
+    }
     if records.iter().any(|r| has_accuracy(r)) {
         figures.push(fig(
             "compare-accuracy",
@@ -386,4 +470,111 @@ pub fn content_hash(record: &RunRecord) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_records::{recurrent, with_data};
+    use super::*;
+    use crate::experiment::Spec;
+
+    fn ids(runs: &[ReportRun<'_>]) -> Vec<String> {
+        figures(runs).into_iter().map(|f| f.id).collect()
+    }
+
+    fn run(record: &RunRecord) -> ReportRun<'_> {
+        ReportRun {
+            record,
+            findings: &[],
+        }
+    }
+
+    /// A recurrent run's page opens with the through-time map, the
+    /// gradient against lag and the gate saturation; an MLP's has none of
+    /// them, nor does a ReLU RNN's the gate saturation.
+    #[test]
+    fn recurrent_charts_come_first_and_only_for_recurrent_runs() {
+        let lstm = recurrent("lstm", 8, 4);
+        let got = ids(&[run(&lstm)]);
+        assert_eq!(
+            got[..4],
+            [
+                "run1-through-time",
+                "run1-lag",
+                "run1-gate-saturation",
+                "run1-flow-delta"
+            ]
+        );
+        let mut mlp = RunRecord::new(Spec::default());
+        mlp.probes = lstm.probes.clone();
+        for p in &mut mlp.probes {
+            p.layers[0].series.clear();
+        }
+        let got = ids(&[run(&mlp)]);
+        assert_eq!(got[0], "run1-flow-delta", "{got:?}");
+        assert!(!got
+            .iter()
+            .any(|id| id.contains("lag") || id.contains("gate")));
+        let mut relu = recurrent("rnn", 8, 4);
+        for p in &mut relu.probes {
+            p.layers[0].series.retain(|s| s.tensor == "hidden_grad");
+        }
+        let got = ids(&[run(&relu)]);
+        assert_eq!(
+            got[..3],
+            ["run1-through-time", "run1-lag", "run1-flow-delta"]
+        );
+    }
+
+    /// The lag chart's caption says what its fit covers: the every-step
+    /// read-out and truncated BPTT each add their sentence.
+    #[test]
+    fn the_lag_caption_says_what_the_fit_covers() {
+        let last = recurrent("gru", 8, 2);
+        let base = Chart::Lag.caption(&last);
+        assert!(base.contains("over the finite, non-zero points"), "{base}");
+        assert!(!base.contains("own read-out") && !base.contains("truncated"));
+        let text = with_data(last.clone(), "copy");
+        assert!(Chart::Lag
+            .caption(&text)
+            .contains("includes step t's own read-out"));
+        let mut cut = last;
+        cut.spec.model.recurrent.truncation = 5;
+        assert!(Chart::Lag
+            .caption(&cut)
+            .contains("BPTT is truncated to 5 steps"));
+    }
+
+    /// Two recurrent runs are overlaid, one line per run with its factor;
+    /// an MLP on the same page is left out of the overlay, and one
+    /// recurrent run alone gets none.
+    #[test]
+    fn recurrent_runs_are_overlaid_in_the_comparison() {
+        let (rnn, lstm) = (recurrent("rnn", 10, 2), recurrent("lstm", 10, 6));
+        let mlp = RunRecord::new(Spec::default());
+        let runs = [run(&rnn), run(&mlp), run(&lstm)];
+        let figs = compare_figures(&runs);
+        let fig = figs
+            .iter()
+            .find(|f| f.id == "compare-through-time")
+            .expect("an overlay");
+        // Last probed steps 2 and 6: 0.6 and 0.8 per step back (the legend
+        // wraps "step" onto a second line).
+        assert!(
+            fig.svg.contains(">#1 adding-rnn: ×0.60 per<"),
+            "{}",
+            fig.svg
+        );
+        assert!(
+            fig.svg.contains(">#3 adding-lstm: ×0.80 per<"),
+            "{}",
+            fig.svg
+        );
+        assert!(!fig.svg.contains(">#2 "), "{}", fig.svg);
+        // Run #3 keeps the colour it has in the other comparison figures.
+        assert!(fig.svg.contains(color::category(2)));
+        assert!(!fig.svg.contains(color::category(1)));
+        let one = compare_figures(&[run(&rnn), run(&mlp)]);
+        assert!(one.iter().all(|f| f.id != "compare-through-time"));
+    }
 }

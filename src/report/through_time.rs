@@ -44,7 +44,7 @@ pub fn first_last(record: &RunRecord) -> Option<f64> {
 }
 
 /// Layer `l`'s `||dL/dh_t||` series, when it has one.
-fn hidden_grad(l: &LayerProbe) -> Option<&[TensorStats]> {
+pub(crate) fn hidden_grad(l: &LayerProbe) -> Option<&[TensorStats]> {
     l.series
         .iter()
         .find(|s| s.tensor == SERIES && s.axis == Axis::TimeStep)
