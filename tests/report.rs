@@ -143,6 +143,7 @@ fn record(name: &str) -> RunRecord {
         grad_norms: vec![0.02, 0.2, 2.0],
         layers: vec!["layers.0".into(), "layers.2".into(), "layers.4".into()],
         train_seconds: 0.5,
+        sample: None,
     });
     r
 }

@@ -4,7 +4,7 @@
 //! and the findings. A gradient norm resting on subnormal entries is marked
 //! `*` and the table's note counts them, next to the exact zeros.
 
-use super::render::render_findings;
+use super::render::{render_findings, sample_block};
 use gradscope::analysis::diagnose::Finding;
 use gradscope::experiment::{Dtype, RunRecord};
 use gradscope::probe::{pick_steps, StepProbe, TensorStats};
@@ -47,6 +47,9 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
     }
     if let Some(err) = &record.error {
         let _ = writeln!(out, "stopped: {err}");
+    }
+    if let Some(sample) = record.summary.as_ref().and_then(|s| s.sample.as_deref()) {
+        let _ = writeln!(out, "{}", sample_block(sample));
     }
     let n = record.probes.len();
     if n == 0 {

@@ -86,6 +86,33 @@ pub fn print_summary(output: Output, spec: &Spec, s: &Summary, baseline: Option<
         s.first_last_ratio(),
         s.grad_norms.len()
     );
+    if let Some(sample) = &s.sample {
+        println!("{}", sample_block(sample));
+    }
+}
+
+/// A text sample, as printed after training and by `inspect`: a heading
+/// naming the temperature, then the text indented, control characters
+/// but line breaks shown escaped (the text is the model's, not ours).
+pub fn sample_block(sample: &str) -> String {
+    let mut out = format!(
+        "sample ({} characters, temperature {}):\n",
+        sample.chars().count(),
+        gradscope::experiment::sample::TEMPERATURE
+    );
+    for line in sample.split('\n') {
+        out.push_str("  | ");
+        for c in line.chars() {
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out.push('\n');
+    }
+    out.pop();
+    out
 }
 
 /// The trivial predictor's figure, in the held-out loss's terms.

@@ -107,6 +107,9 @@ pub struct Summary {
     pub layers: Vec<String>,
     /// Wall-clock seconds spent training (not evaluating).
     pub train_seconds: f64,
+    /// Characters sampled from a text model after training (`spec.sample`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<String>,
 }
 
 impl Summary {

@@ -171,4 +171,9 @@ pub const FLAGS: &[Flag] = &[
         "probe.every",
         "Record per-layer figures every this many steps (0 = never)",
     ),
+    flag(
+        "sample",
+        "sample",
+        "Characters to sample from a text model after training (printed, kept in the run)",
+    ),
 ];

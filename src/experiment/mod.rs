@@ -8,6 +8,7 @@ mod flags;
 pub mod record;
 pub mod rnn_task;
 mod run_data;
+pub mod sample;
 mod settings;
 mod spec;
 pub mod task;

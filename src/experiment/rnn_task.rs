@@ -6,6 +6,7 @@
 //! mean squared error on values read out at the last step (the adding
 //! problem), whose accuracy is `NaN`.
 
+use super::sample::{sample_text, TEMPERATURE};
 use super::task::{accuracy, eval_record, Task};
 use super::trainer::EvalRecord;
 use crate::data::sequence::{gather_seq, SeqBatchTargets, SeqDataset};
@@ -26,6 +27,7 @@ pub struct RnnTask<'a, T: Scalar> {
     y: SeqBatchTargets<T>,
     labels: Vec<usize>,
     grad: Matrix<T>,
+    symbols: Option<&'a [char]>,
 }
 
 impl<'a, T: Scalar> RnnTask<'a, T> {
@@ -46,7 +48,15 @@ impl<'a, T: Scalar> RnnTask<'a, T> {
             y: SeqBatchTargets::Classes(Vec::new()),
             labels: Vec::new(),
             grad: Matrix::default(),
+            symbols: None,
         }
+    }
+
+    /// The characters of the token ids, for a character-level task: makes
+    /// [`Task::sample`] answer.
+    pub fn with_symbols(mut self, symbols: Option<&'a [char]>) -> Self {
+        self.symbols = symbols;
+        self
     }
 }
 
@@ -110,6 +120,17 @@ impl<T: Scalar> Task<T> for RnnTask<'_, T> {
 
     fn params(&mut self) -> Vec<NamedParam<'_, T>> {
         self.model.params()
+    }
+
+    fn sample(&mut self, chars: usize, seed: u64) -> Option<String> {
+        let symbols = self.symbols?;
+        Some(sample_text(
+            &mut self.model,
+            symbols,
+            chars,
+            TEMPERATURE,
+            seed,
+        ))
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {

@@ -107,6 +107,10 @@ pub struct Spec {
     pub schedule: Schedule,
     /// What is recorded per layer, how often.
     pub probe: ProbeConfig,
+    /// Characters to sample from a character-level model (`data.name =
+    /// "text"`) at the end of training, kept in the run's summary (0 =
+    /// none).
+    pub sample: usize,
 }
 
 impl Default for Spec {
@@ -125,6 +129,7 @@ impl Default for Spec {
             optimizer: OptimizerSettings::default(),
             schedule: Schedule::default(),
             probe: ProbeConfig::default(),
+            sample: 0,
         }
     }
 }
@@ -254,6 +259,15 @@ impl Spec {
             if size != 0 {
                 return bad(field, "comes from the data; leave it out");
             }
+        }
+        if self.sample > crate::experiment::sample::MAX_SAMPLE {
+            return bad("sample", "must be at most 100000 characters");
+        }
+        if self.sample > 0 && self.data.name != "text" {
+            return bad(
+                "sample",
+                "samples characters from a text model: it needs data.name = \"text\"",
+            );
         }
         self.model.validate_hidden()?;
         self.model.validate_kind()?;

@@ -52,6 +52,13 @@ pub trait Task<T: Scalar> {
         self.blocks().iter().map(|b| b.path().to_string()).collect()
     }
 
+    /// `chars` characters sampled from a character-level model, seeded by
+    /// `seed`; `None` for a task that is not one.
+    fn sample(&mut self, chars: usize, seed: u64) -> Option<String> {
+        let _ = (chars, seed);
+        None
+    }
+
     /// Trainable scalars.
     fn num_params(&mut self) -> usize {
         self.params().iter().map(|p| p.param.value.len()).sum()

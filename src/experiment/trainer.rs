@@ -112,7 +112,8 @@ fn run_sequences<T: Scalar>(
         (train, test),
         spec.batch,
         spec.seed,
-    );
+    )
+    .with_symbols(data.symbols.as_deref());
     run_task(spec, &mut task, total, sink)
 }
 
@@ -227,6 +228,9 @@ pub fn run_task<T: Scalar>(
         grad_norms,
         layers: task.layer_paths(),
         train_seconds,
+        sample: (spec.sample > 0)
+            .then(|| task.sample(spec.sample, spec.seed))
+            .flatten(),
     };
     sink.event(&Event::Finished(&summary));
     Ok(summary)

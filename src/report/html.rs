@@ -521,6 +521,7 @@ mod tests {
             grad_norms: vec![4e-17, 1.0],
             layers: Vec::new(),
             train_seconds: 1.0,
+            sample: None,
         });
         let f = Finding {
             kind: FindingKind::VanishingGradient,

@@ -364,6 +364,8 @@ struct SummaryJson {
     grad_norms: Vec<J>,
     layers: Vec<String>,
     train_seconds: J,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sample: Option<String>,
 }
 
 /// `summary` as JSON.
@@ -377,6 +379,7 @@ pub(super) fn summary_to_json(s: &Summary) -> String {
         grad_norms: s.grad_norms.iter().map(|&x| J(x)).collect(),
         layers: s.layers.clone(),
         train_seconds: J(s.train_seconds),
+        sample: s.sample.clone(),
     };
     serde_json::to_string(&j).expect("a summary always serializes")
 }
@@ -393,6 +396,7 @@ pub(super) fn summary_from_json(text: &str) -> serde_json::Result<Summary> {
         grad_norms: j.grad_norms.into_iter().map(|x| x.0).collect(),
         layers: j.layers,
         train_seconds: j.train_seconds.0,
+        sample: j.sample,
     })
 }
 

@@ -157,6 +157,7 @@ fn feed(sink: &mut dyn Sink, spec: &Spec, steps: usize, layers: usize, finish: b
             grad_norms: vec![1e-7, f64::INFINITY, 0.30000000000000004],
             layers: vec!["layers.0".into(), "layers.3".into()],
             train_seconds: 1.5,
+            sample: Some("And he said,\n\"Go\" \u{1b}[2J".into()),
         }));
     }
 }
