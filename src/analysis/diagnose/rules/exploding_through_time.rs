@@ -119,7 +119,7 @@ fn peaks(record: &RunRecord) -> (Vec<(Peak, u64)>, usize) {
             let g = hidden_grad(p)?;
             len = len.max(g.len());
             let last = *g.last()?;
-            if !(last > 0.0) {
+            if last.is_nan() || last <= 0.0 {
                 return None;
             }
             let (time, ratio) = g[..g.len() - 1]
@@ -266,7 +266,8 @@ fn spike_report(
     }
     if let Some(r) = update_ratio_at(record, largest.step) {
         clause.push_str(&format!(
-            "; at that step the update changed W_hh by {} of its size",
+            "; at that step the update moved W_hh by {} of its size (update:data ratio; \
+             ~1e-3 is typical)",
             sci(r)
         ));
         ev.push(evidence(
