@@ -25,7 +25,8 @@
 //! `Info` (clipping caught the spikes), or `Warning` when the median norm
 //! is itself above the clip norm (most steps are rescaled: every update is
 //! clip-sized and the learning rate no longer sets it) or a spike stayed
-//! under it. Without clipping it is `Critical` when a spike reaches
+//! under it, or the run diverged all the same. Without clipping it is
+//! `Critical` when a spike reaches
 //! [`t::EXPLODING_SPIKE_CRITICAL`], the growth through time
 //! [`t::THROUGH_TIME_GROWTH_CRITICAL`], or the run diverged; `Warning`
 //! otherwise.
@@ -382,7 +383,7 @@ pub fn exploding_through_time(record: &RunRecord) -> Option<Finding> {
                     format!("steps whose norm was above the clip norm {c}"),
                 ));
             }
-            if typical > c || escaped {
+            if typical > c || escaped || diverged.is_some() {
                 Severity::Warning
             } else {
                 Severity::Info

@@ -215,6 +215,10 @@ fn spikes_before_a_divergence_are_its_cause_and_name_its_step() {
         "{}",
         f.summary
     );
+    // Clipped, and diverged all the same: a warning, not info.
+    let mut clipped = r.clone();
+    clipped.spec.optimizer.clip_norm = Some(1e9);
+    assert_eq!(fired(&clipped).severity, Severity::Warning);
     // Divergence first, then its cause (both critical, in rule order).
     let kinds: Vec<FindingKind> = diagnose(&r).iter().map(|f| f.kind).collect();
     assert_eq!(
