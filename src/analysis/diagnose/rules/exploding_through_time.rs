@@ -24,9 +24,9 @@
 //! update: the step is rescaled to the clip norm. With it the finding is
 //! `Info` (clipping caught the spikes), or `Warning` when the median norm
 //! is itself above the clip norm (most steps are rescaled: every update is
-//! clip-sized and the learning rate no longer sets it) or a spike stayed
-//! under it, or the run diverged all the same. Without clipping it is
-//! `Critical` when a spike reaches
+//! the learning rate times the clip norm in size, whatever the gradient),
+//! when a spike stayed under it, or when the run diverged all the same.
+//! Without clipping it is `Critical` when a spike reaches
 //! [`t::EXPLODING_SPIKE_CRITICAL`], the growth through time
 //! [`t::THROUGH_TIME_GROWTH_CRITICAL`], or the run diverged; `Warning`
 //! otherwise.
