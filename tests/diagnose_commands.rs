@@ -78,6 +78,36 @@ fn spec_with(activation: &str, init: &str, lr: &str) -> Spec {
     .unwrap()
 }
 
+/// A vanilla RNN of spectral radius 3 on the adding problem (T = 30) by
+/// plain SGD: its gradient explodes through time at the first step, then
+/// vanishes through time (the units saturate), so both rules' remedies
+/// come out: clipping, LSTM, GRU, orthogonal init, the IRNN, truncation.
+fn rnn_spec() -> Spec {
+    Spec::from_toml(
+        r#"
+        name = "rnn 3's"
+        seed = 3
+        steps = 60
+        batch = 32
+        eval_every = 30
+        [data]
+        name = "adding"
+        length = 30
+        [model]
+        kind = "rnn"
+        hidden = 16
+        recurrent_init = "gaussian(3.0)"
+        [optimizer]
+        name = "sgd"
+        lr = 0.01
+        [probe]
+        every = 2
+        "#,
+        "test",
+    )
+    .unwrap()
+}
+
 /// Runs `line` (a `gradscope train ...` command) with `extra` arguments,
 /// in a fresh temporary folder that also holds its store.
 fn gradscope(line: &str, extra: &[&str]) -> std::process::Output {
@@ -148,9 +178,11 @@ fn the_splitter_reads_our_quoting() {
     );
 }
 
-/// Three runs: saturated tanh; sigmoid with standard init (vanishing,
+/// Four runs: saturated tanh; sigmoid with standard init (vanishing,
 /// stalled: Adam, which must drop the momentum); ReLU + He at lr 1
-/// (divergence, exploding, dead units: `'leaky_relu(0.01)'`, `--clip-norm`).
+/// (divergence, exploding, dead units: `'leaky_relu(0.01)'`, `--clip-norm`);
+/// an RNN exploding, then vanishing, through time (`--model lstm`,
+/// `'orthogonal(1)'`, `--truncation`).
 /// Each run also sets keys that had no flag before (schedule, clip_value,
 /// scaling, probe cadence, BatchNorm momentum): every remedy command must
 /// carry them, and differ from the run only where the remedy says.
@@ -161,6 +193,7 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
         spec(),
         spec_with("sigmoid", "standard", "0.05"),
         spec_with("relu", "he_normal", "1.0"),
+        rnn_spec(),
     ];
     for spec in specs {
         let data = spec.prepare_data().unwrap();
@@ -174,7 +207,12 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
     remedies.dedup_by(|a, b| a.1.command == b.1.command);
     let has = |s: &str| remedies.iter().any(|(_, r)| r.command.contains(s));
     assert!(
-        has("--optimizer adam") && has("'leaky_relu(0.01)'") && has("--clip-norm 1"),
+        has("--optimizer adam")
+            && has("'leaky_relu(0.01)'")
+            && has("--clip-norm 1")
+            && has("--model lstm")
+            && has("'orthogonal(1)'")
+            && has("--truncation 15"),
         "{:#?}",
         remedies.iter().map(|(_, r)| &r.command).collect::<Vec<_>>()
     );
@@ -195,6 +233,11 @@ fn every_remedy_command_runs_and_carries_the_whole_run() {
         "optimizer.beta1",
         "optimizer.beta2",
         "optimizer.eps",
+        "model.kind",
+        "model.recurrent_init",
+        "model.forget_bias",
+        "model.nonlinearity",
+        "model.truncation",
     ];
     for (run, remedy) in &remedies {
         let line = &remedy.command;

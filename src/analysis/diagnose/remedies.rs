@@ -9,6 +9,7 @@
 
 use super::command::{number, remedy_command};
 use super::finding::Remedy;
+use crate::data::sequence::SeqTask;
 use crate::experiment::{Dtype, Spec};
 use crate::nn::recurrent::{Nonlinearity, RecurrentInit};
 use crate::nn::{Activation, ModelKind, Norm};
@@ -248,6 +249,45 @@ pub fn round_sig(x: f64) -> f64 {
     format!("{x:.0e}").parse().unwrap_or(x)
 }
 
+/// Whether a recurrent init grows the state (and the gradient) from step
+/// to step by itself: a spectral radius, gain or scale above 1.
+fn expanding(init: RecurrentInit) -> bool {
+    match init {
+        RecurrentInit::Uniform => false,
+        RecurrentInit::Gaussian { radius } => radius > 1.0,
+        RecurrentInit::Orthogonal { gain } => gain > 1.0,
+        RecurrentInit::Identity { scale } => scale > 1.0,
+    }
+}
+
+/// Makes `s` a gated net of `kind`: an LSTM with its forget gate open
+/// (bias 3, see [`vanishing_through_time`]); and an expanding recurrent
+/// init back to the default (PyTorch's uniform), as gates driven by
+/// `W_hh` of spectral radius 3 saturate from the first step.
+fn to_gated(s: &mut Spec, kind: ModelKind) {
+    s.model.kind = kind;
+    if kind == ModelKind::Lstm {
+        s.model.recurrent.forget_bias = 3.0;
+    }
+    if expanding(s.model.recurrent.init) {
+        s.model.recurrent.init = RecurrentInit::Uniform;
+    }
+}
+
+/// Shorter truncation: backpropagation through at most this many steps
+/// when a remedy shortens it (or half of the current horizon, when that is
+/// shorter; our choice, the length at which the vanilla RNN still learns
+/// the adding problem).
+pub const SHORTER_TRUNCATION: usize = 20;
+
+/// The steps of `spec`'s sequences (`data.length`, or its task's
+/// default); `None` for a data set that is not a sequence task.
+fn sequence_length(spec: &Spec) -> Option<usize> {
+    SeqTask::from_name(&spec.data.name)?
+        .resolve_length(spec.data.length)
+        .ok()
+}
+
 /// Remedies for a recurrent net whose gradient vanishes through time:
 /// gated cells (their memory carries the gradient across steps), then,
 /// for a vanilla RNN, a recurrent weight that keeps norms (orthogonal)
@@ -266,10 +306,7 @@ pub fn vanishing_through_time(spec: &Spec) -> Vec<Remedy> {
              step (Hochreiter & Schmidhuber 1997); a forget-gate bias of 3 keeps 95% of it \
              per step at the start (with the usual 1, 73%: 1e-7 over 50 steps, and on the \
              adding problem at T = 50 the LSTM then stayed at the mean predictor)",
-            |s| {
-                s.model.kind = ModelKind::Lstm;
-                s.model.recurrent.forget_bias = 3.0;
-            },
+            |s| to_gated(s, ModelKind::Lstm),
         )
         .add_if(
             vanilla,
@@ -278,7 +315,7 @@ pub fn vanishing_through_time(spec: &Spec) -> Vec<Remedy> {
             "GRU",
             "the GRU's update gate lets the state, and its gradient, pass a step unchanged \
              (Cho et al. 2014)",
-            |s| s.model.kind = ModelKind::Gru,
+            |s| to_gated(s, ModelKind::Gru),
         )
         .add_if(
             vanilla,
@@ -311,6 +348,91 @@ pub fn vanishing_through_time(spec: &Spec) -> Vec<Remedy> {
             |s| s.model.recurrent.forget_bias = 3.0,
         )
         .done()
+}
+
+/// Remedies for a recurrent net whose gradient explodes through time:
+/// clipping first where it is missing (or above 1: it bounds every update
+/// at once), then for a vanilla RNN the gated cells and an orthogonal
+/// recurrent weight (the product of Jacobians no longer grows by itself);
+/// for a gated net with an expanding init, the default one; then a
+/// shorter truncation of backpropagation through time, and a smaller
+/// learning rate.
+pub fn exploding_through_time(spec: &Spec) -> Vec<Remedy> {
+    let vanilla = spec.model.kind == ModelKind::Rnn;
+    let init = spec.model.recurrent.init;
+    let orthogonal = matches!(init, RecurrentInit::Orthogonal { gain } if gain <= 1.0);
+    let horizon = match spec.model.recurrent.truncation {
+        0 => sequence_length(spec),
+        k => Some(k),
+    };
+    let shorter = horizon.map_or(0, |h| (h / 2).min(SHORTER_TRUNCATION));
+    let reset = if expanding(init) {
+        format!(
+            "; with the default recurrent init instead of {init}, which would saturate the gates"
+        )
+    } else {
+        String::new()
+    };
+    let lstm = format!(
+        "the LSTM's memory cell carries the gradient back through the forget gate, whose \
+         factor is at most 1 per step, instead of through a product of Jacobians of W_hh that \
+         grows when its spectral radius is above 1 (Hochreiter & Schmidhuber 1997){reset}"
+    );
+    let gru = format!(
+        "the GRU's update gate passes part of the old state on unchanged and its reset gate \
+         can cut W_hh out of the new one, so a step's Jacobian need not be W_hh's, and the \
+         gates learn to keep the product in check (Cho et al. 2014){reset}"
+    );
+    let r = Remedies::new(spec)
+        .clip()
+        .add_if(
+            vanilla,
+            Naming::Replaces,
+            "lstm",
+            "LSTM, forget gate open",
+            &lstm,
+            |s| to_gated(s, ModelKind::Lstm),
+        )
+        .add_if(vanilla, Naming::Replaces, "gru", "GRU", &gru, |s| {
+            to_gated(s, ModelKind::Gru)
+        })
+        .add_if(
+            vanilla && !orthogonal,
+            Naming::Replaces,
+            "orthogonal",
+            "Orthogonal recurrent init",
+            "every singular value of an orthogonal W_hh is 1 (spectral radius 1), so the \
+             product through time does not grow the gradient by itself (Saxe et al. 2014)",
+            |s| s.model.recurrent.init = RecurrentInit::Orthogonal { gain: 1.0 },
+        )
+        .add_if(
+            !vanilla && expanding(init),
+            Naming::Replaces,
+            "uniform",
+            "Default recurrent init",
+            "PyTorch's U[-1/sqrt(H), 1/sqrt(H)] keeps W_hh's spectral radius below 1, so the \
+             gates are not driven into saturation and the gradient not multiplied up",
+            |s| s.model.recurrent.init = RecurrentInit::Uniform,
+        );
+    let why = format!(
+        "backpropagating through at most {shorter} steps bounds the product of Jacobians that \
+         blows the gradient up to {shorter} factors (Williams & Peng 1990); the price: \
+         dependencies longer than {shorter} steps are no longer learned"
+    );
+    r.add_if(
+        shorter >= 2,
+        Naming::Replaces,
+        &format!("tbptt{shorter}"),
+        &format!("Truncated BPTT, {shorter} steps"),
+        &why,
+        |s| s.model.recurrent.truncation = shorter,
+    )
+    .lr_times(
+        0.1,
+        "a smaller step keeps one spike from throwing the weights where the gradient explodes \
+         further",
+    )
+    .done()
 }
 
 /// For a gradient that vanishes with depth; `underflow` when layers got
@@ -519,6 +641,55 @@ mod tests {
         let r = learning_rate(&s, 3.7e4);
         assert!(r[0].command.ends_with("--lr 0.004"), "{}", r[0].command);
         assert!(r[1].command.ends_with("--lr 1e-6"), "{}", r[1].command);
+    }
+
+    /// A vanilla RNN of spectral radius 3 on the adding problem (T = 50).
+    fn exploding_rnn() -> Spec {
+        let mut s = Spec {
+            name: "wild".into(),
+            ..Spec::default()
+        };
+        s.data.name = "adding".into();
+        s.model.kind = ModelKind::Rnn;
+        s.model.recurrent.init = RecurrentInit::Gaussian { radius: 3.0 };
+        s
+    }
+
+    #[test]
+    fn exploding_through_time_ranks_clipping_then_gated_cells_then_truncation() {
+        let cmds: Vec<String> = exploding_through_time(&exploding_rnn())
+            .into_iter()
+            .map(|r| r.command)
+            .collect();
+        assert_eq!(
+            cmds,
+            vec![
+                "gradscope train --name wild+clip1 --model rnn --clip-norm 1 --recurrent-init 'gaussian(3)' --data adding",
+                "gradscope train --name lstm-from-wild --model lstm --recurrent-init uniform --data adding --set model.forget_bias=3",
+                "gradscope train --name gru-from-wild --model gru --recurrent-init uniform --data adding",
+                "gradscope train --name orthogonal-from-wild --model rnn --recurrent-init 'orthogonal(1)' --data adding",
+                "gradscope train --name tbptt20-from-wild --model rnn --recurrent-init 'gaussian(3)' --truncation 20 --data adding",
+                "gradscope train --name lr0.01-from-wild --model rnn --lr 0.01 --recurrent-init 'gaussian(3)' --data adding",
+            ]
+        );
+        // A clipped LSTM with that init, truncated at 20: the default init,
+        // truncation 10, a smaller step; no cell change, no clipping.
+        let mut s = exploding_rnn();
+        s.model.kind = ModelKind::Lstm;
+        s.model.recurrent.truncation = 20;
+        s.optimizer.clip_norm = Some(1.0);
+        let titles: Vec<String> = exploding_through_time(&s)
+            .into_iter()
+            .map(|r| r.title)
+            .collect();
+        assert_eq!(
+            titles,
+            vec![
+                "Default recurrent init",
+                "Truncated BPTT, 10 steps",
+                "Learning rate /10"
+            ]
+        );
     }
 
     /// Regression: remedies could not carry a run's schedule, clip_value,

@@ -388,3 +388,5 @@ fn a_gradient_halving_per_time_step_vanishes_beyond_a_twenty_step_horizon() {
     deep.spec.model.kind = crate::nn::ModelKind::Lstm;
     assert!(rules::vanishing_gradient(&deep).is_none());
 }
+
+mod exploding_through_time;

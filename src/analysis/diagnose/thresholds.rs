@@ -28,6 +28,41 @@ pub const THROUGH_TIME_FLOOR: f64 = 1e-6;
 /// than half of the steps are out of reach (our choice).
 pub const THROUGH_TIME_CRITICAL_LAG: f64 = 0.5;
 
+/// Exploding through time, a spike: a step whose global gradient norm is
+/// at least this multiple of the typical norm around it (the median over
+/// [`SPIKE_WINDOW`] steps either side). The issue's "orders of magnitude
+/// above the typical norm": two of them (our choice; a healthy LSTM's
+/// largest step on the adding problem is 14-32 times its median).
+pub const EXPLODING_SPIKE: f64 = 1e2;
+
+/// A spike this many times the typical norm, in a run without clipping,
+/// is critical: with plain SGD the update is four orders of magnitude
+/// larger than the steps around it (our choice, the mirror image of
+/// [`VANISHING_CRITICAL`]).
+pub const EXPLODING_SPIKE_CRITICAL: f64 = 1e4;
+
+/// The typical norm a spike is measured against is the median over the
+/// finite steps within this many steps of it, on either side: local, so
+/// that a norm falling (or rising) slowly over a long run is not taken for
+/// spikes, and centred, so that step 0 has a typical norm too (our
+/// choice).
+pub const SPIKE_WINDOW: usize = 50;
+
+/// A run with fewer finite steps than this has no typical norm to speak
+/// of, and no spikes (our choice).
+pub const SPIKE_MIN_STEPS: usize = 10;
+
+/// Exploding through time: `||dL/dh_t||` at some time step above this
+/// multiple of `||dL/dh_T||`, at the last, at a probed step. Three orders
+/// of magnitude, as [`EXPLODING_GROWTH`] over steps (our choice): a
+/// read-out at every step adds one term per later step to `dL/dh_t`, which
+/// takes a sequence of a thousand steps to reach this by addition alone.
+pub const THROUGH_TIME_GROWTH: f64 = 1e3;
+
+/// Exploding through time, critical without clipping: six orders of
+/// magnitude, the mirror image of [`THROUGH_TIME_FLOOR`].
+pub const THROUGH_TIME_GROWTH_CRITICAL: f64 = 1e6;
+
 /// Exploding with depth: the first layer's weight gradient above this
 /// multiple of the last layer's. The layers' shapes alone move the L2
 /// ratio by up to `sqrt(784 * 100 / (100 * 10))` = 9 on MNIST, so the bar

@@ -3,12 +3,14 @@
 //! [`super::remedies`].
 
 mod divergence;
+mod exploding_through_time;
 mod gradient;
 mod progress;
 mod through_time;
 mod units;
 
 pub use divergence::divergence;
+pub use exploding_through_time::exploding_through_time;
 pub use gradient::{exploding_gradient, vanishing_gradient};
 pub use progress::{learning_rate, stalled};
 pub use through_time::vanishing_through_time;

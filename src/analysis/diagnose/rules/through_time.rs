@@ -47,7 +47,7 @@ pub fn through_time_profile(record: &RunRecord) -> Vec<f64> {
 }
 
 /// `||dL/dh_t||` per time step of layer 0 at probe `p`.
-fn hidden_grad(p: &StepProbe) -> Option<Vec<f64>> {
+pub(super) fn hidden_grad(p: &StepProbe) -> Option<Vec<f64>> {
     let series = p
         .layers
         .first()?
