@@ -69,7 +69,12 @@ fn carry_state<T: Scalar>(model: &mut RnnModel<T>) {
 }
 
 /// An index drawn from `softmax(logits / temperature)`.
-fn draw<T: Scalar>(logits: &[T], temperature: f64, probs: &mut [f64], rng: &mut ChaCha8Rng) -> usize {
+fn draw<T: Scalar>(
+    logits: &[T],
+    temperature: f64,
+    probs: &mut [f64],
+    rng: &mut ChaCha8Rng,
+) -> usize {
     let t = temperature.max(1e-6);
     let max = logits
         .iter()
@@ -152,7 +157,10 @@ mod tests {
         let mut probs = vec![0.0; 2];
         let logits = [0.0f64, 1.0];
         let count = |t: f64, rng: &mut ChaCha8Rng, probs: &mut [f64]| {
-            (0..4000).filter(|_| draw(&logits, t, probs, rng) == 1).count() as f64 / 4000.0
+            (0..4000)
+                .filter(|_| draw(&logits, t, probs, rng) == 1)
+                .count() as f64
+                / 4000.0
         };
         // softmax([0, 1]) = 0.731 for the second; at 0.5: 0.881; near 0: 1.
         let p1 = count(1.0, &mut rng, &mut probs);

@@ -24,7 +24,8 @@
 //!   `h = (1 - z) * n + z * h_prev`. The reset gate multiplies the
 //!   recurrent part of `n` only, so `gx` and `gh` stay apart.
 
-use crate::tensor::Scalar;
+use crate::probe::SATURATION_FRACTION;
+use crate::tensor::{tensor_stats, Scalar, TensorStats};
 use serde::{Deserialize, Serialize};
 
 /// Which recurrent cell.
@@ -100,7 +101,7 @@ pub struct StepIn<'a, T> {
 
 /// A step's forward outputs: the gate activations `act` (`G*H` per row:
 /// RNN `h`; LSTM `i, f, g, o`; GRU `r, z, n`), the new state `h` and, for
-/// the LSTM, `c`.
+/// the LSTM, `c`; and on a probed step what the pass measures on the way.
 pub struct StepOut<'a, T> {
     /// Gate activations.
     pub act: &'a mut [T],
@@ -108,6 +109,65 @@ pub struct StepOut<'a, T> {
     pub h: &'a mut [T],
     /// New memory cell (LSTM; empty otherwise).
     pub c: &'a mut [T],
+    /// Figures to take while each row is in cache (probed steps).
+    pub tap: Option<&'a mut CellTap>,
+}
+
+/// What a step's forward measures, row by row, while the row is in cache:
+/// the statistics of the gates' pre-activations (`gx + gh`; the GRU's `n`
+/// gate `gx + r * gh`) and each gate's count of saturated activations
+/// ([`saturated_count`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CellTap {
+    /// Pre-activation statistics, every gate.
+    pub pre: TensorStats,
+    /// Saturated activations per gate (the first `G` entries).
+    pub saturated: [u64; 4],
+}
+
+impl CellTap {
+    #[inline(always)]
+    fn pre(&mut self, row: &[impl Scalar]) {
+        self.pre.merge(&tensor_stats(row));
+    }
+
+    #[inline(always)]
+    fn saturation<T: Scalar>(&mut self, kind: CellKind, act: &[T], n: usize) {
+        for (gate, count) in self.saturated.iter_mut().enumerate().take(kind.gates()) {
+            *count += saturated_count(kind, gate, &act[gate * n..(gate + 1) * n]);
+        }
+    }
+}
+
+/// Entries of gate `gate`'s activations `v` where its derivative is below
+/// [`SATURATION_FRACTION`] of its maximum: tanh `1 - v^2` (the RNN's one
+/// gate, the LSTM's `g`, the GRU's `n`), sigmoid `v (1 - v)` (maximum
+/// 1/4); none for the ReLU cell.
+#[inline(always)]
+pub fn saturated_count<T: Scalar>(kind: CellKind, gate: usize, v: &[T]) -> u64 {
+    let tanh_gate = match kind {
+        CellKind::Rnn => true,
+        CellKind::Lstm | CellKind::Gru => gate == 2,
+        CellKind::RnnRelu => return 0,
+    };
+    let one = T::one();
+    if tanh_gate {
+        let bound = T::cast(SATURATION_FRACTION);
+        // Counted in 32-bit lanes (twice as many per vector), one row's
+        // gate at a time: far below 2^32.
+        u64::from(
+            v.iter()
+                .map(|&a| u32::from(one - a * a < bound))
+                .sum::<u32>(),
+        )
+    } else {
+        let bound = T::cast(SATURATION_FRACTION * 0.25);
+        u64::from(
+            v.iter()
+                .map(|&a| u32::from(a * (one - a) < bound))
+                .sum::<u32>(),
+        )
+    }
 }
 
 /// One step forward over a block of rows of width `hidden`.
@@ -150,7 +210,7 @@ pub(super) fn forward_rows<T: Scalar>(
     kind: CellKind,
     n: usize,
     i: StepIn<'_, T>,
-    o: StepOut<'_, T>,
+    mut o: StepOut<'_, T>,
 ) {
     let w = kind.gates() * n;
     let rows = o.h.len() / n.max(1);
@@ -159,23 +219,26 @@ pub(super) fn forward_rows<T: Scalar>(
         let act = &mut o.act[r * w..(r + 1) * w];
         let h = &mut o.h[r * n..(r + 1) * n];
         let h_prev = &i.h_prev[r * n..(r + 1) * n];
+        let mut tap = o.tap.as_deref_mut();
+        // The GRU's reset gate must be applied before `n`'s pre-activation
+        // exists; the other cells' pre-activations are `gx + gh` whole.
+        let summed = if kind == CellKind::Gru { 2 * n } else { w };
+        for ((a, &x), &y) in act[..summed].iter_mut().zip(gx).zip(gh) {
+            *a = x + y;
+        }
+        if let Some(t) = tap.as_deref_mut() {
+            t.pre(&act[..summed]);
+        }
         match kind {
             CellKind::Rnn => {
-                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
-                    *a = (x + y).tanh_fast();
-                }
+                act.iter_mut().for_each(|v| *v = v.tanh_fast());
                 h.copy_from_slice(act);
             }
             CellKind::RnnRelu => {
-                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
-                    *a = (x + y).max(T::zero());
-                }
+                act.iter_mut().for_each(|v| *v = v.max(T::zero()));
                 h.copy_from_slice(act);
             }
             CellKind::Lstm => {
-                for ((a, &x), &y) in act.iter_mut().zip(gx).zip(gh) {
-                    *a = x + y;
-                }
                 let (ifg, og) = act.split_at_mut(3 * n);
                 let (if_, gg) = ifg.split_at_mut(2 * n);
                 if_.iter_mut().for_each(|v| *v = sigmoid(*v));
@@ -190,17 +253,20 @@ pub(super) fn forward_rows<T: Scalar>(
             }
             CellKind::Gru => {
                 let (rz, nn) = act.split_at_mut(2 * n);
-                for ((a, &x), &y) in rz.iter_mut().zip(&gx[..2 * n]).zip(&gh[..2 * n]) {
-                    *a = sigmoid(x + y);
+                rz.iter_mut().for_each(|v| *v = sigmoid(*v));
+                // n's pre-activation, `gx_n + r * gh_n`, in place of n.
+                let (gxn, ghn) = (&gx[2 * n..][..n], &gh[2 * n..][..n]);
+                for (((v, &x), &y), &rv) in nn.iter_mut().zip(gxn).zip(ghn).zip(&rz[..n]) {
+                    *v = x + rv * y;
                 }
-                gru_forward_row(
-                    [&rz[..n], &rz[n..]],
-                    [&gx[2 * n..], &gh[2 * n..]],
-                    h_prev,
-                    nn,
-                    h,
-                );
+                if let Some(t) = tap.as_deref_mut() {
+                    t.pre(nn);
+                }
+                gru_forward_row(&rz[n..], h_prev, nn, h);
             }
+        }
+        if let Some(t) = tap {
+            t.saturation(kind, act, n);
         }
     }
 }
@@ -224,21 +290,14 @@ fn lstm_forward_row<T: Scalar>(gates: [&[T]; 4], c_prev: &[T], c: &mut [T], h: &
     }
 }
 
-/// `n = tanh(gx_n + r * gh_n)`, `h = (1 - z) * n + z * h_prev`.
+/// `n = tanh(a_n)` in place of its pre-activation `a_n`, and
+/// `h = (1 - z) * n + z * h_prev`.
 #[inline(always)]
-fn gru_forward_row<T: Scalar>(
-    rz: [&[T]; 2],
-    parts: [&[T]; 2],
-    h_prev: &[T],
-    nn: &mut [T],
-    h: &mut [T],
-) {
+fn gru_forward_row<T: Scalar>(zg: &[T], h_prev: &[T], nn: &mut [T], h: &mut [T]) {
     let n = h.len();
-    let [rg, zg] = rz.map(|g| &g[..n]);
-    let [gxn, ghn] = parts.map(|g| &g[..n]);
-    let (h_prev, nn) = (&h_prev[..n], &mut nn[..n]);
+    let (zg, h_prev, nn) = (&zg[..n], &h_prev[..n], &mut nn[..n]);
     for j in 0..n {
-        let v = (gxn[j] + rg[j] * ghn[j]).tanh_fast();
+        let v = nn[j].tanh_fast();
         nn[j] = v;
         h[j] = (T::one() - zg[j]) * v + zg[j] * h_prev[j];
     }

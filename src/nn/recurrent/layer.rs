@@ -53,8 +53,10 @@
 //! (`<gate>_saturated`, see [`SATURATED_SUFFIX`]; the RNN's one gate is
 //! `hidden`).
 
-use super::cell::{step_backward, step_forward, CellKind, StepGrad, StepGradOut, StepIn, StepOut};
-use super::probes::{forward_figures, pre_stats};
+use super::cell::{
+    step_backward, step_forward, CellKind, CellTap, StepGrad, StepGradOut, StepIn, StepOut,
+};
+use super::probes::forward_figures;
 use crate::probe::{measure, Axis, Block, Figures, Series, Tap};
 use crate::tensor::{affine, matmul, tensor_stats, Grads, Matrix, Op, Param, Scalar, TensorStats};
 
@@ -100,7 +102,6 @@ struct Steps<T> {
     h: Vec<Matrix<T>>,
     c: Vec<Matrix<T>>,
     zeros: Matrix<T>,
-    scratch: Vec<T>,
 }
 
 /// Backward's scratch and results.
@@ -202,7 +203,7 @@ impl<T: Scalar> Recurrent<T> {
                 ..Figures::default()
             };
         }
-        let mut pre = TensorStats::default();
+        let mut taps = vec![CellTap::default(); if measuring { t_len } else { 0 }];
         for t in 0..t_len {
             let (done, rest) = s.h.split_at_mut(t);
             let h_prev = if t == 0 {
@@ -248,27 +249,21 @@ impl<T: Scalar> Recurrent<T> {
                     act: act.as_mut_slice(),
                     h: h.as_mut_slice(),
                     c: c.as_mut_slice(),
+                    tap: taps.get_mut(t),
                 },
             );
-            if measuring {
-                let st = pre_stats(
-                    self.kind,
-                    hidden,
-                    gx,
-                    gh.as_slice(),
-                    act.as_slice(),
-                    &mut s.scratch,
-                );
-                pre.merge(&st);
-            }
         }
         if measuring {
+            let mut pre = TensorStats::default();
+            taps.iter().for_each(|t| pre.merge(&t.pre));
             self.figures.pre = Some(pre);
+            let counts: Vec<[u64; 4]> = taps.iter().map(|t| t.saturated).collect();
             forward_figures(
                 self.kind,
                 self.tap,
                 &self.steps.act,
                 &self.steps.h,
+                &counts,
                 &mut self.figures,
             );
         }
@@ -328,6 +323,7 @@ impl<T: Scalar> Recurrent<T> {
         b.dgh_all.resize(t_len * batch, width);
         b.dh_prev.resize(batch, hidden);
         let mut hidden_grad = vec![TensorStats::default(); if measuring { t_len } else { 0 }];
+        let mut pre_grad = TensorStats::default();
         for t in (0..t_len).rev() {
             if let Some(d) = dhs.get(t).filter(|d| !d.is_empty()) {
                 b.dh.add_scaled(d, T::one());
@@ -362,6 +358,7 @@ impl<T: Scalar> Recurrent<T> {
             b.dgh_all.as_mut_slice()[t * block..(t + 1) * block].copy_from_slice(b.dgh.as_slice());
             if measuring {
                 hidden_grad[t] = tensor_stats(b.dh.as_slice());
+                pre_grad.merge(&tensor_stats(b.dgh.as_slice()));
             }
             // dL/dh_{t-1}: through the product, and the GRU's direct path.
             matmul(
@@ -418,7 +415,6 @@ impl<T: Scalar> Recurrent<T> {
             unstack_into(&b.dx_all, t_len, &mut b.input_grads);
         }
         if measuring {
-            let pre_grad = tensor_stats(b.dgh_all.as_slice());
             self.measure_backward(hidden_grad, pre_grad);
         }
     }

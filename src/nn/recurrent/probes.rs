@@ -4,30 +4,33 @@
 //! recurrent block (see [`super::layer`]'s module doc for the list).
 //!
 //! Everything here runs only on probed steps, on buffers the forward and
-//! backward passes keep anyway, in passes that vectorize: the saturated
-//! fraction is a count of comparisons per gate slice, the statistics are
-//! [`tensor_stats`]'s kernel.
+//! backward passes keep anyway; what needs a pass over every gate of every
+//! step (pre-activation statistics, saturation counts) the cell takes row
+//! by row while the row is in cache ([`super::cell::CellTap`]).
 
 use super::cell::CellKind;
-use crate::probe::{Axis, Series, Tap, SATURATION_FRACTION};
+use crate::probe::{Axis, Series, Tap};
 use crate::tensor::{tensor_stats, Matrix, Scalar, TensorStats};
 
 /// The suffix of a gate's saturation series (`forget_gate_saturated`,
 /// `hidden_saturated`): per time step, the statistics of an indicator, 1
 /// where the gate's activation sits where its derivative is below
-/// [`SATURATION_FRACTION`] of its maximum and 0 elsewhere, so the
+/// [`SATURATION_FRACTION`](crate::probe::SATURATION_FRACTION) of its maximum and 0 elsewhere, so the
 /// series' `mean()` is the saturated fraction at that step.
 pub const SATURATED_SUFFIX: &str = "_saturated";
 
 /// The forward's figures of one sequence: `out` and `saturated` / `dead`,
 /// and on histogram steps (`tap`) the per-time-step series of the hidden
 /// state, each gate's activations and each gate's saturated fraction.
-/// `act` and `h` are the steps' gate activations and hidden states.
+/// `act` and `h` are the steps' gate activations and hidden states,
+/// `counts[t][gate]` the saturated activations the cell counted
+/// ([`super::cell::CellTap`]).
 pub(super) fn forward_figures<T: Scalar>(
     kind: CellKind,
     tap: Tap,
     act: &[Matrix<T>],
     h: &[Matrix<T>],
+    counts: &[[u64; 4]],
     f: &mut crate::probe::Figures,
 ) {
     let hidden = h.first().map_or(0, |m| m.cols());
@@ -71,21 +74,6 @@ pub(super) fn forward_figures<T: Scalar>(
         f.dead = dead_fraction(act, hidden);
         return;
     }
-    // counts[t][gate]: saturated entries of gate `gate` at time step t.
-    let counts: Vec<Vec<u64>> = act
-        .iter()
-        .map(|a| {
-            (0..gates.len())
-                .map(|gi| {
-                    (0..a.rows())
-                        .map(|r| {
-                            saturated_count(kind, gi, &a.row(r)[gi * hidden..(gi + 1) * hidden])
-                        })
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
     let total: u64 = act.iter().map(|a| a.len() as u64).sum();
     let saturated: u64 = counts.iter().flatten().sum();
     if total > 0 {
@@ -95,7 +83,7 @@ pub(super) fn forward_figures<T: Scalar>(
         for (gi, name) in gates.iter().enumerate() {
             let stats = act
                 .iter()
-                .zip(&counts)
+                .zip(counts)
                 .map(|(a, c)| indicator((a.rows() * hidden) as u64, c[gi]))
                 .collect();
             f.series.push(Series {
@@ -119,25 +107,6 @@ fn indicator(n: u64, ones: u64) -> TensorStats {
     }
 }
 
-/// Entries of gate `gate`'s activations `v` where its derivative is below
-/// [`SATURATION_FRACTION`] of its maximum: tanh `1 - v^2`, sigmoid
-/// `v (1 - v)` (maximum 1/4).
-fn saturated_count<T: Scalar>(kind: CellKind, gate: usize, v: &[T]) -> u64 {
-    let tanh_gate = match kind {
-        CellKind::Rnn => true,
-        CellKind::Lstm | CellKind::Gru => gate == 2,
-        CellKind::RnnRelu => return 0,
-    };
-    let one = T::one();
-    if tanh_gate {
-        let bound = T::cast(SATURATION_FRACTION);
-        v.iter().map(|&a| u64::from(one - a * a < bound)).sum()
-    } else {
-        let bound = T::cast(SATURATION_FRACTION * 0.25);
-        v.iter().map(|&a| u64::from(a * (one - a) < bound)).sum()
-    }
-}
-
 /// The ReLU cell's units at 0 on every row and step, as a fraction.
 fn dead_fraction<T: Scalar>(act: &[Matrix<T>], hidden: usize) -> Option<f64> {
     if act.is_empty() || hidden == 0 {
@@ -152,30 +121,4 @@ fn dead_fraction<T: Scalar>(act: &[Matrix<T>], hidden: usize) -> Option<f64> {
         }
     }
     Some(alive.iter().filter(|a| !**a).count() as f64 / hidden as f64)
-}
-
-/// The statistics of a step's gate pre-activations, from its input and
-/// recurrent parts `gx`, `gh` and activations `act` (`rows x G*H` each):
-/// `gx + gh`, and for the GRU's `n` gate `gx + r * gh`. `scratch` is
-/// reused.
-pub(super) fn pre_stats<T: Scalar>(
-    kind: CellKind,
-    hidden: usize,
-    gx: &[T],
-    gh: &[T],
-    act: &[T],
-    scratch: &mut Vec<T>,
-) -> TensorStats {
-    scratch.clear();
-    scratch.extend(gx.iter().zip(gh).map(|(&x, &y)| x + y));
-    if kind == CellKind::Gru {
-        let w = 3 * hidden;
-        for (r, row) in scratch.chunks_mut(w).enumerate() {
-            let (rg, base) = (&act[r * w..r * w + hidden], r * w + 2 * hidden);
-            for j in 0..hidden {
-                row[2 * hidden + j] = gx[base + j] + rg[j] * gh[base + j];
-            }
-        }
-    }
-    tensor_stats(scratch)
 }

@@ -344,8 +344,8 @@ fn f32_cells_agree_with_f64_to_f32_precision() {
 #[test]
 fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
     use super::cell::{
-        backward_rows, forward_rows, step_backward, step_forward, StepGrad, StepGradOut, StepIn,
-        StepOut,
+        backward_rows, forward_rows, step_backward, step_forward, CellTap, StepGrad, StepGradOut,
+        StepIn, StepOut,
     };
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let (rows, n) = (3, 21);
@@ -360,13 +360,16 @@ fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
             vec32(rows * n, &mut rng),
         );
         let c_prev = vec32(rows * n, &mut rng);
-        let outs: Vec<(Vec<f32>, Vec<f32>, Vec<f32>)> = (0..2)
+        // (act, h, c, the tap's figures)
+        type Forward = (Vec<f32>, Vec<f32>, Vec<f32>, String);
+        let outs: Vec<Forward> = (0..2)
             .map(|pass| {
                 let (mut act, mut h, mut c) = (
                     vec![0.0; rows * w],
                     vec![0.0; rows * n],
                     vec![0.0; rows * n],
                 );
+                let mut tap = CellTap::default();
                 let i = StepIn {
                     gx: &gx,
                     gh: &gh,
@@ -377,17 +380,18 @@ fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
                     act: &mut act,
                     h: &mut h,
                     c: &mut c,
+                    tap: Some(&mut tap),
                 };
                 if pass == 0 {
                     step_forward(kind, n, i, o)
                 } else {
                     forward_rows(kind, n, i, o)
                 }
-                (act, h, c)
+                (act, h, c, format!("{tap:?}"))
             })
             .collect();
         assert_eq!(outs[0], outs[1], "{kind:?} forward");
-        let (act, _, c) = &outs[0];
+        let (act, _, c, _) = &outs[0];
         let (dh, dc) = (vec32(rows * n, &mut rng), vec32(rows * n, &mut rng));
         let grads: Vec<Vec<Vec<f32>>> = (0..2)
             .map(|pass| {
