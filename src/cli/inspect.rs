@@ -7,6 +7,7 @@
 use super::render::{render_findings, sample_block};
 use gradscope::analysis::diagnose::Finding;
 use gradscope::experiment::{Dtype, RunRecord};
+use gradscope::nn::ModelKind;
 use gradscope::probe::{pick_steps, StepProbe, TensorStats};
 use std::fmt::Write;
 
@@ -22,27 +23,29 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
     let id = record.id.map(|i| format!("run {i} ")).unwrap_or_default();
     let _ = writeln!(
         out,
-        "{id}`{}`: {}, {} of {} steps; {} layers, {}, {} init{}",
+        "{id}`{}`: {}, {} of {} steps; {}",
         spec.name,
         record.status,
         record.steps.len(),
         record.total_steps,
-        record.depth(),
-        spec.model.activation,
-        spec.model.init,
-        match spec.model.norm {
-            gradscope::nn::Norm::None => String::new(),
-            n => format!(", {n} norm"),
-        }
+        model_line(record)
     );
     if let Some(e) = record.evals.last() {
+        // Regression (the adding problem) has no accuracy.
+        let acc = |a: f64| {
+            if a.is_nan() {
+                String::new()
+            } else {
+                format!(" acc {:.2}%", 100.0 * a)
+            }
+        };
         let _ = writeln!(
             out,
-            "final: train loss {:.4} acc {:.2}%, held-out loss {:.4} acc {:.2}%",
+            "final: train loss {:.4}{}, held-out loss {:.4}{}",
             e.train_loss,
-            100.0 * e.train_accuracy,
+            acc(e.train_accuracy),
             e.test_loss,
-            100.0 * e.test_accuracy
+            acc(e.test_accuracy)
         );
     }
     if let Some(err) = &record.error {
@@ -71,6 +74,45 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
         out.push_str(&render_findings(findings));
     }
     out
+}
+
+/// What the net is, in a few words: an MLP's depth, activation, init and
+/// norm; a recurrent net's cell, layers, units, recurrent init and
+/// truncation.
+fn model_line(record: &RunRecord) -> String {
+    let m = &record.spec.model;
+    if m.kind == ModelKind::Mlp {
+        return format!(
+            "{} layers, {}, {} init{}",
+            record.depth(),
+            m.activation,
+            m.init,
+            match m.norm {
+                gradscope::nn::Norm::None => String::new(),
+                n => format!(", {n} norm"),
+            }
+        );
+    }
+    let r = &m.recurrent;
+    format!(
+        "{}, {} layer{} of {} units, {} recurrent init{}, on {} (T = {})",
+        m.kind,
+        r.layers,
+        if r.layers == 1 { "" } else { "s" },
+        r.hidden,
+        r.init,
+        match r.truncation {
+            0 => String::new(),
+            k => format!(", BPTT truncated to {k} steps"),
+        },
+        record.spec.data.name,
+        record
+            .probes
+            .iter()
+            .rev()
+            .find_map(|p| p.layers.first()?.series.first().map(|s| s.stats.len()))
+            .map_or("?".to_string(), |t| t.to_string())
+    )
 }
 
 /// One step's depth profile; `dtype` is the run's (for the note on
@@ -297,6 +339,33 @@ fn sparklines(record: &RunRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A recurrent run is described by its cell, units and sequence
+    /// length, and a regression run shows no accuracy.
+    #[test]
+    fn a_recurrent_run_names_its_cell_and_length() {
+        use gradscope::experiment::trainer::NullSink;
+        use gradscope::experiment::Spec;
+        let spec = Spec::from_toml(
+            "steps = 3\nbatch = 4\n[data]\nname = \"adding\"\nlength = 20\ntrain_size = 16\n\
+             test_size = 8\n[model]\nkind = \"gru\"\nhidden = 5\nlayers = 2\ntruncation = 4\n",
+            "test",
+        )
+        .unwrap();
+        let data = spec.prepare_data().unwrap();
+        let out = gradscope::run::run_recorded(&spec, &data, None, 1, &mut NullSink).unwrap();
+        let text = render(&out.record, &[]);
+        let head: Vec<&str> = text.lines().take(2).collect();
+        assert!(
+            head[0].ends_with(
+                "gru, 2 layers of 5 units, uniform recurrent init, BPTT truncated to 4 steps, \
+                 on adding (T = 20)"
+            ),
+            "{}",
+            head[0]
+        );
+        assert!(head[1].starts_with("final: train loss ") && !head[1].contains("acc"));
+    }
 
     #[test]
     fn sparkline_spans_the_ticks() {
