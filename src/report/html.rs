@@ -113,7 +113,7 @@ fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
         "status",
         "steps",
         "held-out accuracy",
-        "first/last ‖∂L/∂W‖",
+        "first/last gradient",
         "max saturated / inactive units",
         "findings",
     ] {
@@ -131,7 +131,7 @@ fn comparison(h: &mut String, runs: &[ReportRun<'_>]) {
             rec.status,
             steps_done(rec),
             pct(held_out_accuracy(rec)),
-            sci(first_last_ratio(rec)),
+            escape(&first_last_cell(rec)),
             saturation_cell(rec),
             r.findings.len(),
             n = i + 1,
@@ -159,7 +159,7 @@ fn run_section(h: &mut String, i: usize, run: &ReportRun<'_>, scales: &Scales) {
         ("steps", steps_done(rec)),
         ("layers probed", rec.depth().to_string()),
         ("held-out accuracy", pct(held_out_accuracy(rec))),
-        ("first/last ‖∂L/∂W‖", sci(first_last_ratio(rec))),
+        ("first/last gradient", first_last_cell(rec)),
         ("gradscope", env!("CARGO_PKG_VERSION").to_string()),
     ];
     for (k, v) in facts {
@@ -430,6 +430,18 @@ fn held_out_accuracy(r: &RunRecord) -> f64 {
 
 /// First-layer over last-layer weight-gradient norm at the last probe
 /// (the summary's when there is no probe).
+/// The first/last gradient ratio as the table shows it: through time for
+/// a recurrent run (`‖∂L/∂h₁‖ / ‖∂L/∂h_T‖`, where `W_hh` against the
+/// read-out's weight would compare unlike things), across layers for the
+/// others (`‖∂L/∂W‖` of the first and last layer).
+fn first_last_cell(r: &RunRecord) -> String {
+    match super::through_time::first_last(r) {
+        Some(v) => format!("{} (‖∂L/∂h₁‖ / ‖∂L/∂h_T‖)", sci(v)),
+        None if super::through_time::applies(r) => "– (truncated BPTT)".to_string(),
+        None => format!("{} (‖∂L/∂W‖)", sci(first_last_ratio(r))),
+    }
+}
+
 fn first_last_ratio(r: &RunRecord) -> f64 {
     if let Some(p) = r.probes.last() {
         if let (Some(f), Some(l)) = (p.layers.first(), p.layers.last()) {
