@@ -7,10 +7,12 @@ per step, `hidden` units, `T` steps (time-major), a linear read-out of 10
 classes at the last step, softmax cross-entropy, plain SGD (lr 0.01), full
 BPTT, float32, batch `batch`, synthetic inputs (fixed seed).
 
-On CPU, PyTorch trains `nn.LSTM` / `nn.GRU` / `nn.RNN` through oneDNN's fused
-RNN primitive (`aten::mkldnn_rnn_layer` in its profiler) where oneDNN is
-built in, as in the PyPI wheels; `--onednn off` selects its other path, one
-GEMM per step and separate gate kernels.  Prints one JSON line:
+On CPU, PyTorch trains `nn.LSTM` through oneDNN's fused RNN primitive
+(`aten::mkldnn_rnn_layer` in its profiler) where oneDNN is built in, as in
+the PyPI wheels; `--onednn off` selects its other path, one GEMM per step
+and separate gate kernels, the only path `nn.GRU` and `nn.RNN` have.  The
+FLOP count leaves out the input gradient, which `x` (no `requires_grad`)
+does not need.  Prints one JSON line:
 
   {"impl": "torch", "cell": .., "input": .., "hidden": .., "steps": ..,
    "batch": .., "threads": .., "steps_per_s": [..], "median_steps_per_s": ..,
@@ -77,7 +79,9 @@ def main():
             step()
         rates.append(a.steps / (time.perf_counter() - t0))
 
-    per_t = 6 * a.batch * gates * a.hidden * (a.input + a.hidden)
+    # forward: both gate products; backward: both weight gradients and
+    # dL/dh_{t-1} (no dL/dx: the input needs no gradient)
+    per_t = 2 * a.batch * gates * a.hidden * (2 * a.input + 3 * a.hidden)
     gflop = (a.length * per_t + 6 * a.batch * a.hidden * 10) / 1e9
     med = statistics.median(rates)
     print(json.dumps({

@@ -6,9 +6,10 @@
 //! in `[-1, 1)`, labels uniform in `0..10`, fixed seed).
 //!
 //! FLOP count, as the torch script counts it: per time step, the gates'
-//! two products (`x W_ih^T`, `h W_hh^T`) forward, their weight gradients
-//! and their input gradients backward: `6 batch G H (D + H)` flop, plus
-//! the read-out's `6 batch H O` once, where `G` is the cell's gates.
+//! two products (`x W_ih^T`, `h W_hh^T`) forward, both weight gradients
+//! and `dL/dh_{t-1}` backward (not `dL/dx_t`: the inputs need no
+//! gradient, and neither side computes it): `2 batch G H (2D + 3H)` flop,
+//! plus the read-out's `6 batch H O` once, where `G` is the cell's gates.
 //! The element-wise gate arithmetic is not counted.
 
 use crate::error::Result;
@@ -34,8 +35,8 @@ pub struct RecurrentWorkload {
     pub input: usize,
     /// Hidden units `H`.
     pub hidden: usize,
-    /// Time steps `T`.
-    pub steps: usize,
+    /// Time steps `T` (a sequence's length).
+    pub length: usize,
     /// Sequences per batch.
     pub batch: usize,
 }
@@ -47,7 +48,7 @@ impl RecurrentWorkload {
             cell,
             input: 32,
             hidden: 128,
-            steps: 100,
+            length: 100,
             batch: 32,
         }
     }
@@ -55,8 +56,8 @@ impl RecurrentWorkload {
     /// GFLOP per training step (see the module doc).
     pub fn gflop_per_step(&self) -> f64 {
         let g = self.cell.gates();
-        let per_t = 6 * self.batch * g * self.hidden * (self.input + self.hidden);
-        (self.steps * per_t + 6 * self.batch * self.hidden * OUTPUT) as f64 / 1e9
+        let per_t = 2 * self.batch * g * self.hidden * (2 * self.input + 3 * self.hidden);
+        (self.length * per_t + 6 * self.batch * self.hidden * OUTPUT) as f64 / 1e9
     }
 
     fn config(&self) -> RnnConfig {
@@ -102,7 +103,7 @@ impl RecurrentBench {
         let model = workload.config().build::<f32>(seed);
         let opt = OptimizerConfig::from_name("sgd")?.build::<f32>();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-        let xs = (0..workload.steps)
+        let xs = (0..workload.length)
             .map(|_| {
                 let data = (0..workload.batch * workload.input)
                     .map(|_| rng.gen_range(-1.0f32..1.0))
@@ -180,12 +181,13 @@ mod tests {
 
     #[test]
     fn flop_formula_matches_the_torch_script() {
-        // torch_rnn_bench.py: 6*b*(T*G*H*(D+H) + H*O)
+        // torch_rnn_bench.py: 2*b*T*G*H*(2D+3H) + 6*b*H*O
         let w = RecurrentWorkload::new(CellKind::Lstm);
         assert_eq!(
             w.gflop_per_step(),
-            6.0 * 32.0 * (100.0 * 4.0 * 128.0 * 160.0 + 1280.0) / 1e9
+            (2.0 * 32.0 * 100.0 * 4.0 * 128.0 * 448.0 + 6.0 * 32.0 * 1280.0) / 1e9
         );
+        assert!((w.gflop_per_step() - 1.4683).abs() < 1e-4);
         let gru = RecurrentWorkload::new(CellKind::Gru).gflop_per_step();
         assert!((gru / w.gflop_per_step() - 0.75).abs() < 1e-3);
     }
@@ -193,7 +195,7 @@ mod tests {
     #[test]
     fn a_short_run_lowers_the_loss_on_its_fixed_batch() {
         let w = RecurrentWorkload {
-            steps: 5,
+            length: 5,
             ..RecurrentWorkload::new(CellKind::Gru)
         };
         let mut b = RecurrentBench::new(&w, 1, 0).unwrap();

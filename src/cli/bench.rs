@@ -49,19 +49,21 @@ pub struct BenchArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Steps per repetition (default: about `--seconds` worth; 20 with
-    /// `--probes`).
+    /// `--probes`, 5 with `--probes` and a recurrent cell).
     #[arg(long)]
     steps: Option<usize>,
     /// Target seconds per repetition when `--steps` is not given.
     #[arg(long, default_value_t = 0.5)]
     seconds: f64,
     /// Repetitions (ours and PyTorch's alternate); medians are reported
-    /// (default 5; with `--probes`, 40 short ones).
+    /// (default 5; with `--probes`, 40 short ones, 20 with a recurrent
+    /// cell).
     #[arg(long)]
     reps: Option<usize>,
-    /// Untimed steps before the first repetition.
-    #[arg(long, default_value_t = 20)]
-    warmup: usize,
+    /// Untimed steps before the first repetition (default 20; 5 with
+    /// `--lstm`, `--gru`, `--rnn`).
+    #[arg(long)]
+    warmup: Option<usize>,
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
@@ -173,7 +175,7 @@ impl Settings {
                 .reps
                 .unwrap_or(if a.probes { PROBE_REPS } else { 5 })
                 .max(1),
-            warmup: a.warmup,
+            warmup: a.warmup.unwrap_or(20),
             json: a.json,
             torch,
             gemm: a.gemm,
@@ -260,7 +262,7 @@ fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::Recurrent
         steps: a.steps,
         seconds: a.seconds,
         reps: a.reps.unwrap_or(if a.probes { 20 } else { 5 }).max(1),
-        warmup: a.warmup.min(5),
+        warmup: a.warmup.unwrap_or(5),
         json: a.json,
         torch,
         probes: a.probes,

@@ -6,7 +6,9 @@
 
 use super::render::{render_findings, sample_block};
 use gradscope::analysis::diagnose::Finding;
+use gradscope::data::sequence::SeqTask;
 use gradscope::experiment::{Dtype, RunRecord};
+use gradscope::nn::recurrent::Nonlinearity;
 use gradscope::nn::ModelKind;
 use gradscope::probe::{pick_steps, StepProbe, TensorStats};
 use std::fmt::Write;
@@ -94,9 +96,21 @@ fn model_line(record: &RunRecord) -> String {
         );
     }
     let r = &m.recurrent;
+    let length = record
+        .probes
+        .iter()
+        .rev()
+        .find_map(|p| p.layers.first()?.series.first().map(|s| s.stats.len()))
+        .or_else(|| {
+            let task = SeqTask::from_name(&record.spec.data.name)?;
+            task.resolve_length(record.spec.data.length).ok()
+        });
+    let cell = match (m.kind, r.nonlinearity) {
+        (ModelKind::Rnn, Nonlinearity::Relu) => "rnn (relu)".to_string(),
+        (kind, _) => kind.to_string(),
+    };
     format!(
-        "{}, {} layer{} of {} units, {} recurrent init{}, on {} (T = {})",
-        m.kind,
+        "{cell}, {} layer{} of {} units, {} recurrent init{}, on {} (T = {})",
         r.layers,
         if r.layers == 1 { "" } else { "s" },
         r.hidden,
@@ -106,12 +120,7 @@ fn model_line(record: &RunRecord) -> String {
             k => format!(", BPTT truncated to {k} steps"),
         },
         record.spec.data.name,
-        record
-            .probes
-            .iter()
-            .rev()
-            .find_map(|p| p.layers.first()?.series.first().map(|s| s.stats.len()))
-            .map_or("?".to_string(), |t| t.to_string())
+        length.map_or("?".to_string(), |t| t.to_string())
     )
 }
 

@@ -50,6 +50,7 @@ pub fn summary_json(spec: &Spec, s: &Summary) -> serde_json::Value {
         "layers": s.layers,
         "first_last_ratio": s.first_last_ratio(),
         "train_seconds": s.train_seconds,
+        "sample": s.sample,
     })
 }
 

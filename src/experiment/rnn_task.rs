@@ -124,13 +124,7 @@ impl<T: Scalar> Task<T> for RnnTask<'_, T> {
 
     fn sample(&mut self, chars: usize, seed: u64) -> Option<String> {
         let symbols = self.symbols?;
-        Some(sample_text(
-            &mut self.model,
-            symbols,
-            chars,
-            TEMPERATURE,
-            seed,
-        ))
+        sample_text(&mut self.model, symbols, chars, TEMPERATURE, seed)
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {

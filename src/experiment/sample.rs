@@ -23,7 +23,8 @@ pub const MAX_SAMPLE: usize = 100_000;
 /// `n` characters drawn from `model` (a net reading one-hot characters
 /// over `symbols` at every step), primed with a line break where the
 /// vocabulary has one (the first symbol otherwise), at `temperature`,
-/// seeded by `seed`. The model's initial states are zero again after.
+/// seeded by `seed`; `None` when the model's outputs are not finite (its
+/// weights are not). The model's initial states are zero again after.
 ///
 /// # Panics
 /// When the model's input or output width is not `symbols.len()`.
@@ -33,22 +34,28 @@ pub fn sample_text<T: Scalar>(
     n: usize,
     temperature: f64,
     seed: u64,
-) -> String {
+) -> Option<String> {
     let vocab = symbols.len();
     assert_eq!(model.layers[0].input(), vocab, "one-hot input over symbols");
     model.set_tap(Tap::Off);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut current = symbols.iter().position(|&c| c == '\n').unwrap_or(0);
     let mut x = vec![Matrix::zeros(1, vocab)];
-    let mut out = String::with_capacity(n);
+    let mut out = Some(String::with_capacity(n));
     let mut probs = vec![0.0f64; vocab];
     for _ in 0..n {
         x[0].fill(T::zero());
         x[0].set(0, current, T::one());
         let logits = model.forward(&x);
         assert_eq!(logits.cols(), vocab, "logits over symbols");
-        current = draw(logits.row(0), temperature, &mut probs, &mut rng);
-        out.push(symbols[current]);
+        let Some(next) = draw(logits.row(0), temperature, &mut probs, &mut rng) else {
+            out = None;
+            break;
+        };
+        current = next;
+        if let Some(text) = out.as_mut() {
+            text.push(symbols[current]);
+        }
         carry_state(model);
     }
     for layer in &mut model.layers {
@@ -68,13 +75,17 @@ fn carry_state<T: Scalar>(model: &mut RnnModel<T>) {
     }
 }
 
-/// An index drawn from `softmax(logits / temperature)`.
+/// An index drawn from `softmax(logits / temperature)`; `None` when a
+/// logit is not finite.
 fn draw<T: Scalar>(
     logits: &[T],
     temperature: f64,
     probs: &mut [f64],
     rng: &mut ChaCha8Rng,
-) -> usize {
+) -> Option<usize> {
+    if logits.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
     let t = temperature.max(1e-6);
     let max = logits
         .iter()
@@ -87,11 +98,11 @@ fn draw<T: Scalar>(
     let mut u = rng.gen::<f64>() * total;
     for (i, p) in probs.iter().enumerate() {
         if u < *p {
-            return i;
+            return Some(i);
         }
         u -= p;
     }
-    probs.len() - 1
+    Some(probs.len() - 1)
 }
 
 #[cfg(test)]
@@ -115,14 +126,32 @@ mod tests {
     }
 
     /// Step by step with carried states is the same net as one forward
-    /// over the whole sequence: the logits of the last step agree.
+    /// over the whole sequence: drawing from whole-prefix forwards with
+    /// the same generator gives the same text, and the last step's logits
+    /// agree.
     #[test]
     fn one_step_at_a_time_equals_the_whole_sequence() {
         let symbols: Vec<char> = "\nabc".chars().collect();
+        let one_hot = |i: usize| {
+            let mut x = Matrix::zeros(1, 4);
+            x.set(0, i, 1.0);
+            x
+        };
         for kind in [CellKind::Lstm, CellKind::Gru, CellKind::Rnn] {
             let mut m = model(kind, 4);
-            let text = sample_text(&mut m, &symbols, 12, 1.0, 9);
+            let text = sample_text(&mut m, &symbols, 12, 1.0, 9).unwrap();
             assert_eq!(text.chars().count(), 12);
+            // The same draws from whole-prefix forwards (no state carried).
+            let mut rng = ChaCha8Rng::seed_from_u64(9);
+            let mut probs = vec![0.0; 4];
+            let (mut prefix, mut replay) = (vec![one_hot(0)], String::new());
+            for t in 0..12 {
+                let logits = m.forward(&prefix).row(t).to_vec();
+                let next = draw(&logits, 1.0, &mut probs, &mut rng).unwrap();
+                replay.push(symbols[next]);
+                prefix.push(one_hot(next));
+            }
+            assert_eq!(replay, text, "{kind:?}");
             // Replay: the primer, then the text but its last character.
             let ids: Vec<usize> = std::iter::once('\n')
                 .chain(text.chars())
@@ -158,7 +187,7 @@ mod tests {
         let logits = [0.0f64, 1.0];
         let count = |t: f64, rng: &mut ChaCha8Rng, probs: &mut [f64]| {
             (0..4000)
-                .filter(|_| draw(&logits, t, probs, rng) == 1)
+                .filter(|_| draw(&logits, t, probs, rng) == Some(1))
                 .count() as f64
                 / 4000.0
         };
@@ -168,5 +197,6 @@ mod tests {
         assert!((p1 - 0.731).abs() < 0.03, "{p1}");
         assert!((p_half - 0.881).abs() < 0.03, "{p_half}");
         assert_eq!(count(1e-9, &mut rng, &mut probs), 1.0);
+        assert_eq!(draw(&[0.0, f64::NAN], 1.0, &mut probs, &mut rng), None);
     }
 }

@@ -260,13 +260,15 @@ impl Spec {
                 return bad(field, "comes from the data; leave it out");
             }
         }
-        if self.sample > crate::experiment::sample::MAX_SAMPLE {
-            return bad("sample", "must be at most 100000 characters");
+        let max = crate::experiment::sample::MAX_SAMPLE;
+        if self.sample > max {
+            return bad("sample", &format!("must be at most {max} characters"));
         }
         if self.sample > 0 && self.data.name != "text" {
             return bad(
                 "sample",
-                "samples characters from a text model: it needs data.name = \"text\"",
+                "samples characters from a text model: it needs data.name = \"text\" \
+                 (--data text)",
             );
         }
         self.model.validate_hidden()?;

@@ -85,7 +85,7 @@ fn sigmoid<T: Scalar>(v: T) -> T {
 
 /// A step's inputs to the forward pass, `rows` rows each: `gx`
 /// (`x_t W_ih^T + b_ih`, `G*H` per row), `gh` (`h_{t-1} W_hh^T + b_hh`),
-/// `h_prev` (`H` per row) and `c_prev` (`H` per row, LSTM; empty
+/// `h_prev` (`H` per row) and `c_prev` (`H` per row, LSTM; not read
 /// otherwise).
 #[derive(Clone, Copy)]
 pub struct StepIn<'a, T> {
@@ -171,6 +171,9 @@ pub fn saturated_count<T: Scalar>(kind: CellKind, gate: usize, v: &[T]) -> u64 {
 }
 
 /// One step forward over a block of rows of width `hidden`.
+///
+/// # Panics
+/// When a slice is shorter than its rows need (`h.len() / hidden` rows).
 pub fn step_forward<T: Scalar>(kind: CellKind, hidden: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -201,7 +204,12 @@ unsafe fn forward_avx512<T: Scalar>(k: CellKind, n: usize, i: StepIn<'_, T>, o: 
 /// The machine must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn forward_avx2<T: Scalar>(k: CellKind, n: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
+pub(super) unsafe fn forward_avx2<T: Scalar>(
+    k: CellKind,
+    n: usize,
+    i: StepIn<'_, T>,
+    o: StepOut<'_, T>,
+) {
     forward_rows(k, n, i, o)
 }
 
@@ -431,6 +439,9 @@ pub struct StepGradOut<'a, T> {
 }
 
 /// One step backward over a block of rows of width `hidden`.
+///
+/// # Panics
+/// When a slice is shorter than its rows need (`dh.len() / hidden` rows).
 pub fn step_backward<T: Scalar>(
     kind: CellKind,
     hidden: usize,
@@ -471,7 +482,7 @@ unsafe fn backward_avx512<T: Scalar>(
 /// The machine must support AVX2.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn backward_avx2<T: Scalar>(
+pub(super) unsafe fn backward_avx2<T: Scalar>(
     k: CellKind,
     n: usize,
     g: StepGrad<'_, T>,

@@ -28,9 +28,9 @@
 //!   steps: `dW_ih += dGX^T X`, `dW_hh += dGH^T H_prev`, the biases their
 //!   column sums, and `dX = dGX W_ih`.
 //!
-//! (The issue's "one fused product per step for the input and recurrent
-//! parts", `[x_t, h_{t-1}] [W_ih, W_hh]^T`, would redo per step the input
-//! part that needs no step order; cuDNN and oneDNN hoist it the same way.)
+//! (One fused product per step for the input and recurrent parts,
+//! `[x_t, h_{t-1}] [W_ih, W_hh]^T`, would redo per step the input part
+//! that needs no step order; cuDNN and oneDNN hoist it the same way.)
 //!
 //! **Truncated BPTT** with `k`: the sequence is cut into chunks of `k`
 //! steps (`0..k`, `k..2k`, ...); forward carries the state across a cut,
@@ -50,7 +50,7 @@
 //! `t + 1`; its fading toward `t = 0` is the vanishing gradient through
 //! time); on histogram steps also `hidden` (`h_t`), each gate's
 //! activations (LSTM, GRU) and each gate's saturated fraction
-//! (`<gate>_saturated`, see [`SATURATED_SUFFIX`]; the RNN's one gate is
+//! (`<gate>_saturated`, see [`super::SATURATED_SUFFIX`]; the RNN's one gate is
 //! `hidden`).
 
 use super::cell::{
@@ -76,7 +76,9 @@ pub struct Recurrent<T> {
     pub truncation: Option<usize>,
     /// Initial state `h_0` (`batch x H`; empty: zeros).
     pub h0: Matrix<T>,
-    /// Initial memory cell `c_0` (LSTM; empty: zeros).
+    /// Initial memory cell `c_0` (LSTM; empty: zeros). Backward reads it
+    /// again (forward keeps `h_0` but not `c_0`): leave both alone between
+    /// a forward and its backward.
     pub c0: Matrix<T>,
     /// `dL/dc_T`, the loss's gradient at the last memory cell (LSTM;
     /// empty: zero), which backward starts from.
@@ -96,10 +98,13 @@ struct Steps<T> {
     gx: Matrix<T>,
     /// `h_0 .. h_{T-1}` stacked: `T*batch x H`.
     h_prev: Matrix<T>,
-    /// Per step: `h_{t-1} W_hh^T + b_hh`, the gate activations, `h_t`, `c_t`.
+    /// Per step: `h_{t-1} W_hh^T + b_hh`.
     gh: Vec<Matrix<T>>,
+    /// Per step: the gate activations.
     act: Vec<Matrix<T>>,
+    /// Per step: `h_t`.
     h: Vec<Matrix<T>>,
+    /// Per step: `c_t` (LSTM; empty otherwise).
     c: Vec<Matrix<T>>,
     zeros: Matrix<T>,
 }
@@ -358,7 +363,11 @@ impl<T: Scalar> Recurrent<T> {
             b.dgh_all.as_mut_slice()[t * block..(t + 1) * block].copy_from_slice(b.dgh.as_slice());
             if measuring {
                 hidden_grad[t] = tensor_stats(b.dh.as_slice());
-                pre_grad.merge(&tensor_stats(b.dgh.as_slice()));
+                // At the pre-activations: `dL/dgx` (the GRU's `dL/dgh_n`
+                // is `r` times it).
+                pre_grad.merge(&tensor_stats(
+                    &b.dgx_all.as_slice()[t * block..(t + 1) * block],
+                ));
             }
             // dL/dh_{t-1}: through the product, and the GRU's direct path.
             matmul(

@@ -340,12 +340,20 @@ fn f32_cells_agree_with_f64_to_f32_precision() {
 }
 
 /// The cell's arithmetic compiled for the machine's widest vectors (what
-/// training runs) gives the same bits as the baseline build.
+/// training runs), for AVX2 and for baseline x86-64 gives the same bits.
 #[test]
-fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
+fn cell_passes_give_the_same_bits_on_every_vector_width() {
     use super::cell::{
-        backward_rows, forward_rows, step_backward, step_forward, CellTap, StepGrad, StepGradOut,
-        StepIn, StepOut,
+        backward_avx2, backward_rows, forward_avx2, forward_rows, step_backward, step_forward,
+        CellTap, StepGrad, StepGradOut, StepIn, StepOut,
+    };
+    // Dispatched (AVX-512 here where present), baseline, and AVX2 forced
+    // where the machine has it.
+    let passes = if std::arch::is_x86_feature_detected!("avx2") {
+        3
+    } else {
+        eprintln!("skipped: the AVX2 build (no AVX2 on this machine)");
+        2
     };
     let mut rng = ChaCha8Rng::seed_from_u64(12);
     let (rows, n) = (3, 21);
@@ -362,7 +370,7 @@ fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
         let c_prev = vec32(rows * n, &mut rng);
         // (act, h, c, the tap's figures)
         type Forward = (Vec<f32>, Vec<f32>, Vec<f32>, String);
-        let outs: Vec<Forward> = (0..2)
+        let outs: Vec<Forward> = (0..passes)
             .map(|pass| {
                 let (mut act, mut h, mut c) = (
                     vec![0.0; rows * w],
@@ -382,18 +390,21 @@ fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
                     c: &mut c,
                     tap: Some(&mut tap),
                 };
-                if pass == 0 {
-                    step_forward(kind, n, i, o)
-                } else {
-                    forward_rows(kind, n, i, o)
+                match pass {
+                    0 => step_forward(kind, n, i, o),
+                    1 => forward_rows(kind, n, i, o),
+                    // SAFETY: pass 2 runs only where AVX2 was detected.
+                    _ => unsafe { forward_avx2(kind, n, i, o) },
                 }
                 (act, h, c, format!("{tap:?}"))
             })
             .collect();
-        assert_eq!(outs[0], outs[1], "{kind:?} forward");
+        for o in &outs[1..] {
+            assert_eq!(&outs[0], o, "{kind:?} forward");
+        }
         let (act, _, c, _) = &outs[0];
         let (dh, dc) = (vec32(rows * n, &mut rng), vec32(rows * n, &mut rng));
-        let grads: Vec<Vec<Vec<f32>>> = (0..2)
+        let grads: Vec<Vec<Vec<f32>>> = (0..passes)
             .map(|pass| {
                 let mut bufs = [rows * w, rows * w, rows * n, rows * n].map(|l| vec![0.0f32; l]);
                 let [dgx, dgh, direct, dc_prev] = &mut bufs;
@@ -412,15 +423,18 @@ fn dispatched_cell_passes_equal_the_baseline_build_bit_for_bit() {
                     direct,
                     dc_prev,
                 };
-                if pass == 0 {
-                    step_backward(kind, n, g, o)
-                } else {
-                    backward_rows(kind, n, g, o)
+                match pass {
+                    0 => step_backward(kind, n, g, o),
+                    1 => backward_rows(kind, n, g, o),
+                    // SAFETY: pass 2 runs only where AVX2 was detected.
+                    _ => unsafe { backward_avx2(kind, n, g, o) },
                 }
                 bufs.to_vec()
             })
             .collect();
-        assert_eq!(grads[0], grads[1], "{kind:?} backward");
+        for g in &grads[1..] {
+            assert_eq!(&grads[0], g, "{kind:?} backward");
+        }
         assert!(grads[0][0].iter().any(|v| *v != 0.0), "{kind:?}");
     }
 }
