@@ -411,6 +411,23 @@ fn recurrent_comparison_figures_snapshot() {
         );
     }
     assert!(page.contains("href=\"#fig-run1-lag\""));
+    // The exploding-through-time finding links the same charts, not the
+    // depth charts of an MLP.
+    let spikes = Finding {
+        kind: FindingKind::ExplodingGradient,
+        evidence: vec![Evidence {
+            name: "spike_steps".into(),
+            value: 2.0,
+            note: String::new(),
+        }],
+        ..f[0].clone()
+    };
+    let page = render_html(&[ReportRun {
+        record: &rnn,
+        findings: &[spikes],
+    }]);
+    assert!(page.contains("href=\"#fig-run1-through-time\""));
+    assert!(!page.contains("href=\"#fig-run1-depth\""));
 }
 
 #[test]

@@ -232,13 +232,19 @@ fn finding(h: &mut String, run: usize, f: &Finding) {
         [s] => context.push(format!("step {s}")),
         [a, .., b] => context.push(format!("steps {a}–{b}")),
     }
-    // The through-time finding is a vanishing gradient too; its evidence
-    // is on the through-time map and the gradient against lag.
+    // The through-time findings (vanishing, exploding) are a vanishing or
+    // exploding gradient too; their evidence is on the through-time map
+    // and the gradient against lag.
     let through_time: &[(Chart, &str)] = &[
         (Chart::ThroughTime, "through-time map"),
         (Chart::Lag, "gradient against lag"),
     ];
-    let charts = if f.evidence.iter().any(|e| e.name == "horizon_steps") {
+    let recurrent_evidence = ["horizon_steps", "spike_steps", "through_time_peak"];
+    let charts = if f
+        .evidence
+        .iter()
+        .any(|e| recurrent_evidence.contains(&e.name.as_str()))
+    {
         through_time
     } else {
         evidence_charts(f.kind)
