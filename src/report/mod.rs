@@ -63,6 +63,7 @@ mod svg;
 #[cfg(test)]
 mod test_records;
 mod through_time;
+pub mod trainability;
 mod update;
 
 pub use html::render_html;
