@@ -15,6 +15,7 @@ mod render;
 mod report;
 mod runs;
 mod space;
+mod sweep;
 mod train;
 
 /// The store's file when `--db` is not given.
@@ -57,6 +58,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
     Train(Box<train::TrainArgs>),
+    /// Run (or resume) a sweep: every run of a sweep spec, in parallel, each classified.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -73,6 +76,7 @@ pub fn run() -> ExitCode {
         Command::Rm(args) => space::rm(args, &cli.db),
         Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),
+        Command::Sweep(args) => sweep::run(args, &cli.db),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
