@@ -1,0 +1,190 @@
+//! Sweeps end to end: the real binary runs a small sweep on two jobs and
+//! records and classifies every run; a resumed sweep (after runs were
+//! marked unfinished, or after the process was SIGKILLed) ends with the
+//! same runs and the same figures as an uninterrupted one.
+
+use assert_cmd::Command;
+use gradscope::experiment::sweep::engine::run_sweep;
+use gradscope::experiment::sweep::SweepSpec;
+use gradscope::store::Store;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// depth 2/4 x tanh/relu x 2 seeds on xor: 8 runs of `steps` steps.
+fn sweep_text(steps: usize) -> String {
+    format!(
+        r#"steps = {steps}
+batch = 16
+
+[data]
+name = "xor"
+train_size = 128
+test_size = 64
+
+[model]
+width = 8
+
+[sweep]
+name = "tiny"
+seeds = 2
+
+[sweep.axes]
+"model.depth" = [2, 4]
+"model.activation" = ["tanh", "relu"]
+"#
+    )
+}
+
+/// `(name, cell, class, rule, held-out accuracy, held-out loss)` of every
+/// run of the store's only sweep, by name: what two sweeps must agree on.
+type Figures = Vec<(String, String, String, String, Option<f64>, Option<f64>)>;
+
+fn figures(db: &Path) -> Figures {
+    let store = Store::open(db).unwrap();
+    let sweeps = store.sweeps().unwrap();
+    assert_eq!(sweeps.len(), 1, "one sweep: {sweeps:?}");
+    let mut rows: Figures = store
+        .sweep_runs(sweeps[0].id)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let c = r
+                .classification
+                .unwrap_or_else(|| panic!("{} has no class", r.name));
+            let class = c.class.name().to_string();
+            (r.name, r.cell, class, c.rule, c.test_accuracy, c.test_loss)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows
+}
+
+fn write_spec(dir: &Path, steps: usize) -> std::path::PathBuf {
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, sweep_text(steps)).unwrap();
+    path
+}
+
+#[test]
+fn the_binary_records_and_classifies_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), 30);
+    let db = dir.path().join("s.db");
+    let out = Command::cargo_bin("gradscope")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["--db", "s.db", "sweep", "tiny.toml", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = figures(&db);
+    assert_eq!(runs.len(), 8);
+    assert!(runs
+        .iter()
+        .any(|r| r.0 == "tiny/depth=4,activation=relu,seed=1"
+            && r.1 == r#"{"model.activation":"relu","model.depth":4}"#));
+    assert!(runs
+        .iter()
+        .all(|r| r.4.is_some_and(|a| (0.0..=1.0).contains(&a))));
+    let counted: usize = stdout
+        .lines()
+        .skip(1)
+        .take(5)
+        .map(|l| {
+            l.split_whitespace()
+                .last()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 8, "{stdout}");
+    assert!(
+        stdout.contains("depth=2,activation=tanh,seed=0"),
+        "{stdout}"
+    );
+    let listed = Command::cargo_bin("gradscope")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["--db", "s.db", "runs", "--sweep", "tiny"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.starts_with("sweep 1 `tiny`: 8 runs"), "{listed}");
+    assert_eq!(listed.lines().filter(|l| l.contains("finished")).count(), 8);
+    drop(spec);
+}
+
+#[test]
+fn a_sweep_with_unfinished_runs_resumes_to_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = SweepSpec::from_toml(&sweep_text(30), "tiny.toml").unwrap();
+    let whole = dir.path().join("whole.db");
+    run_sweep(&sweep, &whole, 2, &mut |_| {}).unwrap();
+    let resumed = dir.path().join("resumed.db");
+    run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    // Two runs killed mid-way, one ended without its class, one never began.
+    let conn = rusqlite::Connection::open(&resumed).unwrap();
+    conn.execute_batch(
+        "UPDATE runs SET status = 'interrupted' WHERE id IN (1, 2);
+         DELETE FROM classifications WHERE run_id IN (1, 2, 3);
+         DELETE FROM runs WHERE id = 4;",
+    )
+    .unwrap();
+    drop(conn);
+    let again = run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    assert_eq!((again.ran, again.skipped), (4, 4));
+    assert_eq!(again.runs.len(), 8, "one row per run");
+    assert_eq!(figures(&resumed), figures(&whole));
+    // A finished sweep resumes to nothing.
+    let done = run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    assert_eq!((done.ran, done.skipped), (0, 8));
+}
+
+/// Read-only count of classified runs (0 while there is no table yet).
+fn classified(db: &Path) -> i64 {
+    let Ok(conn) =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+    else {
+        return 0;
+    };
+    conn.query_row("SELECT count(*) FROM classifications", [], |r| r.get(0))
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_sigkilled_sweep_resumes_to_the_same_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), 3000);
+    let killed = dir.path().join("killed.db");
+    let bin = assert_cmd::cargo::cargo_bin("gradscope");
+    let mut child = std::process::Command::new(&bin)
+        .arg("--db")
+        .arg(&killed)
+        .arg("sweep")
+        .arg(&spec)
+        .args(["--jobs", "2", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while classified(&killed) == 0 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let at_kill = classified(&killed);
+    assert!((1..8).contains(&at_kill), "killed with {at_kill} runs done");
+    let sweep = SweepSpec::load(&spec).unwrap();
+    let resumed = run_sweep(&sweep, &killed, 2, &mut |_| {}).unwrap();
+    assert_eq!(resumed.skipped as i64, at_kill);
+    let whole = dir.path().join("whole.db");
+    run_sweep(&sweep, &whole, 2, &mut |_| {}).unwrap();
+    assert_eq!(figures(&killed), figures(&whole));
+}
