@@ -188,3 +188,46 @@ fn a_sigkilled_sweep_resumes_to_the_same_figures() {
     run_sweep(&sweep, &whole, 2, &mut |_| {}).unwrap();
     assert_eq!(figures(&killed), figures(&whole));
 }
+
+/// The ```toml block of docs/SPEC.md's "Sweep specs" section.
+fn documented_sweep() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/SPEC.md")).unwrap();
+    let section = &doc[doc.find("## Sweep specs").expect("a sweep section")..];
+    let start = section.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let end = start + section[start..].find("```").expect("closed block");
+    section[start..end].to_string()
+}
+
+#[test]
+fn the_documented_sweep_parses_and_expands_as_documented() {
+    let sweep = SweepSpec::from_toml(&documented_sweep(), "docs/SPEC.md").unwrap();
+    let runs = sweep.runs().unwrap();
+    assert_eq!(runs.len(), 36, "3 x 2 x 3 cells x 2 seeds");
+    assert_eq!(
+        runs[0].name,
+        "depth-activation/depth=2,activation=tanh,lr=0.01,seed=0"
+    );
+    assert_eq!(runs[35].spec.model.widths.len(), 8);
+    assert!((runs[35].spec.optimizer.lr - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_bad_axis_names_the_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.toml");
+    std::fs::write(&path, sweep_text(30).replace("[2, 4]", "[2, -4]")).unwrap();
+    let out = Command::cargo_bin("gradscope")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["sweep", "tiny.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tiny.toml:17: `sweep.axes.\"model.depth\"`: value -4"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("gradscope.db").exists(), "nothing ran");
+}
