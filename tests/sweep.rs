@@ -4,7 +4,7 @@
 //! same runs and the same figures as an uninterrupted one.
 
 use assert_cmd::Command;
-use gradscope::experiment::sweep::engine::run_sweep;
+use gradscope::experiment::sweep::engine::{run_sweep, Shard};
 use gradscope::experiment::sweep::SweepSpec;
 use gradscope::store::Store;
 use std::path::Path;
@@ -125,9 +125,9 @@ fn a_sweep_with_unfinished_runs_resumes_to_the_same_figures() {
     let dir = tempfile::tempdir().unwrap();
     let sweep = SweepSpec::from_toml(&sweep_text(30), "tiny.toml").unwrap();
     let whole = dir.path().join("whole.db");
-    run_sweep(&sweep, &whole, 2, &mut |_| {}).unwrap();
+    run_sweep(&sweep, &whole, 2, Shard::ALL, &mut |_| {}).unwrap();
     let resumed = dir.path().join("resumed.db");
-    run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    run_sweep(&sweep, &resumed, 2, Shard::ALL, &mut |_| {}).unwrap();
     // Two runs killed mid-way, one ended without its class, one never began.
     let conn = rusqlite::Connection::open(&resumed).unwrap();
     conn.execute_batch(
@@ -137,12 +137,12 @@ fn a_sweep_with_unfinished_runs_resumes_to_the_same_figures() {
     )
     .unwrap();
     drop(conn);
-    let again = run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    let again = run_sweep(&sweep, &resumed, 2, Shard::ALL, &mut |_| {}).unwrap();
     assert_eq!((again.ran, again.skipped), (4, 4));
     assert_eq!(again.runs.len(), 8, "one row per run");
     assert_eq!(figures(&resumed), figures(&whole));
     // A finished sweep resumes to nothing.
-    let done = run_sweep(&sweep, &resumed, 2, &mut |_| {}).unwrap();
+    let done = run_sweep(&sweep, &resumed, 2, Shard::ALL, &mut |_| {}).unwrap();
     assert_eq!((done.ran, done.skipped), (0, 8));
 }
 
@@ -182,10 +182,10 @@ fn a_sigkilled_sweep_resumes_to_the_same_figures() {
     let at_kill = classified(&killed);
     assert!((1..8).contains(&at_kill), "killed with {at_kill} runs done");
     let sweep = SweepSpec::load(&spec).unwrap();
-    let resumed = run_sweep(&sweep, &killed, 2, &mut |_| {}).unwrap();
+    let resumed = run_sweep(&sweep, &killed, 2, Shard::ALL, &mut |_| {}).unwrap();
     assert_eq!(resumed.skipped as i64, at_kill);
     let whole = dir.path().join("whole.db");
-    run_sweep(&sweep, &whole, 2, &mut |_| {}).unwrap();
+    run_sweep(&sweep, &whole, 2, Shard::ALL, &mut |_| {}).unwrap();
     assert_eq!(figures(&killed), figures(&whole));
 }
 
@@ -230,4 +230,110 @@ fn a_bad_axis_names_the_file_line_and_key() {
         "{stderr}"
     );
     assert!(!dir.path().join("gradscope.db").exists(), "nothing ran");
+}
+
+/// Rows in every table of the store: what a second merge must not change.
+fn row_counts(db: &Path) -> Vec<i64> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    [
+        "sweeps",
+        "runs",
+        "steps",
+        "evals",
+        "layer_steps",
+        "layer_series",
+        "histograms",
+        "findings",
+        "classifications",
+    ]
+    .iter()
+    .map(|t| {
+        conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    })
+    .collect()
+}
+
+/// The emitted Slurm script passes `bash -n`; its task command, run by
+/// hand with `SLURM_ARRAY_TASK_ID` set, runs each shard as a separate
+/// process; its merge gives the figures of one unsharded sweep, and
+/// merging again changes nothing.
+#[test]
+fn slurm_shards_merged_equal_one_unsharded_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), 30);
+    let out = Command::cargo_bin("gradscope")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["--db", "merged.db", "sweep", "tiny.toml"])
+        .args(["--emit", "slurm", "--tasks", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = dir.path().join("sweep.sh");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("#SBATCH --array=0-2\n"), "{text}");
+    let bash = |args: &[&str], task: Option<usize>| {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.args(args).current_dir(dir.path());
+        cmd.env_remove("SLURM_ARRAY_TASK_ID");
+        if let Some(t) = task {
+            cmd.env("SLURM_ARRAY_TASK_ID", t.to_string());
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    bash(&["-n", script.to_str().unwrap()], None);
+    for task in 0..3 {
+        bash(&[script.to_str().unwrap()], Some(task));
+    }
+    let shard = |i: usize| dir.path().join(format!("merged.shard-{i}.db"));
+    assert_eq!(
+        Store::open(shard(2)).unwrap().runs().unwrap().len(),
+        2,
+        "runs 2 and 5"
+    );
+    bash(&[script.to_str().unwrap(), "merge"], None);
+    let merged = dir.path().join("merged.db");
+    let whole = dir.path().join("whole.db");
+    let sweep = SweepSpec::load(&spec).unwrap();
+    run_sweep(&sweep, &whole, 2, Shard::ALL, &mut |_| {}).unwrap();
+    assert_eq!(figures(&merged), figures(&whole));
+    let counts = row_counts(&merged);
+    bash(&[script.to_str().unwrap(), "merge"], None);
+    assert_eq!(row_counts(&merged), counts, "merging twice changes nothing");
+    assert_eq!(counts[..2], [1, 8]);
+    assert_eq!(counts, row_counts(&whole), "every row of every run copied");
+}
+
+#[test]
+fn a_shard_is_every_nth_run() {
+    let sweep = SweepSpec::from_toml(&sweep_text(30), "tiny.toml").unwrap();
+    let shard: Shard = "1/3".parse().unwrap();
+    let names: Vec<String> = sweep
+        .runs()
+        .unwrap()
+        .into_iter()
+        .filter(|r| shard.contains(r.index))
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "tiny/depth=2,activation=tanh,seed=1",
+            "tiny/depth=4,activation=tanh,seed=0",
+            "tiny/depth=4,activation=relu,seed=1"
+        ]
+    );
+    assert!("3/3".parse::<Shard>().is_err());
+    assert!("1".parse::<Shard>().is_err());
 }

@@ -8,6 +8,7 @@ mod demo;
 mod demo_rnn;
 mod diagnose;
 mod inspect;
+mod merge;
 mod output;
 mod program;
 mod record;
@@ -60,6 +61,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Run (or resume) a sweep: every run of a sweep spec, in parallel, each classified.
     Sweep(sweep::SweepArgs),
+    /// Merge the runs of stores (a sweep's shards) into one; merging twice changes nothing.
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -77,6 +80,7 @@ pub fn run() -> ExitCode {
         Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),
         Command::Sweep(args) => sweep::run(args, &cli.db),
+        Command::Merge(args) => merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

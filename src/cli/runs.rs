@@ -4,6 +4,7 @@
 use super::record::open_existing;
 use super::space::bytes;
 use clap::Args;
+use gradscope::experiment::sweep::SweepSpec;
 use std::path::Path;
 
 /// Arguments of `gradscope runs`.
@@ -25,7 +26,12 @@ pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
         let Some(sweep) = store.find_sweep(key)? else {
             anyhow::bail!("no sweep `{key}` in {}", db.display());
         };
-        let runs = store.sweep_runs(sweep.id)?;
+        let mut runs = store.sweep_runs(sweep.id)?;
+        // In the sweep's order (ids follow the order runs ended in).
+        if let Ok(order) = SweepSpec::from_toml(&sweep.spec, "").and_then(|s| s.runs()) {
+            let position = |name: &str| order.iter().position(|r| r.name == name);
+            runs.sort_by_key(|r| position(&r.name).unwrap_or(usize::MAX));
+        }
         if args.json {
             println!("{}", serde_json::to_string(&runs)?);
         } else {

@@ -2,10 +2,13 @@
 //! threads, with a progress bar over runs and counts per class, then a
 //! table: counts per class and each run's cell, class and held-out
 //! accuracy. The engine is [`gradscope::experiment::sweep::engine`].
+//! `--shard I/N` runs one of N disjoint parts; `--emit slurm` prints a
+//! Slurm job-array script that runs the parts and merges them.
 
 use super::output::Output;
 use clap::Args;
-use gradscope::experiment::sweep::engine::{run_sweep, SweepEvent};
+use gradscope::experiment::sweep::engine::{run_sweep, Shard, SweepEvent};
+use gradscope::experiment::sweep::slurm::{slurm_script, SlurmJob};
 use gradscope::experiment::sweep::{Class, SweepSpec};
 use gradscope::store::SweepRunRow;
 use gradscope::tensor::default_threads;
@@ -21,14 +24,51 @@ pub struct SweepArgs {
     /// Runs at once, each on one thread (default: the machine's cores).
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run only part I of N disjoint parts (the runs whose position in
+    /// the sweep is I modulo N), e.g. `--shard 0/4`; merge the parts'
+    /// stores with `gradscope merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+    /// Print a script that runs the sweep elsewhere, instead of running
+    /// it: `slurm`, a job array of `--tasks` shards and a merge into `--db`.
+    #[arg(long, value_name = "KIND", value_parser = ["slurm"])]
+    pub emit: Option<String>,
+    /// Array tasks (shards) of `--emit slurm` (default: one per run).
+    #[arg(long, requires = "emit")]
+    pub tasks: Option<usize>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
+/// Prints the Slurm script of `sweep` (`--emit slurm`).
+fn emit_slurm(args: &SweepArgs, sweep: &SweepSpec, db: &Path) -> anyhow::Result<()> {
+    let runs = sweep.runs()?.len();
+    let absolute = |p: &Path| -> anyhow::Result<PathBuf> { Ok(std::env::current_dir()?.join(p)) };
+    let spec = std::fs::canonicalize(&args.spec)?;
+    let db = absolute(db)?;
+    let gradscope = std::env::current_exe()?;
+    print!(
+        "{}",
+        slurm_script(&SlurmJob {
+            name: &sweep.name,
+            runs,
+            tasks: args.tasks.unwrap_or(runs).max(1),
+            gradscope: &gradscope,
+            spec: &spec,
+            db: &db,
+        })
+    );
+    Ok(())
+}
+
 /// Runs `gradscope sweep`.
 pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
     let sweep = SweepSpec::load(&args.spec)?;
+    if args.emit.is_some() {
+        return emit_slurm(&args, &sweep, db);
+    }
+    let shard = args.shard.unwrap_or(Shard::ALL);
     let output = Output::detect(args.quiet);
     let jobs = args.jobs.unwrap_or_else(default_threads).max(1);
     let bar = ProgressBar::with_draw_target(
@@ -68,8 +108,13 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
                 )
             };
             bar.suspend(|| {
+                let part = if shard == Shard::ALL {
+                    String::new()
+                } else {
+                    format!(" (shard {}/{})", shard.index, shard.count)
+                };
                 eprintln!(
-                    "sweep {sweep_id} `{}`: {total} runs on {jobs} jobs{resumed}",
+                    "sweep {sweep_id} `{}`{part}: {total} runs on {jobs} jobs{resumed}",
                     sweep.name
                 )
             });
@@ -89,7 +134,7 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
             bar.set_message(class_counts(&counts));
         }
     };
-    let outcome = run_sweep(&sweep, db, jobs, &mut observe)?;
+    let outcome = run_sweep(&sweep, db, jobs, shard, &mut observe)?;
     bar.finish_and_clear();
     eprintln!(
         "sweep {} recorded in {} ({} run now, {} already done)",

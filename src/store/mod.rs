@@ -12,13 +12,15 @@
 //! the last uncommitted batch. [`Store::load`] reads a run back as a
 //! [`RunRecord`]. [`Store::run_sizes`], [`Store::remove_runs`] and
 //! [`Store::compact`] account for and reclaim disk space. Sweeps, their
-//! runs' cells and classifications are in [`sweeps`](Store::sweep_runs).
+//! runs' cells and classifications are in [`sweeps`](Store::sweep_runs);
+//! [`Store::merge_from`] merges another store's runs into this one.
 //!
 //! [`Sink`]: crate::experiment::trainer::Sink
 //! [`RunRecord`]: crate::experiment::RunRecord
 
 mod codec;
 mod host;
+mod merge;
 mod reader;
 mod schema;
 mod space;
@@ -26,6 +28,7 @@ mod sweeps;
 mod writer;
 
 pub use host::git_describe;
+pub use merge::Merged;
 pub use reader::RunRow;
 pub use schema::SCHEMA_VERSION;
 pub use space::Compacted;

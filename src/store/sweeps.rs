@@ -27,6 +27,8 @@ pub struct SweepRow {
     pub name: String,
     /// Hash of its spec.
     pub hash: String,
+    /// Its spec, as written.
+    pub spec: String,
     /// Unix seconds.
     pub created_at: f64,
     /// Runs recorded under it.
@@ -81,7 +83,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT s.id, s.name, s.hash, s.created_at, \
+                "SELECT s.id, s.name, s.hash, s.created_at, s.spec, \
                  (SELECT count(*) FROM runs r WHERE r.sweep_id = s.id) \
                  FROM sweeps s ORDER BY s.id",
             )
@@ -92,7 +94,8 @@ impl Store {
                 name: r.get(1)?,
                 hash: r.get(2)?,
                 created_at: r.get(3)?,
-                runs: r.get::<_, i64>(4)? as usize,
+                spec: r.get(4)?,
+                runs: r.get::<_, i64>(5)? as usize,
             })
         })
         .and_then(|rows| rows.collect())

@@ -12,7 +12,7 @@ CREATE TABLE sweeps (
     id         INTEGER PRIMARY KEY,
     name       TEXT    NOT NULL,
     hash       TEXT    NOT NULL,  -- 16 hex digits of SHA-256 of the canonical spec
-    spec       TEXT    NOT NULL,  -- the whole sweep spec, canonical TOML
+    spec       TEXT    NOT NULL,  -- the whole sweep spec, as written
     created_at REAL    NOT NULL,  -- unix seconds
     UNIQUE (name, hash)
 );

@@ -65,23 +65,27 @@ pub struct SweepOutcome {
     pub ran: usize,
     /// Runs skipped, already done.
     pub skipped: usize,
-    /// Every stored run of the sweep, in the sweep's order.
+    /// Every stored run of the sweep's shard, in the sweep's order.
     pub runs: Vec<SweepRunRow>,
 }
 
-/// Runs (or resumes) `sweep` into the store at `db` on `jobs` worker
-/// threads, telling `observe` as it goes. A store error stops the sweep
+/// Runs (or resumes) the runs of `shard` of `sweep` into the store at
+/// `db` on `jobs` worker threads, telling `observe` as it goes. A store error stops the sweep
 /// (after the runs in flight end); a run's training error does not.
 pub fn run_sweep(
     sweep: &SweepSpec,
     db: &Path,
     jobs: usize,
+    shard: Shard,
     observe: &mut dyn FnMut(&SweepEvent<'_>),
 ) -> Result<SweepOutcome> {
-    let runs = sweep.runs()?;
+    let mut runs = sweep.runs()?;
+    runs.retain(|r| shard.contains(r.index));
+    let in_shard: BTreeSet<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     let mut store = Store::open(db)?;
-    let sweep_id = store.sweep_id(&sweep.name, &sweep.hash(), &sweep.toml)?;
-    let stored = store.sweep_runs(sweep_id)?;
+    let sweep_id = store.sweep_id(&sweep.name, &sweep.hash(), &sweep.text)?;
+    let mut stored = store.sweep_runs(sweep_id)?;
+    stored.retain(|r| in_shard.contains(r.name.as_str()));
     let is_done = |r: &SweepRunRow| {
         matches!(r.status, RunStatus::Finished | RunStatus::Diverged) && r.classification.is_some()
     };
@@ -158,6 +162,7 @@ pub fn run_sweep(
     }
     let order: HashMap<&str, usize> = runs.iter().map(|r| (r.name.as_str(), r.index)).collect();
     let mut rows = store.sweep_runs(sweep_id)?;
+    rows.retain(|r| in_shard.contains(r.name.as_str()));
     rows.sort_by_key(|r| order.get(r.name.as_str()).copied().unwrap_or(usize::MAX));
     Ok(SweepOutcome {
         sweep_id,
@@ -165,6 +170,43 @@ pub fn run_sweep(
         skipped,
         runs: rows,
     })
+}
+
+/// Part `index` of `count` disjoint parts of a sweep: the runs whose
+/// position in the sweep's order is `index` modulo `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, 0-based.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole sweep, one part.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether the run at `position` in the sweep's order is in this part.
+    pub fn contains(self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// `I/N`, with `0 <= I < N`.
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let parsed = s
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) if index < count => Ok(Shard { index, count }),
+            _ => Err(format!(
+                "`{s}` is not a shard I/N with 0 <= I < N (e.g. 0/4)"
+            )),
+        }
+    }
 }
 
 /// One run's end, sent from a worker.

@@ -30,6 +30,7 @@
 mod axis;
 pub mod classify;
 pub mod engine;
+pub mod slurm;
 
 pub use axis::{axis_values, value_label, Axis};
 pub use classify::{classify, Class, Classification};
@@ -49,8 +50,12 @@ pub struct SweepSpec {
     pub seeds: Vec<u64>,
     /// The axes, in the order of the file.
     pub axes: Vec<Axis>,
-    /// The whole file's content, canonical TOML (stored with the sweep).
-    pub toml: String,
+    /// The file's text, as written (stored with the sweep: it expands to
+    /// the same runs, in the same order).
+    pub text: String,
+    /// The file's content as canonical TOML (keys sorted, no comments):
+    /// what [`SweepSpec::hash`] hashes.
+    canonical: String,
     base: SpecBuilder,
     origin: String,
 }
@@ -93,7 +98,7 @@ impl SweepSpec {
                 .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
             err(line, "", e.message().to_string())
         })?;
-        let toml = toml::to_string(&table).expect("a parsed table serializes");
+        let canonical = toml::to_string(&table).expect("a parsed table serializes");
         let Some(Value::Table(mut sweep)) = table.remove("sweep") else {
             return Err(err(
                 None,
@@ -156,7 +161,8 @@ impl SweepSpec {
             name,
             seeds,
             axes,
-            toml,
+            text: text.to_string(),
+            canonical,
             base,
             origin: origin.into(),
         };
@@ -167,7 +173,7 @@ impl SweepSpec {
     /// The hash of the whole content (16 hex digits): with the name, what
     /// identifies the sweep in a store.
     pub fn hash(&self) -> String {
-        let digest = Sha256::digest(self.toml.as_bytes());
+        let digest = Sha256::digest(self.canonical.as_bytes());
         digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
     }
 
