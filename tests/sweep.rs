@@ -108,15 +108,26 @@ fn the_binary_records_and_classifies_every_run() {
         stdout.contains("depth=2,activation=tanh,seed=0"),
         "{stdout}"
     );
+    // The command the sweep prints lists the same runs, in the same order.
+    let printed = stdout.lines().last().unwrap();
+    let command: Vec<&str> = printed.split('`').nth(1).unwrap().split(' ').collect();
+    assert_eq!(command[1..], ["--db", "s.db", "runs", "--sweep", "1"]);
     let listed = Command::cargo_bin("gradscope")
         .unwrap()
         .current_dir(dir.path())
-        .args(["--db", "s.db", "runs", "--sweep", "tiny"])
+        .args(&command[1..])
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&listed.stdout);
     assert!(listed.starts_with("sweep 1 `tiny`: 8 runs"), "{listed}");
-    assert_eq!(listed.lines().filter(|l| l.contains("finished")).count(), 8);
+    let table = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("finished"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(table(&listed).len(), 8);
+    assert_eq!(table(&listed), table(&stdout));
     drop(spec);
 }
 

@@ -645,3 +645,48 @@ fn a_sweeps_runs_carry_their_cell_and_class() {
     );
     assert!(store.find_sweep("t").unwrap().is_none());
 }
+
+/// Merging copies a finished sweep run over an unfinished one of the same
+/// name, never copies an unfinished one, and refuses the store itself.
+#[test]
+fn a_merge_keeps_one_finished_run_per_sweep_run() {
+    use crate::experiment::sweep::{classify, Class};
+    let (dir, path) = temp_db();
+    let other = dir.path().join("other.db");
+    let begin = |db: &Path, finish: bool| {
+        let mut store = Store::open(db).unwrap();
+        let sweep_id = store.sweep_id("s", "00ff", "spec").unwrap();
+        store.set_tag(Some(SweepTag {
+            sweep_id,
+            cell: "{}".into(),
+        }));
+        let spec = spec("s/seed=0");
+        let mut w = store.begin_run(&spec, 2).unwrap();
+        feed(&mut w, &spec, 2, 1, finish);
+        let id = w.close().unwrap();
+        if finish {
+            let c = classify(RunStatus::Finished, &[]);
+            store.save_classification(id, &c).unwrap();
+        }
+    };
+    begin(&path, false);
+    begin(&other, true);
+    let mut store = Store::open(&path).unwrap();
+    // The unfinished run here is replaced by the finished one there.
+    let m = store.merge_from(&other).unwrap();
+    assert_eq!((m.runs, m.replaced, m.skipped), (1, 1, 0));
+    let rows = store.sweep_runs(1).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, RunStatus::Finished);
+    assert_eq!(
+        rows[0].classification.as_ref().unwrap().class,
+        Class::Trains
+    );
+    assert_eq!(store.load(rows[0].id).unwrap().steps.len(), 2);
+    // The other way, the unfinished run is not copied.
+    let third = dir.path().join("third.db");
+    begin(&third, false);
+    let m = store.merge_from(&third).unwrap();
+    assert_eq!((m.runs, m.skipped), (0, 1));
+    assert!(store.merge_from(&path).is_err(), "not into itself");
+}
