@@ -1,6 +1,7 @@
 //! docs/SPEC.md and examples/ stay true to the code, and every key they
 //! list can be set from the command line.
 
+use gradscope::experiment::sweep::SweepSpec;
 use gradscope::experiment::{Spec, SpecBuilder, FLAGS};
 use std::path::Path;
 
@@ -121,8 +122,15 @@ fn every_example_parses() {
     let mut n = 0;
     for entry in std::fs::read_dir(root().join("examples")).unwrap() {
         let path = entry.unwrap().path();
+        let sweep = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("sweep-"));
         if path.extension().is_some_and(|e| e == "toml") {
-            Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            if sweep {
+                SweepSpec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                Spec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            }
             n += 1;
         }
     }

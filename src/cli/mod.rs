@@ -8,6 +8,7 @@ mod demo;
 mod demo_rnn;
 mod diagnose;
 mod inspect;
+mod merge;
 mod output;
 mod program;
 mod record;
@@ -15,6 +16,7 @@ mod render;
 mod report;
 mod runs;
 mod space;
+mod sweep;
 mod train;
 
 /// The store's file when `--db` is not given.
@@ -57,6 +59,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
     Train(Box<train::TrainArgs>),
+    /// Run (or resume) a sweep: every run of a sweep spec, in parallel, each classified.
+    Sweep(sweep::SweepArgs),
+    /// Merge the runs of stores (a sweep's shards) into one; merging twice changes nothing.
+    Merge(merge::MergeArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -73,6 +79,8 @@ pub fn run() -> ExitCode {
         Command::Rm(args) => space::rm(args, &cli.db),
         Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),
+        Command::Sweep(args) => sweep::run(args, &cli.db),
+        Command::Merge(args) => merge::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

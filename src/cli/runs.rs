@@ -1,8 +1,10 @@
-//! `gradscope runs`: the runs in the store, with what each takes on disk.
+//! `gradscope runs`: the runs in the store, with what each takes on disk;
+//! `--sweep ID`: a sweep's runs, with their cells and classes.
 
 use super::record::open_existing;
 use super::space::bytes;
 use clap::Args;
+use gradscope::experiment::sweep::SweepSpec;
 use std::path::Path;
 
 /// Arguments of `gradscope runs`.
@@ -11,11 +13,33 @@ pub struct RunsArgs {
     /// One JSON array instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Only the runs of this sweep (its id, or its name: the latest of
+    /// that name), with their cells and classes.
+    #[arg(long, value_name = "SWEEP")]
+    pub sweep: Option<String>,
 }
 
 /// Runs `gradscope runs`.
 pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
     let store = open_existing(db)?;
+    if let Some(key) = &args.sweep {
+        let Some(sweep) = store.find_sweep(key)? else {
+            anyhow::bail!("no sweep `{key}` in {}", db.display());
+        };
+        let mut runs = store.sweep_runs(sweep.id)?;
+        // In the sweep's order (ids follow the order runs ended in).
+        if let Ok(order) = SweepSpec::from_toml(&sweep.spec, "").and_then(|s| s.runs()) {
+            let position = |name: &str| order.iter().position(|r| r.name == name);
+            runs.sort_by_key(|r| position(&r.name).unwrap_or(usize::MAX));
+        }
+        if args.json {
+            println!("{}", serde_json::to_string(&runs)?);
+        } else {
+            println!("sweep {} `{}`: {} runs", sweep.id, sweep.name, runs.len());
+            super::sweep::print_sweep_runs(&runs, &sweep.name);
+        }
+        return Ok(());
+    }
     let runs = store.runs()?;
     let sizes = store.run_sizes()?;
     let size = |id: i64| sizes.get(&id).copied().unwrap_or(0);

@@ -11,6 +11,7 @@ mod run_data;
 pub mod sample;
 mod settings;
 mod spec;
+pub mod sweep;
 pub mod task;
 pub mod trainer;
 

@@ -73,14 +73,19 @@ impl SpecBuilder {
             path: path.to_path_buf(),
             source,
         })?;
-        let origin = path.display().to_string();
-        Spec::from_toml(&text, &origin)?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Starts from the text of a spec file named `origin`, which must be
+    /// valid on its own (errors name `origin`, the line and the key).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        Spec::from_toml(text, origin)?;
         let table = text
             .parse::<Table>()
-            .map_err(|e| spec_error(&origin, "", e.message()))?;
+            .map_err(|e| spec_error(origin, "", e.message()))?;
         Ok(Self {
             table,
-            file: Some((origin, text)),
+            file: Some((origin.to_string(), text.to_string())),
             origins: Vec::new(),
         })
     }

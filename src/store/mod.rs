@@ -11,22 +11,28 @@
 //! transactions, so training never waits on disk and a kill loses at most
 //! the last uncommitted batch. [`Store::load`] reads a run back as a
 //! [`RunRecord`]. [`Store::run_sizes`], [`Store::remove_runs`] and
-//! [`Store::compact`] account for and reclaim disk space.
+//! [`Store::compact`] account for and reclaim disk space. Sweeps, their
+//! runs' cells and classifications are in [`sweeps`](Store::sweep_runs);
+//! [`Store::merge_from`] merges another store's runs into this one.
 //!
 //! [`Sink`]: crate::experiment::trainer::Sink
 //! [`RunRecord`]: crate::experiment::RunRecord
 
 mod codec;
 mod host;
+mod merge;
 mod reader;
 mod schema;
 mod space;
+mod sweeps;
 mod writer;
 
 pub use host::git_describe;
+pub use merge::Merged;
 pub use reader::RunRow;
 pub use schema::SCHEMA_VERSION;
 pub use space::Compacted;
+pub use sweeps::{SweepRow, SweepRunRow, SweepTag};
 pub use writer::{RunWriter, FLUSH_INTERVAL, FLUSH_ROWS};
 
 use crate::error::{Error, Result};
@@ -41,6 +47,8 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// The sweep and cell that runs begun from here belong to.
+    tag: Option<SweepTag>,
 }
 
 impl Store {
@@ -55,7 +63,11 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let mut conn = connect(&path)?;
         schema::migrate(&mut conn, &path)?;
-        let store = Store { conn, path };
+        let store = Store {
+            conn,
+            path,
+            tag: None,
+        };
         store.mark_interrupted()?;
         Ok(store)
     }

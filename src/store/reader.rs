@@ -336,7 +336,7 @@ impl Store {
         found.ok_or_else(|| self.no_run(run_id))
     }
 
-    fn status(&self, run_id: i64, name: &str) -> Result<RunStatus> {
+    pub(super) fn status(&self, run_id: i64, name: &str) -> Result<RunStatus> {
         RunStatus::from_name(name)
             .ok_or_else(|| self.corrupt(run_id, "status", format!("unknown `{name}`")))
     }

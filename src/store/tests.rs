@@ -401,7 +401,7 @@ fn an_empty_file_is_migrated_to_the_current_version() {
     std::fs::write(&path, b"").unwrap();
     let store = Store::open(&path).unwrap();
     assert_eq!(schema::version(&store.conn, &path).unwrap(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 2);
+    assert_eq!(SCHEMA_VERSION, 3);
     let tables: Vec<String> = store
         .conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -413,13 +413,15 @@ fn an_empty_file_is_migrated_to_the_current_version() {
     assert_eq!(
         tables,
         [
+            "classifications",
             "evals",
             "findings",
             "histograms",
             "layer_series",
             "layer_steps",
             "runs",
-            "steps"
+            "steps",
+            "sweeps"
         ]
     );
     drop(store);
@@ -439,7 +441,7 @@ fn a_newer_schema_is_refused() {
     assert!(matches!(err, Error::Store { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("schema version 3 is newer") && msg.contains("version 2"),
+        msg.contains("schema version 4 is newer") && msg.contains("version 3"),
         "{msg}"
     );
 }
@@ -593,4 +595,98 @@ fn a_large_run_lands_in_batches() {
     assert_eq!((run.steps, run.status), (1000, RunStatus::Finished));
     assert_eq!(run.test_accuracy, Some(0.7));
     assert_eq!(run.test_loss, None, "a NaN loss reads back as NULL");
+}
+
+/// Runs begun under a tag are the sweep's, with their cell and class;
+/// the same name and hash find the same sweep; untagged runs are in none.
+#[test]
+fn a_sweeps_runs_carry_their_cell_and_class() {
+    use crate::experiment::sweep::{Class, Classification};
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let id = store
+        .sweep_id("s", "00ff", "[sweep]\nname = \"s\"\n")
+        .unwrap();
+    assert_eq!(store.sweep_id("s", "00ff", "ignored").unwrap(), id);
+    assert_ne!(store.sweep_id("s", "0100", "other").unwrap(), id);
+    store.begin_run(&spec("alone"), 1).unwrap().close().unwrap();
+    store.set_tag(Some(SweepTag {
+        sweep_id: id,
+        cell: r#"{"model.depth":2}"#.into(),
+    }));
+    let run = store
+        .begin_run(&spec("s/depth=2,seed=0"), 1)
+        .unwrap()
+        .close()
+        .unwrap();
+    let c = Classification {
+        class: Class::Vanishes,
+        rule: "vanishing_gradient".into(),
+        evidence: serde_json::json!({"severity": "critical"}),
+        test_accuracy: Some(0.5),
+        test_loss: Some(f64::NAN),
+    };
+    store.save_classification(run, &c).unwrap();
+    let rows = store.sweep_runs(id).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].cell, r#"{"model.depth":2}"#);
+    let stored = rows[0].classification.clone().unwrap();
+    assert_eq!(
+        (stored.class, stored.test_accuracy),
+        (Class::Vanishes, Some(0.5))
+    );
+    assert_eq!(stored.test_loss, None, "NaN is stored as NULL");
+    assert_eq!(stored.evidence, c.evidence);
+    assert_eq!(store.find_sweep(&id.to_string()).unwrap().unwrap().runs, 1);
+    assert_eq!(
+        store.find_sweep("s").unwrap().unwrap().runs,
+        0,
+        "the latest named s"
+    );
+    assert!(store.find_sweep("t").unwrap().is_none());
+}
+
+/// Merging copies a finished sweep run over an unfinished one of the same
+/// name, never copies an unfinished one, and refuses the store itself.
+#[test]
+fn a_merge_keeps_one_finished_run_per_sweep_run() {
+    use crate::experiment::sweep::{classify, Class};
+    let (dir, path) = temp_db();
+    let other = dir.path().join("other.db");
+    let begin = |db: &Path, finish: bool| {
+        let mut store = Store::open(db).unwrap();
+        let sweep_id = store.sweep_id("s", "00ff", "spec").unwrap();
+        store.set_tag(Some(SweepTag {
+            sweep_id,
+            cell: "{}".into(),
+        }));
+        let spec = spec("s/seed=0");
+        let mut w = store.begin_run(&spec, 2).unwrap();
+        feed(&mut w, &spec, 2, 1, finish);
+        let id = w.close().unwrap();
+        if finish {
+            let c = classify(RunStatus::Finished, &[]);
+            store.save_classification(id, &c).unwrap();
+        }
+    };
+    begin(&path, false);
+    begin(&other, true);
+    let mut store = Store::open(&path).unwrap();
+    // The unfinished run here is replaced by the finished one there.
+    let m = store.merge_from(&other).unwrap();
+    assert_eq!((m.runs, m.replaced, m.skipped), (1, 1, 0));
+    let rows = store.sweep_runs(1).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, RunStatus::Finished);
+    assert_eq!(
+        rows[0].classification.as_ref().unwrap().class,
+        Class::Trains
+    );
+    assert_eq!(store.load(rows[0].id).unwrap().steps.len(), 2);
+    // The other way, the unfinished run is not copied.
+    let third = dir.path().join("third.db");
+    begin(&third, false);
+    let m = store.merge_from(&third).unwrap();
+    assert_eq!((m.runs, m.skipped), (0, 1));
+    assert!(store.merge_from(&path).is_err(), "not into itself");
 }

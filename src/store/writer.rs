@@ -87,14 +87,15 @@ impl Store {
     /// Inserts a `running` run of `spec` planned for `total_steps` steps and
     /// returns the writer that records it (the trainer's `Started` event
     /// corrects `total_steps` if it differs). Records this process's id and
-    /// host, the gradscope version and [`git_describe`].
+    /// host, the gradscope version and [`git_describe`], and the sweep and
+    /// cell of [`Store::set_tag`], if set.
     pub fn begin_run(&self, spec: &Spec, total_steps: usize) -> Result<RunWriter> {
         let conn = connect(&self.path)?;
         self.conn
             .execute(
                 "INSERT INTO runs (name, spec, status, created_at, seed, gradscope_version, \
-                 git_describe, pid, host, total_steps) \
-                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 git_describe, pid, host, total_steps, sweep_id, cell) \
+                 VALUES (?1, ?2, 'running', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 params![
                     spec.name,
                     spec.to_toml(),
@@ -105,6 +106,8 @@ impl Store {
                     std::process::id(),
                     hostname(),
                     total_steps as i64,
+                    self.tag.as_ref().map(|t| t.sweep_id),
+                    self.tag.as_ref().map(|t| t.cell.as_str()),
                 ],
             )
             .map_err(self.err("inserting a run"))?;

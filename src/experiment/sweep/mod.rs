@@ -1,0 +1,298 @@
+//! Sweeps: one spec file that stands for many runs. A sweep spec is a run
+//! spec (every key of docs/SPEC.md) plus a `[sweep]` table:
+//!
+//! ```toml
+//! steps = 30
+//! [data]
+//! name = "xor"
+//! [sweep]
+//! name = "depth-activation"
+//! seeds = 2                  # or a list: [0, 7]
+//! [sweep.axes]
+//! "model.depth" = [2, 4]
+//! "model.activation" = ["tanh", "relu"]
+//! "optimizer.lr" = {from = 0.01, to = 1.0, steps = 3, scale = "log"}
+//! ```
+//!
+//! [`SweepSpec::runs`] expands it: the Cartesian product of the axes (the
+//! first axis varies slowest), each cell once per seed (fastest). Each
+//! run's spec is the base with the cell's values applied as `--set
+//! KEY=VALUE` would apply them ([`SpecBuilder::set`]), so every key that
+//! works there works here, and a bad value is an error naming the file,
+//! the axis' line and the key. `seeds = N` runs seeds `seed`, `seed + 1`,
+//! ..., `seed + N - 1` of the base spec. A run is named
+//! `<sweep>/depth=2,activation=tanh,seed=1`.
+//!
+//! A sweep is identified by its name and [`SweepSpec::hash`], the hash of
+//! its whole content (base and `[sweep]`), so re-running the same file
+//! resumes it ([`engine`]), and changing it starts a new sweep.
+
+mod axis;
+pub mod classify;
+pub mod engine;
+pub mod slurm;
+
+pub use axis::{axis_values, value_label, Axis};
+pub use classify::{classify, Class, Classification};
+
+use super::{Spec, SpecBuilder};
+use crate::error::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use toml::{Table, Value};
+
+/// A parsed sweep spec: the base run spec, the axes and the seeds.
+#[derive(Clone, Debug)]
+pub struct SweepSpec {
+    /// The sweep's name (`[sweep] name`).
+    pub name: String,
+    /// The seeds each cell runs with.
+    pub seeds: Vec<u64>,
+    /// The axes, in the order of the file.
+    pub axes: Vec<Axis>,
+    /// The file's text, as written (stored with the sweep: it expands to
+    /// the same runs, in the same order).
+    pub text: String,
+    /// The file's content as canonical TOML (keys sorted, no comments):
+    /// what [`SweepSpec::hash`] hashes.
+    canonical: String,
+    base: SpecBuilder,
+    origin: String,
+}
+
+/// One run of a sweep, expanded.
+#[derive(Clone, Debug)]
+pub struct SweepRun {
+    /// Position in the sweep's order (0-based).
+    pub index: usize,
+    /// `<sweep>/depth=2,activation=tanh,seed=1`, also the spec's name.
+    pub name: String,
+    /// The cell: each axis' value, as canonical JSON (`{"model.depth":2}`,
+    /// keys sorted).
+    pub cell: String,
+    /// The resolved spec.
+    pub spec: Spec,
+}
+
+impl SweepSpec {
+    /// Reads and parses a sweep spec file.
+    pub fn load(path: &Path) -> Result<SweepSpec> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses a sweep spec; errors name `origin`, the line and the key.
+    pub fn from_toml(text: &str, origin: &str) -> Result<SweepSpec> {
+        let err = |line: Option<usize>, field: &str, message: String| Error::Spec {
+            origin: origin.into(),
+            line,
+            field: field.into(),
+            message,
+        };
+        let mut table: Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            err(line, "", e.message().to_string())
+        })?;
+        let canonical = toml::to_string(&table).expect("a parsed table serializes");
+        let Some(Value::Table(mut sweep)) = table.remove("sweep") else {
+            return Err(err(
+                None,
+                "sweep",
+                "a sweep spec needs a [sweep] table".into(),
+            ));
+        };
+        let base = SpecBuilder::from_toml(&blank_sweep_tables(text), origin)?;
+        let name = match sweep.remove("name") {
+            Some(Value::String(s)) if !s.is_empty() && !s.contains('/') => s,
+            _ => {
+                let line = key_line(text, "sweep", "name");
+                let message = "needs a name (a non-empty string without `/`)".into();
+                return Err(err(line, "sweep.name", message));
+            }
+        };
+        let first_seed = base.build()?.seed;
+        let seeds = match sweep.remove("seeds") {
+            None => vec![first_seed],
+            Some(Value::Integer(n)) if n >= 1 => (0..n as u64).map(|i| first_seed + i).collect(),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_integer().filter(|i| *i >= 0).map(|i| i as u64))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    let line = key_line(text, "sweep", "seeds");
+                    err(line, "sweep.seeds", "seeds are whole numbers >= 0".into())
+                })?,
+            Some(_) => {
+                let line = key_line(text, "sweep", "seeds");
+                let message = "a number of seeds (>= 1) or a list of seeds".into();
+                return Err(err(line, "sweep.seeds", message));
+            }
+        };
+        let axes_table = match sweep.remove("axes") {
+            Some(Value::Table(t)) => t,
+            Some(_) => {
+                let line = key_line(text, "sweep", "axes");
+                return Err(err(line, "sweep.axes", "must be a table".into()));
+            }
+            None => Table::new(),
+        };
+        if let Some(key) = sweep.keys().next() {
+            let line = key_line(text, "sweep", key);
+            let message = "unknown field, expected `name`, `seeds` or `axes`".into();
+            return Err(err(line, &format!("sweep.{key}"), message));
+        }
+        let mut axes = Vec::new();
+        for (key, value) in &axes_table {
+            let line = key_line(text, "sweep.axes", key);
+            let values = axis_values(value).map_err(|m| err(line, key, m))?;
+            axes.push(Axis {
+                key: key.clone(),
+                values,
+                line,
+            });
+        }
+        axes.sort_by_key(|a| a.line.unwrap_or(usize::MAX));
+        let spec = SweepSpec {
+            name,
+            seeds,
+            axes,
+            text: text.to_string(),
+            canonical,
+            base,
+            origin: origin.into(),
+        };
+        spec.runs()?;
+        Ok(spec)
+    }
+
+    /// The hash of the whole content (16 hex digits): with the name, what
+    /// identifies the sweep in a store.
+    pub fn hash(&self) -> String {
+        let digest = Sha256::digest(self.canonical.as_bytes());
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Every run, in the sweep's order: cells (first axis slowest), then
+    /// seeds. An axis value the spec refuses is an error naming the file,
+    /// the axis' line and the key.
+    pub fn runs(&self) -> Result<Vec<SweepRun>> {
+        let cells = self.axes.iter().fold(vec![vec![]], |cells, axis| {
+            let mut out = Vec::new();
+            for cell in &cells {
+                for v in &axis.values {
+                    let mut c: Vec<&Value> = cell.clone();
+                    c.push(v);
+                    out.push(c);
+                }
+            }
+            out
+        });
+        let mut runs = Vec::new();
+        for cell in cells {
+            let mut builder = self.base.clone();
+            let mut labels = Vec::new();
+            let mut json = serde_json::Map::new();
+            for (axis, value) in self.axes.iter().zip(&cell) {
+                builder
+                    .set(&axis.key, &value.to_string(), AXIS_ORIGIN)
+                    .and_then(|()| builder.build().map(drop))
+                    .map_err(|e| self.axis_error(axis, value, e))?;
+                labels.push(format!(
+                    "{}={}",
+                    axis.short_name(&self.axes),
+                    value_label(value)
+                ));
+                let v = serde_json::to_value(value).expect("a TOML value is JSON");
+                json.insert(axis.key.clone(), v);
+            }
+            let cell_json = serde_json::Value::Object(json).to_string();
+            for &seed in &self.seeds {
+                let mut labels = labels.clone();
+                labels.push(format!("seed={seed}"));
+                let name = format!("{}/{}", self.name, labels.join(","));
+                let mut b = builder.clone();
+                b.set("seed", &seed.to_string(), "sweep.seeds")?;
+                b.set("name", &Value::String(name.clone()).to_string(), "sweep")?;
+                runs.push(SweepRun {
+                    index: runs.len(),
+                    name,
+                    cell: cell_json.clone(),
+                    spec: b.build()?,
+                });
+            }
+        }
+        Ok(runs)
+    }
+
+    /// An error of an axis value as an error of the sweep file.
+    fn axis_error(&self, axis: &Axis, value: &Value, e: Error) -> Error {
+        match e {
+            Error::Spec {
+                origin,
+                field,
+                message,
+                ..
+            } if origin == AXIS_ORIGIN => Error::Spec {
+                origin: self.origin.clone(),
+                line: axis.line,
+                field: format!("sweep.axes.\"{}\"", axis.key),
+                message: format!("value {value}: `{field}`: {message}"),
+            },
+            other => other,
+        }
+    }
+}
+
+/// The origin axis settings are made under, to recognise their errors.
+const AXIS_ORIGIN: &str = "\u{0}sweep axis";
+
+/// `text` with the lines of `[sweep]` and `[sweep.*]` tables blanked (kept
+/// as empty lines, so the base spec's errors keep their line numbers).
+fn blank_sweep_tables(text: &str) -> String {
+    let mut in_sweep = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        if let Some(header) = table_header(line) {
+            in_sweep = header == "sweep" || header.starts_with("sweep.");
+        }
+        if !in_sweep {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The table a `[header]` line opens (`sweep.axes`), if `line` is one.
+fn table_header(line: &str) -> Option<String> {
+    let t = line.trim();
+    let inner = t.strip_prefix('[')?.split(']').next()?;
+    Some(inner.trim().replace([' ', '"'], ""))
+}
+
+/// The 1-based line of `key` (bare or quoted) in table `table` of `text`.
+fn key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(h) = table_header(line) {
+            current = h;
+            continue;
+        }
+        let t = line.trim_start();
+        let rest = t
+            .strip_prefix(&format!("\"{key}\""))
+            .or_else(|| t.strip_prefix(key));
+        if current == table && rest.is_some_and(|r| r.trim_start().starts_with('=')) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;
