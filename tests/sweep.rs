@@ -128,6 +128,33 @@ fn the_binary_records_and_classifies_every_run() {
     };
     assert_eq!(table(&listed).len(), 8);
     assert_eq!(table(&listed), table(&stdout));
+    // Its report: the trainability map over the first two axes, every
+    // run in the table; an axis the sweep lacks is refused by name.
+    let report = |extra: &[&str]| {
+        Command::cargo_bin("gradscope")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["--db", "s.db", "report", "--sweep", "tiny"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = report(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(dir.path().join("sweep-report.html")).unwrap();
+    assert!(page.contains("id=\"fig-sweep-map\"") && page.contains("id=\"fig-sweep-parallel\""));
+    assert!(page.contains("Trainability map: model.depth x model.activation"));
+    assert_eq!(page.matches("<tr><td>").count(), 8);
+    let out = report(&["--x", "model.width"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("--x model.width: not an axis of sweep `tiny`"),
+        "{err}"
+    );
     drop(spec);
 }
 

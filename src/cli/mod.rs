@@ -14,6 +14,7 @@ mod program;
 mod record;
 mod render;
 mod report;
+mod report_sweep;
 mod runs;
 mod space;
 mod sweep;

@@ -1,5 +1,7 @@
 //! `gradscope report RUN... [-o report.html] [--png DIR]`: one
-//! self-contained HTML file (inline SVG, no network), and PNG figures.
+//! self-contained HTML file (inline SVG, no network), and PNG figures;
+//! `gradscope report --sweep ID|NAME`: a sweep's trainability map
+//! ([`super::report_sweep`]).
 
 use super::record::{open_existing, resolve_run};
 use clap::Args;
@@ -12,8 +14,22 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// Run ids (see `gradscope runs`), or `last`; several make a comparison.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "sweep", conflicts_with = "sweep")]
     pub runs: Vec<String>,
+    /// A sweep's page instead (its id or name, see `gradscope runs`): the
+    /// trainability map, every run in parallel coordinates, the runs.
+    #[arg(long, value_name = "ID|NAME")]
+    pub sweep: Option<String>,
+    /// The sweep axis (spec key) along the map's x (default: its second).
+    #[arg(long, requires = "sweep", value_name = "KEY")]
+    pub x: Option<String>,
+    /// The sweep axis along y (default: its first).
+    #[arg(long, requires = "sweep", value_name = "KEY")]
+    pub y: Option<String>,
+    /// The sweep axis whose values become small multiples (default: its
+    /// third, if any).
+    #[arg(long, requires = "sweep", value_name = "KEY")]
+    pub facet: Option<String>,
     /// The HTML file to write.
     #[arg(short, long, default_value = "report.html")]
     pub output: PathBuf,
@@ -24,6 +40,19 @@ pub struct ReportArgs {
 
 /// Runs `gradscope report`.
 pub fn run(args: ReportArgs, db: &Path) -> anyhow::Result<()> {
+    if let Some(key) = &args.sweep {
+        let choice = super::report_sweep::MapChoice {
+            x: args.x.as_deref(),
+            y: args.y.as_deref(),
+            facet: args.facet.as_deref(),
+        };
+        let output = if args.output == Path::new("report.html") {
+            PathBuf::from("sweep-report.html")
+        } else {
+            args.output.clone()
+        };
+        return super::report_sweep::run(key, &choice, &output, args.png.as_deref(), db);
+    }
     let store = open_existing(db)?;
     let mut loaded = Vec::new();
     for r in &args.runs {

@@ -60,6 +60,7 @@ mod png;
 mod ridge;
 mod saturation;
 mod svg;
+mod sweep_page;
 #[cfg(test)]
 mod test_records;
 mod through_time;
@@ -69,6 +70,7 @@ mod update;
 pub use html::render_html;
 pub use lag::{fit_decay, DecayFit};
 pub use png::{write_pngs, PNG_SCALE};
+pub use sweep_page::{render_sweep_html, sweep_figures, SweepRow, SweepView};
 
 use crate::analysis::diagnose::Finding;
 use crate::experiment::RunRecord;
