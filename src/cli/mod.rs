@@ -15,6 +15,8 @@ mod render;
 mod report;
 mod runs;
 mod space;
+mod spectrum;
+mod theory;
 mod train;
 
 /// The store's file when `--db` is not given.
@@ -57,6 +59,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Train one network from a spec file and/or flags.
     Train(Box<train::TrainArgs>),
+    /// Mean-field theory at initialization: q*, chi_1, c*, depth scales, critical sigma_w^2.
+    Theory(theory::TheoryArgs),
+    /// Input-output Jacobian spectra at initialization against depth.
+    Spectrum(spectrum::SpectrumArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -73,6 +79,8 @@ pub fn run() -> ExitCode {
         Command::Rm(args) => space::rm(args, &cli.db),
         Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),
+        Command::Theory(args) => theory::run(args),
+        Command::Spectrum(args) => spectrum::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
