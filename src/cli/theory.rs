@@ -60,8 +60,11 @@ fn or_inf(x: Option<f64>) -> String {
 fn table(r: &Report) -> String {
     let p = &r.prediction;
     let mut s = format!(
-        "{} sigma_w^2 = {} sigma_b^2 = {} ({:?})\n",
-        p.activation, p.sigma_w2, p.sigma_b2, p.phase
+        "{} sigma_w^2 = {} sigma_b^2 = {} ({})\n",
+        p.activation,
+        p.sigma_w2,
+        p.sigma_b2,
+        format!("{:?}", p.phase).to_lowercase()
     );
     let rows = [
         ("q*", or_inf(p.q_star)),

@@ -120,10 +120,16 @@ impl MeanField {
 }
 
 /// `-1 / ln(rate)`: the depth over which a quantity decaying by `rate`
-/// per layer falls by `e`; `None` (infinite) when `rate >= 1`.
+/// per layer falls by `e`; `None` (infinite) when `rate >= 1` up to
+/// rounding ([`RATE_ROUNDING`]), so ReLU at `sigma_w^2 = 2`, whose `chi_1`
+/// comes out as `1 - 6e-16`, has no finite depth scale.
 pub fn depth_scale(rate: f64) -> Option<f64> {
-    (rate < 1.0 && rate > 0.0).then(|| -1.0 / rate.ln())
+    (rate < 1.0 - RATE_ROUNDING && rate > 0.0).then(|| -1.0 / rate.ln())
 }
+
+/// Rates within this of 1 are 1: a sum of 128 quadrature terms carries a
+/// few ulps of rounding (our choice; it caps a finite depth scale at 1e12).
+pub const RATE_ROUNDING: f64 = 1e-12;
 
 #[cfg(test)]
 mod tests {
