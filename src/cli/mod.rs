@@ -17,7 +17,9 @@ mod report;
 mod report_sweep;
 mod runs;
 mod space;
+mod spectrum;
 mod sweep;
+mod theory;
 mod train;
 
 /// The store's file when `--db` is not given.
@@ -64,6 +66,10 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Merge the runs of stores (a sweep's shards) into one; merging twice changes nothing.
     Merge(merge::MergeArgs),
+    /// Mean-field theory at initialization: q*, chi_1, c*, depth scales, critical sigma_w^2.
+    Theory(theory::TheoryArgs),
+    /// Input-output Jacobian spectra at initialization against depth.
+    Spectrum(spectrum::SpectrumArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -82,6 +88,8 @@ pub fn run() -> ExitCode {
         Command::Train(args) => train::run(*args, &cli.db),
         Command::Sweep(args) => sweep::run(args, &cli.db),
         Command::Merge(args) => merge::run(args),
+        Command::Theory(args) => theory::run(args),
+        Command::Spectrum(args) => spectrum::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
