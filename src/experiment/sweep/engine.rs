@@ -1,6 +1,6 @@
 //! Running a sweep: its runs in parallel on `jobs` worker threads, each
 //! run single-threaded ([`run_recorded`] with 1 thread), all recorded in
-//! one store under the sweep's id, each classified ([`classify`]) as it
+//! one store under the sweep's id, each classified ([`classify()`]) as it
 //! ends.
 //!
 //! **Resuming.** The sweep is found again by its name and content hash.
