@@ -5,11 +5,13 @@
 
 mod backends;
 mod peak;
+mod probe_cost;
 mod recurrent;
 mod workload;
 
 pub use backends::{backend_name, compare_backends, GemmTiming, Product, BACKENDS};
 pub use peak::{fma_peak, Peak};
+pub use probe_cost::{probe_cost, ProbeCost, Timed};
 pub use recurrent::{RecurrentBench, RecurrentWorkload};
 pub use workload::{TrainingBench, Workload, INPUT, LR, OUTPUT};
 

@@ -175,6 +175,16 @@ impl RecurrentBench {
     }
 }
 
+impl super::Timed for RecurrentBench {
+    fn set_probes(&mut self, config: Option<ProbeConfig>) {
+        RecurrentBench::set_probes(self, config);
+    }
+
+    fn time(&mut self, steps: usize) -> f64 {
+        RecurrentBench::time(self, steps)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

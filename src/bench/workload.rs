@@ -206,6 +206,16 @@ impl TrainingBench {
     }
 }
 
+impl super::Timed for TrainingBench {
+    fn set_probes(&mut self, config: Option<ProbeConfig>) {
+        TrainingBench::set_probes(self, config);
+    }
+
+    fn time(&mut self, steps: usize) -> f64 {
+        TrainingBench::time(self, steps)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,6 @@ use clap::Args;
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
 use gradscope::nn::recurrent::CellKind;
 use gradscope::nn::{Activation, Norm};
-use gradscope::probe::ProbeConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -544,47 +543,21 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
         );
     }
     for (w, threads) in shapes {
-        let configs = [
-            None,
-            Some(ProbeConfig::every_step()),
-            Some(ProbeConfig {
-                histogram_every: 100,
-                ..ProbeConfig::every_step()
-            }),
-        ];
-        let mut benches = configs
-            .iter()
-            .map(|c| {
-                let mut b = TrainingBench::new(&w, threads, 0)?;
-                b.set_probes(*c);
-                b.time(s.warmup);
-                Ok(b)
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
         let steps = s.steps.unwrap_or(PROBE_STEPS);
-        let mut rates = vec![Vec::new(); 3];
-        for _ in 0..s.reps {
-            for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {
-                r.push(b.time(steps));
-            }
-        }
-        let med: Vec<f64> = rates.iter().map(|r| bench::median(r)).collect();
-        // Overheads from each repetition's own pair (run back to back), so
-        // a machine that slows down between repetitions does not skew them.
-        let paired = |a: usize, b: usize| {
-            let ratios: Vec<f64> = rates[a].iter().zip(&rates[b]).map(|(x, y)| y / x).collect();
-            100.0 * (1.0 - bench::median(&ratios))
-        };
-        // Seconds per step, summed over the repetitions (equal step counts).
-        let total = |i: usize| rates[i].iter().map(|r| 1.0 / r).sum::<f64>();
+        let c = bench::probe_cost(
+            || TrainingBench::new(&w, threads, 0),
+            s.warmup,
+            s.reps,
+            steps,
+        )?;
         let row = ProbeRow {
             workload: w,
             threads,
-            plain_steps_per_s: med[0],
-            scalars_steps_per_s: med[1],
-            histograms_steps_per_s: med[2],
-            scalars_overhead_pct: paired(0, 1),
-            histograms_overhead_pct: 100.0 * (1.0 - total(1) / total(2)),
+            plain_steps_per_s: c.plain,
+            scalars_steps_per_s: c.scalars,
+            histograms_steps_per_s: c.histograms,
+            scalars_overhead_pct: c.scalars_pct,
+            histograms_overhead_pct: c.histograms_pct,
         };
         if s.json {
             println!("{}", serde_json::to_string(&row)?);

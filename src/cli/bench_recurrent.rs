@@ -9,7 +9,6 @@ use super::bench::{run_torch_line, TorchLine};
 use anyhow::bail;
 use gradscope::bench::{self, RecurrentBench, RecurrentWorkload};
 use gradscope::nn::recurrent::CellKind;
-use gradscope::probe::ProbeConfig;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -219,23 +218,6 @@ fn run_probes(s: &RecurrentSettings) -> anyhow::Result<()> {
                 batch: s.batch,
                 ..RecurrentWorkload::new(cell)
             };
-            let configs = [
-                None,
-                Some(ProbeConfig::every_step()),
-                Some(ProbeConfig {
-                    histogram_every: 100,
-                    ..ProbeConfig::every_step()
-                }),
-            ];
-            let mut benches = configs
-                .iter()
-                .map(|c| {
-                    let mut b = RecurrentBench::new(&w, threads, 0)?;
-                    b.set_probes(*c);
-                    b.time(s.warmup);
-                    Ok(b)
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
             let steps = s.steps.unwrap_or(5);
             if s.warmup + s.reps * steps < 100 {
                 eprintln!(
@@ -244,27 +226,21 @@ fn run_probes(s: &RecurrentSettings) -> anyhow::Result<()> {
                     s.reps
                 );
             }
-            let mut rates = vec![Vec::new(); 3];
-            for _ in 0..s.reps {
-                for (b, r) in benches.iter_mut().zip(rates.iter_mut()) {
-                    r.push(b.time(steps));
-                }
-            }
-            let med: Vec<f64> = rates.iter().map(|r| bench::median(r)).collect();
-            let paired = |a: usize, b: usize| {
-                let r: Vec<f64> = rates[a].iter().zip(&rates[b]).map(|(x, y)| y / x).collect();
-                100.0 * (1.0 - bench::median(&r))
-            };
-            let total = |i: usize| rates[i].iter().map(|r| 1.0 / r).sum::<f64>();
-            let (scalars, hist) = (paired(0, 1), 100.0 * (1.0 - total(1) / total(2)));
+            let c = bench::probe_cost(
+                || RecurrentBench::new(&w, threads, 0),
+                s.warmup,
+                s.reps,
+                steps,
+            )?;
             if s.json {
                 println!(
                     "{}",
                     serde_json::json!({
                         "cell": cell.name(), "threads": threads,
-                        "plain_steps_per_s": med[0], "scalars_steps_per_s": med[1],
-                        "histograms_steps_per_s": med[2],
-                        "scalars_overhead_pct": scalars, "histograms_overhead_pct": hist,
+                        "plain_steps_per_s": c.plain, "scalars_steps_per_s": c.scalars,
+                        "histograms_steps_per_s": c.histograms,
+                        "scalars_overhead_pct": c.scalars_pct,
+                        "histograms_overhead_pct": c.histograms_pct,
                     })
                 );
             } else {
@@ -272,11 +248,11 @@ fn run_probes(s: &RecurrentSettings) -> anyhow::Result<()> {
                     "{:<5} {:>3} {:>10.1} {:>10.1} {:>10.1} {:>8.1}% {:>8.1}%",
                     cell.name(),
                     threads,
-                    med[0],
-                    med[1],
-                    med[2],
-                    scalars,
-                    hist
+                    c.plain,
+                    c.scalars,
+                    c.histograms,
+                    c.scalars_pct,
+                    c.histograms_pct
                 );
             }
         }

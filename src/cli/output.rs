@@ -21,6 +21,25 @@ pub struct Output {
 }
 
 impl Output {
+    /// A progress bar (length 0 until set) on stderr, hidden unless
+    /// `self.progress`, drawn with `template` (indicatif's syntax).
+    pub fn progress_bar(&self, template: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(
+            Some(0),
+            if self.progress {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        bar.set_style(
+            ProgressStyle::with_template(template)
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    }
+
     /// From the environment and `--quiet`.
     pub fn detect(quiet: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -68,19 +87,7 @@ pub struct ProgressSink {
 impl ProgressSink {
     /// A bar labelled `label`, hidden unless `output.progress`.
     pub fn new(output: Output, label: &str) -> Self {
-        let bar = ProgressBar::with_draw_target(
-            Some(0),
-            if output.progress {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
+        let bar = output.progress_bar("{prefix:>12} [{bar:30}] {pos}/{len} {msg} ({eta})");
         bar.set_prefix(label.to_string());
         Self {
             bar,

@@ -12,7 +12,6 @@ use gradscope::experiment::sweep::slurm::{slurm_script, SlurmJob};
 use gradscope::experiment::sweep::{Class, SweepSpec};
 use gradscope::store::SweepRunRow;
 use gradscope::tensor::default_threads;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -71,19 +70,7 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
     let shard = args.shard.unwrap_or(Shard::ALL);
     let output = Output::detect(args.quiet);
     let jobs = args.jobs.unwrap_or_else(default_threads).max(1);
-    let bar = ProgressBar::with_draw_target(
-        Some(0),
-        if output.progress {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} runs {msg} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let bar = output.progress_bar("{prefix} [{bar:30}] {pos}/{len} runs {msg} ({eta})");
     bar.set_prefix(sweep.name.clone());
     let mut counts: BTreeMap<Class, usize> = BTreeMap::new();
     let mut observe = |event: &SweepEvent<'_>| match event {
