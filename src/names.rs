@@ -153,6 +153,10 @@ mod lists {
                     sigma_w: 1.5,
                     sigma_b: 0.05,
                 },
+                Init::MeanFieldVar {
+                    sigma_w2: 1.76,
+                    sigma_b2: 0.05,
+                },
             ],
         );
         check(Norm::NAMES, &[Norm::None, Norm::Batch, Norm::Layer]);

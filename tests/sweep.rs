@@ -148,6 +148,8 @@ fn the_binary_records_and_classifies_every_run() {
     let page = std::fs::read_to_string(dir.path().join("sweep-report.html")).unwrap();
     assert!(page.contains("id=\"fig-sweep-map\"") && page.contains("id=\"fig-sweep-parallel\""));
     assert!(page.contains("Trainability map: model.depth x model.activation"));
+    // No sigma_w^2 axis, no theory curve.
+    assert!(!page.contains("ξc"));
     assert_eq!(page.matches("<tr><td>").count(), 8);
     let out = report(&["--x", "model.width"]);
     let err = String::from_utf8_lossy(&out.stderr);

@@ -104,3 +104,48 @@ fn spectrum_json_of_a_linear_orthogonal_net_is_an_isometry() {
     assert_eq!(sv.len(), 80);
     assert!(sv.iter().all(|s| (s.as_f64().unwrap() - 1.0).abs() < 1e-8));
 }
+
+/// `gradscope spectrum SPEC`: the spec's model (Glorot & Bengio's
+/// "standard" init on tanh) at depths 1, 2, 4 and its own 5; standard
+/// init shrinks the signal, so the singular values sit well below 1.
+#[test]
+fn spectrum_of_a_spec_measures_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("glorot.toml"),
+        "[model]\ndepth = 5\nwidth = 60\nactivation = \"tanh\"\ninit = \"standard\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        Command::cargo_bin("gradscope")
+            .unwrap()
+            .current_dir(dir.path())
+            .args(["spectrum", "glorot.toml", "--draws", "2"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["config"]["init"], "uniform");
+    assert_eq!(v["config"]["width"], 60);
+    assert!((v["config"]["sigma_w2"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    let depths: Vec<u64> = v["moments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["depth"].as_u64().unwrap())
+        .collect();
+    assert_eq!(depths, [1, 2, 4, 5]);
+    let mean_sv = v["mean_singular_value"].as_f64().unwrap();
+    assert!(mean_sv < 0.2, "five standard-init tanh layers: {mean_sv}");
+    // The spec fixes the net: a flag that would change it is refused.
+    let out = run(&["--width", "10"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}

@@ -1,11 +1,13 @@
 //! `gradscope report --sweep ID|NAME [--x KEY] [--y KEY] [--facet KEY]`:
 //! a sweep's page, the trainability map over two of its axes (by default
 //! its first two, the first along y), small multiples over a third, and
-//! every run in parallel coordinates.
+//! every run in parallel coordinates. Where the map's axes are depth and
+//! `sigma_w^2`, the mean-field `6 xi_c` curve is drawn on it
+//! ([`trainable_depth_curve`]).
 
 use super::record::open_existing;
 use anyhow::{bail, Context};
-use gradscope::experiment::sweep::{value_label, SweepSpec};
+use gradscope::experiment::sweep::{trainable_depth_curve, value_label, SweepSpec};
 use gradscope::report::trainability::{MapAxes, SweepRun};
 use gradscope::report::{render_sweep_html, sweep_figures, write_pngs, SweepRow, SweepView};
 use std::path::Path;
@@ -87,6 +89,7 @@ pub fn run(
             sweep.name
         );
     }
+    let curve = trainable_depth_curve(&spec, &x, &y)?;
     let view = SweepView {
         name: &sweep.name,
         axes: &axes,
@@ -96,7 +99,7 @@ pub fn run(
             x: &x,
             y: &y,
             facet: facet.as_deref().filter(|f| *f != x && *f != y),
-            curve: None,
+            curve: curve.as_deref().map(|c| (c, CURVE_LABEL)),
         },
     };
     std::fs::write(output, render_sweep_html(&view))
@@ -109,3 +112,6 @@ pub fn run(
     println!("{}", output.display());
     Ok(())
 }
+
+/// The legend of the theory curve.
+const CURVE_LABEL: &str = "6 ξc (mean field)";

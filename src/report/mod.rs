@@ -185,6 +185,14 @@ impl Chart {
     /// the gradient against lag, what its fit covers in this run.
     fn caption(self, r: &RunRecord) -> String {
         let mut c = self.base_caption().to_string();
+        if self == Chart::Depth && depth::prediction(r).is_some() {
+            c.push_str(
+                " Dashed: what mean-field theory predicts at initialization for this init's \
+                 sigma_w^2 and sigma_b^2, from the last hidden layer at the first recorded \
+                 step, the norm changing by sqrt(chi_1) per layer (`gradscope theory` gives \
+                 the figures).",
+            );
+        }
         if self == Chart::Lag {
             if lag::reads_out_every_step(r) {
                 c.push_str(

@@ -17,6 +17,7 @@
 //! | `lecun_normal` | `N(0, 1 / fan_in)` |
 //! | `orthogonal(gain)` | `gain Q`, `Q` from the QR of a Gaussian matrix (Saxe et al. 2014) |
 //! | `mean_field(sigma_w, sigma_b)` | `W ~ N(0, sigma_w^2 / fan_in)`, `b ~ N(0, sigma_b^2)` |
+//! | `mean_field_var(sigma_w2, sigma_b2)` | the same, given by the variances `sigma_w^2`, `sigma_b^2` as the theory writes them |
 //!
 //! For He init the mode defaults to `fan_in` and the slope to the model's
 //! leaky-ReLU slope (0 for every other activation), so `he_normal` is right
@@ -97,6 +98,14 @@ pub enum Init {
         /// Bias standard deviation `sigma_b`.
         sigma_b: f64,
     },
+    /// [`Init::MeanField`] given by its variances, as Schoenholz et al.
+    /// write it (and as a sweep over `sigma_w^2` sets it).
+    MeanFieldVar {
+        /// Weight variance scale `sigma_w^2`.
+        sigma_w2: f64,
+        /// Bias variance `sigma_b^2`.
+        sigma_b2: f64,
+    },
 }
 
 /// The names [`Init::from_str`] accepts, with their arguments (`mode` is
@@ -104,7 +113,7 @@ pub enum Init {
 /// help of `--init` and the error for an unknown name print this list.
 pub const INIT_NAMES: &str = "normal(std), uniform(a), standard, xavier_uniform(gain), \
 xavier_normal(gain), he_uniform(mode, slope), he_normal(mode, slope), lecun_normal, \
-orthogonal(gain), mean_field(sigma_w, sigma_b)";
+orthogonal(gain), mean_field(sigma_w, sigma_b), mean_field_var(sigma_w2, sigma_b2)";
 
 impl Init {
     /// Fills `weight` (`fan_out x fan_in`) and `bias` (`1 x fan_out`).
@@ -136,13 +145,47 @@ impl Init {
             Init::LecunNormal => fill_normal(w, 1.0 / fi.sqrt(), rng),
             Init::Orthogonal { gain } => fill_orthogonal(weight, gain, rng),
             Init::MeanField { sigma_w, .. } => fill_normal(w, sigma_w / fi.sqrt(), rng),
+            Init::MeanFieldVar { sigma_w2, .. } => fill_normal(w, (sigma_w2 / fi).sqrt(), rng),
         }
         if let Some(bias) = bias {
             match *self {
                 Init::MeanField { sigma_b, .. } => fill_normal(bias.as_mut_slice(), sigma_b, rng),
+                Init::MeanFieldVar { sigma_b2, .. } => {
+                    fill_normal(bias.as_mut_slice(), sigma_b2.sqrt(), rng)
+                }
                 _ => bias.fill(T::zero()),
             }
         }
+    }
+
+    /// The mean-field `(sigma_w^2, sigma_b^2)` of a layer this init fills
+    /// (`fan_out x fan_in`): `fan_in` times the weights' variance, and the
+    /// biases' variance. Every init has one, orthogonal included (its
+    /// entries have variance `gain^2 / fan_in` when `fan_out <= fan_in`);
+    /// `leaky_slope` is the model's, for He init.
+    pub fn sigma2(&self, fan_in: usize, fan_out: usize, leaky_slope: f64) -> (f64, f64) {
+        let (fi, fo) = (fan_in as f64, fan_out as f64);
+        let w2 = match *self {
+            Init::Normal { std } => std * std * fi,
+            Init::Uniform { a } => a * a / 3.0 * fi,
+            Init::Standard => 1.0 / 3.0,
+            Init::XavierUniform { gain } | Init::XavierNormal { gain } => {
+                gain * gain * 2.0 * fi / (fi + fo)
+            }
+            Init::HeUniform { mode, slope } | Init::HeNormal { mode, slope } => {
+                he_std(mode, slope.unwrap_or(leaky_slope), fi, fo).powi(2) * fi
+            }
+            Init::LecunNormal => 1.0,
+            Init::Orthogonal { gain } => gain * gain * fi / fi.max(fo),
+            Init::MeanField { sigma_w, .. } => sigma_w * sigma_w,
+            Init::MeanFieldVar { sigma_w2, .. } => sigma_w2,
+        };
+        let b2 = match *self {
+            Init::MeanField { sigma_b, .. } => sigma_b * sigma_b,
+            Init::MeanFieldVar { sigma_b2, .. } => sigma_b2,
+            _ => 0.0,
+        };
+        (w2, b2)
     }
 }
 
@@ -241,6 +284,9 @@ impl fmt::Display for Init {
             Init::LecunNormal => write!(f, "lecun_normal"),
             Init::Orthogonal { gain } => write!(f, "orthogonal({gain})"),
             Init::MeanField { sigma_w, sigma_b } => write!(f, "mean_field({sigma_w}, {sigma_b})"),
+            Init::MeanFieldVar { sigma_w2, sigma_b2 } => {
+                write!(f, "mean_field_var({sigma_w2}, {sigma_b2})")
+            }
         }
     }
 }
@@ -313,6 +359,16 @@ impl FromStr for Init {
                 sigma_w: num(0, None)?,
                 sigma_b: num(1, Some(0.0))?,
             },
+            "mean_field_var" => {
+                let (sigma_w2, sigma_b2) = (num(0, None)?, num(1, Some(0.0))?);
+                if sigma_w2 < 0.0 || sigma_b2 < 0.0 {
+                    return Err(Error::InvalidConfig {
+                        field: "init".into(),
+                        reason: format!("variances in `{s}` cannot be negative"),
+                    });
+                }
+                Init::MeanFieldVar { sigma_w2, sigma_b2 }
+            }
             _ => return Err(unknown()),
         };
         Ok(init)
@@ -373,6 +429,46 @@ mod tests {
     }
 
     #[test]
+    fn sigma2_is_fan_in_times_the_drawn_variance() {
+        let he = Init::HeUniform {
+            mode: FanMode::FanOut,
+            slope: Some(0.2),
+        };
+        let inits = [
+            Init::Normal { std: 0.05 },
+            Init::Uniform { a: 0.1 },
+            Init::Standard,
+            Init::XavierUniform { gain: 1.0 },
+            he,
+            Init::LecunNormal,
+            Init::Orthogonal { gain: 1.5 },
+            Init::MeanField {
+                sigma_w: 1.5,
+                sigma_b: 0.3,
+            },
+            Init::MeanFieldVar {
+                sigma_w2: 1.76,
+                sigma_b2: 0.05,
+            },
+        ];
+        for (out, inp) in [(300, 400), (400, 300)] {
+            for init in inits {
+                let mut w = Matrix::<f64>::zeros(out, inp);
+                let mut b = Matrix::<f64>::zeros(1, 4000);
+                init.fill(&mut w, Some(&mut b), 0.0, &mut ChaCha8Rng::seed_from_u64(3));
+                let (w2, b2) = init.sigma2(inp, out, 0.0);
+                let got_w2 = std_of(&w).powi(2) * inp as f64;
+                let got_b2 = std_of(&b).powi(2);
+                assert!((got_w2 / w2 - 1.0).abs() < 0.02, "{init}: {got_w2} vs {w2}");
+                assert!(
+                    (got_b2 - b2).abs() < 0.05 * b2.max(1e-3),
+                    "{init}: {got_b2} vs {b2}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn orthogonal_rows_or_columns_are_orthonormal() {
         for (r, c) in [(20, 50), (50, 20), (30, 30)] {
             let w = draw(Init::Orthogonal { gain: 2.0 }, r, c);
@@ -406,6 +502,7 @@ mod tests {
             "he_uniform(fan_in, 0.2)",
             "orthogonal(1.5)",
             "mean_field(1.5, 0.05)",
+            "mean_field_var(1.76, 0.05)",
         ] {
             let init: Init = s.parse().unwrap();
             assert_eq!(init.to_string().parse::<Init>().unwrap(), init, "{s}");

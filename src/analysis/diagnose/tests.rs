@@ -130,6 +130,32 @@ fn geometric_decay_is_measured_exactly() {
     assert_eq!(v.severity, Severity::Warning);
 }
 
+/// A chaotic init: the gradient grows 1e6-fold toward the input at step 0,
+/// the first updates saturate the net, and from then on it vanishes. The
+/// explosion at initialization is the cause and is reported; the
+/// vanishing (median over the run) is reported beside it.
+#[test]
+fn an_explosion_at_initialization_is_reported_though_the_run_then_vanishes() {
+    let mut r = record(&(0..7).map(|i| 0.1f64.powi(6 - i)).collect::<Vec<_>>(), 10);
+    r.probes[0].layers = (0..7).map(|i| layer(i, 10f64.powi(6 - i as i32))).collect();
+    let f = diagnose(&r);
+    let kinds: Vec<FindingKind> = f.iter().map(|f| f.kind).collect();
+    assert!(kinds.contains(&FindingKind::VanishingGradient), "{kinds:?}");
+    let e = f
+        .iter()
+        .find(|f| f.kind == FindingKind::ExplodingGradient)
+        .expect("the explosion at step 0 is found");
+    assert_eq!(e.severity, Severity::Critical);
+    assert!((value(e, "init_first_last_ratio") / 1e6 - 1.0).abs() < 1e-9);
+    assert!(e.summary.starts_with("at initialization"), "{}", e.summary);
+    // Growth at step 0 within the bar (10x over 7 layers) is no finding.
+    let mut mild = record(&[1.0; 7], 10);
+    mild.probes[0].layers = (0..7)
+        .map(|i| layer(i, 10f64.powf((6 - i) as f64 / 6.0)))
+        .collect();
+    assert!(diagnose(&mild).is_empty());
+}
+
 #[test]
 fn exact_zeros_are_critical_and_suggest_f64() {
     let f = diagnose(&record(&[0.0, 1e-3, 0.1, 1.0], 10));

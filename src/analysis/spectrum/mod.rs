@@ -24,7 +24,9 @@ pub mod jacobian;
 pub use eigen::symmetric_eigenvalues;
 pub use jacobian::WeightInit;
 
-use crate::nn::Activation;
+use crate::error::{Error, Result};
+use crate::nn::{Activation, ModelConfig, ModelKind, Norm};
+use crate::tensor::Init;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -51,6 +53,65 @@ pub struct SpectrumConfig {
     /// Also compute the singular values at the deepest depth (an
     /// eigen-solve per draw).
     pub singular_values: bool,
+}
+
+impl SpectrumConfig {
+    /// The spectrum of a run spec's model at initialization: its
+    /// activation, width and init (orthogonal stays orthogonal, the
+    /// uniform inits uniform, the rest Gaussian, each at its `sigma_w^2`
+    /// and `sigma_b^2`, [`Init::sigma2`]), at `depths`. The hidden layers
+    /// must be one width and plain: the Jacobian studied is the square
+    /// hidden-to-hidden one of Pennington et al.
+    pub fn of_model(
+        model: &ModelConfig,
+        depths: Vec<usize>,
+        draws: usize,
+        seed: u64,
+    ) -> Result<Self> {
+        let refuse = |reason: String| Error::InvalidConfig {
+            field: "model".into(),
+            reason,
+        };
+        if model.kind != ModelKind::Mlp || model.norm != Norm::None || model.residual_every != 0 {
+            return Err(refuse(format!(
+                "the Jacobian spectrum is for plain MLPs (no normalization, no residual \
+                 blocks); this model is a {} with norm {} and residual_every {}",
+                model.kind, model.norm, model.residual_every
+            )));
+        }
+        let width = *model
+            .widths
+            .first()
+            .ok_or_else(|| refuse("no hidden layer".into()))?;
+        if model.widths.iter().any(|&w| w != width) {
+            return Err(refuse(format!(
+                "the Jacobian spectrum needs one width for every hidden layer, not {:?}",
+                model.widths
+            )));
+        }
+        let init = match model.init {
+            Init::Orthogonal { .. } => WeightInit::Orthogonal,
+            Init::Uniform { .. }
+            | Init::Standard
+            | Init::XavierUniform { .. }
+            | Init::HeUniform { .. } => WeightInit::Uniform,
+            _ => WeightInit::Gaussian,
+        };
+        let (sigma_w2, sigma_b2) = model
+            .init
+            .sigma2(width, width, model.activation.leaky_slope());
+        Ok(Self {
+            activation: model.activation,
+            init,
+            sigma_w2,
+            sigma_b2: if model.bias { sigma_b2 } else { 0.0 },
+            width,
+            depths,
+            draws,
+            seed,
+            singular_values: true,
+        })
+    }
 }
 
 /// The moments of `J J^T`'s eigenvalues at one depth, averaged over draws.
@@ -179,6 +240,29 @@ mod tests {
         for m in &s.moments {
             assert!((m.mean - 1.0).abs() < 0.15, "{label}: {m:?}");
         }
+    }
+
+    #[test]
+    fn a_models_spectrum_config_keeps_its_init_family_and_variance() {
+        let model = ModelConfig::new(784, 10)
+            .depth(5, 300)
+            .activation(Activation::Tanh)
+            .init(Init::Standard);
+        let c = SpectrumConfig::of_model(&model, vec![1, 5], 2, 0).unwrap();
+        assert_eq!(
+            (c.init, c.width, c.activation),
+            (WeightInit::Uniform, 300, Activation::Tanh)
+        );
+        assert!((c.sigma_w2 - 1.0 / 3.0).abs() < 1e-12 && c.sigma_b2 == 0.0);
+        let ortho = model.clone().init(Init::Orthogonal { gain: 1.0 });
+        let c = SpectrumConfig::of_model(&ortho, vec![1], 2, 0).unwrap();
+        assert_eq!((c.init, c.sigma_w2), (WeightInit::Orthogonal, 1.0));
+        let mut uneven = model.clone();
+        uneven.widths[2] = 50;
+        let e = SpectrumConfig::of_model(&uneven, vec![1], 2, 0).unwrap_err();
+        assert!(e.to_string().contains("one width"), "{e}");
+        let bn = model.norm(Norm::Batch, crate::nn::NormPlacement::Before);
+        assert!(SpectrumConfig::of_model(&bn, vec![1], 2, 0).is_err());
     }
 
     // Width 200, 32 draws (width 400 is in docs/THEORY.md). Fitted slopes

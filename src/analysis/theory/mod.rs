@@ -35,7 +35,7 @@ pub use length::FixedPoint;
 pub use prediction::{critical_sigma_w2, Phase, Prediction};
 pub use quadrature::GaussHermite;
 
-use crate::nn::Activation;
+use crate::nn::{Activation, ModelConfig, ModelKind, Norm};
 
 /// Nodes of the one-dimensional rule (even, so a kink at 0 is seen
 /// symmetrically and `E[relu(z)^2]`, `E[relu'(z)^2]` are exact; our
@@ -63,6 +63,24 @@ impl MeanField {
             sigma_b2,
             gh1: GaussHermite::new(NODES_1D),
         }
+    }
+
+    /// The mean-field net a model is at initialization, where the theory
+    /// applies: a plain MLP (no normalization, no residual blocks) of at
+    /// least two hidden layers, with the `sigma_w^2`, `sigma_b^2` of its
+    /// second hidden layer's init ([`crate::tensor::Init::sigma2`]).
+    /// `None` for any other model.
+    pub fn of_model(model: &ModelConfig) -> Option<Self> {
+        let plain = model.kind == ModelKind::Mlp
+            && model.norm == Norm::None
+            && model.residual_every == 0
+            && model.widths.len() >= 2;
+        plain.then(|| {
+            let slope = model.activation.leaky_slope();
+            let (w2, b2) = model.init.sigma2(model.widths[0], model.widths[1], slope);
+            let b2 = if model.bias { b2 } else { 0.0 };
+            Self::new(model.activation, w2, b2)
+        })
     }
 
     /// The same net at another `sigma_w^2` (the quadrature rules are kept).

@@ -11,6 +11,9 @@ pub struct Axis {
     pub key: String,
     /// The values, in the order the sweep visits them.
     pub values: Vec<Value>,
+    /// Whether the key is a variable (a bare word the base spec uses as
+    /// `{key}`) rather than a spec key.
+    pub variable: bool,
     /// The line of the key in the sweep file, when found.
     pub line: Option<usize>,
 }

@@ -23,6 +23,18 @@
 //! ..., `seed + N - 1` of the base spec. A run is named
 //! `<sweep>/depth=2,activation=tanh,seed=1`.
 //!
+//! An axis named by a bare word that the base spec uses as `{word}` inside
+//! a string is a *variable*: each run's spec is the base with `{word}`
+//! replaced by the value, so one axis can set a number inside a name.
+//! The mean-field sweep over `sigma_w^2`:
+//!
+//! ```toml
+//! [model]
+//! init = "mean_field_var({sw2}, 0.05)"
+//! [sweep.axes]
+//! sw2 = {from = 1.0, to = 4.0, steps = 13}
+//! ```
+//!
 //! A sweep is identified by its name and [`SweepSpec::hash`], the hash of
 //! its whole content (base and `[sweep]`), so re-running the same file
 //! resumes it ([`engine`]), and changing it starts a new sweep.
@@ -31,9 +43,11 @@ mod axis;
 pub mod classify;
 pub mod engine;
 pub mod slurm;
+pub mod theory;
 
 pub use axis::{axis_values, value_label, Axis};
 pub use classify::{classify, Class, Classification};
+pub use theory::trainable_depth_curve;
 
 use super::{Spec, SpecBuilder};
 use crate::error::{Error, Result};
@@ -56,6 +70,9 @@ pub struct SweepSpec {
     /// The file's content as canonical TOML (keys sorted, no comments):
     /// what [`SweepSpec::hash`] hashes.
     canonical: String,
+    /// The base spec's text: the file with its `[sweep]` tables blanked.
+    base_text: String,
+    /// The base spec (with each variable at its first value).
     base: SpecBuilder,
     origin: String,
 }
@@ -106,7 +123,7 @@ impl SweepSpec {
                 "a sweep spec needs a [sweep] table".into(),
             ));
         };
-        let base = SpecBuilder::from_toml(&blank_sweep_tables(text), origin)?;
+        let base_text = blank_sweep_tables(text);
         let name = match sweep.remove("name") {
             Some(Value::String(s)) if !s.is_empty() && !s.contains('/') => s,
             _ => {
@@ -115,24 +132,7 @@ impl SweepSpec {
                 return Err(err(line, "sweep.name", message));
             }
         };
-        let first_seed = base.build()?.seed;
-        let seeds = match sweep.remove("seeds") {
-            None => vec![first_seed],
-            Some(Value::Integer(n)) if n >= 1 => (0..n as u64).map(|i| first_seed + i).collect(),
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(|v| v.as_integer().filter(|i| *i >= 0).map(|i| i as u64))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| {
-                    let line = key_line(text, "sweep", "seeds");
-                    err(line, "sweep.seeds", "seeds are whole numbers >= 0".into())
-                })?,
-            Some(_) => {
-                let line = key_line(text, "sweep", "seeds");
-                let message = "a number of seeds (>= 1) or a list of seeds".into();
-                return Err(err(line, "sweep.seeds", message));
-            }
-        };
+        let seeds_value = sweep.remove("seeds");
         let axes_table = match sweep.remove("axes") {
             Some(Value::Table(t)) => t,
             Some(_) => {
@@ -152,17 +152,39 @@ impl SweepSpec {
             let values = axis_values(value).map_err(|m| err(line, key, m))?;
             axes.push(Axis {
                 key: key.clone(),
+                variable: !key.contains('.') && base_text.contains(&format!("{{{key}}}")),
                 values,
                 line,
             });
         }
         axes.sort_by_key(|a| a.line.unwrap_or(usize::MAX));
+        let first: Vec<&Value> = axes.iter().map(|a| &a.values[0]).collect();
+        let base = substituted_base(&base_text, &axes, &first, origin)?;
+        let first_seed = base.build()?.seed;
+        let seeds = match seeds_value {
+            None => vec![first_seed],
+            Some(Value::Integer(n)) if n >= 1 => (0..n as u64).map(|i| first_seed + i).collect(),
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| v.as_integer().filter(|i| *i >= 0).map(|i| i as u64))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    let line = key_line(text, "sweep", "seeds");
+                    err(line, "sweep.seeds", "seeds are whole numbers >= 0".into())
+                })?,
+            Some(_) => {
+                let line = key_line(text, "sweep", "seeds");
+                let message = "a number of seeds (>= 1) or a list of seeds".into();
+                return Err(err(line, "sweep.seeds", message));
+            }
+        };
         let spec = SweepSpec {
             name,
             seeds,
             axes,
             text: text.to_string(),
             canonical,
+            base_text,
             base,
             origin: origin.into(),
         };
@@ -193,15 +215,22 @@ impl SweepSpec {
             out
         });
         let mut runs = Vec::new();
+        let has_variables = self.axes.iter().any(|a| a.variable);
         for cell in cells {
-            let mut builder = self.base.clone();
+            let mut builder = if has_variables {
+                substituted_base(&self.base_text, &self.axes, &cell, &self.origin)?
+            } else {
+                self.base.clone()
+            };
             let mut labels = Vec::new();
             let mut json = serde_json::Map::new();
             for (axis, value) in self.axes.iter().zip(&cell) {
-                builder
-                    .set(&axis.key, &value.to_string(), AXIS_ORIGIN)
-                    .and_then(|()| builder.build().map(drop))
-                    .map_err(|e| self.axis_error(axis, value, e))?;
+                if !axis.variable {
+                    builder
+                        .set(&axis.key, &value.to_string(), AXIS_ORIGIN)
+                        .and_then(|()| builder.build().map(drop))
+                        .map_err(|e| self.axis_error(axis, value, e))?;
+                }
                 labels.push(format!(
                     "{}={}",
                     axis.short_name(&self.axes),
@@ -237,15 +266,56 @@ impl SweepSpec {
                 field,
                 message,
                 ..
-            } if origin == AXIS_ORIGIN => Error::Spec {
-                origin: self.origin.clone(),
-                line: axis.line,
-                field: format!("sweep.axes.\"{}\"", axis.key),
-                message: format!("value {value}: `{field}`: {message}"),
-            },
+            } if origin == AXIS_ORIGIN => {
+                let hint = if axis.key.contains('.') {
+                    ""
+                } else {
+                    " (an axis named by a bare word is a variable only where the spec uses it as `{word}` in a string)"
+                };
+                Error::Spec {
+                    origin: self.origin.clone(),
+                    line: axis.line,
+                    field: format!("sweep.axes.\"{}\"", axis.key),
+                    message: format!("value {value}: `{field}`: {message}{hint}"),
+                }
+            }
             other => other,
         }
     }
+}
+
+/// The base spec with each variable axis' `{name}` replaced by its value
+/// in `cell` (one value per axis); an error in it names the values.
+fn substituted_base(
+    base_text: &str,
+    axes: &[Axis],
+    cell: &[&Value],
+    origin: &str,
+) -> Result<SpecBuilder> {
+    let mut text = base_text.to_string();
+    let mut set = Vec::new();
+    for (axis, value) in axes.iter().zip(cell).filter(|(a, _)| a.variable) {
+        let exact = match value {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        text = text.replace(&format!("{{{}}}", axis.key), &exact);
+        set.push(format!("{} = {}", axis.key, value_label(value)));
+    }
+    SpecBuilder::from_toml(&text, origin).map_err(|e| match e {
+        Error::Spec {
+            origin,
+            line,
+            field,
+            message,
+        } if !set.is_empty() => Error::Spec {
+            origin,
+            line,
+            field,
+            message: format!("{message} (with {})", set.join(", ")),
+        },
+        other => other,
+    })
 }
 
 /// The origin axis settings are made under, to recognise their errors.

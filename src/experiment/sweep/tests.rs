@@ -119,3 +119,48 @@ fn bad_sweeps_name_the_file_line_and_key() {
     let e = error("steps = 3\n");
     assert!(e.contains("needs a [sweep] table"), "{e}");
 }
+
+const MEAN_FIELD: &str = r#"steps = 30
+[data]
+name = "xor"
+[model]
+activation = "tanh"
+init = "mean_field_var({sw2}, {sb2})"
+[sweep]
+name = "mf"
+[sweep.axes]
+"model.depth" = [10, 20]
+sw2 = {from = 1.0, to = 4.0, steps = 4}
+sb2 = [0.05]
+"#;
+
+#[test]
+fn a_variable_axis_fills_its_name_in_the_spec() {
+    let sweep = SweepSpec::from_toml(MEAN_FIELD, "s.toml").unwrap();
+    assert!(sweep.axes.iter().filter(|a| a.variable).count() == 2);
+    let runs = sweep.runs().unwrap();
+    assert_eq!(runs.len(), 8);
+    assert_eq!(runs[5].name, "mf/depth=20,sw2=2,sb2=0.05,seed=0");
+    assert_eq!(runs[5].cell, r#"{"model.depth":20,"sb2":0.05,"sw2":2.0}"#);
+    assert_eq!(
+        runs[5].spec.model.init,
+        crate::tensor::Init::MeanFieldVar {
+            sigma_w2: 2.0,
+            sigma_b2: 0.05
+        }
+    );
+    assert_eq!(runs[5].spec.model.widths.len(), 20);
+}
+
+#[test]
+fn a_bad_variable_value_or_an_unused_bare_axis_is_an_error() {
+    let e = error(&MEAN_FIELD.replace("from = 1.0", "from = -1.0"));
+    assert!(e.starts_with("s.toml:6: `model.init`"), "{e}");
+    assert!(e.contains("(with sw2 = -1, sb2 = 0.05)"), "{e}");
+    let e = error(&MEAN_FIELD.replace("{sb2})", "0.05)"));
+    assert!(e.starts_with("s.toml:12: `sweep.axes.\"sb2\"`"), "{e}");
+    assert!(
+        e.contains("is a variable only where the spec uses it"),
+        "{e}"
+    );
+}

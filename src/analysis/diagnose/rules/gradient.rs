@@ -16,7 +16,9 @@
 //! suggests measuring in f64.
 
 use super::super::finding::{Finding, FindingKind, Severity};
-use super::super::series::{finite_probes, layer_list, log_norm_profile, median, slope};
+use super::super::series::{
+    finite_probes, layer_list, layer_medians, log_norm_profile, median, slope,
+};
 use super::super::{remedies, thresholds as t};
 use super::{evidence, sci};
 use crate::experiment::{Dtype, RunRecord};
@@ -349,12 +351,23 @@ pub fn exploding_gradient(record: &RunRecord) -> Option<Finding> {
         ("weight gradient", "", log_norm_profile(record, weight_grad)),
         ("delta dL/dz", "delta_", log_norm_profile(record, pre_grad)),
     ];
-    let depth: Vec<(&str, &str, &Vec<f64>, f64, f64)> = profiles
+    let mut depth: Vec<(&str, &str, &Vec<f64>, f64, f64)> = profiles
         .iter()
         .filter_map(|(what, prefix, p)| {
             growth_with_depth(p).map(|(r, f)| (*what, *prefix, p, r, f))
         })
         .collect();
+    // A gradient that explodes only at initialization: the first updates
+    // blow the weights up and the net saturates, so over the run the
+    // gradient vanishes (a chaotic mean-field init does this). The cause
+    // is the explosion.
+    let at_init = match finite_probes(record).next() {
+        Some(first) if depth.is_empty() => layer_medians(&[first], |l| l.weight_grad.l2().log10()),
+        _ => Vec::new(),
+    };
+    if let Some((r, f)) = growth_with_depth(&at_init) {
+        depth.push(("weight gradient", "init_", &at_init, r, f));
+    }
     let depth_ratio = depth.iter().map(|d| d.3).reduce(f64::max);
     let growth = growth_over_steps(record);
     let severity = match (depth_ratio, growth) {
@@ -374,20 +387,36 @@ pub fn exploding_gradient(record: &RunRecord) -> Option<Finding> {
                 layers.push(i);
             }
         }
+        let when = if prefix == "init_" {
+            "at initialization (the first probed step), "
+        } else {
+            ""
+        };
         parts.push(format!(
-            "the first layer's {what} is {} times the last layer's, growing by a factor \
+            "{when}the first layer's {what} is {} times the last layer's, growing by a factor \
              {factor:.2} per layer toward the input",
             sci(ratio)
         ));
         ev.push(evidence(
             &format!("{prefix}first_last_ratio"),
             ratio,
-            format!("first over last layer's {what} L2 norm, median over the probed steps"),
+            if prefix == "init_" {
+                format!("first over last layer's {what} L2 norm, at the first probed step")
+            } else {
+                format!("first over last layer's {what} L2 norm, median over the probed steps")
+            },
         ));
         ev.push(evidence(
             &format!("{prefix}growth_per_layer"),
             factor,
-            format!("factor on the {what} norm per layer toward the input (log-linear fit)"),
+            format!(
+                "factor on the {what} norm per layer toward the input (log-linear fit{})",
+                if prefix == "init_" {
+                    ", first probed step"
+                } else {
+                    ""
+                }
+            ),
         ));
     }
     layers.sort_unstable();
