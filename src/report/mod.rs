@@ -50,6 +50,7 @@
 mod color;
 mod curves;
 mod depth;
+pub use depth::prediction as predicted_depth_profile;
 mod flow_map;
 mod gate_saturation;
 mod html;

@@ -148,6 +148,19 @@ fn an_explosion_at_initialization_is_reported_though_the_run_then_vanishes() {
     assert_eq!(e.severity, Severity::Critical);
     assert!((value(e, "init_first_last_ratio") / 1e6 - 1.0).abs() < 1e-9);
     assert!(e.summary.starts_with("at initialization"), "{}", e.summary);
+    assert!(e.summary.contains("then vanishes"), "{}", e.summary);
+    // 1e3 at step 0 in a run whose gradient then flows: information only.
+    let mut absorbed = record(&[1.0; 7], 10);
+    absorbed.probes[0].layers = (0..7)
+        .map(|i| layer(i, 10f64.powf((6 - i) as f64 / 2.0)))
+        .collect();
+    let f = diagnose(&absorbed);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(
+        (f[0].kind, f[0].severity),
+        (FindingKind::ExplodingGradient, Severity::Info)
+    );
+    assert!(f[0].summary.contains("absorbed"), "{}", f[0].summary);
     // Growth at step 0 within the bar (10x over 7 layers) is no finding.
     let mut mild = record(&[1.0; 7], 10);
     mild.probes[0].layers = (0..7)

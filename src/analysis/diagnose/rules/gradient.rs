@@ -370,10 +370,22 @@ pub fn exploding_gradient(record: &RunRecord) -> Option<Finding> {
     }
     let depth_ratio = depth.iter().map(|d| d.3).reduce(f64::max);
     let growth = growth_over_steps(record);
+    // Seen only at initialization, below the critical bar, an explosion
+    // matters when the run then failed to pass the gradient back (its
+    // median profile vanishes: the first updates saturated the net);
+    // otherwise the first updates absorbed it, as they do in deep
+    // BatchNorm nets, whose gradient explodes at initialization (Yang et
+    // al. 2019, "A mean field theory of batch normalization").
+    let only_at_init = depth.iter().all(|d| d.1 == "init_");
+    let then_vanished = {
+        let g = &profiles[0].2;
+        g.len() >= 3 && g[0] - g[g.len() - 1] < t::VANISHING_WARNING.log10()
+    };
     let severity = match (depth_ratio, growth) {
         (None, None) => return None,
         (_, Some(_)) => Severity::Critical,
         (Some(r), None) if r > t::EXPLODING_DEPTH_CRITICAL => Severity::Critical,
+        _ if only_at_init && !then_vanished => Severity::Info,
         _ => Severity::Warning,
     };
     let mut parts = Vec::new();
@@ -420,6 +432,13 @@ pub fn exploding_gradient(record: &RunRecord) -> Option<Finding> {
         ));
     }
     layers.sort_unstable();
+    if only_at_init && growth.is_none() {
+        parts.push(if then_vanished {
+            "over the run the gradient then vanishes (the first updates saturated the net)".into()
+        } else {
+            "over the run it does not vanish: the first updates absorbed it".into()
+        });
+    }
     if let Some((early, peak, peak_step, takeoff)) = growth {
         steps = vec![takeoff, peak_step];
         parts.push(format!(
