@@ -113,7 +113,8 @@ proptest! {
             Box::new(Linear::<f64>::new(inp, out, true)) as Box<dyn Layer<f64>>,
             Box::new(ActivationLayer::new(Activation::Tanh)),
         ]);
-        let projection = (inp != out).then(|| Linear::new(inp, out, false));
+        let projection = (inp != out)
+            .then(|| Box::new(Linear::new(inp, out, false)) as Box<dyn Layer<f64>>);
         let mut block = Residual::new(branch, projection);
         randomize(&mut block, seed);
         assert_ok(&check_layer(&mut block, &batch(batch_n, inp, seed), Mode::Train, seed), "residual");

@@ -15,7 +15,7 @@ use super::{Dtype, Spec};
 use crate::data::sequence::{SeqPrepared, SeqTargets, SeqTask};
 use crate::data::Prepared;
 use crate::error::{Error, Result};
-use crate::nn::{Mlp, ModelKind};
+use crate::nn::Mlp;
 use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
 use crate::probe::{Prober, Tap};
 use crate::tensor::Scalar;
@@ -71,7 +71,7 @@ fn planned_steps(spec: &Spec, n: usize, what: &str) -> Result<usize> {
 fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
     let (train, test) = (&data.train, &data.test);
     let total = planned_steps(spec, train.len(), "examples")?;
-    if spec.model.kind != ModelKind::Mlp {
+    if spec.model.kind.is_recurrent() {
         return Err(Error::InvalidConfig {
             field: "data.name".into(),
             reason: format!(

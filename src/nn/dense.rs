@@ -1,7 +1,10 @@
 //! The dense block: `linear -> [norm] -> activation` (or `linear ->
 //! activation -> norm`), one layer of an MLP and one probed [`Block`]. The
 //! output layer is a dense block with neither norm nor activation (its
-//! output is the logits).
+//! output is the logits). The linear map is any [`Affine`] layer: a
+//! [`Linear`] one by default, or a convolution ([`super::conv::Conv2d`]),
+//! whose output is pixel rows, so the norm is per channel and the block's
+//! "units" are its channels.
 //!
 //! ```text
 //! forward   x --linear--> z0 [--norm--> z] --f--> h [--norm--> y]
@@ -22,16 +25,16 @@
 //! # Shapes
 //! `x`: `batch x in`; `z`, `h`, `y`: `batch x out`.
 
-use super::layer::{join, Layer, Mode, NamedParam};
+use super::layer::{join, Affine, Layer, Mode, NamedParam};
 use super::{ActivationLayer, Linear, NormPlacement};
 use crate::probe::{measure, Block, Figures, HistTensor, Histogram, Tap};
 use crate::tensor::Grads;
 use crate::tensor::{percentiles, tensor_stats, Matrix, Param, Scalar};
 
 /// `linear -> [norm] -> activation`, measured as one layer.
-pub struct Dense<T> {
-    /// The linear layer (`W`, `b`).
-    pub linear: Linear<T>,
+pub struct Dense<T, A = Linear<T>> {
+    /// The linear map (`W`, `b`): a fully connected layer or a convolution.
+    pub linear: A,
     /// A norm between the linear layer and the activation.
     pub norm_before: Option<Box<dyn Layer<T>>>,
     /// The nonlinearity; `None` for the output layer.
@@ -46,12 +49,12 @@ pub struct Dense<T> {
     figures: Figures,
 }
 
-impl<T: Scalar> Dense<T> {
+impl<T: Scalar, A: Affine<T>> Dense<T, A> {
     /// A block at `container.index` (`layers`, 3: the linear layer is
     /// `layers.3`, the next parts `layers.4`, `layers.5`), its norm placed
     /// as `placement` says.
     pub fn new(
-        linear: Linear<T>,
+        linear: A,
         norm: Option<Box<dyn Layer<T>>>,
         placement: NormPlacement,
         activation: Option<ActivationLayer<T>>,
@@ -101,11 +104,14 @@ impl<T: Scalar> Dense<T> {
 }
 
 /// `z`: the norm-before's output, else the linear layer's.
-fn pre<'a, T: Scalar>(linear: &'a Linear<T>, norm: &'a Option<Box<dyn Layer<T>>>) -> &'a Matrix<T> {
+fn pre<'a, T: Scalar, A: Affine<T>>(
+    linear: &'a A,
+    norm: &'a Option<Box<dyn Layer<T>>>,
+) -> &'a Matrix<T> {
     norm.as_ref().map_or(linear.output(), |n| n.output())
 }
 
-impl<T: Scalar> Layer<T> for Dense<T> {
+impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
     fn kind(&self) -> String {
         match &self.activation {
             Some(a) => format!("dense({})", a.activation),
@@ -121,7 +127,7 @@ impl<T: Scalar> Layer<T> for Dense<T> {
         self.linear.forward(x, mode);
         if tapped {
             // Right after the GEMM read it: the weight as this step uses it.
-            self.figures.weight = Some(measure(self.linear.weight.value.as_slice()));
+            self.figures.weight = Some(measure(self.linear.weight().value.as_slice()));
         }
         if let Some(norm) = &mut self.norm_before {
             norm.forward(self.linear.output(), mode);
@@ -210,13 +216,13 @@ impl<T: Scalar> Layer<T> for Dense<T> {
         self.linear.backward(x, g, need_input_grad, grads);
         if self.tap.is_on() {
             // Right after the GEMM wrote it, while it is in cache.
-            let w = &self.linear.weight.grad;
+            let w = &self.linear.weight().grad;
             self.figures.weight_grad = Some(measure(w.as_slice()));
-            let b = self.linear.bias.as_ref();
+            let b = self.linear.bias();
             self.figures.bias_grad = b.map(|b| tensor_stats(b.grad.as_slice()));
         }
         if self.tap == Tap::Histograms {
-            let hist = Histogram::of(self.linear.weight.grad.as_slice());
+            let hist = Histogram::of(self.linear.weight().grad.as_slice());
             self.figures.histograms.push((HistTensor::WeightGrad, hist));
         }
     }
@@ -255,7 +261,7 @@ impl<T: Scalar> Layer<T> for Dense<T> {
     }
 }
 
-impl<T: Scalar> Block<T> for Dense<T> {
+impl<T: Scalar, A: Affine<T>> Block<T> for Dense<T, A> {
     fn path(&self) -> &str {
         &self.path
     }
@@ -276,7 +282,7 @@ impl<T: Scalar> Block<T> for Dense<T> {
     }
 
     fn weight(&self) -> &Param<T> {
-        &self.linear.weight
+        self.linear.weight()
     }
 }
 

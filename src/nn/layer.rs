@@ -82,6 +82,17 @@ pub trait Layer<T: Scalar>: Send + Sync {
     fn collect_blocks_mut<'a>(&'a mut self, _out: &mut Vec<&'a mut dyn Block<T>>) {}
 }
 
+/// The linear map at the head of a probed block ([`super::Dense`]): a
+/// fully connected layer or a convolution. Its weight is what the block's
+/// weight figures and update ratio follow.
+pub trait Affine<T: Scalar>: Layer<T> {
+    /// The weight (`out x in`; a convolution's `in` is `k * k * c_in`).
+    fn weight(&self) -> &Param<T>;
+
+    /// The bias, when there is one.
+    fn bias(&self) -> Option<&Param<T>>;
+}
+
 /// Joins a path prefix and a name: `join("layers.3", "weight")`.
 pub fn join(prefix: &str, name: &str) -> String {
     if prefix.is_empty() {

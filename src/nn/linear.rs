@@ -19,7 +19,7 @@
 //! assert_eq!(y.get(0, 0), 2.0 * 3.0 - 4.0 + 0.5);
 //! ```
 
-use super::layer::{join, Layer, Mode, NamedParam};
+use super::layer::{join, Affine, Layer, Mode, NamedParam};
 use crate::tensor::{affine, matmul, Matrix, Op, Scalar};
 use crate::tensor::{Grads, Param};
 
@@ -133,5 +133,15 @@ impl<T: Scalar> Layer<T> for Linear<T> {
                 param: b,
             });
         }
+    }
+}
+
+impl<T: Scalar> Affine<T> for Linear<T> {
+    fn weight(&self) -> &Param<T> {
+        &self.weight
+    }
+
+    fn bias(&self) -> Option<&Param<T>> {
+        self.bias.as_ref()
     }
 }

@@ -24,7 +24,7 @@
 
 use super::{
     ActivationLayer, BatchNorm, Dense, Grads, Layer, LayerNorm, Linear, Mode, ModelConfig,
-    NamedParam, Norm, Residual, Sequential,
+    ModelKind, NamedParam, Norm, Residual, Sequential,
 };
 use crate::error::Result;
 use crate::probe::{Block, Tap};
@@ -37,6 +37,9 @@ impl ModelConfig {
     /// Builds the network, initialized from `seed`.
     pub fn build<T: Scalar>(&self, seed: u64) -> Result<Mlp<T>> {
         self.validate()?;
+        if self.kind == ModelKind::Cnn {
+            return super::conv::model::build(self, seed);
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let slope = self.activation.leaky_slope();
         let mut linear = |fan_in: usize, fan_out: usize, bias: bool| {
@@ -72,7 +75,8 @@ impl ModelConfig {
                 branch.push(Box::new(block));
                 fan_in = w;
             }
-            let projection = (block_in != fan_in).then(|| linear(block_in, fan_in, false));
+            let projection = (block_in != fan_in)
+                .then(|| Box::new(linear(block_in, fan_in, false)) as Box<dyn Layer<T>>);
             let residual = Residual::new(Sequential::new(branch), projection).named(path);
             blocks.push(Box::new(residual));
             t += 1;

@@ -1,12 +1,14 @@
 //! Layers and networks: the [`Layer`] trait (forward caches what backward
 //! needs; backward stores `dL/dx` in the layer, when asked, and accumulates
 //! or overwrites parameter gradients), one layer per file, the dense block
-//! that the prober measures ([`Dense`]), the losses, the MLP builder, and
-//! recurrent networks ([`recurrent`]).
+//! that the prober measures ([`Dense`]), the losses, the MLP builder,
+//! convolutional networks ([`conv`]) and recurrent networks
+//! ([`recurrent`]).
 
 mod activation;
 mod activation_layer;
 mod batch_norm;
+pub mod conv;
 mod dense;
 mod layer;
 mod layer_norm;
@@ -23,7 +25,7 @@ pub use activation::{Activation, ACTIVATION_NAMES};
 pub use activation_layer::{sample_stride, ActivationFigures, ActivationLayer, TAP_BLOCK};
 pub use batch_norm::BatchNorm;
 pub use dense::Dense;
-pub use layer::{join, Layer, Mode, NamedParam};
+pub use layer::{join, Affine, Layer, Mode, NamedParam};
 pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{Loss, Targets};

@@ -2,8 +2,10 @@
 //! documented defaults, which serializes, so a run can always be rebuilt
 //! from what was saved next to it. Its `kind` says which family: an MLP
 //! (`mlp`, the default), from which [`ModelConfig::build`](super::Mlp)
-//! makes the network, or a recurrent net (`rnn`, `lstm`, `gru`), whose
-//! keys are in [`RecurrentSettings`] ([`ModelConfig::rnn_config`]).
+//! makes the network, a convolutional net (`cnn`, keys in
+//! [`ConvSettings`]; built by the same call), or a recurrent net (`rnn`,
+//! `lstm`, `gru`), whose keys are in [`RecurrentSettings`]
+//! ([`ModelConfig::rnn_config`]).
 //!
 //! As a table, the MLP's hidden layers are written `depth` and `width` (a
 //! uniform stack) or `widths` (a list, which wins over the other two);
@@ -17,6 +19,8 @@
 //! assert_eq!(toml::to_string(&cfg).unwrap().lines().nth(1), Some("depth = 2"));
 //! ```
 
+use super::conv::model::Shortcut;
+use super::conv::ConvSettings;
 use super::recurrent::{CellKind, Nonlinearity, RecurrentInit, RecurrentSettings, RnnConfig};
 use super::Activation;
 use crate::error::{Error, Result};
@@ -37,16 +41,23 @@ pub enum ModelKind {
     Lstm,
     /// Gated recurrent units.
     Gru,
+    /// A convolutional net (plain or residual, [`ConvSettings`]).
+    Cnn,
 }
 
 impl ModelKind {
     /// The names [`ModelKind::from_str`] accepts.
-    pub const NAMES: &'static str = "mlp, rnn, lstm, gru";
+    pub const NAMES: &'static str = "mlp, cnn, rnn, lstm, gru";
+
+    /// Whether the kind is a recurrent net.
+    pub fn is_recurrent(self) -> bool {
+        self.cell().is_some()
+    }
 
     /// The recurrent cell, for the recurrent kinds.
     pub fn cell(self) -> Option<CellKind> {
         match self {
-            ModelKind::Mlp => None,
+            ModelKind::Mlp | ModelKind::Cnn => None,
             ModelKind::Rnn => Some(CellKind::Rnn),
             ModelKind::Lstm => Some(CellKind::Lstm),
             ModelKind::Gru => Some(CellKind::Gru),
@@ -61,6 +72,7 @@ impl fmt::Display for ModelKind {
             ModelKind::Rnn => "rnn",
             ModelKind::Lstm => "lstm",
             ModelKind::Gru => "gru",
+            ModelKind::Cnn => "cnn",
         })
     }
 }
@@ -71,6 +83,7 @@ impl FromStr for ModelKind {
     fn from_str(s: &str) -> Result<Self> {
         match s {
             "mlp" => Ok(ModelKind::Mlp),
+            "cnn" => Ok(ModelKind::Cnn),
             "rnn" => Ok(ModelKind::Rnn),
             "lstm" => Ok(ModelKind::Lstm),
             "gru" => Ok(ModelKind::Gru),
@@ -184,6 +197,8 @@ pub struct ModelConfig {
     pub kind: ModelKind,
     /// A recurrent net's settings (unused by an MLP).
     pub recurrent: RecurrentSettings,
+    /// A CNN's settings (stages, blocks, shortcuts).
+    pub conv: ConvSettings,
     /// Input features (784 for MNIST); 0 in a spec, where the data gives it.
     pub input: usize,
     /// Output units (10 classes); 0 in a spec, where the data gives it.
@@ -228,6 +243,7 @@ impl ModelConfig {
         Self {
             kind: ModelKind::Mlp,
             recurrent: RecurrentSettings::default(),
+            conv: ConvSettings::default(),
             input,
             output,
             widths: Vec::new(),
@@ -316,21 +332,20 @@ impl ModelConfig {
             toml::Table::try_from(&table).expect("a model table serializes"),
             toml::Table::try_from(&default).expect("a model table serializes"),
         );
-        let recurrent = self.kind != ModelKind::Mlp;
         for (key, value) in &text {
-            let recurrent_key = RECURRENT_KEYS.contains(&key.as_str());
-            let applies =
-                key == "kind" || key == "input" || key == "output" || recurrent_key == recurrent;
-            if !applies && base.get(key) != Some(value) {
-                let (kind, reads) = if recurrent {
-                    (self.kind.to_string(), "it reads hidden, layers, nonlinearity, recurrent_init, forget_bias, truncation")
-                } else {
-                    (
-                        "mlp".to_string(),
-                        "it reads depth, width, widths, activation, norm, init, ...",
-                    )
+            if !key_applies(self.kind, key) && base.get(key) != Some(value) {
+                let reads = match self.kind {
+                    ModelKind::Mlp => "depth, width, widths, activation, norm, init, ...",
+                    ModelKind::Cnn => {
+                        "channels, n, residual, shortcut, image, activation, norm, init, ..."
+                    }
+                    _ => "hidden, layers, nonlinearity, recurrent_init, forget_bias, truncation",
                 };
-                return bad(key, format!("does not apply to a `{kind}` model ({reads})"));
+                let kind = self.kind;
+                return bad(
+                    key,
+                    format!("does not apply to a `{kind}` model (it reads {reads})"),
+                );
             }
         }
         Ok(())
@@ -338,8 +353,11 @@ impl ModelConfig {
 
     /// Checks every field but the sizes the data gives (a spec's model).
     pub fn validate_hidden(&self) -> Result<()> {
-        if self.kind != ModelKind::Mlp {
+        if self.kind.is_recurrent() {
             return self.recurrent.validate();
+        }
+        if self.kind == ModelKind::Cnn {
+            self.conv.validate()?;
         }
         if let Some(i) = self.widths.iter().position(|&w| w == 0) {
             return bad("widths", format!("hidden layer {} has width 0", i + 1));
@@ -354,8 +372,7 @@ impl ModelConfig {
     }
 }
 
-/// The `[model]` keys of a recurrent net; every other key but `kind`,
-/// `input` and `output` is an MLP's.
+/// The `[model]` keys of a recurrent net.
 const RECURRENT_KEYS: [&str; 6] = [
     "hidden",
     "layers",
@@ -364,6 +381,36 @@ const RECURRENT_KEYS: [&str; 6] = [
     "forget_bias",
     "truncation",
 ];
+
+/// The `[model]` keys of a CNN alone.
+const CONV_KEYS: [&str; 5] = ["channels", "n", "residual", "shortcut", "image"];
+
+/// The `[model]` keys of an MLP alone (a CNN reads the rest of an MLP's:
+/// activation, norm, init, bias, bn_momentum, norm_eps).
+const MLP_KEYS: [&str; 5] = [
+    "depth",
+    "width",
+    "widths",
+    "norm_placement",
+    "residual_every",
+];
+
+/// Whether `key` means something to a `kind` model.
+fn key_applies(kind: ModelKind, key: &str) -> bool {
+    if ["kind", "input", "output"].contains(&key) {
+        return true;
+    }
+    let (recurrent, conv, mlp) = (
+        RECURRENT_KEYS.contains(&key),
+        CONV_KEYS.contains(&key),
+        MLP_KEYS.contains(&key),
+    );
+    match kind {
+        ModelKind::Mlp => !recurrent && !conv,
+        ModelKind::Cnn => !recurrent && !mlp,
+        _ => recurrent,
+    }
+}
 
 fn bad(field: &str, reason: String) -> Result<()> {
     Err(Error::InvalidConfig {
@@ -402,6 +449,12 @@ struct ModelTable {
     recurrent_init: RecurrentInit,
     forget_bias: f64,
     truncation: usize,
+    channels: Vec<usize>,
+    n: usize,
+    residual: bool,
+    shortcut: Shortcut,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    image: Vec<usize>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -431,6 +484,13 @@ impl From<ModelTable> for ModelConfig {
                 forget_bias: t.forget_bias,
                 truncation: t.truncation,
             },
+            conv: ConvSettings {
+                channels: t.channels,
+                n: t.n,
+                residual: t.residual,
+                shortcut: t.shortcut,
+                image: t.image,
+            },
             input: t.input,
             output: t.output,
             widths,
@@ -457,8 +517,14 @@ impl From<ModelConfig> for ModelTable {
             Some(_) => (None, None, Some(c.widths)),
         };
         let r = c.recurrent;
+        let v = c.conv;
         ModelTable {
             kind: c.kind,
+            channels: v.channels,
+            n: v.n,
+            residual: v.residual,
+            shortcut: v.shortcut,
+            image: v.image,
             hidden: r.hidden,
             layers: r.layers,
             nonlinearity: r.nonlinearity,

@@ -1,7 +1,9 @@
 //! Residual block (He et al. 2016): `y = f(x) + P x`.
 //!
 //! `f` is a [`Sequential`] branch; `P` is the identity when the branch keeps
-//! the width, and a bias-free [`Linear`] projection when it changes it.
+//! the width, and a projection when it changes it: a bias-free
+//! [`Linear`](super::Linear) layer in an MLP, a 1x1 convolution or a
+//! zero-padding shortcut in a CNN ([`super::conv`]).
 //! Backward: `dL/dx = df^T g + P^T g`, so the gradient always has a path
 //! around the branch — the reason residual nets train at depth.
 //!
@@ -11,7 +13,7 @@
 //! `x`: `batch x in`; `y`: `batch x out`, `out` the branch's output width.
 
 use super::layer::{join, Layer, Mode, NamedParam};
-use super::{Linear, Sequential};
+use super::Sequential;
 use crate::probe::Block;
 use crate::tensor::Grads;
 use crate::tensor::{Matrix, Scalar};
@@ -20,8 +22,8 @@ use crate::tensor::{Matrix, Scalar};
 pub struct Residual<T> {
     /// The branch `f`.
     pub branch: Sequential<T>,
-    /// `P`, when widths differ.
-    pub projection: Option<Linear<T>>,
+    /// `P`, when the shape changes.
+    pub projection: Option<Box<dyn Layer<T>>>,
     /// The block's own path, when it names itself (an MLP's residual
     /// blocks do: their position in PyTorch's flat numbering); else the
     /// container's prefix.
@@ -33,7 +35,7 @@ pub struct Residual<T> {
 impl<T: Scalar> Residual<T> {
     /// A block around `branch`; pass a projection (`Linear::new(in, out,
     /// false)`) when the branch changes the width.
-    pub fn new(branch: Sequential<T>, projection: Option<Linear<T>>) -> Self {
+    pub fn new(branch: Sequential<T>, projection: Option<Box<dyn Layer<T>>>) -> Self {
         Self {
             branch,
             projection,
@@ -65,8 +67,10 @@ impl<T: Scalar> Layer<T> for Residual<T> {
             Some(p) => p.forward(x, mode),
             None => x,
         };
-        assert_eq!(skip.shape(), self.output.shape(), "residual widths");
-        self.output.add_scaled(skip, T::one());
+        // The same values, in the branch's shape: a CNN's first block may
+        // see data rows where its branch gives pixel rows.
+        assert_eq!(skip.len(), self.output.len(), "residual widths");
+        add_into(self.output.as_mut_slice(), skip.as_slice());
         &self.output
     }
 
@@ -89,10 +93,11 @@ impl<T: Scalar> Layer<T> for Residual<T> {
             return;
         }
         self.input_grad.copy_from(self.branch.input_grad());
-        match &self.projection {
-            Some(p) => self.input_grad.add_scaled(p.input_grad(), T::one()),
-            None => self.input_grad.add_scaled(grad_output, T::one()),
-        }
+        let skip = match &self.projection {
+            Some(p) => p.input_grad(),
+            None => grad_output,
+        };
+        add_into(self.input_grad.as_mut_slice(), skip.as_slice());
     }
 
     fn input_grad(&self) -> &Matrix<T> {
@@ -119,5 +124,13 @@ impl<T: Scalar> Layer<T> for Residual<T> {
     fn collect_buffers<'a>(&'a mut self, prefix: &str, out: &mut Vec<(String, &'a mut Matrix<T>)>) {
         let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_buffers(&join(prefix, "branch"), out);
+    }
+}
+
+/// `a += b`, entry by entry.
+fn add_into<T: Scalar>(a: &mut [T], b: &[T]) {
+    assert_eq!(a.len(), b.len(), "residual sum");
+    for (a, &b) in a.iter_mut().zip(b) {
+        *a = *a + b;
     }
 }

@@ -1,0 +1,209 @@
+//! 2-D convolution (cross-correlation, as PyTorch's `Conv2d`, groups 1)
+//! as one product: `Y = im2col(X) W^T + b`.
+//!
+//! # Shapes
+//! - `x`: `batch` images of shape `input`, NHWC (any matrix shape holding
+//!   `batch * input.len()` values: the first layer reads data rows of
+//!   `h * w * c` features, later ones pixel rows).
+//! - patches: `batch * oh * ow` rows of `k * k * c_in` ([`super::im2col`]).
+//! - `W` (`weight`): `c_out x (k * k * c_in)`, each row in `(ky, kx, c_in)`
+//!   order; PyTorch's is `c_out x c_in x k x k`, the same numbers permuted.
+//! - `y`: pixel rows, `batch * oh * ow` rows of `c_out`.
+//!
+//! Backward, with `g = dL/dy` as pixel rows: `dL/dW = g^T P`, `dL/db` the
+//! column sums of `g`, and `dL/dx = col2im(g W)`, shaped as `x` was. The
+//! patch matrix and every other buffer are kept and reused, so a warmed-up
+//! step allocates nothing.
+
+use super::im2col::{col2im, im2col};
+use super::shape::{Image, Window};
+use crate::nn::layer::{join, Affine, Layer, Mode, NamedParam};
+use crate::tensor::{affine, matmul, Grads, Matrix, Op, Param, Scalar};
+
+/// A convolution layer.
+pub struct Conv2d<T> {
+    /// `c_out x (k * k * c_in)`.
+    pub weight: Param<T>,
+    /// `1 x c_out`, when the layer has a bias.
+    pub bias: Option<Param<T>>,
+    input: Image,
+    window: Window,
+    out: Image,
+    patches: Matrix<T>,
+    output: Matrix<T>,
+    /// `g` copied into pixel rows, when it did not arrive so shaped.
+    grad_rows: Matrix<T>,
+    patch_grad: Matrix<T>,
+    input_grad: Matrix<T>,
+}
+
+impl<T: Scalar> Conv2d<T> {
+    /// A zero-initialized convolution of `input` images to `channels`
+    /// output channels through `window`; `None` when the window does not
+    /// fit the image.
+    pub fn new(input: Image, channels: usize, window: Window, bias: bool) -> Option<Self> {
+        let out = window.out_image(input, channels)?;
+        let fan_in = window.kernel * window.kernel * input.c;
+        Some(Self {
+            weight: Param::new(Matrix::zeros(channels, fan_in)),
+            bias: bias.then(|| Param::new(Matrix::zeros(1, channels))),
+            input,
+            window,
+            out,
+            patches: Matrix::default(),
+            output: Matrix::default(),
+            grad_rows: Matrix::default(),
+            patch_grad: Matrix::default(),
+            input_grad: Matrix::default(),
+        })
+    }
+
+    /// The input image shape.
+    pub fn input(&self) -> Image {
+        self.input
+    }
+
+    /// The output image shape.
+    pub fn output_image(&self) -> Image {
+        self.out
+    }
+
+    /// The window (kernel, stride, padding).
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
+    fn batch(&self, x: &Matrix<T>) -> usize {
+        self.input.batch_of(x.len()).unwrap_or_else(|| {
+            panic!(
+                "conv input of {} values is not a batch of {} images",
+                x.len(),
+                self.input
+            )
+        })
+    }
+}
+
+impl<T: Scalar> Layer<T> for Conv2d<T> {
+    fn kind(&self) -> String {
+        format!("conv{}x{}", self.window.kernel, self.window.kernel)
+    }
+
+    fn forward(&mut self, x: &Matrix<T>, _mode: Mode) -> &Matrix<T> {
+        let batch = self.batch(x);
+        let rows = batch * self.out.pixels();
+        self.patches.resize(rows, self.weight.value.cols());
+        im2col(
+            x.as_slice(),
+            self.input,
+            self.window,
+            self.out,
+            self.patches.as_mut_slice(),
+        );
+        self.output.resize(rows, self.out.c);
+        match &self.bias {
+            Some(b) => affine(
+                &mut self.output,
+                &self.patches,
+                &self.weight.value,
+                b.value.as_slice(),
+            ),
+            None => matmul(
+                &mut self.output,
+                false,
+                T::one(),
+                &self.patches,
+                Op::N,
+                &self.weight.value,
+                Op::T,
+            ),
+        }
+        &self.output
+    }
+
+    fn output(&self) -> &Matrix<T> {
+        &self.output
+    }
+
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        grad_output: &Matrix<T>,
+        need_input_grad: bool,
+        grads: Grads,
+    ) {
+        let rows = self.batch(x) * self.out.pixels();
+        let g = if grad_output.shape() == (rows, self.out.c) {
+            grad_output
+        } else {
+            assert_eq!(grad_output.len(), rows * self.out.c, "conv output grad");
+            self.grad_rows.resize(rows, self.out.c);
+            self.grad_rows
+                .as_mut_slice()
+                .copy_from_slice(grad_output.as_slice());
+            &self.grad_rows
+        };
+        // dL/dW (+)= g^T P
+        let accumulate = grads == Grads::Accumulate;
+        matmul(
+            &mut self.weight.grad,
+            accumulate,
+            T::one(),
+            g,
+            Op::T,
+            &self.patches,
+            Op::N,
+        );
+        if let Some(b) = &mut self.bias {
+            b.start_grad(grads);
+            g.add_col_sums_into(b.grad.as_mut_slice());
+        }
+        if need_input_grad {
+            self.patch_grad.resize(rows, self.weight.value.cols());
+            matmul(
+                &mut self.patch_grad,
+                false,
+                T::one(),
+                g,
+                Op::N,
+                &self.weight.value,
+                Op::N,
+            );
+            self.input_grad.resize(x.rows(), x.cols());
+            col2im(
+                self.patch_grad.as_slice(),
+                self.input,
+                self.window,
+                self.out,
+                self.input_grad.as_mut_slice(),
+            );
+        }
+    }
+
+    fn input_grad(&self) -> &Matrix<T> {
+        &self.input_grad
+    }
+
+    fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
+        out.push(NamedParam {
+            path: join(prefix, "weight"),
+            param: &mut self.weight,
+        });
+        if let Some(b) = &mut self.bias {
+            out.push(NamedParam {
+                path: join(prefix, "bias"),
+                param: b,
+            });
+        }
+    }
+}
+
+impl<T: Scalar> Affine<T> for Conv2d<T> {
+    fn weight(&self) -> &Param<T> {
+        &self.weight
+    }
+
+    fn bias(&self) -> Option<&Param<T>> {
+        self.bias.as_ref()
+    }
+}
