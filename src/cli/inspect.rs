@@ -83,6 +83,13 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
 /// truncation.
 fn model_line(record: &RunRecord) -> String {
     let m = &record.spec.model;
+    if m.kind == ModelKind::Cnn {
+        let norm = match m.norm {
+            gradscope::nn::Norm::None => String::new(),
+            n => format!(", {n} norm"),
+        };
+        return format!("{}, {}, {} init{norm}", m.conv.describe(), m.activation, m.init);
+    }
     if m.kind == ModelKind::Mlp {
         return format!(
             "{} layers, {}, {} init{}",

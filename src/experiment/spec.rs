@@ -207,14 +207,13 @@ impl Spec {
             "bn_momentum",
             "norm_eps",
         ];
-        hidden.push((
-            "[model]",
-            if self.model.kind == ModelKind::Mlp {
-                RECURRENT
-            } else {
-                MLP
-            },
-        ));
+        const CONV: &[&str] = &["channels", "n", "residual", "shortcut", "image"];
+        const MLP_ONLY: &[&str] = &["depth", "width", "widths", "norm_placement", "residual_every"];
+        match self.model.kind {
+            ModelKind::Mlp => hidden.extend([("[model]", RECURRENT), ("[model]", CONV)]),
+            ModelKind::Cnn => hidden.extend([("[model]", RECURRENT), ("[model]", MLP_ONLY)]),
+            _ => hidden.extend([("[model]", MLP), ("[model]", CONV)]),
+        }
         let mut section = "";
         let mut out = String::with_capacity(text.len());
         for line in text.lines() {

@@ -76,7 +76,12 @@ pub struct MlpTask<'a, T> {
     x: Matrix<T>,
     y: Vec<usize>,
     grad: Matrix<T>,
+    /// Examples per forward in evaluation.
+    eval_chunk: usize,
 }
+
+/// Examples per forward when an MLP evaluates: few, large products.
+pub const EVAL_CHUNK: usize = 1000;
 
 impl<'a, T: Scalar> MlpTask<'a, T> {
     /// `mlp` on `train` (batches of `batch`, shuffled from `seed`),
@@ -97,7 +102,17 @@ impl<'a, T: Scalar> MlpTask<'a, T> {
             x: Matrix::default(),
             y: Vec::new(),
             grad: Matrix::default(),
+            eval_chunk: EVAL_CHUNK,
         }
+    }
+
+    /// Evaluates `chunk` examples per forward: a CNN keeps every layer's
+    /// activations per pixel, so its chunk is a training batch, not
+    /// [`EVAL_CHUNK`] (a thousand MNIST images through ResNet-20 hold
+    /// gigabytes).
+    pub fn with_eval_chunk(mut self, chunk: usize) -> Self {
+        self.eval_chunk = chunk.max(1);
+        self
     }
 }
 
@@ -134,8 +149,9 @@ impl<T: Scalar> Task<T> for MlpTask<'_, T> {
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {
-        let train = evaluate(&mut self.mlp, self.loss, self.train);
-        let test = evaluate(&mut self.mlp, self.loss, self.test);
+        let chunk = self.eval_chunk;
+        let train = evaluate(&mut self.mlp, self.loss, self.train, chunk);
+        let test = evaluate(&mut self.mlp, self.loss, self.test, chunk);
         eval_record(step, train, test)
     }
 }
@@ -153,14 +169,13 @@ pub fn eval_record(step: usize, train: (f64, f64), test: (f64, f64)) -> EvalReco
 }
 
 /// Mean loss and accuracy over `data` in eval mode, in chunks.
-pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset) -> (f64, f64) {
-    const CHUNK: usize = 1000;
+pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset, chunk: usize) -> (f64, f64) {
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
     let (mut total_loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..data.len()).collect();
     // Evaluation records no probe: no layer measures its tensors.
     mlp.set_tap(Tap::Off);
-    for chunk in idx.chunks(CHUNK) {
+    for chunk in idx.chunks(chunk) {
         gather(data, chunk, &mut x, &mut y);
         let out = mlp.forward(&x, Mode::Eval);
         total_loss += loss.compute(out, Targets::Classes(&y), &mut grad) * chunk.len() as f64;

@@ -86,6 +86,9 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
         .model_config(train.dim(), train.classes)
         .build(spec.seed)?;
     let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
+    if spec.model.kind == crate::nn::ModelKind::Cnn {
+        task = task.with_eval_chunk(spec.batch);
+    }
     run_task(spec, &mut task, total, sink)
 }
 

@@ -627,7 +627,7 @@ mod tests {
             "invalid value for `model.hidden`: must be at least 1"
         );
         let e = toml::from_str::<ModelConfig>("kind = \"transformer\"").unwrap_err();
-        assert!(e.message().contains("mlp, rnn, lstm, gru"), "{e}");
+        assert!(e.message().contains("mlp, cnn, rnn, lstm, gru"), "{e}");
     }
 
     #[test]

@@ -134,18 +134,22 @@ impl<'a> Remedies<'a> {
     }
 
     fn deep_enough_for_residual(&self) -> bool {
-        self.spec.model.residual_every == 0 && self.hidden_layers() >= 4
+        let m = &self.spec.model;
+        match m.kind {
+            ModelKind::Cnn => !m.conv.residual,
+            _ => m.residual_every == 0 && self.hidden_layers() >= 4,
+        }
     }
 
     fn hidden_layers(&self) -> usize {
         self.spec.model.widths.len()
     }
 
-    /// Whether the run is an MLP: the remedies that change its hidden
-    /// layers (activation, norm, residual blocks, init) apply to nothing
-    /// in a recurrent net.
+    /// Whether the run is a feed-forward net (an MLP or a CNN): the
+    /// remedies that change its hidden layers (activation, norm, residual
+    /// blocks, init) apply to nothing in a recurrent net.
     fn mlp(&self) -> bool {
-        self.spec.model.kind == ModelKind::Mlp
+        !self.spec.model.kind.is_recurrent()
     }
 
     fn relu_he(self) -> Self {
@@ -182,6 +186,17 @@ impl<'a> Remedies<'a> {
 
     fn residual(self) -> Self {
         let cond = self.mlp() && self.deep_enough_for_residual();
+        if self.spec.model.kind == ModelKind::Cnn {
+            return self.add_if(
+                cond,
+                Naming::Adds,
+                "res",
+                "Residual connections",
+                "an identity shortcut around each pair of convolutions gives the gradient \
+                 a path that skips the layers that shrink it (He et al. 2016)",
+                |s| s.model.conv.residual = true,
+            );
+        }
         self.add_if(
             cond,
             Naming::Adds,

@@ -109,6 +109,23 @@ impl ConvSettings {
         2 * self.channels.len() * self.n + 2
     }
 
+    /// The net in a few words: `residual CNN, 20 layers (n = 3, channels
+    /// 16/32/64, zeros shortcuts)`.
+    pub fn describe(&self) -> String {
+        let channels: Vec<String> = self.channels.iter().map(|c| c.to_string()).collect();
+        let (kind, shortcut) = if self.residual {
+            ("residual", format!(", {} shortcuts", self.shortcut))
+        } else {
+            ("plain", String::new())
+        };
+        format!(
+            "{kind} CNN, {} layers (n = {}, channels {}{shortcut})",
+            self.layers(),
+            self.n,
+            channels.join("/")
+        )
+    }
+
     /// The input image for `features` per example: the `image` key, else
     /// one channel of a square (MNIST's 28 x 28), else three channels of
     /// a square (CIFAR's 3 x 32 x 32).

@@ -116,7 +116,8 @@ mod tests {
         let w = Window::new(3, 2, 1);
         assert_eq!(w.source(0, 0, 28), None);
         assert_eq!(w.source(0, 1, 28), Some(0));
-        assert_eq!(w.source(13, 2, 28), None);
+        assert_eq!(w.source(13, 2, 28), Some(27));
+        assert_eq!(Window::new(3, 1, 1).source(27, 2, 28), None);
         assert_eq!(Image::new(3, 32, 32).batch_of(3072 * 5), Some(5));
         assert_eq!(Image::new(3, 32, 32).batch_of(3071), None);
     }

@@ -45,7 +45,6 @@ use super::super::{remedies, thresholds as t};
 use super::through_time::hidden_grad;
 use super::{evidence, pct, sci};
 use crate::experiment::{RunRecord, RunStatus};
-use crate::nn::ModelKind;
 use crate::probe::StepProbe;
 
 /// A step whose global gradient norm spiked.
@@ -334,7 +333,7 @@ fn growth_report(g: &Growth) -> (String, Vec<Evidence>) {
 /// Gradient-norm spikes, or a gradient growing toward early time steps,
 /// in a recurrent run; with ranked remedies.
 pub fn exploding_through_time(record: &RunRecord) -> Option<Finding> {
-    if record.spec.model.kind == ModelKind::Mlp {
+    if !record.spec.model.kind.is_recurrent() {
         return None;
     }
     let spikes = spikes(record);

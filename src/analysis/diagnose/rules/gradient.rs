@@ -22,7 +22,6 @@ use super::super::series::{
 use super::super::{remedies, thresholds as t};
 use super::{evidence, sci};
 use crate::experiment::{Dtype, RunRecord};
-use crate::nn::ModelKind;
 use crate::probe::LayerProbe;
 
 /// First and last finite probed steps.
@@ -189,7 +188,7 @@ fn pre_grad(l: &LayerProbe) -> &crate::probe::TensorStats {
 /// The weight gradient shrinking toward the input.
 pub fn vanishing_gradient(record: &RunRecord) -> Option<Finding> {
     // A recurrent net's gradient vanishes through time: `through_time`.
-    if record.spec.model.kind != ModelKind::Mlp {
+    if record.spec.model.kind.is_recurrent() {
         return None;
     }
     let g = log_norm_profile(record, weight_grad);

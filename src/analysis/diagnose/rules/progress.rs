@@ -95,10 +95,10 @@ pub fn learning_rate(record: &RunRecord) -> Option<Finding> {
 
 /// Training loss flat near chance and held-out accuracy near chance.
 pub fn stalled(record: &RunRecord) -> Option<Finding> {
-    // Chance is defined for classes of an MLP's output; a recurrent task's
+    // Chance is defined for classes of a classifier's output; a recurrent task's
     // trivial predictor (the adding problem's mean, a text's unigrams) is
     // the data's baseline, which a record does not carry yet.
-    if record.spec.model.kind != crate::nn::ModelKind::Mlp {
+    if record.spec.model.kind.is_recurrent() {
         return None;
     }
     let losses: Vec<(usize, f64)> = record
