@@ -88,7 +88,12 @@ fn model_line(record: &RunRecord) -> String {
             gradscope::nn::Norm::None => String::new(),
             n => format!(", {n} norm"),
         };
-        return format!("{}, {}, {} init{norm}", m.conv.describe(), m.activation, m.init);
+        return format!(
+            "{}, {}, {} init{norm}",
+            m.conv.describe(),
+            m.activation,
+            m.init
+        );
     }
     if m.kind == ModelKind::Mlp {
         return format!(

@@ -208,7 +208,13 @@ impl Spec {
             "norm_eps",
         ];
         const CONV: &[&str] = &["channels", "n", "residual", "shortcut", "image"];
-        const MLP_ONLY: &[&str] = &["depth", "width", "widths", "norm_placement", "residual_every"];
+        const MLP_ONLY: &[&str] = &[
+            "depth",
+            "width",
+            "widths",
+            "norm_placement",
+            "residual_every",
+        ];
         match self.model.kind {
             ModelKind::Mlp => hidden.extend([("[model]", RECURRENT), ("[model]", CONV)]),
             ModelKind::Cnn => hidden.extend([("[model]", RECURRENT), ("[model]", MLP_ONLY)]),

@@ -169,7 +169,12 @@ pub fn eval_record(step: usize, train: (f64, f64), test: (f64, f64)) -> EvalReco
 }
 
 /// Mean loss and accuracy over `data` in eval mode, in chunks.
-pub fn evaluate<T: Scalar>(mlp: &mut Mlp<T>, loss: Loss, data: &Dataset, chunk: usize) -> (f64, f64) {
+pub fn evaluate<T: Scalar>(
+    mlp: &mut Mlp<T>,
+    loss: Loss,
+    data: &Dataset,
+    chunk: usize,
+) -> (f64, f64) {
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
     let (mut total_loss, mut correct) = (0.0, 0.0);
     let idx: Vec<usize> = (0..data.len()).collect();

@@ -335,7 +335,12 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
     };
     let net = match m.kind {
         ModelKind::Mlp => format!("{layers} ({} init{norm})", m.init),
-        ModelKind::Cnn => format!("{}, {} ({} init{norm})", m.conv.describe(), m.activation, m.init),
+        ModelKind::Cnn => format!(
+            "{}, {} ({} init{norm})",
+            m.conv.describe(),
+            m.activation,
+            m.init
+        ),
         kind => {
             let rc = &m.recurrent;
             let cell = match kind {

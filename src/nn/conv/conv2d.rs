@@ -103,7 +103,14 @@ impl<T: Scalar> Layer<T> for Conv2d<T> {
         let per_image = self.out.pixels();
         self.output.resize(batch * per_image, self.out.c);
         if mode == Mode::Train || batch <= EVAL_CHUNK {
-            im2col(x.as_slice(), self.input, self.window, self.out, &mut self.patches, batch);
+            im2col(
+                x.as_slice(),
+                self.input,
+                self.window,
+                self.out,
+                &mut self.patches,
+                batch,
+            );
             product(&mut self.output, &self.patches, &self.weight, &self.bias);
             return &self.output;
         }
@@ -111,9 +118,21 @@ impl<T: Scalar> Layer<T> for Conv2d<T> {
         for first in (0..batch).step_by(EVAL_CHUNK) {
             let n = EVAL_CHUNK.min(batch - first);
             let images = &x.as_slice()[first * self.input.len()..(first + n) * self.input.len()];
-            im2col(images, self.input, self.window, self.out, &mut self.patches, n);
+            im2col(
+                images,
+                self.input,
+                self.window,
+                self.out,
+                &mut self.patches,
+                n,
+            );
             self.chunk_output.resize(n * per_image, self.out.c);
-            product(&mut self.chunk_output, &self.patches, &self.weight, &self.bias);
+            product(
+                &mut self.chunk_output,
+                &self.patches,
+                &self.weight,
+                &self.bias,
+            );
             self.output.as_mut_slice()[first * values..(first + n) * values]
                 .copy_from_slice(self.chunk_output.as_slice());
         }
@@ -212,7 +231,12 @@ fn im2col<T: Scalar>(
 }
 
 /// `dst = P W^T (+ b)`.
-fn product<T: Scalar>(dst: &mut Matrix<T>, patches: &Matrix<T>, w: &Param<T>, b: &Option<Param<T>>) {
+fn product<T: Scalar>(
+    dst: &mut Matrix<T>,
+    patches: &Matrix<T>,
+    w: &Param<T>,
+    b: &Option<Param<T>>,
+) {
     match b {
         Some(b) => affine(dst, patches, &w.value, b.value.as_slice()),
         None => matmul(dst, false, T::one(), patches, Op::N, &w.value, Op::T),
