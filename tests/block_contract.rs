@@ -216,8 +216,16 @@ impl Block<f64> for TwoStepCell {
         self.tap = tap;
     }
 
+    fn tap(&self) -> Tap {
+        self.tap
+    }
+
     fn figures(&self) -> &Figures {
         &self.figures
+    }
+
+    fn add_series(&mut self, series: Series) {
+        self.figures.series.push(series);
     }
 
     fn weight(&self) -> &Param<f64> {

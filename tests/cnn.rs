@@ -8,6 +8,7 @@
 use gradscope::analysis::diagnose::{diagnose, Finding, FindingKind, Severity};
 use gradscope::experiment::trainer::train;
 use gradscope::experiment::{RecordSink, RunData, RunRecord, Spec};
+use gradscope::probe::{Axis, LayerProbe, TensorStats};
 use std::sync::OnceLock;
 
 fn mnist() -> &'static RunData {
@@ -88,4 +89,57 @@ fn a_deep_resnet_without_batch_norm_explodes() {
         "{:?}",
         f.iter().map(|f| f.kind).collect::<Vec<_>>()
     );
+}
+
+fn series<'a>(l: &'a LayerProbe, tensor: &str, axis: Axis) -> &'a [TensorStats] {
+    let s = l
+        .series
+        .iter()
+        .find(|s| s.tensor == tensor && s.axis == axis);
+    &s.unwrap_or_else(|| panic!("{} has no {tensor} series", l.path))
+        .stats
+}
+
+/// Every conv layer is measured per channel (its output, its delta, its
+/// filters' gradients, its BatchNorm scales), the channels adding up to
+/// the layer's own figures; each residual block's first layer carries the
+/// block's two routes, which add up to what the layer before it sees.
+#[test]
+fn conv_layers_are_measured_per_channel_and_blocks_per_route() {
+    let r = run("channels = [4, 8]\nn = 1\nnorm = \"batch\"", 2, 0.05);
+    let p = &r.probes[0];
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-4 * b.abs().max(1e-3);
+    for (l, channels) in p.layers[..5].iter().zip([4, 4, 4, 8, 8]) {
+        for tensor in ["out", "pre_grad", "weight_grad", "bn_scale"] {
+            let s = series(l, tensor, Axis::Channel);
+            assert_eq!(s.len(), channels, "{} {tensor}", l.path);
+        }
+        let out = series(l, "out", Axis::Channel);
+        assert_eq!(out.iter().map(|s| s.n).sum::<u64>(), l.out.n);
+        let sum: f64 = out.iter().map(|s| s.sum).sum();
+        // Relative to the norm: BatchNorm's outputs sum to about zero.
+        let err = (sum - l.out.sum).abs() / l.out.l2();
+        assert!(err < 1e-5, "{}: {sum} vs {}", l.path, l.out.sum);
+        let sq: f64 = series(l, "weight_grad", Axis::Channel)
+            .iter()
+            .map(|s| s.sum_sq)
+            .sum();
+        assert!(close(sq, l.weight_grad.sum_sq), "{}", l.path);
+        // Fresh BatchNorm scales are 1.
+        assert!(series(l, "bn_scale", Axis::Channel)
+            .iter()
+            .all(|s| s.sum == 1.0));
+    }
+    assert!(p.layers[5].series.is_empty(), "the output layer is dense");
+    // Block 1 (identity shortcut): its shortcut carries the stem's output,
+    // and its two routes' gradients add up to the stem's dL/dh.
+    let (stem, first) = (&p.layers[0], &p.layers[1]);
+    let out = series(first, "block_out", Axis::Route);
+    assert_eq!(out[1], stem.out);
+    let grad = series(first, "block_input_grad", Axis::Route);
+    let err = (grad[0].sum + grad[1].sum - stem.out_grad.sum).abs() / stem.out_grad.l2();
+    assert!(err < 1e-5, "{grad:?} vs {:?}", stem.out_grad);
+    assert!(grad[1].l2() > 0.0 && grad[0].l2() > 0.0);
+    // Only a block's first layer carries routes.
+    assert!(p.layers[2].series.iter().all(|s| s.axis != Axis::Route));
 }

@@ -27,9 +27,9 @@
 
 use super::layer::{join, Affine, Layer, Mode, NamedParam};
 use super::{ActivationLayer, Linear, NormPlacement};
-use crate::probe::{measure, Block, Figures, HistTensor, Histogram, Tap};
+use crate::probe::{measure, Axis, Block, Figures, HistTensor, Histogram, Series, Tap};
 use crate::tensor::Grads;
-use crate::tensor::{percentiles, tensor_stats, Matrix, Param, Scalar};
+use crate::tensor::{column_stats, percentiles, tensor_stats, Matrix, Param, Scalar};
 
 /// `linear -> [norm] -> activation`, measured as one layer.
 pub struct Dense<T, A = Linear<T>> {
@@ -103,6 +103,42 @@ impl<T: Scalar, A: Affine<T>> Dense<T, A> {
     }
 }
 
+impl<T: Scalar, A: Affine<T>> Dense<T, A> {
+    /// The weight gradient of each output channel's filter (a row of
+    /// `dL/dW`) and, under BatchNorm, each channel's scale `gamma`.
+    fn per_channel_parameters(&mut self) {
+        let w = &self.linear.weight().grad;
+        let rows = w.as_slice().chunks(w.cols().max(1)).map(tensor_stats);
+        self.figures.series.push(Series {
+            tensor: "weight_grad".into(),
+            axis: Axis::Channel,
+            stats: rows.collect(),
+        });
+        let norm = self.norm_before.as_mut().or(self.norm_after.as_mut());
+        if let Some(norm) = norm {
+            let mut params = Vec::new();
+            norm.collect_params("", &mut params);
+            if let Some(scale) = params.iter().find(|p| p.path == "weight") {
+                let stats = scale.param.value.as_slice().iter();
+                self.figures.series.push(Series {
+                    tensor: "bn_scale".into(),
+                    axis: Axis::Channel,
+                    stats: stats.map(|v| tensor_stats(&[*v])).collect(),
+                });
+            }
+        }
+    }
+}
+
+/// `m`'s columns (a conv layer's channels) measured one by one.
+fn channels<T: Scalar>(tensor: &str, m: &Matrix<T>) -> Series {
+    Series {
+        tensor: tensor.into(),
+        axis: Axis::Channel,
+        stats: column_stats(m),
+    }
+}
+
 /// `z`: the norm-before's output, else the linear layer's.
 fn pre<'a, T: Scalar, A: Affine<T>>(
     linear: &'a A,
@@ -139,6 +175,9 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
                 self.figures.pre = Some(stats);
                 self.figures.out = Some(stats);
                 self.figures.pre_pct = Some(quantiles(&sample(z)));
+                if self.linear.per_channel() {
+                    self.figures.series.push(channels("out", z));
+                }
             }
             if self.tap == Tap::Histograms {
                 let hist = Histogram::of(z.as_slice());
@@ -155,6 +194,9 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             self.figures.pre_pct = Some(quantiles(&m.input_sample));
             self.figures.saturated = m.saturated;
             self.figures.dead = m.dead;
+            if self.linear.per_channel() {
+                self.figures.series.push(channels("out", h));
+            }
         }
         if self.tap == Tap::Histograms {
             let hist = Histogram::of(h.as_slice());
@@ -204,6 +246,9 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             }
             None => {}
         }
+        if self.tap.is_on() && self.linear.per_channel() {
+            self.figures.series.push(channels("pre_grad", g));
+        }
         if self.tap == Tap::Histograms {
             let hist = Histogram::of(g.as_slice());
             self.figures.histograms.push((HistTensor::PreGrad, hist));
@@ -220,6 +265,9 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             self.figures.weight_grad = Some(measure(w.as_slice()));
             let b = self.linear.bias();
             self.figures.bias_grad = b.map(|b| tensor_stats(b.grad.as_slice()));
+            if self.linear.per_channel() {
+                self.per_channel_parameters();
+            }
         }
         if self.tap == Tap::Histograms {
             let hist = Histogram::of(self.linear.weight().grad.as_slice());
@@ -277,8 +325,16 @@ impl<T: Scalar, A: Affine<T>> Block<T> for Dense<T, A> {
         }
     }
 
+    fn tap(&self) -> Tap {
+        self.tap
+    }
+
     fn figures(&self) -> &Figures {
         &self.figures
+    }
+
+    fn add_series(&mut self, series: Series) {
+        self.figures.series.push(series);
     }
 
     fn weight(&self) -> &Param<T> {

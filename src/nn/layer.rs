@@ -91,6 +91,12 @@ pub trait Affine<T: Scalar>: Layer<T> {
 
     /// The bias, when there is one.
     fn bias(&self) -> Option<&Param<T>>;
+
+    /// Whether the output's columns are an image's channels (pixel rows):
+    /// the block around it then measures its figures per channel too.
+    fn per_channel(&self) -> bool {
+        false
+    }
 }
 
 /// Joins a path prefix and a name: `join("layers.3", "weight")`.

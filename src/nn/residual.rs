@@ -9,12 +9,20 @@
 //!
 //! Parameters: `prefix.branch.i...` and `prefix.projection.weight`.
 //!
+//! Probes: on the steps the branch's first layer is tapped, the block
+//! measures its two routes ([`Axis::Route`]: 0 the branch, 1 the
+//! shortcut) and gives them to that layer's figures: `block_out`, the
+//! branch's output `f(x)` and the shortcut's `P x` (how much of the sum
+//! the branch contributes), and `block_input_grad`, `df^T g` and `P^T g`
+//! (how much of the gradient reaching the block's input came around the
+//! branch).
+//!
 //! # Shapes
 //! `x`: `batch x in`; `y`: `batch x out`, `out` the branch's output width.
 
 use super::layer::{join, Layer, Mode, NamedParam};
 use super::Sequential;
-use crate::probe::Block;
+use crate::probe::{measure, Axis, Block, Series, TensorStats};
 use crate::tensor::Grads;
 use crate::tensor::{Matrix, Scalar};
 
@@ -28,6 +36,8 @@ pub struct Residual<T> {
     /// blocks do: their position in PyTorch's flat numbering); else the
     /// container's prefix.
     path: Option<String>,
+    /// Whether this step's forward measured the routes.
+    tapped: bool,
     output: Matrix<T>,
     input_grad: Matrix<T>,
 }
@@ -40,6 +50,7 @@ impl<T: Scalar> Residual<T> {
             branch,
             projection,
             path: None,
+            tapped: false,
             output: Matrix::default(),
             input_grad: Matrix::default(),
         }
@@ -70,7 +81,12 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         // The same values, in the branch's shape: a CNN's first block may
         // see data rows where its branch gives pixel rows.
         assert_eq!(skip.len(), self.output.len(), "residual widths");
+        self.tapped = first_block(&mut self.branch).is_some_and(|b| b.tap().is_on());
+        let routes = self.tapped.then(|| routes("block_out", &self.output, skip));
         add_into(self.output.as_mut_slice(), skip.as_slice());
+        if let (Some(series), Some(first)) = (routes, first_block(&mut self.branch)) {
+            first.add_series(series);
+        }
         &self.output
     }
 
@@ -97,7 +113,13 @@ impl<T: Scalar> Layer<T> for Residual<T> {
             Some(p) => p.input_grad(),
             None => grad_output,
         };
+        let routes = self
+            .tapped
+            .then(|| routes("block_input_grad", &self.input_grad, skip));
         add_into(self.input_grad.as_mut_slice(), skip.as_slice());
+        if let (Some(series), Some(first)) = (routes, first_block(&mut self.branch)) {
+            first.add_series(series);
+        }
     }
 
     fn input_grad(&self) -> &Matrix<T> {
@@ -124,6 +146,23 @@ impl<T: Scalar> Layer<T> for Residual<T> {
     fn collect_buffers<'a>(&'a mut self, prefix: &str, out: &mut Vec<(String, &'a mut Matrix<T>)>) {
         let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_buffers(&join(prefix, "branch"), out);
+    }
+}
+
+/// The branch's first probed layer, which carries the block's routes.
+fn first_block<T: Scalar>(branch: &mut Sequential<T>) -> Option<&mut dyn Block<T>> {
+    let mut blocks = Vec::new();
+    branch.collect_blocks_mut(&mut blocks);
+    blocks.into_iter().next()
+}
+
+/// `tensor` along the block's routes: the branch's part, the shortcut's.
+fn routes<T: Scalar>(tensor: &str, branch: &Matrix<T>, shortcut: &Matrix<T>) -> Series {
+    let stats: [TensorStats; 2] = [measure(branch.as_slice()), measure(shortcut.as_slice())];
+    Series {
+        tensor: tensor.into(),
+        axis: Axis::Route,
+        stats: stats.to_vec(),
     }
 }
 

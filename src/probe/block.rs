@@ -18,6 +18,11 @@
 //! optimizer
 //! Prober::finish  block.weight() against the sample: update:data ratio
 //! ```
+//!
+//! A container that is not itself a layer (a residual block) measures
+//! what only it sees, the gradient through its shortcut, on the steps its
+//! first block is tapped, and adds it to that block's figures
+//! ([`Block::add_series`]).
 
 use super::{HistTensor, Histogram, Series};
 use crate::tensor::{in_halves, tensor_stats, Param, Scalar, Split, TensorStats, PARALLEL_MIN};
@@ -90,8 +95,17 @@ pub trait Block<T: Scalar>: Send + Sync {
     /// the step computes.
     fn set_tap(&mut self, tap: Tap);
 
+    /// What the next forward and backward measure (the last
+    /// [`Block::set_tap`]).
+    fn tap(&self) -> Tap;
+
     /// What the last tapped forward and backward measured.
     fn figures(&self) -> &Figures;
+
+    /// Adds a series its container measured around it (a residual block's
+    /// branch and shortcut, given to the branch's first layer) to the
+    /// figures of this step.
+    fn add_series(&mut self, series: Series);
 
     /// The weight whose updates the prober follows (update:data ratio),
     /// with its gradient.

@@ -38,7 +38,9 @@ pub struct LayerProbe {
     /// measured).
     pub update_ratio: f64,
     /// Figures along the block's own axis (a recurrent cell's time steps,
-    /// a conv layer's channels); empty for a dense layer.
+    /// a conv layer's channels) and, for the first layer of a residual
+    /// block's branch, the block's two routes; empty for a plain dense
+    /// layer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<Series>,
 }
@@ -53,6 +55,9 @@ pub enum Axis {
     Channel,
     /// Heads of an attention block.
     Head,
+    /// The two routes through a residual block: 0 the branch `f(x)`, 1 the
+    /// shortcut `P x`.
+    Route,
 }
 
 impl Axis {
@@ -62,12 +67,13 @@ impl Axis {
             Axis::TimeStep => "time_step",
             Axis::Channel => "channel",
             Axis::Head => "head",
+            Axis::Route => "route",
         }
     }
 
     /// The axis called `name` (see [`Axis::name`]).
     pub fn from_name(name: &str) -> Option<Self> {
-        [Axis::TimeStep, Axis::Channel, Axis::Head]
+        [Axis::TimeStep, Axis::Channel, Axis::Head, Axis::Route]
             .into_iter()
             .find(|a| a.name() == name)
     }

@@ -4,6 +4,7 @@
 //! weight initializers, and the one-pass statistics probes take of a
 //! tensor.
 
+mod column_stats;
 mod gemm;
 mod init;
 mod matrix;
@@ -19,6 +20,7 @@ mod stats;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use column_stats::column_stats;
 pub use gemm::{affine, affine_with, matmul, matmul_with, product, threads_for, PARALLEL_MIN_FLOP};
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;

@@ -248,6 +248,10 @@ impl<T: Scalar> Affine<T> for Conv2d<T> {
         &self.weight
     }
 
+    fn per_channel(&self) -> bool {
+        true
+    }
+
     fn bias(&self) -> Option<&Param<T>> {
         self.bias.as_ref()
     }

@@ -494,8 +494,16 @@ impl<T: Scalar> Block<T> for Recurrent<T> {
         self.tap = tap;
     }
 
+    fn tap(&self) -> Tap {
+        self.tap
+    }
+
     fn figures(&self) -> &Figures {
         &self.figures
+    }
+
+    fn add_series(&mut self, series: Series) {
+        self.figures.series.push(series);
     }
 
     fn weight(&self) -> &Param<T> {
