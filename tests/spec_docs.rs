@@ -98,6 +98,9 @@ fn every_documented_key_can_be_set_from_the_command_line() {
         if ["optimizer.beta1", "optimizer.beta2", "optimizer.eps"].contains(&key.as_str()) {
             b.set("optimizer.name", "adam", "--optimizer adam").unwrap();
         }
+        if key == "model.image" {
+            b.set("model.kind", "cnn", "--model cnn").unwrap();
+        }
         b.set(key, value, "--set").unwrap();
         b.build()
             .unwrap_or_else(|e| panic!("--set {key}={value}: {e}"));

@@ -20,7 +20,7 @@ pub const MAX_COLUMNS: usize = 100;
 
 /// One cell's value.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Cell {
+pub(super) enum Cell {
     /// `log10` of a positive finite norm.
     Log(f64),
     /// The norm is exactly zero.
@@ -29,7 +29,7 @@ enum Cell {
     NonFinite,
 }
 
-fn cell(s: &TensorStats) -> Cell {
+pub(super) fn cell(s: &TensorStats) -> Cell {
     let l2 = s.l2();
     if s.non_finite() > 0 || !l2.is_finite() {
         Cell::NonFinite
@@ -267,7 +267,7 @@ fn subnormal_dot(svg: &mut Svg, c: (f64, f64), r: f64) {
 
 /// The viridis bar right of the map, ticks at whole decades, the two grey
 /// legend boxes under it, and the subnormal dot's entry when `subnormal`.
-fn colour_bar(svg: &mut Svg, a: &Area, lo: i32, hi: i32, what: &str, subnormal: bool) {
+pub(super) fn colour_bar(svg: &mut Svg, a: &Area, lo: i32, hi: i32, what: &str, subnormal: bool) {
     let x = a.right() + 14.0;
     let (top, bottom) = (a.y, a.bottom() - 50.0);
     let steps = 64;

@@ -40,13 +40,16 @@
 //! the time lag with its fitted decay factor per step back, and each
 //! gate's saturated fraction per time step; then the gradient-flow maps of
 //! the delta `dL/dz` and of `dL/dW` (layer x step, log10 colour), the depth
-//! profile, loss, accuracy, saturation and dead units, update:data ratios
+//! profile, for a residual net the gradient through each block's branch and
+//! its shortcut, for a CNN each conv filter's gradient per channel, loss,
+//! accuracy, saturation and dead units, update:data ratios
 //! with the 1e-3 band, histograms of log10|dL/dW| as a ridge plot, and the
 //! percentiles of the last hidden layer's pre-activation. A chart that
 //! does not apply to a run (the recurrent ones to an MLP, accuracy to a
 //! regression) is left out. With two recurrent runs or more, the
 //! comparison overlays their gradients against the lag.
 
+mod channels;
 mod color;
 mod curves;
 mod depth;
@@ -59,6 +62,7 @@ mod per_layer;
 mod percentiles;
 mod png;
 mod ridge;
+mod routes;
 mod saturation;
 mod svg;
 mod sweep_page;
@@ -110,6 +114,8 @@ pub(crate) enum Chart {
     FlowDelta,
     FlowWeight,
     Depth,
+    Routes,
+    Channels,
     Loss,
     Accuracy,
     Saturation,
@@ -120,13 +126,15 @@ pub(crate) enum Chart {
 
 impl Chart {
     /// Page order.
-    pub(crate) const ALL: [Chart; 12] = [
+    pub(crate) const ALL: [Chart; 14] = [
         Chart::ThroughTime,
         Chart::Lag,
         Chart::GateSaturation,
         Chart::FlowDelta,
         Chart::FlowWeight,
         Chart::Depth,
+        Chart::Routes,
+        Chart::Channels,
         Chart::Loss,
         Chart::Accuracy,
         Chart::Saturation,
@@ -141,6 +149,8 @@ impl Chart {
         match self {
             Chart::ThroughTime | Chart::Lag => through_time::applies(r),
             Chart::GateSaturation => gate_saturation::applies(r),
+            Chart::Routes => routes::applies(r),
+            Chart::Channels => channels::applies(r),
             Chart::Accuracy => has_accuracy(r),
             _ => true,
         }
@@ -154,6 +164,8 @@ impl Chart {
             Chart::FlowDelta => "flow-delta",
             Chart::FlowWeight => "flow-weight",
             Chart::Depth => "depth",
+            Chart::Routes => "routes",
+            Chart::Channels => "channels",
             Chart::Loss => "loss",
             Chart::Accuracy => "accuracy",
             Chart::Saturation => "saturation",
@@ -173,6 +185,8 @@ impl Chart {
             Chart::FlowDelta => "Gradient flow: ‖∂L/∂z‖₂ per layer and step",
             Chart::FlowWeight => "Gradient flow: ‖∂L/∂W‖₂ per layer and step",
             Chart::Depth => "Depth profile of ‖∂L/∂W‖₂",
+            Chart::Routes => "Gradient at each residual block: through the branch and the shortcut",
+            Chart::Channels => "Per channel: ‖∂L/∂W‖₂ of each conv filter, last recorded step",
             Chart::Loss => "Loss",
             Chart::Accuracy => "Accuracy",
             Chart::Saturation => "Saturated and dead units per layer",
@@ -253,6 +267,19 @@ impl Chart {
                  falling towards layer 0 by decades is a vanishing gradient; a flat \
                  line is healthy flow."
             }
+            Chart::Routes => {
+                "L2 norm of the gradient reaching each residual block's input through its \
+                 branch (solid, ∂f/∂x^T g) and around it through the shortcut (dashed, \
+                 P^T g: g itself for an identity), at the first and last recorded steps. \
+                 The shortcut is the route that keeps the gradient alive at depth: where \
+                 the branch's line falls towards the input, the dashed one holds level."
+            }
+            Chart::Channels => {
+                "Each conv layer's filters (rows, input side at the bottom) by output \
+                 channel: log10 of the channel's weight-gradient norm. Light grey: exactly \
+                 zero, a dead channel (its activation zero at every pixel of the batch). \
+                 A few bright cells in a dark row are the channels still learning."
+            }
             Chart::Loss => {
                 "Training-batch loss (grey, binned) and, at each evaluation, the loss \
                  on the training and held-out sets."
@@ -293,6 +320,8 @@ impl Chart {
             Chart::FlowDelta => flow_map::render(t, r, pre_grad, "‖∂L/∂z‖₂", scales.delta),
             Chart::FlowWeight => flow_map::render(t, r, weight_grad, "‖∂L/∂W‖₂", scales.weight),
             Chart::Depth => depth::render(t, r),
+            Chart::Routes => routes::render(t, r),
+            Chart::Channels => channels::render(t, r),
             Chart::Loss => curves::render(
                 t,
                 curves::Quantity::Loss,

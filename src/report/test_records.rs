@@ -84,7 +84,8 @@ pub fn with_data(mut r: RunRecord, data: &str) -> RunRecord {
     r
 }
 
-fn layer(series: Vec<Series>) -> LayerProbe {
+/// A layer whose tensors all have norm 1 or 0.1, carrying `series`.
+pub fn layer(series: Vec<Series>) -> LayerProbe {
     LayerProbe {
         layer: 0,
         path: "recurrent.0".into(),
