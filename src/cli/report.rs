@@ -5,7 +5,7 @@
 
 use super::record::{open_existing, resolve_run};
 use clap::Args;
-use gradscope::analysis::diagnose::{diagnose, Finding};
+use gradscope::analysis::diagnose::{compare, diagnose, Finding};
 use gradscope::experiment::RunRecord;
 use gradscope::report::{figures, render_html, write_pngs, ReportRun};
 use std::path::{Path, PathBuf};
@@ -60,6 +60,12 @@ pub fn run(args: ReportArgs, db: &Path) -> anyhow::Result<()> {
         let record = store.load(id)?;
         let findings = diagnose(&record);
         loaded.push((record, findings));
+    }
+    // What only the comparison shows (a deeper plain net that trains
+    // worse), added to the run it is about.
+    let records: Vec<&RunRecord> = loaded.iter().map(|(r, _)| r).collect();
+    for (i, finding) in compare(&records) {
+        loaded[i].1.push(finding);
     }
     write_report(&loaded, &args.output, args.png.as_deref())?;
     println!("{}", args.output.display());

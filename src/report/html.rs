@@ -202,7 +202,9 @@ fn evidence_charts(kind: FindingKind) -> &'static [(Chart, &'static str)] {
             &[(Chart::Saturation, "saturation and dead units")]
         }
         FindingKind::LearningRate => &[(Chart::Update, "update:data ratios")],
-        FindingKind::Divergence | FindingKind::Stalled => &[(Chart::Loss, "loss")],
+        FindingKind::Divergence | FindingKind::Stalled | FindingKind::Degradation => {
+            &[(Chart::Loss, "loss")]
+        }
     }
 }
 

@@ -21,6 +21,9 @@ pub enum FindingKind {
     LearningRate,
     /// Loss flat, near chance.
     Stalled,
+    /// A deeper plain net trains worse than a shallower one (found by
+    /// comparing runs).
+    Degradation,
 }
 
 impl FindingKind {
@@ -34,6 +37,7 @@ impl FindingKind {
             FindingKind::DeadUnits => "dead_units",
             FindingKind::LearningRate => "learning_rate",
             FindingKind::Stalled => "stalled",
+            FindingKind::Degradation => "degradation",
         }
     }
 }

@@ -14,8 +14,15 @@
 //! | `saturation` | a sigmoid/tanh/softsign layer with > 50% of units at < 5% of the maximal derivative |
 //! | `dead_units` | a ReLU-family layer with > 20% of units dead on the batch |
 //! | `learning_rate` | update:data ratios outside [1e-5, 1e-1] (target 1e-3) |
+//!
+//! Across runs ([`compare`], as a report of several runs uses it):
+//!
+//! | rule | fires when |
+//! | --- | --- |
+//! | `degradation` | a deeper plain net's training loss > 1.1 x a shallower plain net's, same kind and data, same steps |
 
 mod command;
+mod compare;
 mod finding;
 mod remedies;
 mod rules;
@@ -26,6 +33,7 @@ mod tests;
 pub mod thresholds;
 
 pub use command::{remedy_command, train_command};
+pub use compare::compare;
 pub use finding::{Evidence, Finding, FindingKind, Remedy, Severity};
 
 use crate::experiment::RunRecord;

@@ -567,6 +567,13 @@ pub fn learning_rate(spec: &Spec, factor: f64) -> Vec<Remedy> {
     }
 }
 
+/// For a deeper plain net that trains worse than a shallower one:
+/// residual connections first (what He et al. 2016 built for it), then
+/// BatchNorm where there is none.
+pub fn degradation(spec: &Spec) -> Vec<Remedy> {
+    Remedies::new(spec).residual().batch_norm().done()
+}
+
 /// For a loss stuck at chance: the vanishing remedies first for
 /// saturating activations, a larger step first otherwise.
 pub fn stalled(spec: &Spec) -> Vec<Remedy> {

@@ -133,3 +133,16 @@ pub const STALL_LOSS_TOLERANCE: f64 = 0.05;
 
 /// ... and held-out accuracy below `1 / classes` plus this (our choice).
 pub const STALL_ACCURACY_MARGIN: f64 = 0.05;
+
+/// Degradation: a deeper plain net's training loss, at the same step,
+/// above this multiple of a shallower plain net's on the same data. He et
+/// al. 2016's 56-layer plain CIFAR net ends with about 1.5 times the
+/// 20-layer one's training error (their Figure 1); a tenth above is
+/// already more than seed-to-seed noise of a mean over a tenth of a run
+/// (our choice).
+pub const DEGRADATION_RATIO: f64 = 1.1;
+
+/// Degradation compares the mean training-batch loss over this last
+/// fraction of the steps both runs completed (our choice: long enough to
+/// average the batch noise away, late enough to be "where it ended").
+pub const DEGRADATION_WINDOW: f64 = 0.1;
