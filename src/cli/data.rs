@@ -28,7 +28,9 @@ enum DataCommand {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum SetName {
+    /// MNIST's four IDX files (for --data-dir).
     Mnist,
+    /// Fashion-MNIST's four IDX files (for --data fashion --data-dir).
     Fashion,
     /// CIFAR-10's binary version (163 MB), unpacked into the cache.
     Cifar10,
