@@ -549,8 +549,8 @@ fn output_to_a_file_has_no_escapes_when_stderr_is_a_terminal() {
     );
 }
 
-/// Missing data says what to do: `--data fashion` alone names the key the
-/// user set (`data.name`, not `data.dir`) and the command that fetches it;
+/// Missing data says what to do: `--data cifar10` before `data fetch
+/// cifar10` names the file it looked for and the command that fetches it;
 /// a missing `--eval-data` folder points at `data fetch`, not `--data mnist`.
 #[test]
 fn missing_data_says_what_to_do() {
@@ -558,6 +558,7 @@ fn missing_data_says_what_to_do() {
     let run = |args: &[&str]| {
         let out = gradscope()
             .current_dir(dir.path())
+            .env("GRADSCOPE_CACHE", dir.path().join("cache"))
             .args(["train", "--no-record", "--steps", "1"])
             .args(args)
             .output()
@@ -565,10 +566,12 @@ fn missing_data_says_what_to_do() {
         assert_eq!(out.status.code(), Some(1));
         String::from_utf8(out.stderr).unwrap()
     };
-    let fashion = run(&["--data", "fashion"]);
+    let cifar = run(&["--data", "cifar10"]);
+    let batch = dir.path().join("cache/cifar10/data_batch_1.bin");
     assert!(
-        fashion.contains("`data.name`") && fashion.contains("gradscope data fetch fashion"),
-        "{fashion}"
+        cifar.contains(&format!("{}: not found", batch.display()))
+            && cifar.contains("gradscope data fetch cifar10`"),
+        "{cifar}"
     );
     let missing = dir.path().join("nowhere");
     let eval = run(&["--eval-data", missing.to_str().unwrap()]);

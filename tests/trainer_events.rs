@@ -51,6 +51,7 @@ fn overflowing(probe: &str) -> (Error, Vec<(&'static str, usize)>) {
         features: Matrix::filled(rows, 6, 0.5),
         labels: (0..rows).map(|i| i % 3).collect(),
         classes: 3,
+        image: None,
     };
     let data = Prepared {
         train: set.clone(),

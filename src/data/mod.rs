@@ -1,16 +1,20 @@
-//! Data: IDX files (MNIST, Fashion-MNIST, any IDX), the bundled MNIST
-//! subset, the canonical-set downloader, generators (Playground 2-D sets,
-//! Shapeset-3x2), a run's data prepared from its `[data]` section
-//! ([`prepare()`]), and seeded minibatches.
+//! Data: IDX files (MNIST, Fashion-MNIST, any IDX), the bundled MNIST and
+//! Fashion-MNIST subsets, CIFAR-10's binary batches, the canonical-set
+//! downloader, generators (Playground 2-D sets, Shapeset-3x2), a run's data
+//! prepared from its `[data]` section ([`prepare()`]), seeded minibatches,
+//! and seeded image augmentation ([`augment`]).
 //!
 //! Every feed-forward source produces a [`Dataset`]: features as an
-//! `n x d` f32 matrix in their natural scale (images in [0, 1]), and one
-//! class label per row. Sequence tasks for recurrent nets (the adding
+//! `n x d` f32 matrix in their natural scale (images in [0, 1]), one
+//! class label per row, and, for images, their shape ([`Dataset::image`]:
+//! rows in NHWC order, pixel-major and channel-minor). Sequence tasks for recurrent nets (the adding
 //! problem, temporal order, copy memory, sequential MNIST, character-level
 //! text) produce a [`sequence::SeqDataset`] instead
 //! ([`prepare_sequences()`]).
 
+pub mod augment;
 mod batch;
+pub mod cifar10;
 pub mod fetch;
 pub mod generators;
 pub mod idx;
@@ -18,10 +22,12 @@ pub mod mnist;
 mod prepare;
 pub mod sequence;
 
+pub use augment::{Augment, Augmenter};
 pub use batch::{gather, to_matrix, Batches, Scaler, Scaling};
-pub use prepare::{prepare, prepare_sequences, DataSpec, Prepared};
+pub use prepare::{prepare, prepare_sequences, DataSpec, Prepared, DATA_NAMES};
 pub use sequence::SeqPrepared;
 
+use crate::nn::conv::Image;
 use crate::tensor::Matrix;
 
 /// A labelled dataset held in memory.
@@ -35,6 +41,11 @@ pub struct Dataset {
     pub labels: Vec<usize>,
     /// Number of classes.
     pub classes: usize,
+    /// The shape of one example when the rows are images, stored
+    /// channels-last (NHWC: pixel-major, channel-minor, as the conv layers
+    /// read them): 1 x 28 x 28 for MNIST and Fashion-MNIST, 3 x 32 x 32 for
+    /// CIFAR-10; `None` for data that are not images.
+    pub image: Option<Image>,
 }
 
 impl Dataset {
@@ -62,6 +73,7 @@ impl Dataset {
             features: Matrix::from_vec(range.len(), d, data).expect("slice shape"),
             labels: self.labels[range].to_vec(),
             classes: self.classes,
+            image: self.image,
         }
     }
 

@@ -1,29 +1,36 @@
 //! A run's data, ready to train on: the `[data]` section of a spec
-//! ([`DataSpec`]); [`prepare`], which loads the bundled MNIST subset, an
-//! IDX folder or a generator's examples for a feed-forward net, and scales
-//! them; and [`prepare_sequences`], which builds a sequence task's sets
-//! for a recurrent net. Each refuses the other's names.
+//! ([`DataSpec`]); [`prepare`], which loads a bundled subset (MNIST,
+//! Fashion-MNIST), an IDX folder, CIFAR-10's batches or a generator's
+//! examples for a feed-forward net, and scales them; and
+//! [`prepare_sequences`], which builds a sequence task's sets for a
+//! recurrent net. Each refuses the other's names.
 
+use super::generators::{self, GENERATOR_NAMES};
 use super::sequence::{SeqPrepared, SeqTask};
-use super::{generators, mnist, Dataset, Scaling};
+use super::{cifar10, mnist, Augment, Dataset, Scaling};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The names [`prepare`] reads: the image sets, then the generators.
+pub const DATA_NAMES: &str = "mnist, fashion, cifar10, spirals, circles, xor, gaussians, shapeset";
 
 /// The data section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataSpec {
-    /// `mnist` (bundled 10k, or `dir`), `fashion` (needs `dir`), or a
-    /// generator: `spirals`, `circles`, `xor`, `gaussians`, `shapeset`;
-    /// or a sequence task ([`SeqTask::NAMES`]): `adding`,
-    /// `temporal_order`, `copy`, `seq_mnist`, `seq_mnist_pixels`, `text`.
+    /// `mnist` (bundled 10k, or `dir`), `fashion` (bundled 10k, or
+    /// `dir`), `cifar10` (the fetched batches, or `dir`), or a generator:
+    /// `spirals`, `circles`, `xor`, `gaussians`, `shapeset`; or a sequence
+    /// task ([`SeqTask::NAMES`]): `adding`, `temporal_order`, `copy`,
+    /// `seq_mnist`, `seq_mnist_pixels`, `text`.
     pub name: String,
-    /// Folder with canonical IDX files (`train-*`, `t10k-*`) to use instead
-    /// of the bundled subset.
+    /// Folder with canonical files to use instead of the bundled subset:
+    /// IDX `train-*`, `t10k-*` (mnist, fashion) or CIFAR-10's
+    /// `data_batch_*.bin`, `test_batch.bin` (instead of the cache).
     pub dir: Option<String>,
-    /// Folder with the canonical MNIST test files (`t10k-*`) to evaluate on
-    /// instead of the held-out split.
+    /// Folder with canonical test files (`t10k-*`; CIFAR-10's
+    /// `test_batch.bin`) to evaluate on instead of the held-out split.
     pub eval_dir: Option<String>,
     /// Input scaling: `unit`, `standardize`, `binarize(t)`.
     pub scaling: Scaling,
@@ -43,6 +50,10 @@ pub struct DataSpec {
     /// fixed permutation (permuted MNIST). Left out of the TOML when false.
     #[serde(skip_serializing_if = "is_false")]
     pub permute: bool,
+    /// Image sets: random crop and flip of each training batch
+    /// ([`super::augment`]). Left out of the TOML when `none`.
+    #[serde(skip_serializing_if = "Augment::is_none")]
+    pub augment: Augment,
 }
 
 impl Default for DataSpec {
@@ -57,6 +68,7 @@ impl Default for DataSpec {
             noise: 0.1,
             length: 0,
             permute: false,
+            augment: Augment::default(),
         }
     }
 }
@@ -103,18 +115,26 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
             });
         }
     }
-    let (mut train, mut test) = match (d.name.as_str(), &d.dir) {
+    let dir = d.dir.as_deref().map(Path::new);
+    let (mut train, mut test) = match (d.name.as_str(), dir) {
         ("mnist" | "fashion", Some(dir)) => (
-            mnist::load_dir(Path::new(dir), mnist::Split::Train)?,
-            mnist::load_dir(Path::new(dir), mnist::Split::Test)?,
+            mnist::load_dir(dir, mnist::Split::Train)?,
+            mnist::load_dir(dir, mnist::Split::Test)?,
         ),
-        ("mnist", None) => mnist::bundled_split(),
-        ("fashion", None) => {
-            return Err(Error::InvalidConfig {
-                field: "data.name".into(),
-                reason: "`fashion` has no bundled copy: `gradscope data fetch fashion` downloads \
-                         it and prints its folder; pass that folder with --data-dir (`data.dir`)"
-                    .into(),
+        ("mnist", None) => mnist::MNIST_10K.split(),
+        ("fashion", None) => mnist::FASHION_10K.split(),
+        ("cifar10", dir) => {
+            let dir = dir.map_or_else(cifar10::default_dir, PathBuf::from);
+            (
+                cifar10::load_dir(&dir, mnist::Split::Train)?,
+                cifar10::load_dir(&dir, mnist::Split::Test)?,
+            )
+        }
+        (name, _) if !GENERATOR_NAMES.split(", ").any(|g| g == name) => {
+            return Err(Error::UnknownName {
+                what: "dataset",
+                name: name.into(),
+                expected: format!("{DATA_NAMES}; for recurrent models {}", SeqTask::NAMES),
             })
         }
         (name, _) => (
@@ -123,7 +143,10 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
         ),
     };
     if let Some(dir) = &d.eval_dir {
-        test = mnist::load_dir(Path::new(dir), mnist::Split::Test)?;
+        test = match d.name.as_str() {
+            "cifar10" => cifar10::load_dir(Path::new(dir), mnist::Split::Test)?,
+            _ => mnist::load_dir(Path::new(dir), mnist::Split::Test)?,
+        };
     }
     if test.dim() != train.dim() {
         return Err(Error::InvalidConfig {
@@ -135,6 +158,8 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
             ),
         });
     }
+    // Refused here, before a model is built, when the rows are not images.
+    d.augment.build(train.image, seed)?;
     let scaler = d.scaling.fit(&train);
     scaler.apply(&mut train);
     scaler.apply(&mut test);
@@ -212,6 +237,76 @@ mod tests {
         d.length = 784;
         let text = toml::to_string(&d).unwrap();
         assert!(text.contains("length = 784") && text.contains("permute = true"));
+        assert_eq!(toml::from_str::<DataSpec>(&text).unwrap(), d);
+    }
+
+    #[test]
+    fn fashion_without_a_folder_reads_the_bundled_subset() {
+        let p = prepare(&named("fashion"), 0).unwrap();
+        assert_eq!((p.train.len(), p.test.len()), (8_000, 2_000));
+        assert_eq!(p.train.name, "fashion-mnist-10k:train");
+        assert_eq!(p.test.image, Some(crate::nn::conv::Image::new(1, 28, 28)));
+        let mnist = prepare(&named("mnist"), 0).unwrap();
+        assert_ne!(mnist.train.features.row(0), p.train.features.row(0));
+    }
+
+    #[test]
+    fn cifar10_reads_its_folder_and_names_the_fetch_command_when_absent() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut d = named("cifar10");
+        d.dir = Some(tmp.path().to_string_lossy().into_owned());
+        let e = prepare(&d, 0).unwrap_err().to_string();
+        let first = tmp.path().join("data_batch_1.bin");
+        assert!(
+            e.starts_with(&format!("{}: not found", first.display())),
+            "{e}"
+        );
+        assert!(e.contains("gradscope data fetch cifar10"), "{e}");
+        // One record per batch: a white image of class 3.
+        let record = [vec![3u8], vec![255; 3072]].concat();
+        for name in super::cifar10::TRAIN_FILES
+            .iter()
+            .chain([&super::cifar10::TEST_FILE])
+        {
+            std::fs::write(tmp.path().join(name), &record).unwrap();
+        }
+        d.augment = "crop+flip".parse().unwrap();
+        let p = prepare(&d, 0).unwrap();
+        assert_eq!((p.train.len(), p.test.len(), p.train.dim()), (5, 1, 3072));
+        assert_eq!(p.train.image, Some(crate::nn::conv::Image::new(3, 32, 32)));
+        assert!(p.train.features.as_slice().iter().all(|&v| v == 1.0));
+    }
+
+    #[test]
+    fn unknown_names_list_every_set() {
+        let e = prepare(&named("fashion_mnist"), 0).unwrap_err().to_string();
+        assert!(e.contains("fashion_mnist") && e.contains(DATA_NAMES), "{e}");
+        assert!(e.contains(SeqTask::NAMES), "{e}");
+    }
+
+    #[test]
+    fn augmentation_is_for_images_only() {
+        let mut d = named("spirals");
+        d.augment = "flip".parse().unwrap();
+        let (field, reason) = refusal(prepare(&d, 0));
+        assert_eq!(field, "data.augment");
+        assert!(reason.contains("not images"), "{reason}");
+        let mut d = named("copy");
+        d.augment = "flip".parse().unwrap();
+        assert_eq!(refusal(prepare_sequences(&d, 0)).0, "data.augment");
+        let mut d = named("shapeset");
+        d.augment = "crop(2)+flip".parse().unwrap();
+        assert!(prepare(&d, 0).is_ok());
+    }
+
+    #[test]
+    fn augment_serializes_only_when_set() {
+        let plain = toml::to_string(&DataSpec::default()).unwrap();
+        assert!(!plain.contains("augment"), "{plain}");
+        let mut d = named("cifar10");
+        d.augment = "crop(4)+flip".parse().unwrap();
+        let text = toml::to_string(&d).unwrap();
+        assert!(text.contains("augment = \"crop(4)+flip\""), "{text}");
         assert_eq!(toml::from_str::<DataSpec>(&text).unwrap(), d);
     }
 

@@ -3,7 +3,7 @@
 //! flag is shorthand for one `--set KEY=VALUE` ([`super::SpecBuilder`]);
 //! the help of a flag that takes names prints its type's one list.
 
-use crate::data::Scaling;
+use crate::data::{Augment, Scaling};
 use crate::nn::recurrent::RECURRENT_INIT_NAMES;
 use crate::nn::{Activation, Loss, ModelKind, Norm, NormPlacement};
 use crate::optim::OptimizerName;
@@ -141,19 +141,26 @@ pub const FLAGS: &[Flag] = &[
     flag(
         "data",
         "data.name",
-        "mnist (bundled), fashion (needs --data-dir), spirals, circles, xor, gaussians, shapeset",
+        "mnist, fashion (bundled 10k each, or --data-dir), cifar10 (`data fetch cifar10`), \
+         spirals, circles, xor, gaussians, shapeset",
     ),
     flag(
         "data-dir",
         "data.dir",
-        "Folder with canonical MNIST or Fashion-MNIST IDX files",
+        "Folder with canonical MNIST or Fashion-MNIST IDX files, or CIFAR-10's batches",
     ),
     flag(
         "eval-data",
         "data.eval_dir",
-        "Evaluate on the canonical MNIST test files (t10k-*) in this folder",
+        "Evaluate on the canonical test files in this folder (t10k-*; CIFAR-10: test_batch.bin)",
     ),
     named("scaling", "data.scaling", "Input scaling", Scaling::NAMES),
+    named(
+        "augment",
+        "data.augment",
+        "Random crop (zero padding) and flip of each training batch of images",
+        Augment::NAMES,
+    ),
     named(
         "dtype",
         "dtype",

@@ -183,7 +183,7 @@ impl Spec {
     pub fn to_toml_applicable(&self) -> String {
         let text = self.to_toml();
         let mut hidden: Vec<(&str, &[&str])> = Vec::new();
-        if matches!(self.data.name.as_str(), "mnist" | "fashion") {
+        if matches!(self.data.name.as_str(), "mnist" | "fashion" | "cifar10") {
             hidden.push(("[data]", &["train_size", "test_size", "noise"]));
         }
         const RECURRENT: &[&str] = &[

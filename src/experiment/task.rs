@@ -6,7 +6,7 @@
 //! [`MlpTask`] trains a feed-forward net on a [`Dataset`] of feature rows.
 
 use super::trainer::EvalRecord;
-use crate::data::{gather, Batches, Dataset};
+use crate::data::{gather, Augmenter, Batches, Dataset};
 use crate::nn::{Loss, Mlp, Mode, NamedParam, Targets};
 use crate::probe::{Block, Tap};
 use crate::tensor::{Matrix, Scalar};
@@ -78,6 +78,8 @@ pub struct MlpTask<'a, T> {
     grad: Matrix<T>,
     /// Examples per forward in evaluation.
     eval_chunk: usize,
+    /// Crops and flips each training batch of images, if set.
+    augment: Option<Augmenter>,
 }
 
 /// Examples per forward when an MLP evaluates: few, large products.
@@ -103,7 +105,14 @@ impl<'a, T: Scalar> MlpTask<'a, T> {
             y: Vec::new(),
             grad: Matrix::default(),
             eval_chunk: EVAL_CHUNK,
+            augment: None,
         }
+    }
+
+    /// Augments every training batch with `augment` (evaluation never).
+    pub fn with_augment(mut self, augment: Option<Augmenter>) -> Self {
+        self.augment = augment;
+        self
     }
 
     /// Evaluates `chunk` examples per forward: a CNN keeps every layer's
@@ -124,6 +133,9 @@ impl<T: Scalar> Task<T> for MlpTask<'_, T> {
             &mut self.x,
             &mut self.y,
         );
+        if let Some(augment) = &mut self.augment {
+            augment.apply(self.x.as_mut_slice());
+        }
     }
 
     fn forward_backward(&mut self) -> (f64, f64) {

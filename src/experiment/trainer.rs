@@ -82,11 +82,17 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
             ),
         });
     }
-    let mlp: Mlp<T> = spec
-        .model_config(train.dim(), train.classes)
-        .build(spec.seed)?;
-    let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed);
-    if spec.model.kind == crate::nn::ModelKind::Cnn {
+    let cnn = spec.model.kind == crate::nn::ModelKind::Cnn;
+    let mut config = spec.model_config(train.dim(), train.classes);
+    if let Some(image) = train.image.filter(|_| cnn && config.conv.image.is_empty()) {
+        // A CNN's input shape comes with the data (3 x 32 x 32 for CIFAR-10).
+        config.conv.image = vec![image.c, image.h, image.w];
+    }
+    let mlp: Mlp<T> = config.build(spec.seed)?;
+    let augment = spec.data.augment.build(train.image, spec.seed)?;
+    let mut task =
+        MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed).with_augment(augment);
+    if cnn {
         task = task.with_eval_chunk(spec.batch);
     }
     run_task(spec, &mut task, total, sink)

@@ -151,7 +151,7 @@ pub fn classes(record: &RunRecord) -> usize {
         .filter(|&n| batch > 0 && n > 0 && n % batch == 0)
         .map(|n| (n / batch) as usize);
     from_probe.unwrap_or(match record.spec.data.name.as_str() {
-        "mnist" | "fashion" => 10,
+        "mnist" | "fashion" | "cifar10" => 10,
         "shapeset" => 9,
         _ => 2,
     })

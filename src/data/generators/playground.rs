@@ -136,6 +136,7 @@ fn shuffled(name: &str, mut points: Vec<([f64; 2], usize)>, rng: &mut ChaCha8Rng
         features: Matrix::from_vec(points.len(), 2, features).expect("n x 2"),
         labels: points.iter().map(|&(_, l)| l).collect(),
         classes: 2,
+        image: None,
     }
 }
 

@@ -37,6 +37,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::Dataset;
+use crate::nn::conv::Image;
 use crate::tensor::Matrix;
 
 /// Image side in pixels.
@@ -112,6 +113,7 @@ pub fn shapeset_3x2(n: usize, seed: u64) -> Dataset {
         features,
         labels,
         classes: CLASSES,
+        image: Some(Image::new(1, SIDE, SIDE)),
     }
 }
 

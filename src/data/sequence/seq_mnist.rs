@@ -123,6 +123,7 @@ mod tests {
             features: Matrix::from_rows(&[a, b]),
             labels: vec![3, 8],
             classes: 10,
+            image: None,
         }
     }
 

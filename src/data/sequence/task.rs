@@ -147,6 +147,12 @@ impl SeqTask {
                 ),
             );
         }
+        if !d.augment.is_none() {
+            return bad(
+                "data.augment",
+                format!("`{}`: sequence tasks are not augmented", d.name),
+            );
+        }
         if d.permute && !matches!(self, SeqTask::SeqMnist(_)) {
             return bad(
                 "data.permute",
