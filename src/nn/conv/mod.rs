@@ -26,6 +26,3 @@ pub use model::ConvSettings;
 pub use pool::{AvgPool2d, Flatten, GlobalAvgPool, MaxPool2d};
 pub use shape::{Image, Window};
 pub use shortcut::ZeroPadShortcut;
-
-#[cfg(test)]
-mod tests;
