@@ -174,6 +174,11 @@ pub const FLAGS: &[Flag] = &[
         "Evaluate every this many steps (0 = at the end only)",
     ),
     flag(
+        "eval-train-size",
+        "eval_train_size",
+        "Training examples each evaluation measures, the first N (0 = all)",
+    ),
+    flag(
         "probe-every",
         "probe.every",
         "Record per-layer figures every this many steps (0 = never)",

@@ -80,6 +80,8 @@ pub struct MlpTask<'a, T> {
     eval_chunk: usize,
     /// Crops and flips each training batch of images, if set.
     augment: Option<Augmenter>,
+    /// Training examples an evaluation measures (the first ones).
+    eval_train: usize,
 }
 
 /// Examples per forward when an MLP evaluates: few, large products.
@@ -106,7 +108,17 @@ impl<'a, T: Scalar> MlpTask<'a, T> {
             grad: Matrix::default(),
             eval_chunk: EVAL_CHUNK,
             augment: None,
+            eval_train: train.len(),
         }
+    }
+
+    /// Evaluates the training set's loss and accuracy on its first `n`
+    /// examples (0: all of them).
+    pub fn with_eval_train_size(mut self, n: usize) -> Self {
+        if n > 0 {
+            self.eval_train = n.min(self.train.len());
+        }
+        self
     }
 
     /// Augments every training batch with `augment` (evaluation never).
@@ -162,8 +174,8 @@ impl<T: Scalar> Task<T> for MlpTask<'_, T> {
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {
         let chunk = self.eval_chunk;
-        let train = evaluate(&mut self.mlp, self.loss, self.train, chunk);
-        let test = evaluate(&mut self.mlp, self.loss, self.test, chunk);
+        let train = evaluate(&mut self.mlp, self.loss, self.train, self.eval_train, chunk);
+        let test = evaluate(&mut self.mlp, self.loss, self.test, self.test.len(), chunk);
         eval_record(step, train, test)
     }
 }
@@ -180,16 +192,18 @@ pub fn eval_record(step: usize, train: (f64, f64), test: (f64, f64)) -> EvalReco
     }
 }
 
-/// Mean loss and accuracy over `data` in eval mode, in chunks.
+/// Mean loss and accuracy over the first `n` examples of `data` in eval
+/// mode, `chunk` at a time.
 pub fn evaluate<T: Scalar>(
     mlp: &mut Mlp<T>,
     loss: Loss,
     data: &Dataset,
+    n: usize,
     chunk: usize,
 ) -> (f64, f64) {
     let (mut x, mut y, mut grad) = (Matrix::<T>::default(), Vec::new(), Matrix::<T>::default());
     let (mut total_loss, mut correct) = (0.0, 0.0);
-    let idx: Vec<usize> = (0..data.len()).collect();
+    let idx: Vec<usize> = (0..n.min(data.len())).collect();
     // Evaluation records no probe: no layer measures its tensors.
     mlp.set_tap(Tap::Off);
     for chunk in idx.chunks(chunk) {
@@ -198,7 +212,7 @@ pub fn evaluate<T: Scalar>(
         total_loss += loss.compute(out, Targets::Classes(&y), &mut grad) * chunk.len() as f64;
         correct += accuracy(out, &y) * chunk.len() as f64;
     }
-    let n = data.len().max(1) as f64;
+    let n = idx.len().max(1) as f64;
     (total_loss / n, correct / n)
 }
 

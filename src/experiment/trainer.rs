@@ -90,8 +90,9 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     }
     let mlp: Mlp<T> = config.build(spec.seed)?;
     let augment = spec.data.augment.build(train.image, spec.seed)?;
-    let mut task =
-        MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed).with_augment(augment);
+    let mut task = MlpTask::new(mlp, spec.loss, (train, test), spec.batch, spec.seed)
+        .with_augment(augment)
+        .with_eval_train_size(spec.eval_train_size);
     if cnn {
         task = task.with_eval_chunk(spec.batch);
     }
