@@ -252,3 +252,41 @@ impl<T: Scalar> Affine<T> for Conv2d<T> {
         self.bias.as_ref()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evaluation convolves `EVAL_CHUNK` images at a time (the last chunk
+    /// short); the result is the one-product training forward's, and a
+    /// training step after it still has its own patches.
+    #[test]
+    fn chunked_evaluation_equals_the_whole_batch_product() {
+        let input = Image::new(2, 5, 4);
+        let mut conv = Conv2d::<f64>::new(input, 3, Window::new(3, 2, 1), true).unwrap();
+        let w = conv.weight.value.as_mut_slice();
+        w.iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = (i as f64 * 0.7).sin());
+        conv.bias.as_mut().unwrap().value.as_mut_slice()[1] = 0.5;
+        let batch = 2 * EVAL_CHUNK + 5;
+        let data = (0..batch * input.len())
+            .map(|i| (i as f64 * 0.13).cos())
+            .collect();
+        let x = Matrix::from_vec(batch, input.len(), data).unwrap();
+        let train = conv.forward(&x, Mode::Train).clone();
+        let eval = conv.forward(&x, Mode::Eval).clone();
+        let worst = train
+            .as_slice()
+            .iter()
+            .zip(eval.as_slice())
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert_eq!(train.shape(), eval.shape());
+        assert!(worst < 1e-12, "chunked evaluation differs by {worst:e}");
+        // A training forward after evaluation unfolds the whole batch again.
+        conv.forward(&x, Mode::Train);
+        let g = Matrix::filled(train.rows(), train.cols(), 1.0);
+        conv.backward(&x, &g, true, Grads::Overwrite);
+        assert_eq!(conv.input_grad().shape(), x.shape());
+    }
+}
