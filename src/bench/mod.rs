@@ -1,19 +1,22 @@
-//! Speed measurement: training steps per second on the benchmark workload,
-//! one core's FMA peak, and the two GEMM backends on our shapes. Returns
-//! plain data; the CLI (`gradscope bench`) prints it and runs PyTorch
-//! beside it. Nothing here asserts on time: these are measurements.
+//! Speed measurement: training steps per second on the benchmark workloads
+//! (an MLP, a CNN, a recurrent layer), one core's FMA peak, and the GEMM
+//! backends on our shapes. Returns plain data; the CLI (`gradscope bench`)
+//! prints it and runs PyTorch beside it. Nothing here asserts on time:
+//! these are measurements.
 
 mod backends;
+mod conv;
 mod peak;
 mod probe_cost;
 mod recurrent;
 mod workload;
 
 pub use backends::{backend_name, compare_backends, GemmTiming, Product, BACKENDS};
+pub use conv::ConvWorkload;
 pub use peak::{fma_peak, Peak};
 pub use probe_cost::{probe_cost, ProbeCost, Timed};
 pub use recurrent::{RecurrentBench, RecurrentWorkload};
-pub use workload::{TrainingBench, Workload, INPUT, LR, OUTPUT};
+pub use workload::{TrainingBench, Trains, Workload, INPUT, LR, OUTPUT};
 
 /// The median of `values` (the mean of the middle two for an even count;
 /// NaN when empty).

@@ -1,12 +1,18 @@
-//! The training workload the benchmark times, identical to
-//! `scripts/torch_mlp.py`: input 784, `depth` hidden layers of
-//! `width` units, 10 outputs, softmax cross-entropy, plain SGD (lr 0.01),
-//! f32, one fixed synthetic batch (inputs uniform in `[0, 1)`, labels
-//! uniform in `0..10`, fixed seed).
+//! The training workloads the benchmark times, and [`TrainingBench`],
+//! which trains any of them: a [`Trains`] says which network (an MLP or a
+//! CNN, both an [`Mlp`] of blocks), which optimizer, the batch and the
+//! FLOP count; the bench builds it, draws one fixed synthetic batch of
+//! `INPUT` features (a 1 x 28 x 28 image for a CNN), and times steps.
 //!
-//! FLOP count, as the torch script counts it: every linear layer does three
-//! GEMMs per step (forward, weight gradient, input gradient) of
-//! `batch x MACs` multiply-adds, 2 flop each, so
+//! The MLP workload, [`Workload`], is identical to `scripts/torch_mlp.py`:
+//! input 784, `depth` hidden layers of `width` units, 10 outputs, softmax
+//! cross-entropy, plain SGD (lr 0.01), f32, one fixed synthetic batch
+//! (inputs uniform in `[0, 1)`, labels uniform in `0..10`, fixed seed).
+//! The CNN workload is [`super::ConvWorkload`].
+//!
+//! FLOP count of the MLP, as the torch script counts it: every linear
+//! layer does three GEMMs per step (forward, weight gradient, input
+//! gradient) of `batch x MACs` multiply-adds, 2 flop each, so
 //! `GFLOP/step = 6 batch MACs / 1e9` with
 //! `MACs = 784 W + (D - 1) W^2 + 10 W`.
 
@@ -99,6 +105,37 @@ impl Workload {
     }
 }
 
+/// What a [`TrainingBench`] trains: a network, its optimizer, the batch.
+pub trait Trains {
+    /// The network (its `input` is [`INPUT`], its `output` [`OUTPUT`]).
+    fn model_config(&self) -> ModelConfig;
+    /// The optimizer (stepped with [`LR`]).
+    fn optimizer(&self) -> OptimizerConfig;
+    /// Examples per batch.
+    fn batch(&self) -> usize;
+    /// GEMM GFLOP per training step, as the matching torch script counts.
+    fn gflop_per_step(&self) -> f64;
+}
+
+impl Trains for Workload {
+    fn model_config(&self) -> ModelConfig {
+        self.mlp_config()
+    }
+
+    /// Plain SGD.
+    fn optimizer(&self) -> OptimizerConfig {
+        OptimizerConfig::default()
+    }
+
+    fn batch(&self) -> usize {
+        self.batch
+    }
+
+    fn gflop_per_step(&self) -> f64 {
+        Workload::gflop_per_step(self)
+    }
+}
+
 /// A model, its optimizer and one fixed batch: everything a timed step
 /// touches, allocated once.
 ///
@@ -125,22 +162,19 @@ impl TrainingBench {
     ///
     /// # Panics
     /// When the thread pool cannot be created.
-    pub fn new(workload: &Workload, threads: usize, seed: u64) -> Result<Self> {
+    pub fn new(workload: &impl Trains, threads: usize, seed: u64) -> Result<Self> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
             .build()
             .expect("a rayon thread pool");
         let pool = Arc::new(pool);
-        let mlp = workload.mlp_config().build::<f32>(seed)?;
-        let opt = OptimizerConfig::from_name("sgd")?.build::<f32>();
+        let mlp = workload.model_config().build::<f32>(seed)?;
+        let opt = workload.optimizer().build::<f32>();
+        let batch = workload.batch();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-        let data = (0..workload.batch * INPUT)
-            .map(|_| rng.gen::<f32>())
-            .collect();
-        let x = Matrix::from_vec(workload.batch, INPUT, data)?;
-        let labels = (0..workload.batch)
-            .map(|_| rng.gen_range(0..OUTPUT))
-            .collect();
+        let data = (0..batch * INPUT).map(|_| rng.gen::<f32>()).collect();
+        let x = Matrix::from_vec(batch, INPUT, data)?;
+        let labels = (0..batch).map(|_| rng.gen_range(0..OUTPUT)).collect();
         Ok(Self {
             pool,
             mlp,

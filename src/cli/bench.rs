@@ -2,14 +2,16 @@
 //! GFLOP/s, % of one core's measured FMA peak), optionally side by side with
 //! PyTorch (a torch script given with `--torch-script`, alternated with ours,
 //! repetition by repetition), and `--gemm`: the GEMM backends on our shapes.
+//! The timing loop and the result row are shared with `--cnn`
+//! ([`super::bench_cnn`]): any [`Trains`] workload is measured alike.
 //!
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
 
-use super::bench_recurrent;
+use super::{bench_cnn, bench_recurrent};
 use anyhow::{bail, Context};
 use clap::Args;
-use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Workload};
+use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Trains, Workload};
 use gradscope::nn::recurrent::CellKind;
 use gradscope::nn::{Activation, Norm};
 use serde::Serialize;
@@ -97,6 +99,14 @@ pub struct BenchArgs {
     /// The same for a vanilla tanh RNN layer.
     #[arg(long)]
     pub rnn: bool,
+    /// Time CNNs instead of the MLP: ResNet-20 (16/32/64 channels, n = 3,
+    /// BatchNorm, ReLU, option A shortcuts), its plain counterpart and a
+    /// small ResNet (8/16 channels, n = 1), on 1x28x28 images, batch 64,
+    /// SGD with momentum; with `--torch`, beside the same nets in PyTorch
+    /// (`scripts/torch_cnn_bench.py`); with `--probes`, what recording
+    /// costs. `--batch` applies.
+    #[arg(long)]
+    pub cnn: bool,
     /// Milliseconds spent measuring the FMA peak.
     #[arg(long, default_value_t = 1000)]
     peak_ms: u64,
@@ -105,15 +115,29 @@ pub struct BenchArgs {
 /// Resolved settings.
 struct Settings {
     runs: Vec<(Workload, usize)>,
-    steps: Option<usize>,
-    seconds: f64,
-    reps: usize,
-    warmup: usize,
+    timing: Timing,
     json: bool,
-    torch: Option<(PathBuf, PathBuf)>,
     gemm: bool,
     peak: Duration,
     shape_given: bool,
+}
+
+/// How each configuration is timed, beside PyTorch or not (`bench` and
+/// `bench --cnn`).
+pub(super) struct Timing {
+    /// Steps per repetition (`None`: about `seconds` worth, at least
+    /// `min_steps`).
+    pub steps: Option<usize>,
+    /// Target seconds per repetition.
+    pub seconds: f64,
+    /// The fewest steps a repetition runs when `steps` is not given.
+    pub min_steps: usize,
+    /// Repetitions (ours and PyTorch's alternate).
+    pub reps: usize,
+    /// Untimed steps first.
+    pub warmup: usize,
+    /// Python and the torch script.
+    pub torch: Option<(PathBuf, PathBuf)>,
 }
 
 impl Settings {
@@ -153,30 +177,21 @@ impl Settings {
             .iter()
             .flat_map(|&w| threads.iter().map(move |&t| (w, t)))
             .collect();
-        let torch = match a.torch {
-            None => None,
-            Some(python) => {
-                let script = a.torch_script;
-                if !script.is_file() {
-                    bail!(
-                        "torch script {} not found\nhint: pass --torch-script PATH",
-                        script.display()
-                    );
-                }
-                Some((python, script))
-            }
-        };
-        Ok(Self {
-            runs,
+        let timing = Timing {
             steps: a.steps,
             seconds: a.seconds,
+            min_steps: 5,
             reps: a
                 .reps
                 .unwrap_or(if a.probes { PROBE_REPS } else { 5 })
                 .max(1),
             warmup: a.warmup.unwrap_or(20),
+            torch: torch_script(a.torch, a.torch_script, MLP_SCRIPT)?,
+        };
+        Ok(Self {
+            runs,
+            timing,
             json: a.json,
-            torch,
             gemm: a.gemm,
             peak: Duration::from_millis(a.peak_ms),
             shape_given: single,
@@ -186,6 +201,9 @@ impl Settings {
 
 /// Runs `gradscope bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.cnn {
+        return bench_cnn::run(&cnn_settings(args)?);
+    }
     if args.lstm || args.gru || args.rnn {
         return bench_recurrent::run(&recurrent_settings(args)?);
     }
@@ -204,10 +222,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "FMA peak of one core: {:.1} GFLOP/s ({})",
             peak.gflop_per_s, peak.isa
         );
-        print_header(s.torch.is_some());
+        print_header(s.timing.torch.is_some());
     }
     for &(w, threads) in &s.runs {
-        let r = measure(&s, &w, threads, &peak)?;
+        eprintln!(
+            "depth {} width {} batch {} norm {:?}, {threads} thread(s)...",
+            w.depth, w.width, w.batch, w.norm
+        );
+        let r = measure(&s.timing, &w, threads, &peak, &torch_args(&w))?;
         if s.json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
@@ -235,25 +257,7 @@ fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::Recurrent
         Some(t) => vec![t],
         None => vec![1, 2],
     };
-    let torch = match a.torch {
-        None => None,
-        Some(python) => {
-            // The MLP script is the flag's default: the recurrent one here.
-            let script = if a.torch_script == Path::new("scripts/torch_mlp.py") {
-                PathBuf::from(bench_recurrent::TORCH_SCRIPT)
-            } else {
-                a.torch_script
-            };
-            if !script.is_file() {
-                bail!(
-                    "torch script {} not found\nhint: run from the repository root, or pass \
-                     --torch-script PATH",
-                    script.display()
-                );
-            }
-            Some((python, script))
-        }
-    };
+    let torch = torch_script(a.torch, a.torch_script, bench_recurrent::TORCH_SCRIPT)?;
     Ok(bench_recurrent::RecurrentSettings {
         cells,
         threads,
@@ -268,58 +272,132 @@ fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::Recurrent
     })
 }
 
-/// One line of results.
+/// The MLP's torch script, from the repository root (`--torch-script`'s
+/// default).
+const MLP_SCRIPT: &str = "scripts/torch_mlp.py";
+
+/// Python and the torch script to run beside ours, when `--torch` is
+/// given: `script`, or `default` for the benchmark when `script` is the
+/// flag's default (the MLP's).
+fn torch_script(
+    python: Option<PathBuf>,
+    script: PathBuf,
+    default: &str,
+) -> anyhow::Result<Option<(PathBuf, PathBuf)>> {
+    let Some(python) = python else {
+        return Ok(None);
+    };
+    let script = if script == Path::new(MLP_SCRIPT) {
+        PathBuf::from(default)
+    } else {
+        script
+    };
+    if !script.is_file() {
+        bail!(
+            "torch script {} not found\nhint: run from the repository root, or pass \
+             --torch-script PATH",
+            script.display()
+        );
+    }
+    Ok(Some((python, script)))
+}
+
+/// `bench --cnn`: the CNN flags, resolved.
+fn cnn_settings(a: BenchArgs) -> anyhow::Result<bench_cnn::CnnSettings> {
+    if a.depth.is_some() || a.width.is_some() || a.gemm || a.lstm || a.gru || a.rnn {
+        bail!("--cnn times its own nets: drop --depth, --width, --gemm, --lstm, --gru, --rnn");
+    }
+    let threads = match a.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(t) => vec![t],
+        None => vec![1, 2],
+    };
+    let batch = a.batch.unwrap_or(64);
+    if batch == 0 {
+        bail!("--batch must be at least 1");
+    }
+    let reps = a.reps.unwrap_or(if a.probes { 20 } else { 5 }).max(1);
+    Ok(bench_cnn::CnnSettings {
+        batch,
+        threads,
+        timing: Timing {
+            steps: a.steps,
+            seconds: a.seconds,
+            min_steps: 3,
+            reps,
+            warmup: a.warmup.unwrap_or(3),
+            torch: torch_script(a.torch, a.torch_script, bench_cnn::TORCH_SCRIPT)?,
+        },
+        json: a.json,
+        probes: a.probes,
+        peak: Duration::from_millis(a.peak_ms),
+    })
+}
+
+/// One line of results, for any workload `W` (its fields come first).
 #[derive(Serialize)]
-struct Row {
+pub(super) struct Row<W> {
     #[serde(rename = "impl")]
     implementation: &'static str,
     #[serde(flatten)]
-    workload: Workload,
-    threads: usize,
+    pub workload: W,
+    pub threads: usize,
     steps: usize,
     reps: usize,
-    steps_per_s: f64,
+    pub steps_per_s: f64,
     steps_per_s_reps: Vec<f64>,
     gflop_per_step: f64,
-    gflop_per_s: f64,
+    pub gflop_per_s: f64,
     fma_peak_gflop_per_s: f64,
     fma_peak_isa: &'static str,
-    pct_fma_peak: f64,
+    pub pct_fma_peak: f64,
     final_loss: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    torch_steps_per_s: Option<f64>,
+    pub torch_steps_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     torch_steps_per_s_reps: Option<Vec<f64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     torch_version: Option<String>,
     /// Median over repetitions of (ours / torch), pair by pair.
     #[serde(skip_serializing_if = "Option::is_none")]
-    ratio: Option<f64>,
+    pub ratio: Option<f64>,
 }
 
-fn measure(s: &Settings, w: &Workload, threads: usize, peak: &Peak) -> anyhow::Result<Row> {
-    eprintln!(
-        "depth {} width {} batch {} norm {:?}, {threads} thread(s)...",
-        w.depth, w.width, w.batch, w.norm
-    );
+/// Times `w` on `threads` threads: a warm-up, then `t.reps` repetitions
+/// of ours, each followed by the torch script's run of the same steps
+/// (with `torch_args`, the workload's flags) when one is given.
+pub(super) fn measure<W: Trains + Clone>(
+    t: &Timing,
+    w: &W,
+    threads: usize,
+    peak: &Peak,
+    torch_args: &[(&str, String)],
+) -> anyhow::Result<Row<W>> {
     let mut ours = TrainingBench::new(w, threads, 0)?;
-    ours.time(s.warmup);
-    let steps = match s.steps {
+    ours.time(t.warmup);
+    let steps = match t.steps {
         Some(n) => n.max(1),
         None => {
-            let rate = ours.time(s.warmup.clamp(3, 50));
-            ((rate * s.seconds).round() as usize).max(5)
+            let rate = ours.time(t.warmup.clamp(t.min_steps, 50));
+            ((rate * t.seconds).round() as usize).max(t.min_steps)
         }
     };
-    let mut rates = Vec::with_capacity(s.reps);
+    let mut rates = Vec::with_capacity(t.reps);
     let mut torch_rates = Vec::new();
     let mut torch_version = None;
-    for _ in 0..s.reps {
+    for _ in 0..t.reps {
         rates.push(ours.time(steps));
-        if let Some((python, script)) = &s.torch {
-            let t = run_torch(python, script, w, threads, steps, s.warmup)?;
-            torch_rates.push(t.median_steps_per_s);
-            torch_version = Some(t.version);
+        if let Some((python, script)) = &t.torch {
+            let mut args = torch_args.to_vec();
+            args.extend([
+                ("--threads", threads.to_string()),
+                ("--steps", steps.to_string()),
+                ("--warmup", t.warmup.to_string()),
+                ("--reps", "1".to_string()),
+            ]);
+            let line = run_torch_line(python, script, &args)?;
+            torch_rates.push(line.median_steps_per_s);
+            torch_version = Some(line.version);
         }
     }
     let med = bench::median(&rates);
@@ -335,10 +413,10 @@ fn measure(s: &Settings, w: &Workload, threads: usize, peak: &Peak) -> anyhow::R
     };
     Ok(Row {
         implementation: "gradscope",
-        workload: *w,
+        workload: w.clone(),
         threads,
         steps,
-        reps: s.reps,
+        reps: t.reps,
         steps_per_s: med,
         steps_per_s_reps: rates,
         gflop_per_step: w.gflop_per_step(),
@@ -361,26 +439,15 @@ pub(super) struct TorchLine {
     pub version: String,
 }
 
-fn run_torch(
-    python: &Path,
-    script: &Path,
-    w: &Workload,
-    threads: usize,
-    steps: usize,
-    warmup: usize,
-) -> anyhow::Result<TorchLine> {
-    let args = [
+/// The MLP torch script's flags for `w`.
+fn torch_args(w: &Workload) -> Vec<(&'static str, String)> {
+    vec![
         ("--depth", w.depth.to_string()),
         ("--width", w.width.to_string()),
         ("--batch", w.batch.to_string()),
         ("--activation", w.activation.to_string()),
         ("--norm", w.norm.to_string()),
-        ("--threads", threads.to_string()),
-        ("--steps", steps.to_string()),
-        ("--warmup", warmup.to_string()),
-        ("--reps", "1".to_string()),
-    ];
-    run_torch_line(python, script, &args)
+    ]
 }
 
 /// Runs `python script` with `args` (flag, value) and reads the last JSON
@@ -427,7 +494,7 @@ fn print_header(torch: bool) {
     println!();
 }
 
-fn print_row(r: &Row) {
+fn print_row(r: &Row<Workload>) {
     let norm = r.workload.norm.to_string();
     print!(
         "{:>5} {:>5} {:>5} {:>5} {:>3} | {:>9.1} {:>8.1} {:>5.1}%",
@@ -471,7 +538,7 @@ fn run_gemm(s: &Settings) -> anyhow::Result<()> {
             "GEMM: batch {} width {}, {threads} thread(s)...",
             w.batch, w.width
         );
-        let timings = bench::compare_backends(&w, threads, s.reps, 2e9 * s.seconds);
+        let timings = bench::compare_backends(&w, threads, s.timing.reps, 2e9 * s.timing.seconds);
         if s.json {
             for t in &timings {
                 println!("{}", serde_json::to_string(t)?);
@@ -500,11 +567,11 @@ fn print_gemm_rows(timings: &[GemmTiming]) {
     }
 }
 
-/// One line of `--probes`.
+/// One line of `--probes`, for any workload `W` (its fields first).
 #[derive(Serialize)]
-struct ProbeRow {
+pub(super) struct ProbeRow<W> {
     #[serde(flatten)]
-    workload: Workload,
+    workload: W,
     threads: usize,
     plain_steps_per_s: f64,
     scalars_steps_per_s: f64,
@@ -516,6 +583,33 @@ struct ProbeRow {
     /// step in 100, so most short repetitions hold none, and a median of
     /// per-repetition ratios would not see them.
     histograms_overhead_pct: f64,
+}
+
+impl<W> ProbeRow<W> {
+    /// What [`bench::probe_cost`] measured on `workload`.
+    pub fn new(workload: W, threads: usize, c: &bench::ProbeCost) -> Self {
+        Self {
+            workload,
+            threads,
+            plain_steps_per_s: c.plain,
+            scalars_steps_per_s: c.scalars,
+            histograms_steps_per_s: c.histograms,
+            scalars_overhead_pct: c.scalars_pct,
+            histograms_overhead_pct: c.histograms_pct,
+        }
+    }
+
+    /// The table's last five columns.
+    pub fn figures(&self) -> String {
+        format!(
+            "{:>10.1} {:>10.1} {:>10.1} {:>8.1}% {:>8.1}%",
+            self.plain_steps_per_s,
+            self.scalars_steps_per_s,
+            self.histograms_steps_per_s,
+            self.scalars_overhead_pct,
+            self.histograms_overhead_pct
+        )
+    }
 }
 
 /// Repetitions of `--probes` by default: many short ones (see
@@ -543,34 +637,22 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
         );
     }
     for (w, threads) in shapes {
-        let steps = s.steps.unwrap_or(PROBE_STEPS);
+        let steps = s.timing.steps.unwrap_or(PROBE_STEPS);
         let c = bench::probe_cost(
             || TrainingBench::new(&w, threads, 0),
-            s.warmup,
-            s.reps,
+            s.timing.warmup,
+            s.timing.reps,
             steps,
         )?;
-        let row = ProbeRow {
-            workload: w,
-            threads,
-            plain_steps_per_s: c.plain,
-            scalars_steps_per_s: c.scalars,
-            histograms_steps_per_s: c.histograms,
-            scalars_overhead_pct: c.scalars_pct,
-            histograms_overhead_pct: c.histograms_pct,
-        };
+        let row = ProbeRow::new(w, threads, &c);
         if s.json {
             println!("{}", serde_json::to_string(&row)?);
         } else {
             println!(
-                "{:<16} {:>3} {:>10.1} {:>10.1} {:>10.1} {:>8.1}% {:>8.1}%",
+                "{:<16} {:>3} {}",
                 format!("({}, {}, {})", w.depth, w.width, w.batch),
                 threads,
-                row.plain_steps_per_s,
-                row.scalars_steps_per_s,
-                row.histograms_steps_per_s,
-                row.scalars_overhead_pct,
-                row.histograms_overhead_pct
+                row.figures()
             );
         }
     }

@@ -2,6 +2,7 @@
 //! output. Data goes to stdout; logs, progress and errors to stderr.
 
 mod bench;
+mod bench_cnn;
 mod bench_recurrent;
 mod data;
 mod demo;

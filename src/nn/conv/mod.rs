@@ -12,7 +12,10 @@
 //! with the same figures as a dense layer, its channels being the
 //! block's units (a dead channel is one that is off at every pixel of
 //! every example). PyTorch (NCHW) computes the same numbers with its
-//! tensors permuted; see [`conv2d`] for the weight's layout.
+//! tensors permuted; see [`conv2d`] for the weight's layout. Every layer
+//! here, a basic block and whole CNNs from the builder are checked
+//! against PyTorch's numbers (`tests/torch_conv.rs`; the fixture's script,
+//! `scripts/torch_conv_reference.py`, documents the conversions).
 
 pub mod conv2d;
 pub mod im2col;
