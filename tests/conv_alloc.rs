@@ -95,3 +95,34 @@ fn a_warmed_up_convolution_allocates_nothing() {
         assert_eq!(counted, 0, "{input} -> {c_out}, stride {stride}");
     }
 }
+
+/// A whole residual CNN (the builder's: stem, blocks with both kinds of
+/// shortcut, pooling, output layer) and its plain counterpart train a
+/// warmed-up, unrecorded step without allocating. Without BatchNorm:
+/// `BatchNorm` still allocates its per-channel sums each step (a few
+/// vectors of `c` values per layer, as in an MLP), left as it is.
+#[test]
+fn a_warmed_up_cnn_step_allocates_nothing() {
+    for net in [
+        "residual = true\nshortcut = \"zeros\"",
+        "residual = true\nshortcut = \"projection\"",
+        "residual = false",
+    ] {
+        let toml = format!("[model]\nkind = \"cnn\"\nchannels = [4, 8]\nn = 2\n{net}");
+        let spec = gradscope::experiment::Spec::from_toml(&toml, "test").unwrap();
+        let mut config = spec.model.clone();
+        (config.input, config.output) = (28 * 28, 10);
+        let mut model = config.build::<f32>(0).unwrap();
+        let x = wave(16, 28 * 28, 0.37);
+        let g = wave(16, 10, 0.11);
+        let mut step = || {
+            model.forward(&x, Mode::Train);
+            model.backward_overwrite(&x, &g);
+        };
+        let counted = with_threads(1, || {
+            step();
+            allocations(step)
+        });
+        assert_eq!(counted, 0, "{net}");
+    }
+}

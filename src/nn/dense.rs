@@ -307,6 +307,10 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
     fn collect_blocks_mut<'a>(&'a mut self, out: &mut Vec<&'a mut dyn Block<T>>) {
         out.push(self);
     }
+
+    fn first_block_mut(&mut self) -> Option<&mut dyn Block<T>> {
+        Some(self)
+    }
 }
 
 impl<T: Scalar, A: Affine<T>> Block<T> for Dense<T, A> {

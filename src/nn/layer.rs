@@ -80,6 +80,13 @@ pub trait Layer<T: Scalar>: Send + Sync {
 
     /// [`Layer::collect_blocks`], mutable (to set their taps).
     fn collect_blocks_mut<'a>(&'a mut self, _out: &mut Vec<&'a mut dyn Block<T>>) {}
+
+    /// The first probed block in this layer, without collecting the rest
+    /// (no allocation: a residual block asks for it every step, to hand it
+    /// the block's routes).
+    fn first_block_mut(&mut self) -> Option<&mut dyn Block<T>> {
+        None
+    }
 }
 
 /// The linear map at the head of a probed block ([`super::Dense`]): a

@@ -81,10 +81,13 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         // The same values, in the branch's shape: a CNN's first block may
         // see data rows where its branch gives pixel rows.
         assert_eq!(skip.len(), self.output.len(), "residual widths");
-        self.tapped = first_block(&mut self.branch).is_some_and(|b| b.tap().is_on());
+        self.tapped = self
+            .branch
+            .first_block_mut()
+            .is_some_and(|b| b.tap().is_on());
         let routes = self.tapped.then(|| routes("block_out", &self.output, skip));
         add_into(self.output.as_mut_slice(), skip.as_slice());
-        if let (Some(series), Some(first)) = (routes, first_block(&mut self.branch)) {
+        if let (Some(series), Some(first)) = (routes, self.branch.first_block_mut()) {
             first.add_series(series);
         }
         &self.output
@@ -117,7 +120,7 @@ impl<T: Scalar> Layer<T> for Residual<T> {
             .tapped
             .then(|| routes("block_input_grad", &self.input_grad, skip));
         add_into(self.input_grad.as_mut_slice(), skip.as_slice());
-        if let (Some(series), Some(first)) = (routes, first_block(&mut self.branch)) {
+        if let (Some(series), Some(first)) = (routes, self.branch.first_block_mut()) {
             first.add_series(series);
         }
     }
@@ -135,6 +138,10 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         self.branch.collect_blocks_mut(out);
     }
 
+    fn first_block_mut(&mut self) -> Option<&mut dyn Block<T>> {
+        self.branch.first_block_mut()
+    }
+
     fn collect_params<'a>(&'a mut self, prefix: &str, out: &mut Vec<NamedParam<'a, T>>) {
         let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_params(&join(prefix, "branch"), out);
@@ -147,13 +154,6 @@ impl<T: Scalar> Layer<T> for Residual<T> {
         let prefix = self.path.as_deref().unwrap_or(prefix);
         self.branch.collect_buffers(&join(prefix, "branch"), out);
     }
-}
-
-/// The branch's first probed layer, which carries the block's routes.
-fn first_block<T: Scalar>(branch: &mut Sequential<T>) -> Option<&mut dyn Block<T>> {
-    let mut blocks = Vec::new();
-    branch.collect_blocks_mut(&mut blocks);
-    blocks.into_iter().next()
 }
 
 /// `tensor` along the block's routes: the branch's part, the shortcut's.

@@ -112,4 +112,8 @@ impl<T: Scalar> Layer<T> for Sequential<T> {
             .iter_mut()
             .for_each(|l| l.collect_blocks_mut(out));
     }
+
+    fn first_block_mut(&mut self) -> Option<&mut dyn Block<T>> {
+        self.layers.iter_mut().find_map(|l| l.first_block_mut())
+    }
 }
