@@ -381,7 +381,7 @@ mod tests {
         let mnist = Spec::default();
         let shown = mnist.to_toml_applicable();
         assert!(
-            !shown.contains("noise") && !shown.contains("train_size"),
+            !shown.contains("noise") && !shown.contains("\ntrain_size"),
             "{shown}"
         );
         assert!(shown.contains("name = \"mnist\""), "{shown}");
