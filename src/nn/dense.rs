@@ -104,6 +104,14 @@ impl<T: Scalar, A: Affine<T>> Dense<T, A> {
 }
 
 impl<T: Scalar, A: Affine<T>> Dense<T, A> {
+    /// Whether this step measures the layer per channel: a conv layer's
+    /// histogram steps. A pass over every pixel row per tensor cost 15 to
+    /// 30% of a CNN's step when taken on every recorded step (`bench --cnn
+    /// --probes`), against a few percent at the histograms' cadence.
+    fn channels_tapped(&self) -> bool {
+        self.tap == Tap::Histograms && self.linear.per_channel()
+    }
+
     /// The weight gradient of each output channel's filter (a row of
     /// `dL/dW`) and, under BatchNorm, each channel's scale `gamma`.
     fn per_channel_parameters(&mut self) {
@@ -157,6 +165,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
 
     fn forward(&mut self, x: &Matrix<T>, mode: Mode) -> &Matrix<T> {
         let tapped = self.tap.is_on();
+        let per_channel = self.channels_tapped();
         if tapped {
             self.figures = Figures::default();
         }
@@ -175,7 +184,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
                 self.figures.pre = Some(stats);
                 self.figures.out = Some(stats);
                 self.figures.pre_pct = Some(quantiles(&sample(z)));
-                if self.linear.per_channel() {
+                if per_channel {
                     self.figures.series.push(channels("out", z));
                 }
             }
@@ -194,7 +203,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             self.figures.pre_pct = Some(quantiles(&m.input_sample));
             self.figures.saturated = m.saturated;
             self.figures.dead = m.dead;
-            if self.linear.per_channel() {
+            if per_channel {
                 self.figures.series.push(channels("out", h));
             }
         }
@@ -222,6 +231,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
         need_input_grad: bool,
         grads: Grads,
     ) {
+        let per_channel = self.channels_tapped();
         // dL/dh: through the norm after the activation, if any.
         let mut g = grad_output;
         if let (Some(norm), Some(act)) = (&mut self.norm_after, &self.activation) {
@@ -246,7 +256,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             }
             None => {}
         }
-        if self.tap.is_on() && self.linear.per_channel() {
+        if per_channel {
             self.figures.series.push(channels("pre_grad", g));
         }
         if self.tap == Tap::Histograms {
@@ -265,7 +275,7 @@ impl<T: Scalar, A: Affine<T>> Layer<T> for Dense<T, A> {
             self.figures.weight_grad = Some(measure(w.as_slice()));
             let b = self.linear.bias();
             self.figures.bias_grad = b.map(|b| tensor_stats(b.grad.as_slice()));
-            if self.linear.per_channel() {
+            if per_channel {
                 self.per_channel_parameters();
             }
         }

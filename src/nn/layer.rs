@@ -100,7 +100,8 @@ pub trait Affine<T: Scalar>: Layer<T> {
     fn bias(&self) -> Option<&Param<T>>;
 
     /// Whether the output's columns are an image's channels (pixel rows):
-    /// the block around it then measures its figures per channel too.
+    /// the block around it then measures its figures per channel too, on
+    /// histogram steps.
     fn per_channel(&self) -> bool {
         false
     }
