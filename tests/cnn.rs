@@ -92,12 +92,8 @@ fn a_deep_resnet_without_batch_norm_explodes() {
 }
 
 fn series<'a>(l: &'a LayerProbe, tensor: &str, axis: Axis) -> &'a [TensorStats] {
-    let s = l
-        .series
-        .iter()
-        .find(|s| s.tensor == tensor && s.axis == axis);
-    &s.unwrap_or_else(|| panic!("{} has no {tensor} series", l.path))
-        .stats
+    l.series(tensor, axis)
+        .unwrap_or_else(|| panic!("{} has no {tensor} series", l.path))
 }
 
 /// Every conv layer is measured per channel (its output, its delta, its

@@ -24,11 +24,9 @@ fn run(spec: &str) -> (RunRecord, Result<f64, String>) {
 fn through_time(record: &RunRecord, i: usize) -> Vec<f64> {
     let layer = &record.probes[i].layers[0];
     let series = layer
-        .series
-        .iter()
-        .find(|s| s.tensor == "hidden_grad" && s.axis == Axis::TimeStep)
+        .series("hidden_grad", Axis::TimeStep)
         .expect("a hidden_grad series");
-    series.stats.iter().map(|s| s.l2()).collect()
+    series.iter().map(|s| s.l2()).collect()
 }
 
 /// The adding problem (T = 50) for `model` with 50 hidden units, plus

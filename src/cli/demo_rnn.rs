@@ -41,14 +41,12 @@ pub fn rnn_specs(steps: Option<usize>, seed: Option<u64>) -> anyhow::Result<Vec<
 /// `||dL/dh_1|| / ||dL/dh_T||` of the first recurrent layer at the last
 /// probed step.
 fn through_time(record: &RunRecord) -> f64 {
-    let series = record.probes.iter().rev().find_map(|p| {
-        p.layers
-            .first()?
-            .series
-            .iter()
-            .find(|s| s.tensor == "hidden_grad" && s.axis == Axis::TimeStep)
-    });
-    match series.map(|s| (s.stats.first(), s.stats.last())) {
+    let series = record
+        .probes
+        .iter()
+        .rev()
+        .find_map(|p| p.layers.first()?.series("hidden_grad", Axis::TimeStep));
+    match series.map(|s| (s.first(), s.last())) {
         Some((Some(first), Some(last))) if last.l2() > 0.0 => first.l2() / last.l2(),
         _ => f64::NAN,
     }

@@ -94,6 +94,16 @@ pub struct Series {
 }
 
 impl LayerProbe {
+    /// The statistics of the series of `tensor` along `axis`, if the
+    /// layer recorded one.
+    pub fn series(&self, tensor: &str, axis: Axis) -> Option<&[TensorStats]> {
+        let s = self
+            .series
+            .iter()
+            .find(|s| s.tensor == tensor && s.axis == axis)?;
+        Some(&s.stats)
+    }
+
     /// `std(dL/dW) / std(W)`.
     pub fn grad_data_ratio(&self) -> f64 {
         self.weight_grad.std() / self.weight.std()

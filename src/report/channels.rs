@@ -22,13 +22,7 @@ pub const SERIES: &str = "weight_grad";
 fn rows(p: &StepProbe) -> Vec<&[TensorStats]> {
     p.layers
         .iter()
-        .filter_map(|l| {
-            let s = l
-                .series
-                .iter()
-                .find(|s| s.tensor == SERIES && s.axis == Axis::Channel)?;
-            Some(s.stats.as_slice())
-        })
+        .filter_map(|l| l.series(SERIES, Axis::Channel))
         .collect()
 }
 

@@ -22,12 +22,9 @@ pub const SERIES: &str = "block_input_grad";
 pub fn blocks(p: &StepProbe) -> Vec<[TensorStats; 2]> {
     p.layers
         .iter()
-        .filter_map(|l| {
-            let s = l
-                .series
-                .iter()
-                .find(|s| s.tensor == SERIES && s.axis == Axis::Route)?;
-            Some([*s.stats.first()?, *s.stats.get(1)?])
+        .filter_map(|l| match l.series(SERIES, Axis::Route)? {
+            [branch, shortcut, ..] => Some([*branch, *shortcut]),
+            _ => None,
         })
         .collect()
 }

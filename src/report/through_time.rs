@@ -45,10 +45,7 @@ pub fn first_last(record: &RunRecord) -> Option<f64> {
 
 /// Layer `l`'s `||dL/dh_t||` series, when it has one.
 pub(crate) fn hidden_grad(l: &LayerProbe) -> Option<&[TensorStats]> {
-    l.series
-        .iter()
-        .find(|s| s.tensor == SERIES && s.axis == Axis::TimeStep)
-        .map(|s| s.stats.as_slice())
+    l.series(SERIES, Axis::TimeStep)
 }
 
 /// The record as the flow map reads it: per probed step, one row per time

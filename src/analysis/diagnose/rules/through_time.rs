@@ -48,13 +48,8 @@ pub fn through_time_profile(record: &RunRecord) -> Vec<f64> {
 
 /// `||dL/dh_t||` per time step of layer 0 at probe `p`.
 pub(super) fn hidden_grad(p: &StepProbe) -> Option<Vec<f64>> {
-    let series = p
-        .layers
-        .first()?
-        .series
-        .iter()
-        .find(|s| s.tensor == "hidden_grad" && s.axis == Axis::TimeStep)?;
-    Some(series.stats.iter().map(|s| s.l2()).collect())
+    let series = p.layers.first()?.series("hidden_grad", Axis::TimeStep)?;
+    Some(series.iter().map(|s| s.l2()).collect())
 }
 
 /// Vanishing through time, with the horizon and ranked remedies.
