@@ -5,6 +5,7 @@
 //! tensor.
 
 mod column_stats;
+pub mod gathered;
 mod gemm;
 mod init;
 mod matrix;

@@ -85,6 +85,8 @@ pub(super) fn own_kernel<T: Scalar>(
                 a: bc.as_slice().as_ptr(),
                 a_rs: a_rs as usize,
                 a_cs: a_cs as usize,
+                a_rows: std::ptr::null(),
+                a_cols: std::ptr::null(),
                 b: rows.as_ptr(),
                 ldb: pn,
                 out: if transposed {

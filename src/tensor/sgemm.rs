@@ -68,8 +68,10 @@ pub enum Out {
 }
 
 /// One product `C = alpha A B (+ bias_i on row i) (+ C when accumulate)`:
-/// `A` is `m x k` with element `(i, p)` at `a[i * a_rs + p * a_cs]`; `B` is
-/// `k x n` with row `p` at `b[p * ldb..][..n]`; `bias` is null or `m` long.
+/// `A` is `m x k` with element `(i, p)` at `a[i * a_rs + p * a_cs]`, or,
+/// gathered, at `a[a_rows[i] + a_cols[p]]` when `a_rows` is not null (a
+/// convolution's patches read in place: `super::gathered`); `B` is `k x n`
+/// with row `p` at `b[p * ldb..][..n]`; `bias` is null or `m` long.
 #[derive(Clone, Copy, Debug)]
 pub struct Problem {
     pub m: usize,
@@ -78,6 +80,10 @@ pub struct Problem {
     pub a: *const f32,
     pub a_rs: usize,
     pub a_cs: usize,
+    /// Null, or `m` offsets: where each row of a gathered `A` starts.
+    pub a_rows: *const usize,
+    /// `k` offsets (when `a_rows` is not null): each column's place in a row.
+    pub a_cols: *const usize,
     pub b: *const f32,
     pub ldb: usize,
     pub out: Out,
@@ -171,13 +177,13 @@ unsafe fn tile_at(p: &Problem, rb: usize, cb: usize) {
     let mask: __mmask16 = if tail == 16 { !0 } else { (1u16 << tail) - 1 };
     let at = At { i0, j0, cols, mask };
     macro_rules! dispatch {
-        ($($r:literal)*) => {
+        ($g:literal; $($r:literal)*) => {
             match (rows, vectors) {
                 $(
-                    ($r, 1) => tile::<$r, 1>(p, at),
-                    ($r, 2) => tile::<$r, 2>(p, at),
-                    ($r, 3) => tile::<$r, 3>(p, at),
-                    ($r, 4) => tile::<$r, 4>(p, at),
+                    ($r, 1) => tile::<$r, 1, $g>(p, at),
+                    ($r, 2) => tile::<$r, 2, $g>(p, at),
+                    ($r, 3) => tile::<$r, 3, $g>(p, at),
+                    ($r, 4) => tile::<$r, 4, $g>(p, at),
                 )*
                 _ => unreachable!("tile of {rows} rows, {vectors} vectors"),
             }
@@ -185,8 +191,14 @@ unsafe fn tile_at(p: &Problem, rb: usize, cb: usize) {
     }
     // SAFETY: `run`'s contract (the caller's), AVX-512 F among it; `at` is
     // the tile at (`rb`, `cb`), inside `C`, and `rows`, `vectors` are its
-    // shape, which is `tile`'s contract.
-    unsafe { dispatch!(1 2 3 4 5 6) };
+    // shape, which is `tile`'s contract; `GATHER` says whether `A` is.
+    unsafe {
+        if p.a_rows.is_null() {
+            dispatch!(false; 1 2 3 4 5 6)
+        } else {
+            dispatch!(true; 1 2 3 4 5 6)
+        }
+    };
 }
 
 /// A tile's place in `C`.
@@ -200,13 +212,15 @@ struct At {
 }
 
 /// One `R x 16V` tile: accumulate over `k` in registers, then write.
+/// `GATHER`: `A` is read through `a_rows` and `a_cols` (`Problem`).
 ///
 /// # Safety
 /// As [`run`]; `at` is a tile of `C` of `R` rows (`at.i0 + R <= m`) and
 /// `V` vectors (`16 (V - 1) < at.cols <= 16 V`, `at.j0 + at.cols <= n`),
-/// `at.mask` the lanes of the last vector inside `C`.
+/// `at.mask` the lanes of the last vector inside `C`; `GATHER` is whether
+/// `a_rows` is not null.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
+unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
     if let (Out::Rows { ptr, ld }, true) = (p.out, p.accumulate) {
         // The tile's part of C is read back at the end: fetch it meanwhile.
         for r in 0..R {
@@ -223,6 +237,29 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
         }
     }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
+    if GATHER {
+        // SAFETY: as below, with the gathered `A`'s entries where
+        // `a_rows` and `a_cols` put them (`tile`'s contract).
+        unsafe { gathered_steps(p, at, &mut acc) };
+    } else {
+        // SAFETY: `tile`'s contract.
+        unsafe { strided_steps(p, at, &mut acc) };
+    }
+    // SAFETY: `tile`'s contract.
+    unsafe { write(p, at, &mut acc) };
+}
+
+/// `acc += A B` over the tile's rows and columns, `A` at its strides.
+///
+/// # Safety
+/// As [`tile`], with `A` strided.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn strided_steps<const R: usize, const V: usize>(
+    p: &Problem,
+    at: At,
+    acc: &mut [[__m512; V]; R],
+) {
     // SAFETY: `A`'s row `i0 < m` at `k`-step 0, and `B`'s first row (`k >= 1`)
     // at column `j0 < n`: inside both operands (`tile`'s contract).
     let (mut a, mut b) = unsafe { (p.a.add(at.i0 * p.a_rs), p.b.add(at.j0)) };
@@ -263,6 +300,57 @@ unsafe fn tile<const R: usize, const V: usize>(p: &Problem, at: At) {
         a = a.wrapping_add(p.a_cs);
         b = b.wrapping_add(p.ldb);
     }
+}
+
+/// `acc += A B` over the tile's rows and columns, `A` gathered: each row
+/// of the tile a pointer, each step one offset read from `a_cols`.
+///
+/// # Safety
+/// As [`tile`], with `A` gathered.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn gathered_steps<const R: usize, const V: usize>(
+    p: &Problem,
+    at: At,
+    acc: &mut [[__m512; V]; R],
+) {
+    // SAFETY: `a_rows` has `m` entries and `i0 + r < m`; each row's
+    // entries are inside `A` at every offset of `a_cols` (`tile`'s
+    // contract).
+    let rows: [*const f32; R] =
+        std::array::from_fn(|r| unsafe { p.a.add(*p.a_rows.add(at.i0 + r)) });
+    let mut b = p.b.wrapping_add(at.j0);
+    for step in 0..p.k {
+        // SAFETY: `a_cols` has `k` entries; `b` is `B`'s row `step` from
+        // column `j0`, loaded as in `strided_steps`.
+        unsafe {
+            let off = *p.a_cols.add(step);
+            let mut bv = [_mm512_setzero_ps(); V];
+            for (v, slot) in bv.iter_mut().enumerate() {
+                *slot = if v + 1 == V {
+                    _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
+                } else {
+                    _mm512_loadu_ps(b.add(16 * v))
+                };
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let s = _mm512_set1_ps(*rows[r].add(off));
+                for (v, lane) in row.iter_mut().enumerate() {
+                    *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                }
+            }
+        }
+        b = b.wrapping_add(p.ldb);
+    }
+}
+
+/// Scales the tile, adds the bias and writes it to `C` (or `C^T`).
+///
+/// # Safety
+/// As [`tile`].
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn write<const R: usize, const V: usize>(p: &Problem, at: At, acc: &mut [[__m512; V]; R]) {
     let alpha = _mm512_set1_ps(p.alpha);
     if p.alpha != 1.0 {
         for row in acc.iter_mut() {

@@ -18,6 +18,7 @@
 //! `scripts/torch_conv_reference.py`, documents the conversions).
 
 pub mod conv2d;
+pub mod gather;
 pub mod im2col;
 pub mod model;
 pub mod pool;

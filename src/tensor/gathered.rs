@@ -1,0 +1,216 @@
+//! Products whose left operand is gathered: read in place through two
+//! tables of offsets instead of laid out as a matrix. A convolution's
+//! patches are such an operand (`nn::conv::gather`): entry `(i, p)` of the
+//! patch matrix is the input value at the place of output pixel `i` plus
+//! the place of kernel entry `p`, so the product reads the input itself
+//! and no patch matrix is ever written.
+//!
+//! Only our f32 kernel reads a gathered operand ([`runs_here`]); elsewhere
+//! (f64, machines without AVX-512) the caller lays the operand out and
+//! calls [`super::matmul`].
+
+use super::{threads_for, Scalar};
+
+/// An `m x k` matrix read in place: entry `(i, p)` is
+/// `data[rows[i] + cols[p]]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Gathered<'a, T> {
+    /// The values the offsets point into.
+    pub data: &'a [T],
+    /// `m` offsets, one per row.
+    pub rows: &'a [usize],
+    /// `k` offsets, one per column.
+    pub cols: &'a [usize],
+}
+
+impl<T> Gathered<'_, T> {
+    /// Rows and columns.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows.len(), self.cols.len())
+    }
+
+    /// Whether every entry lies inside `data`.
+    fn in_bounds(&self) -> bool {
+        let last = |o: &[usize]| o.iter().copied().max().unwrap_or(0);
+        self.rows.is_empty()
+            || self.cols.is_empty()
+            || last(self.rows)
+                .checked_add(last(self.cols))
+                .is_some_and(|end| end < self.data.len())
+    }
+}
+
+/// Whether [`product`] runs here for `T`: our f32 kernel on AVX-512.
+pub fn runs_here<T: Scalar>() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && super::sgemm::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Where [`product`] writes `C = A B` (`m x n`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// `C` row-major.
+    Rows,
+    /// `C^T` row-major (`n x m`).
+    Transposed,
+}
+
+/// `dst = (accumulate ? dst : 0) + A B` with `A` gathered and `B` a
+/// row-major `k x n` matrix in `b`; `dst` holds `C` in `layout`. Each entry is one chain of
+/// FMAs over `k` in order, on any thread count (the threads of the current
+/// pool above [`super::PARALLEL_MIN_FLOP`]).
+///
+/// # Panics
+/// When [`runs_here`] is false for `T`, when the shapes disagree, or when
+/// an entry of `A` lies outside its data.
+pub fn product<T: Scalar>(
+    dst: &mut [T],
+    layout: Layout,
+    accumulate: bool,
+    a: Gathered<'_, T>,
+    b: &[T],
+    n: usize,
+) {
+    assert!(runs_here::<T>(), "gathered products need our f32 kernel");
+    let (m, k) = a.shape();
+    assert_eq!(b.len(), k * n, "gathered product inner dimensions");
+    assert_eq!(dst.len(), m * n, "gathered product destination");
+    assert!(a.in_bounds(), "gathered operand reads outside its data");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(T::zero());
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::sgemm::{self, Out, Problem};
+        // T is f32 (`runs_here` compared the types).
+        let (data, bp) = (a.data.as_ptr() as *const f32, b.as_ptr() as *const f32);
+        let out_ptr = dst.as_mut_ptr() as *mut f32;
+        let problem = Problem {
+            m,
+            n,
+            k,
+            a: data,
+            a_rs: 0,
+            a_cs: 0,
+            a_rows: a.rows.as_ptr(),
+            a_cols: a.cols.as_ptr(),
+            b: bp,
+            ldb: n,
+            out: match layout {
+                Layout::Rows => Out::Rows {
+                    ptr: out_ptr,
+                    ld: n,
+                },
+                Layout::Transposed => Out::Transposed {
+                    ptr: out_ptr,
+                    ld: m,
+                },
+            },
+            alpha: 1.0,
+            bias: std::ptr::null(),
+            accumulate,
+        };
+        // SAFETY: AVX-512 F checked (`runs_here`); every entry of `A` is
+        // inside `data` (asserted), `B` is k x n with k >= 1, `dst` holds
+        // m x n entries and, borrowed mutably, aliases neither operand.
+        unsafe { sgemm::run(&problem, threads_for(m, n, k)) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::testing::{our_kernel_runs, skip, NO_AVX512};
+    use crate::tensor::Matrix;
+
+    /// A gathered operand with repeated and shuffled offsets, on every
+    /// tile shape's edges, both layouts, with and without accumulation,
+    /// one and two threads: equal to the f64 product of the matrix it
+    /// reads, within f32 rounding.
+    #[test]
+    fn gathered_product_equals_the_product_of_the_matrix_it_reads() {
+        if !our_kernel_runs() {
+            return skip(NO_AVX512);
+        }
+        let data: Vec<f32> = (0..5000).map(|i| ((i as f32) * 0.37).sin()).collect();
+        for (m, n, k) in [
+            (1, 1, 1),
+            (7, 17, 9),
+            (13, 64, 30),
+            (6, 65, 144),
+            (200, 16, 50),
+        ] {
+            let rows: Vec<usize> = (0..m).map(|i| (i * 37) % 2000).collect();
+            let cols: Vec<usize> = (0..k).map(|p| (p * 13 + p / 3 * 100) % 2900).collect();
+            let a = Gathered {
+                data: &data,
+                rows: &rows,
+                cols: &cols,
+            };
+            let b = Matrix::from_vec(k, n, (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect())
+                .unwrap();
+            let base: Vec<f32> = (0..m * n).map(|i| i as f32 * 0.01).collect();
+            for layout in [Layout::Rows, Layout::Transposed] {
+                for accumulate in [false, true] {
+                    for threads in [1, 2] {
+                        let mut dst = base.clone();
+                        crate::tensor::with_threads(threads, || {
+                            product(&mut dst, layout, accumulate, a, b.as_slice(), n)
+                        });
+                        for i in 0..m {
+                            for j in 0..n {
+                                let at = match layout {
+                                    Layout::Rows => i * n + j,
+                                    Layout::Transposed => j * m + i,
+                                };
+                                let mut want = if accumulate { base[at] as f64 } else { 0.0 };
+                                let mut scale = want.abs();
+                                for p in 0..k {
+                                    let t = data[rows[i] + cols[p]] as f64
+                                        * b.as_slice()[p * n + j] as f64;
+                                    want += t;
+                                    scale += t.abs();
+                                }
+                                let got = dst[at] as f64;
+                                assert!(
+                                    (got - want).abs() <= 1e-6 * (k as f64 + 2.0) * scale.max(1e-30),
+                                    "{m}x{n}x{k} {layout:?} acc {accumulate} threads {threads} at ({i}, {j}): {got} vs {want}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// An offset past the data is refused before the kernel reads it.
+    #[test]
+    #[should_panic(expected = "outside its data")]
+    fn an_operand_reading_past_its_data_is_refused() {
+        if !runs_here::<f32>() {
+            panic!("gathered operand reads outside its data (skipped: {NO_AVX512})");
+        }
+        let data = [1.0f32; 10];
+        let b = [0.0f32; 6];
+        let mut dst = [0.0f32; 3];
+        let a = Gathered {
+            data: &data,
+            rows: &[5],
+            cols: &[0, 5],
+        };
+        product(&mut dst, Layout::Rows, false, a, &b, 3);
+    }
+}
