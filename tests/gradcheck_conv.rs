@@ -21,6 +21,16 @@ use rand_chacha::ChaCha8Rng;
 
 const TOL: f64 = 1e-6;
 
+/// The tolerance for a ResNet block with BatchNorm: the central
+/// differences' own rounding reaches 1e-6 there. A conv weight feeding
+/// BatchNorm has gradients of about 2e-4 from differences of 3e-10 in an
+/// objective of 3.1, through a normalization that cancels digits; on the
+/// case proptest found (below), the error goes as 1/h, so it is rounding,
+/// not a wrong gradient: 1.4e-6 at h = 1e-6, 9.6e-6 at 1e-7, under 1e-6 at
+/// 1e-5. PyTorch's fixtures confirm the same block to 1e-11
+/// (tests/torch_conv.rs).
+const TOL_BN_BLOCK: f64 = 1e-5;
+
 /// `batch` images of `image`, entries in +-[0.05, 2], as data rows.
 fn images(batch: usize, image: Image, seed: u64) -> Matrix<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -51,9 +61,13 @@ fn randomize(layer: &mut dyn Layer<f64>, seed: u64) {
 }
 
 fn assert_ok(report: &GradCheckReport, what: &str) {
+    assert_within(report, what, TOL);
+}
+
+fn assert_within(report: &GradCheckReport, what: &str, tol: f64) {
     let worst = report.worst().expect("something checked");
     assert!(
-        report.max_rel_error() < TOL,
+        report.max_rel_error() < tol,
         "{what}: `{}` relative error {:.3e} (scale {:.3e})",
         worst.name,
         worst.rel_error,
@@ -102,26 +116,53 @@ proptest! {
         batch in 2usize..4, c_in in 1usize..3, grow in 0usize..2, stride in 1usize..3,
         projection: bool, seed: u64,
     ) {
-        let image = Image::new(c_in, 5, 4);
-        let c_out = c_in + grow;
-        let conv_block = |input: Image, stride: usize, act: bool, at: usize| {
-            let conv = Conv2d::<f64>::new(input, c_out, Window::new(3, stride, 1), false).unwrap();
-            let out = conv.output_image();
-            let norm = Some(Box::new(BatchNorm::new(c_out, 0.1, 1e-5)) as Box<dyn Layer<f64>>);
-            let act = act.then(|| ActivationLayer::new(Activation::Tanh));
-            (Dense::new(conv, norm, NormPlacement::Before, act, ("b", at)), out)
-        };
-        let (a, mid) = conv_block(image, stride, true, 0);
-        let (b, out) = conv_block(mid, 1, false, 3);
-        let shortcut: Option<Box<dyn Layer<f64>>> = match (out == image, projection) {
-            (true, _) => None,
-            (false, true) => Some(Box::new(Conv2d::<f64>::new(image, c_out, Window::new(1, stride, 0), false).unwrap())),
-            (false, false) => Some(Box::new(ZeroPadShortcut::<f64>::new(image, c_out, stride).unwrap())),
-        };
-        let mut block = Residual::new(Sequential::new(vec![Box::new(a), Box::new(b)]), shortcut);
-        randomize(&mut block, seed);
-        assert_ok(&check_layer(&mut block, &images(batch, image, seed), Mode::Train, seed), "residual conv block");
+        check_residual_block(batch, c_in, grow, stride, projection, seed);
     }
+}
+
+fn check_residual_block(
+    batch: usize,
+    c_in: usize,
+    grow: usize,
+    stride: usize,
+    projection: bool,
+    seed: u64,
+) {
+    let image = Image::new(c_in, 5, 4);
+    let c_out = c_in + grow;
+    let conv_block = |input: Image, stride: usize, act: bool, at: usize| {
+        let conv = Conv2d::<f64>::new(input, c_out, Window::new(3, stride, 1), false).unwrap();
+        let out = conv.output_image();
+        let norm = Some(Box::new(BatchNorm::new(c_out, 0.1, 1e-5)) as Box<dyn Layer<f64>>);
+        let act = act.then(|| ActivationLayer::new(Activation::Tanh));
+        (
+            Dense::new(conv, norm, NormPlacement::Before, act, ("b", at)),
+            out,
+        )
+    };
+    let (a, mid) = conv_block(image, stride, true, 0);
+    let (b, out) = conv_block(mid, 1, false, 3);
+    let shortcut: Option<Box<dyn Layer<f64>>> = match (out == image, projection) {
+        (true, _) => None,
+        (false, true) => Some(Box::new(
+            Conv2d::<f64>::new(image, c_out, Window::new(1, stride, 0), false).unwrap(),
+        )),
+        (false, false) => Some(Box::new(
+            ZeroPadShortcut::<f64>::new(image, c_out, stride).unwrap(),
+        )),
+    };
+    let mut block = Residual::new(Sequential::new(vec![Box::new(a), Box::new(b)]), shortcut);
+    randomize(&mut block, seed);
+    let report = check_layer(&mut block, &images(batch, image, seed), Mode::Train, seed);
+    assert_within(&report, "residual conv block", TOL_BN_BLOCK);
+}
+
+/// The cases proptest found at the edge of [`TOL`] (one channel, so one
+/// BatchNorm over 40 and 60 pixel rows).
+#[test]
+fn residual_block_case_found_by_proptest() {
+    check_residual_block(2, 1, 0, 1, false, 17582539712369667346);
+    check_residual_block(3, 1, 0, 1, false, 17582539712369667346);
 }
 
 /// Whole CNNs, plain and residual, with and without BatchNorm, both

@@ -14,11 +14,13 @@
 //! In evaluation the statistics are constants: `dL/dx = gamma s_running g`.
 //!
 //! # Threads
-//! In a pool of two threads or more (and at 16,384 entries or more) the
-//! per-feature sums run on halves of the features and the per-entry passes
-//! on halves of the batch ([`crate::tensor::in_halves`]); every value is
-//! computed in the same order as on one thread, so the results are the
-//! same bit for bit.
+//! The per-feature statistics and sums are taken over fixed blocks of
+//! rows merged in block order ([`super::feature_sums`]), and the
+//! per-entry passes run on halves of the batch, in a pool of two threads
+//! or more at 16,384 entries or more ([`crate::tensor::in_halves`]):
+//! every value is computed in the same order on any thread count, so the
+//! results are the same bit for bit. The statistics are in f64, as are
+//! the backward pass's sums. A warmed-up step allocates nothing.
 //!
 //! # Shapes
 //! `x`, `y`: `batch x features`; `gamma`, `beta`, running stats: `1 x features`.
@@ -31,9 +33,9 @@
 //! assert_eq!((y.get(0, 0), y.get(1, 0)), (-1.0, 1.0));
 //! ```
 
+use super::feature_sums;
 use super::layer::{join, Layer, Mode, NamedParam};
-use crate::tensor::{in_halves, Grads, Matrix, Param, Scalar, Split, PARALLEL_MIN};
-use std::ops::Range;
+use crate::tensor::{in_halves, Grads, Halve, Matrix, Param, Rows, Scalar, Split, PARALLEL_MIN};
 
 /// Batch Normalization over features.
 pub struct BatchNorm<T> {
@@ -51,6 +53,19 @@ pub struct BatchNorm<T> {
     pub eps: f64,
     x_hat: Matrix<T>,
     inv_std: Vec<T>,
+    /// The mean the forward pass subtracted.
+    mean: Vec<T>,
+    /// Per-feature figures in f64: the batch's mean and variance, then
+    /// the backward pass's sums.
+    stat_a: Vec<f64>,
+    stat_b: Vec<f64>,
+    /// `gamma / (sqrt(var + eps) N)`, `sum g` and `sum g x_hat`, for the
+    /// input gradient.
+    scale: Vec<T>,
+    sum_g: Vec<T>,
+    sum_gh: Vec<T>,
+    /// Scratch of the per-block sums ([`feature_sums`]).
+    cells: Vec<feature_sums::Cell>,
     mode: Mode,
     output: Matrix<T>,
     input_grad: Matrix<T>,
@@ -69,6 +84,13 @@ impl<T: Scalar> BatchNorm<T> {
             eps,
             x_hat: Matrix::default(),
             inv_std: vec![T::zero(); features],
+            mean: vec![T::zero(); features],
+            stat_a: vec![0.0; features],
+            stat_b: vec![0.0; features],
+            scale: vec![T::zero(); features],
+            sum_g: vec![T::zero(); features],
+            sum_gh: vec![T::zero(); features],
+            cells: Vec::new(),
             mode: Mode::Train,
             output: Matrix::default(),
             input_grad: Matrix::default(),
@@ -78,68 +100,20 @@ impl<T: Scalar> BatchNorm<T> {
     fn features(&self) -> usize {
         self.gamma.value.cols()
     }
-
-    /// Per-feature mean and biased variance over the batch, in f64.
-    fn batch_stats(x: &Matrix<T>) -> (Vec<f64>, Vec<f64>) {
-        let (n, f) = x.shape();
-        by_features(n, f, |cols| {
-            let w = cols.len();
-            let mut mean = vec![0.0f64; w];
-            for r in 0..n {
-                mean.iter_mut()
-                    .zip(&x.row(r)[cols.clone()])
-                    .for_each(|(m, &v)| *m += v.as_f64());
-            }
-            mean.iter_mut().for_each(|m| *m /= n as f64);
-            let mut var = vec![0.0f64; w];
-            for r in 0..n {
-                var.iter_mut()
-                    .zip(x.row(r)[cols.clone()].iter().zip(&mean))
-                    .for_each(|(s, (&v, m))| *s += (v.as_f64() - m).powi(2));
-            }
-            var.iter_mut().for_each(|v| *v /= n as f64);
-            (mean, var)
-        })
-    }
 }
 
-/// Per-feature results `(a, b)` of `run` over the features `0..f`, on
-/// halves of the features across the pool's threads when that pays
-/// (module doc). The cuts fall on multiples of 16 features (counted in
-/// entries of the `n x f` input, so the threshold is the passes' own).
-fn by_features<A: Send, B: Send>(
-    n: usize,
-    f: usize,
-    run: impl Fn(Range<usize>) -> (Vec<A>, Vec<B>) + Sync,
-) -> (Vec<A>, Vec<B>) {
-    if n == 0 {
-        return run(0..f);
-    }
-    let split = Split::on_pool(n * f, 16 * n).min(PARALLEL_MIN);
-    in_halves(
-        0..n * f,
-        split,
-        &|entries: Range<usize>, _| run(entries.start / n..entries.end / n),
-        &|(mut a, mut b), (a2, b2)| {
-            a.extend(a2);
-            b.extend(b2);
-            (a, b)
-        },
-    )
-}
-
-/// Runs `run(first_row, rows)` over the rows of the `n x f` row-major
-/// `out`, on halves of the batch across the pool's threads when that pays
-/// (module doc).
-fn by_rows<T: Scalar>(n: usize, f: usize, out: &mut [T], run: impl Fn(usize, &mut [T]) + Sync) {
+/// Runs `run(first_row, parts)` over `parts` (rows of `f` entries of the
+/// `n x f` batch), on halves of the batch across the pool's threads when
+/// that pays (module doc).
+fn by_rows<P: Halve>(n: usize, f: usize, parts: P, run: impl Fn(usize, P) + Sync) {
     if n == 0 || f == 0 {
-        return; // nothing to do (and `chunks_mut(0)` would panic)
+        return; // nothing to do
     }
-    let split = Split::on_pool(n * f, f).min(PARALLEL_MIN);
+    let split = Split::on_pool(n, 1).min(PARALLEL_MIN.div_ceil(f));
     in_halves(
-        out,
+        parts,
         split,
-        &|rows: &mut [T], at| run(at / f, rows),
+        &|rows: P, first| run(first, rows),
         &|(), ()| (),
     );
 }
@@ -153,52 +127,53 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
         let (n, f) = x.shape();
         assert_eq!(f, self.features(), "batch_norm features");
         self.mode = mode;
-        let mean: Vec<T> = match mode {
+        match mode {
             Mode::Train => {
-                let (mean, var) = Self::batch_stats(x);
+                let (mean, var) = (&mut self.stat_a, &mut self.stat_b);
+                feature_sums::mean_var(x.as_slice(), (n, f), &mut self.cells, mean, var);
                 let m = self.momentum;
                 let unbias = if n > 1 {
                     n as f64 / (n - 1) as f64
                 } else {
                     1.0
                 };
+                let rm = self.running_mean.as_mut_slice();
+                let rv = self.running_var.as_mut_slice();
                 for j in 0..f {
-                    let rm = self.running_mean.as_mut_slice();
                     rm[j] = T::cast((1.0 - m) * rm[j].as_f64() + m * mean[j]);
-                    let rv = self.running_var.as_mut_slice();
                     rv[j] = T::cast((1.0 - m) * rv[j].as_f64() + m * var[j] * unbias);
                     self.inv_std[j] = T::cast(1.0 / (var[j] + self.eps).sqrt());
+                    self.mean[j] = T::cast(mean[j]);
                 }
-                mean.into_iter().map(T::cast).collect()
             }
             Mode::Eval => {
                 for j in 0..f {
                     let v = self.running_var.as_slice()[j].as_f64();
                     self.inv_std[j] = T::cast(1.0 / (v + self.eps).sqrt());
                 }
-                self.running_mean.as_slice().to_vec()
+                self.mean.copy_from_slice(self.running_mean.as_slice());
             }
-        };
+        }
         self.x_hat.resize(n, f);
         self.output.resize(n, f);
-        let (gamma, beta) = (self.gamma.value.as_slice(), self.beta.value.as_slice());
-        let inv_std = &self.inv_std;
         // (Every slice cut to `f` so the loops vectorize without checks.)
-        let (mean, inv_std) = (&mean[..f], &inv_std[..f]);
-        by_rows(n, f, self.x_hat.as_mut_slice(), |r0, hat| {
-            for (i, hr) in hat.chunks_mut(f).enumerate() {
-                let (xr, hr) = (&x.row(r0 + i)[..f], &mut hr[..f]);
+        let (mean, inv_std) = (&self.mean[..f], &self.inv_std[..f]);
+        let gamma = &self.gamma.value.as_slice()[..f];
+        let beta = &self.beta.value.as_slice()[..f];
+        // x_hat and y in one pass, halves of the rows on the threads.
+        let parts = (
+            Rows::new(self.x_hat.as_mut_slice(), f),
+            Rows::new(self.output.as_mut_slice(), f),
+        );
+        by_rows(n, f, parts, |r0, (hat, y)| {
+            let rows = hat
+                .into_slice()
+                .chunks_mut(f)
+                .zip(y.into_slice().chunks_mut(f));
+            for (i, (hr, yr)) in rows.enumerate() {
+                let (xr, hr, yr) = (&x.row(r0 + i)[..f], &mut hr[..f], &mut yr[..f]);
                 for j in 0..f {
                     hr[j] = (xr[j] - mean[j]) * inv_std[j];
-                }
-            }
-        });
-        let x_hat = &self.x_hat;
-        let (gamma, beta) = (&gamma[..f], &beta[..f]);
-        by_rows(n, f, self.output.as_mut_slice(), |r0, y| {
-            for (i, yr) in y.chunks_mut(f).enumerate() {
-                let (hr, yr) = (&x_hat.row(r0 + i)[..f], &mut yr[..f]);
-                for j in 0..f {
                     yr[j] = gamma[j] * hr[j] + beta[j];
                 }
             }
@@ -212,29 +187,16 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
 
     fn backward(&mut self, _x: &Matrix<T>, g: &Matrix<T>, need_input_grad: bool, grads: Grads) {
         let (n, f) = g.shape();
-        let x_hat = &self.x_hat;
-        let (sum_g, sum_gh) = by_features(n, f, |cols| {
-            let w = cols.len();
-            let mut sum_g = vec![T::zero(); w];
-            let mut sum_gh = vec![T::zero(); w];
-            let (sg, sgh) = (&mut sum_g[..w], &mut sum_gh[..w]);
-            for r in 0..n {
-                let (gr, hr) = (&g.row(r)[cols.clone()], &x_hat.row(r)[cols.clone()]);
-                let (gr, hr) = (&gr[..w], &hr[..w]);
-                for j in 0..w {
-                    sg[j] = sg[j] + gr[j];
-                    sgh[j] = sgh[j] + gr[j] * hr[j];
-                }
-            }
-            (sum_g, sum_gh)
-        });
+        let (sum_g, sum_gh) = (&mut self.stat_a, &mut self.stat_b);
+        let (g_rows, hat) = (g.as_slice(), self.x_hat.as_slice());
+        feature_sums::sums(g_rows, hat, (n, f), &mut self.cells, sum_g, sum_gh);
         self.gamma.start_grad(grads);
         self.beta.start_grad(grads);
         let dgamma = self.gamma.grad.as_mut_slice();
         let dbeta = self.beta.grad.as_mut_slice();
         for j in 0..f {
-            dgamma[j] = dgamma[j] + sum_gh[j];
-            dbeta[j] = dbeta[j] + sum_g[j];
+            dgamma[j] = dgamma[j] + T::cast(sum_gh[j]);
+            dbeta[j] = dbeta[j] + T::cast(sum_g[j]);
         }
         if !need_input_grad {
             return;
@@ -243,14 +205,20 @@ impl<T: Scalar> Layer<T> for BatchNorm<T> {
         let gamma = self.gamma.value.as_slice();
         match self.mode {
             Mode::Train => {
-                let inv_n = T::cast(1.0 / n as f64);
-                let nn = T::cast(n as f64);
-                let scale: Vec<T> = (0..f).map(|j| gamma[j] * self.inv_std[j] * inv_n).collect();
+                let (nn, inv_n) = (T::cast(n as f64), T::cast(1.0 / n as f64));
+                let scales = self.scale.iter_mut().zip(gamma.iter().zip(&self.inv_std));
+                scales.for_each(|(s, (&g, &i))| *s = g * i * inv_n);
+                let cast = |to: &mut [T], from: &[f64]| {
+                    to.iter_mut().zip(from).for_each(|(t, &v)| *t = T::cast(v));
+                };
+                cast(&mut self.sum_g, &self.stat_a);
+                cast(&mut self.sum_gh, &self.stat_b);
                 let x_hat = &self.x_hat;
-                let dx = self.input_grad.as_mut_slice();
-                let (sum_g, sum_gh, scale) = (&sum_g[..f], &sum_gh[..f], &scale[..f]);
+                let dx = Rows::new(self.input_grad.as_mut_slice(), f);
+                let (sum_g, sum_gh, scale) =
+                    (&self.sum_g[..f], &self.sum_gh[..f], &self.scale[..f]);
                 by_rows(n, f, dx, |r0, dx| {
-                    for (i, dr) in dx.chunks_mut(f).enumerate() {
+                    for (i, dr) in dx.into_slice().chunks_mut(f).enumerate() {
                         let (gr, hr) = (&g.row(r0 + i)[..f], &x_hat.row(r0 + i)[..f]);
                         let dr = &mut dr[..f];
                         for j in 0..f {

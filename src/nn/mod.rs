@@ -10,6 +10,7 @@ mod activation_layer;
 mod batch_norm;
 pub mod conv;
 mod dense;
+pub mod feature_sums;
 mod layer;
 mod layer_norm;
 mod linear;

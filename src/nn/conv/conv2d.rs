@@ -14,7 +14,14 @@
 //! Backward, with `g = dL/dy` as pixel rows: `dL/dW = g^T P`, `dL/db` the
 //! column sums of `g`, and `dL/dx = col2im(g W)`, shaped as `x` was.
 //!
-//! # Memory and speed
+//! # Two paths
+//! Where our f32 kernel runs (AVX-512), `P` is never written: the
+//! products read it in place from a padded copy of the input
+//! ([`super::gather`], 1.4 to 1.9x faster on ResNet-20, docs/PERFORMANCE.md),
+//! and at stride 1 the input gradient is a convolution of `g` the same
+//! way. Elsewhere (f64, the GEMM crate) `P` is unfolded, as below.
+//!
+//! # Memory and speed of the unfolded path
 //! Both products with `P` read `P^T` by rows, as it is kept (the forward
 //! runs as `y^T = W P^T`): neither copies it. Where the patches are large
 //! the batch goes through in chunks of images ([`CHUNK_BYTES`]), each

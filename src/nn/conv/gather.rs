@@ -37,7 +37,8 @@
 
 use super::shape::{Image, Window};
 use crate::tensor::gathered::{self, Gathered, Layout};
-use crate::tensor::{Matrix, Scalar};
+use crate::tensor::{in_halves, Matrix, Rows, Scalar, Split, PARALLEL_MIN};
+use std::ops::Range;
 
 /// Bytes of `g` and input rows the weight gradient reads per chunk of
 /// pixels (our choice: half of the 1 MiB L2 of the Zen 4 machines we
@@ -86,8 +87,9 @@ impl Grid {
         self.pad == 0
     }
 
-    /// Copies `batch` NHWC images `x` into `grid`. The padding is zeroed
-    /// when the buffer is (re)sized and never written after.
+    /// Copies `batch` NHWC images `x` into `grid`, halves of the images
+    /// on the pool's threads. The padding is zeroed when the buffer is
+    /// (re)sized and never written after.
     pub fn fill<T: Scalar>(&self, x: &[T], batch: usize, grid: &mut Vec<T>) {
         let len = self.len(batch);
         if grid.len() != len {
@@ -95,10 +97,30 @@ impl Grid {
             grid.resize(len, T::zero());
         }
         let (c, h, w) = (self.image.c, self.image.h, self.image.w);
-        for (i, row) in x.chunks_exact(w * c).take(batch * h).enumerate() {
-            let at = self.place(i / h, (i % h) as isize, 0) * c;
-            grid[at..at + w * c].copy_from_slice(row);
-        }
+        // Image b's rows lie in its own span of the grid, from its pixel
+        // (0, 0): row y at y * width pixels.
+        let span = (h + self.pad) * self.width() * c;
+        let first = self.place(0, 0, 0) * c;
+        let images = Rows::new(&mut grid[first..first + batch * span], span);
+        let split = Split::on_pool(batch, 1).min(PARALLEL_MIN.div_ceil(self.image.len()));
+        let row_step = self.width() * c;
+        in_halves(
+            (0..batch, images),
+            split,
+            &|(range, part): (Range<usize>, Rows<'_, T>), _| {
+                let src = &x[range.start * self.image.len()..range.end * self.image.len()];
+                for (dst, image) in part
+                    .into_slice()
+                    .chunks_exact_mut(span)
+                    .zip(src.chunks_exact(self.image.len()))
+                {
+                    for (y, row) in image.chunks_exact(w * c).enumerate() {
+                        dst[y * row_step..][..w * c].copy_from_slice(row);
+                    }
+                }
+            },
+            &|(), ()| (),
+        );
     }
 
     /// For each output pixel of `batch` images through `window` (whose

@@ -1,5 +1,6 @@
-//! Convolutional networks: [`Conv2d`] (im2col and one product on the
-//! engine's GEMM), pooling ([`MaxPool2d`], [`AvgPool2d`],
+//! Convolutional networks: [`Conv2d`] (one product with the patch
+//! matrix, read in place by our kernel ([`gather`]) or unfolded
+//! ([`im2col`]) for the GEMM crate), pooling ([`MaxPool2d`], [`AvgPool2d`],
 //! [`GlobalAvgPool`]), [`Flatten`], He et al.'s zero-padding shortcut
 //! ([`ZeroPadShortcut`]), and the CNN builder ([`model`]).
 //!
