@@ -1,7 +1,8 @@
 //! A warmed-up convolution allocates nothing (issue 15): the forward and
-//! backward passes of `Conv2d`, on the chunked paths (ResNet-20's first
-//! stage at batch 64: 29 MB of patches) and the whole one, in training
-//! and evaluation, reuse the buffers of the first step.
+//! backward passes of `Conv2d`, gathered or unfolded, on the chunked
+//! paths (ResNet-20's first stage at batch 64: 29 MB of patches) and the
+//! whole one, in training and evaluation, reuse the buffers of the first
+//! step; so does a whole CNN's step, BatchNorm included.
 //!
 //! A counting global allocator counts the allocations made on the test's
 //! own thread while counting is switched on (the harness's other threads
@@ -78,35 +79,46 @@ fn a_warmed_up_convolution_allocates_nothing() {
         (Image::new(16, 28, 28), 32, 2),
         (Image::new(1, 28, 28), 16, 1),
     ] {
-        let mut conv = Conv2d::<f32>::new(input, c_out, Window::new(3, stride, 1), true).unwrap();
-        conv.weight.value = wave(c_out, 9 * input.c, 0.7);
-        let out = conv.output_image();
-        let x = wave(batch, input.len(), 0.37);
-        let g = wave(batch * out.pixels(), c_out, 0.11);
-        let mut step = || {
-            conv.forward(&x, Mode::Train);
-            conv.backward(&x, &g, true, Grads::Overwrite);
-            conv.forward(&x, Mode::Eval);
-        };
-        let counted = with_threads(1, || {
-            step();
-            allocations(step)
-        });
-        assert_eq!(counted, 0, "{input} -> {c_out}, stride {stride}");
+        for gathered in [true, false] {
+            let conv = Conv2d::<f32>::new(input, c_out, Window::new(3, stride, 1), true).unwrap();
+            let mut conv = if gathered { conv } else { conv.unfolded() };
+            conv.weight.value = wave(c_out, 9 * input.c, 0.7);
+            let out = conv.output_image();
+            let x = wave(batch, input.len(), 0.37);
+            let g = wave(batch * out.pixels(), c_out, 0.11);
+            let mut step = || {
+                conv.forward(&x, Mode::Train);
+                conv.backward(&x, &g, true, Grads::Overwrite);
+                conv.forward(&x, Mode::Eval);
+            };
+            let counted = with_threads(1, || {
+                step();
+                allocations(step)
+            });
+            let path = if conv.gathers() {
+                "gathered"
+            } else {
+                "unfolded"
+            };
+            assert_eq!(counted, 0, "{input} -> {c_out}, stride {stride}, {path}");
+        }
     }
 }
 
 /// A whole residual CNN (the builder's: stem, blocks with both kinds of
-/// shortcut, pooling, output layer) and its plain counterpart train a
-/// warmed-up, unrecorded step without allocating. Without BatchNorm:
-/// `BatchNorm` still allocates its per-channel sums each step (a few
-/// vectors of `c` values per layer, as in an MLP), left as it is.
+/// shortcut, pooling, output layer) and its plain counterpart, with and
+/// without BatchNorm, train a warmed-up, unrecorded step without
+/// allocating, on one thread and two (there the count covers the thread
+/// that runs the step and its halves of every split pass, not the other
+/// worker's).
 #[test]
 fn a_warmed_up_cnn_step_allocates_nothing() {
     for net in [
         "residual = true\nshortcut = \"zeros\"",
         "residual = true\nshortcut = \"projection\"",
         "residual = false",
+        "residual = true\nnorm = \"batch\"",
+        "residual = false\nnorm = \"batch\"",
     ] {
         let toml = format!("[model]\nkind = \"cnn\"\nchannels = [4, 8]\nn = 2\n{net}");
         let spec = gradscope::experiment::Spec::from_toml(&toml, "test").unwrap();
@@ -119,10 +131,12 @@ fn a_warmed_up_cnn_step_allocates_nothing() {
             model.forward(&x, Mode::Train);
             model.backward_overwrite(&x, &g);
         };
-        let counted = with_threads(1, || {
-            step();
-            allocations(step)
-        });
-        assert_eq!(counted, 0, "{net}");
+        for threads in [1, 2] {
+            let counted = with_threads(threads, || {
+                step();
+                allocations(&mut step)
+            });
+            assert_eq!(counted, 0, "{net}, {threads} threads");
+        }
     }
 }

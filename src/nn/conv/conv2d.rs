@@ -110,6 +110,18 @@ impl<T: Scalar> Conv2d<T> {
         })
     }
 
+    /// This convolution on unfolded patches even where our kernel would
+    /// gather them (tests compare the two paths).
+    pub fn unfolded(mut self) -> Self {
+        self.gather = None;
+        self
+    }
+
+    /// Whether the patches are gathered in place ([`super::gather`]).
+    pub fn gathers(&self) -> bool {
+        self.gather.is_some()
+    }
+
     /// The input image shape.
     pub fn input(&self) -> Image {
         self.input
@@ -447,8 +459,8 @@ mod tests {
             for (window, bias) in [(Window::new(3, 1, 1), true), (Window::new(3, 2, 1), false)] {
                 let mut conv = Conv2d::<T>::new(input, 24, window, bias).unwrap();
                 if !gathered {
-                    conv.gather = None;
-                } else if conv.gather.is_none() {
+                    conv = conv.unfolded();
+                } else if !conv.gathers() {
                     return; // f64, or no AVX-512: the unfolded path only
                 }
                 // Gathered gradients are summed in other orders.
