@@ -238,119 +238,78 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
     }
     let mut acc = [[_mm512_setzero_ps(); V]; R];
     if GATHER {
-        // SAFETY: as below, with the gathered `A`'s entries where
-        // `a_rows` and `a_cols` put them (`tile`'s contract).
-        unsafe { gathered_steps(p, at, &mut acc) };
+        // A gathered `A`: each row of the tile a pointer, each step one
+        // offset read from `a_cols`.
+        // SAFETY: `a_rows` has `m` entries and `i0 + r < m`; each row's
+        // entries are inside `A` at every offset of `a_cols` (`tile`'s
+        // contract).
+        let rows: [*const f32; R] =
+            std::array::from_fn(|r| unsafe { p.a.add(*p.a_rows.add(at.i0 + r)) });
+        let mut b = p.b.wrapping_add(at.j0);
+        for step in 0..p.k {
+            // SAFETY: `a_cols` has `k` entries; `b` is `B`'s row `step` from
+            // column `j0`, loaded as in the strided loop below.
+            unsafe {
+                let off = *p.a_cols.add(step);
+                let mut bv = [_mm512_setzero_ps(); V];
+                for (v, slot) in bv.iter_mut().enumerate() {
+                    *slot = if v + 1 == V {
+                        _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
+                    } else {
+                        _mm512_loadu_ps(b.add(16 * v))
+                    };
+                }
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let s = _mm512_set1_ps(*rows[r].add(off));
+                    for (v, lane) in row.iter_mut().enumerate() {
+                        *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                    }
+                }
+            }
+            b = b.wrapping_add(p.ldb);
+        }
     } else {
-        // SAFETY: `tile`'s contract.
-        unsafe { strided_steps(p, at, &mut acc) };
-    }
-    // SAFETY: `tile`'s contract.
-    unsafe { write(p, at, &mut acc) };
-}
-
-/// `acc += A B` over the tile's rows and columns, `A` at its strides.
-///
-/// # Safety
-/// As [`tile`], with `A` strided.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn strided_steps<const R: usize, const V: usize>(
-    p: &Problem,
-    at: At,
-    acc: &mut [[__m512; V]; R],
-) {
-    // SAFETY: `A`'s row `i0 < m` at `k`-step 0, and `B`'s first row (`k >= 1`)
-    // at column `j0 < n`: inside both operands (`tile`'s contract).
-    let (mut a, mut b) = unsafe { (p.a.add(at.i0 * p.a_rs), p.b.add(at.j0)) };
-    // Rows of A along k (a_cs = 1): fetch the next row block's lines, one
-    // per step, meanwhile; otherwise the stream PF steps ahead.
-    let next = p.a.wrapping_add((at.i0 + MR) * p.a_rs);
-    let along_k = p.a_cs == 1;
-    for step in 0..p.k {
-        // SAFETY: at `step < k`, `b` is `B`'s row `step` from column `j0`:
-        // the full vectors end below `j0 + 16 (V - 1) < j0 + cols <= n` and
-        // the last is loaded under `at.mask`, the tile's columns; `a` is
-        // `A`'s entry (`i0`, `step`), and `r < R` keeps row `i0 + r < m`.
-        unsafe {
-            let mut bv = [_mm512_setzero_ps(); V];
-            for (v, slot) in bv.iter_mut().enumerate() {
-                *slot = if v + 1 == V {
-                    _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
-                } else {
-                    _mm512_loadu_ps(b.add(16 * v))
-                };
-            }
-            for (r, row) in acc.iter_mut().enumerate() {
-                let s = _mm512_set1_ps(*a.add(r * p.a_rs));
-                for (v, lane) in row.iter_mut().enumerate() {
-                    *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+        // SAFETY: `A`'s row `i0 < m` at `k`-step 0, and `B`'s first row (`k >= 1`)
+        // at column `j0 < n`: inside both operands (`tile`'s contract).
+        let (mut a, mut b) = unsafe { (p.a.add(at.i0 * p.a_rs), p.b.add(at.j0)) };
+        // Rows of A along k (a_cs = 1): fetch the next row block's lines, one
+        // per step, meanwhile; otherwise the stream PF steps ahead.
+        let next = p.a.wrapping_add((at.i0 + MR) * p.a_rs);
+        let along_k = p.a_cs == 1;
+        for step in 0..p.k {
+            // SAFETY: at `step < k`, `b` is `B`'s row `step` from column `j0`:
+            // the full vectors end below `j0 + 16 (V - 1) < j0 + cols <= n` and
+            // the last is loaded under `at.mask`, the tile's columns; `a` is
+            // `A`'s entry (`i0`, `step`), and `r < R` keeps row `i0 + r < m`.
+            unsafe {
+                let mut bv = [_mm512_setzero_ps(); V];
+                for (v, slot) in bv.iter_mut().enumerate() {
+                    *slot = if v + 1 == V {
+                        _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
+                    } else {
+                        _mm512_loadu_ps(b.add(16 * v))
+                    };
+                }
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let s = _mm512_set1_ps(*a.add(r * p.a_rs));
+                    for (v, lane) in row.iter_mut().enumerate() {
+                        *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                    }
                 }
             }
+            // May point past A near the end (wrapping: no UB; a prefetch never
+            // faults).
+            let pf = if along_k {
+                next.wrapping_add((step % MR) * p.a_rs + (step / MR) * 16)
+            } else {
+                a.wrapping_add(PF * p.a_cs)
+            };
+            _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
+            // After the last step these point past the operands, unread.
+            a = a.wrapping_add(p.a_cs);
+            b = b.wrapping_add(p.ldb);
         }
-        // May point past A near the end (wrapping: no UB; a prefetch never
-        // faults).
-        let pf = if along_k {
-            next.wrapping_add((step % MR) * p.a_rs + (step / MR) * 16)
-        } else {
-            a.wrapping_add(PF * p.a_cs)
-        };
-        _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
-        // After the last step these point past the operands, unread.
-        a = a.wrapping_add(p.a_cs);
-        b = b.wrapping_add(p.ldb);
     }
-}
-
-/// `acc += A B` over the tile's rows and columns, `A` gathered: each row
-/// of the tile a pointer, each step one offset read from `a_cols`.
-///
-/// # Safety
-/// As [`tile`], with `A` gathered.
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn gathered_steps<const R: usize, const V: usize>(
-    p: &Problem,
-    at: At,
-    acc: &mut [[__m512; V]; R],
-) {
-    // SAFETY: `a_rows` has `m` entries and `i0 + r < m`; each row's
-    // entries are inside `A` at every offset of `a_cols` (`tile`'s
-    // contract).
-    let rows: [*const f32; R] =
-        std::array::from_fn(|r| unsafe { p.a.add(*p.a_rows.add(at.i0 + r)) });
-    let mut b = p.b.wrapping_add(at.j0);
-    for step in 0..p.k {
-        // SAFETY: `a_cols` has `k` entries; `b` is `B`'s row `step` from
-        // column `j0`, loaded as in `strided_steps`.
-        unsafe {
-            let off = *p.a_cols.add(step);
-            let mut bv = [_mm512_setzero_ps(); V];
-            for (v, slot) in bv.iter_mut().enumerate() {
-                *slot = if v + 1 == V {
-                    _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
-                } else {
-                    _mm512_loadu_ps(b.add(16 * v))
-                };
-            }
-            for (r, row) in acc.iter_mut().enumerate() {
-                let s = _mm512_set1_ps(*rows[r].add(off));
-                for (v, lane) in row.iter_mut().enumerate() {
-                    *lane = _mm512_fmadd_ps(s, bv[v], *lane);
-                }
-            }
-        }
-        b = b.wrapping_add(p.ldb);
-    }
-}
-
-/// Scales the tile, adds the bias and writes it to `C` (or `C^T`).
-///
-/// # Safety
-/// As [`tile`].
-#[inline]
-#[target_feature(enable = "avx512f")]
-unsafe fn write<const R: usize, const V: usize>(p: &Problem, at: At, acc: &mut [[__m512; V]; R]) {
     let alpha = _mm512_set1_ps(p.alpha);
     if p.alpha != 1.0 {
         for row in acc.iter_mut() {
