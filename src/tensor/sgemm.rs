@@ -211,6 +211,22 @@ struct At {
     mask: __mmask16,
 }
 
+/// `V` vectors of `B`'s row at `b`, the last under `mask` (inside an
+/// `unsafe` block of [`tile`]; a macro, so the vectors stay in registers).
+macro_rules! load_row {
+    ($b:expr, $mask:expr, $v:expr) => {{
+        let mut bv = [_mm512_setzero_ps(); $v];
+        for (v, slot) in bv.iter_mut().enumerate() {
+            *slot = if v + 1 == $v {
+                _mm512_maskz_loadu_ps($mask, $b.add(16 * v))
+            } else {
+                _mm512_loadu_ps($b.add(16 * v))
+            };
+        }
+        bv
+    }};
+}
+
 /// One `R x 16V` tile: accumulate over `k` in registers, then write.
 /// `GATHER`: `A` is read through `a_rows` and `a_cols` (`Problem`).
 ///
@@ -251,14 +267,7 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
             // column `j0`, loaded as in the strided loop below.
             unsafe {
                 let off = *p.a_cols.add(step);
-                let mut bv = [_mm512_setzero_ps(); V];
-                for (v, slot) in bv.iter_mut().enumerate() {
-                    *slot = if v + 1 == V {
-                        _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
-                    } else {
-                        _mm512_loadu_ps(b.add(16 * v))
-                    };
-                }
+                let bv = load_row!(b, at.mask, V);
                 for (r, row) in acc.iter_mut().enumerate() {
                     let s = _mm512_set1_ps(*rows[r].add(off));
                     for (v, lane) in row.iter_mut().enumerate() {
@@ -282,14 +291,7 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
             // the last is loaded under `at.mask`, the tile's columns; `a` is
             // `A`'s entry (`i0`, `step`), and `r < R` keeps row `i0 + r < m`.
             unsafe {
-                let mut bv = [_mm512_setzero_ps(); V];
-                for (v, slot) in bv.iter_mut().enumerate() {
-                    *slot = if v + 1 == V {
-                        _mm512_maskz_loadu_ps(at.mask, b.add(16 * v))
-                    } else {
-                        _mm512_loadu_ps(b.add(16 * v))
-                    };
-                }
+                let bv = load_row!(b, at.mask, V);
                 for (r, row) in acc.iter_mut().enumerate() {
                     let s = _mm512_set1_ps(*a.add(r * p.a_rs));
                     for (v, lane) in row.iter_mut().enumerate() {

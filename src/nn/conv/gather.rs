@@ -41,8 +41,9 @@ use crate::tensor::{in_halves, Matrix, Rows, Scalar, Split, PARALLEL_MIN};
 use std::ops::Range;
 
 /// Bytes of `g` and input rows the weight gradient reads per chunk of
-/// pixels (our choice: half of the 1 MiB L2 of the Zen 4 machines we
-/// build on, measured in docs/PERFORMANCE.md).
+/// pixels (our choice, not tuned further: half of the 1 MiB L2 of the Zen
+/// 4 machines we build on; the products run at 102 to 111 GFLOP/s on one
+/// thread with it, docs/PERFORMANCE.md).
 pub const WEIGHT_GRAD_CHUNK_BYTES: usize = 512 << 10;
 
 /// A batch of images in a zero-padded grid (module doc).
