@@ -43,12 +43,24 @@ const PRODUCTS: [Product; 3] = [Product::Forward, Product::WeightGrad, Product::
 
 /// The backends compared, in the order their timings are returned (within
 /// each product).
-pub const BACKENDS: [Backend; 3] = [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply];
+pub const BACKENDS: [Backend; 4] = [
+    Backend::Gradscope,
+    Backend::GradscopeAvx2,
+    Backend::Gemm,
+    Backend::MatrixMultiply,
+];
+
+/// Which build of our kernel runs here (`avx512`, `avx2`), or `none`
+/// (the `gemm` crate serves).
+pub fn kernel_name() -> &'static str {
+    crate::tensor::kernel_name()
+}
 
 /// The name of a backend as reported.
 pub fn backend_name(b: Backend) -> &'static str {
     match b {
         Backend::Gradscope => "gradscope",
+        Backend::GradscopeAvx2 => "gradscope-avx2",
         Backend::Gemm => "gemm",
         Backend::MatrixMultiply => "matrixmultiply",
     }

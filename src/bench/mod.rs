@@ -11,7 +11,7 @@ mod probe_cost;
 mod recurrent;
 mod workload;
 
-pub use backends::{backend_name, compare_backends, GemmTiming, Product, BACKENDS};
+pub use backends::{backend_name, compare_backends, kernel_name, GemmTiming, Product, BACKENDS};
 pub use conv::ConvWorkload;
 pub use peak::{fma_peak, Peak};
 pub use probe_cost::{probe_cost, ProbeCost, Timed};

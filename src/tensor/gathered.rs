@@ -93,7 +93,7 @@ pub fn product<T: Scalar>(
     }
     #[cfg(target_arch = "x86_64")]
     {
-        use super::sgemm::{self, Out, Problem};
+        use super::sgemm::{self, Kernel, Out, Problem};
         // T is f32 (`runs_here` compared the types).
         let (data, bp) = (a.data.as_ptr() as *const f32, b.as_ptr() as *const f32);
         let out_ptr = dst.as_mut_ptr() as *mut f32;
@@ -125,7 +125,7 @@ pub fn product<T: Scalar>(
         // SAFETY: AVX-512 F checked (`runs_here`); every entry of `A` is
         // inside `data` (asserted), `B` is k x n with k >= 1, `dst` holds
         // m x n entries and, borrowed mutably, aliases neither operand.
-        unsafe { sgemm::run(&problem, threads_for(m, n, k)) };
+        unsafe { sgemm::run(&problem, Kernel::Avx512, threads_for(m, n, k)) };
     }
 }
 

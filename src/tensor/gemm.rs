@@ -33,6 +33,16 @@ use super::{max_threads, Matrix, Scalar};
 /// batch 128, so the break-even lies between.
 pub const PARALLEL_MIN_FLOP: usize = 10_000_000;
 
+/// Which build of our kernel `matmul` runs here: `avx512`, `avx2`, or
+/// `none` (the `gemm` crate serves).
+pub fn kernel_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kernel) = super::sgemm::Kernel::best() {
+        return kernel.name();
+    }
+    "none"
+}
+
 /// Threads for an `m x n x k` product under the size policy: one below
 /// [`PARALLEL_MIN_FLOP`], else the current pool's ([`max_threads`]).
 pub fn threads_for(m: usize, n: usize, k: usize) -> usize {
@@ -100,13 +110,15 @@ pub fn matmul_with<T: Scalar>(
     let (b_rs, b_cs) = strides(b, op_b);
     let (d_rs, d_cs) = (n as isize, 1isize);
     let threads = threads_for(m, n, k);
-    if backend == Backend::Gradscope
-        && own_kernel(dst, accumulate, alpha, a, op_a, b, op_b, None, threads)
+    if backend.is_ours()
+        && own_kernel(
+            backend, dst, accumulate, alpha, a, op_a, b, op_b, None, threads,
+        )
     {
         return;
     }
     match backend {
-        Backend::Gradscope | Backend::Gemm => {
+        Backend::Gradscope | Backend::GradscopeAvx2 | Backend::Gemm => {
             let par = if threads > 1 {
                 gemm::Parallelism::Rayon(threads)
             } else {
@@ -203,8 +215,9 @@ pub fn affine_with<T: Scalar>(
     if m > 0
         && n > 0
         && k > 0
-        && backend == Backend::Gradscope
+        && backend.is_ours()
         && own_kernel(
+            backend,
             dst,
             false,
             T::one(),

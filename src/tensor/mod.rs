@@ -8,6 +8,8 @@ mod column_stats;
 pub mod gathered;
 mod gemm;
 mod init;
+#[cfg(target_arch = "x86_64")]
+mod isa;
 mod matrix;
 mod operand;
 mod own_gemm;
@@ -22,7 +24,9 @@ mod stats;
 pub(crate) mod testing;
 
 pub use column_stats::column_stats;
-pub use gemm::{affine, affine_with, matmul, matmul_with, product, threads_for, PARALLEL_MIN_FLOP};
+pub use gemm::{
+    affine, affine_with, kernel_name, matmul, matmul_with, product, threads_for, PARALLEL_MIN_FLOP,
+};
 pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
 pub use operand::{Backend, Op};

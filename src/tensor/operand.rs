@@ -33,14 +33,25 @@ impl Op {
 /// `matmul_with`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// Our own kernel for f32 on AVX-512 (the default), else the `gemm`
-    /// crate.
+    /// Our own kernel for f32, its AVX-512 build where the machine has
+    /// AVX-512, else its AVX2 build (AVX2 and FMA), else the `gemm` crate
+    /// (the default).
     #[default]
     Gradscope,
+    /// Our own kernel's AVX2 build even where AVX-512 runs (to test and
+    /// measure it on any machine), else the `gemm` crate.
+    GradscopeAvx2,
     /// The `gemm` crate.
     Gemm,
     /// The `matrixmultiply` crate.
     MatrixMultiply,
+}
+
+impl Backend {
+    /// Whether our kernel is asked for (it runs where the machine allows).
+    pub fn is_ours(self) -> bool {
+        matches!(self, Self::Gradscope | Self::GradscopeAvx2)
+    }
 }
 
 /// The shape of `op(a)`.

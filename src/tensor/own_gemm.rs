@@ -22,7 +22,7 @@
 //! inputs would run it transposed). Measured in docs/PERFORMANCE.md ("Our
 //! GEMM").
 
-use super::operand::{oriented, strides, Op};
+use super::operand::{oriented, strides, Backend, Op};
 #[cfg(target_arch = "x86_64")]
 use super::PARALLEL_MIN;
 use super::{Matrix, Scalar};
@@ -37,6 +37,7 @@ const L2_FLOATS: usize = 1 << 18;
 /// `op_b = T`, which takes the transposed form.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn own_kernel<T: Scalar>(
+    backend: Backend,
     dst: &mut Matrix<T>,
     accumulate: bool,
     alpha: T,
@@ -50,6 +51,9 @@ pub(super) fn own_kernel<T: Scalar>(
     #[cfg(target_arch = "x86_64")]
     {
         use super::sgemm::{self, Out, Problem};
+        let Some(kernel) = sgemm::Kernel::of(backend) else {
+            return false;
+        };
         use std::any::Any;
         let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<f32>>();
         let a = (a as &dyn Any).downcast_ref::<Matrix<f32>>();
@@ -57,9 +61,6 @@ pub(super) fn own_kernel<T: Scalar>(
         let (Some(dst), Some(a), Some(b)) = (dst, a, b) else {
             return false;
         };
-        if !sgemm::available() {
-            return false;
-        }
         let (m, k) = oriented(a, op_a);
         let n = dst.cols();
         // The form (module doc).
@@ -108,7 +109,7 @@ pub(super) fn own_kernel<T: Scalar>(
             // checked the shapes and return before this on `k == 0`, and
             // `rows` is k x pn; dst is borrowed mutably, so it aliases
             // neither operand nor the bias.
-            unsafe { sgemm::run(&problem, threads) };
+            unsafe { sgemm::run(&problem, kernel, threads) };
         };
         match rows_op {
             Op::N => run(rows.as_slice()),
@@ -117,7 +118,7 @@ pub(super) fn own_kernel<T: Scalar>(
                 // waits in a `rayon::join` it may run another product that
                 // needs scratch too (it then allocates its own).
                 let mut scratch = SCRATCH.take();
-                transpose_into(rows, &mut scratch, threads);
+                transpose_into(rows, &mut scratch, kernel, threads);
                 run(&scratch);
                 SCRATCH.set(scratch);
             }
@@ -143,7 +144,12 @@ thread_local! {
 /// halves (on multiples of 16, the kernel's transpose block) across up to
 /// `threads` threads when there is enough work.
 #[cfg(target_arch = "x86_64")]
-fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
+fn transpose_into(
+    a: &Matrix<f32>,
+    out: &mut Vec<f32>,
+    kernel: super::sgemm::Kernel,
+    threads: usize,
+) {
     use super::split::{in_halves, Rows, Split};
     let (rows, cols) = a.shape();
     out.resize(rows * cols, 0.0);
@@ -160,10 +166,23 @@ fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
         parts,
         split,
         &|(columns, part): (std::ops::Range<usize>, Rows<'_, f32>), _| {
-            // SAFETY: only reached on our kernel's path, after
-            // `sgemm::available()`; `part` holds `columns.len()` rows of
-            // `rows` entries.
-            unsafe { super::sgemm::transpose(src, rows, cols, columns, part.into_slice()) }
+            let part = part.into_slice();
+            if kernel == super::sgemm::Kernel::Avx512 {
+                // SAFETY: the AVX-512 build runs here (`Kernel::of`);
+                // `part` holds `columns.len()` rows of `rows` entries.
+                unsafe { super::sgemm::transpose(src, rows, cols, columns, part) }
+            } else {
+                // Elsewhere in blocks of 8 columns, each row's 8 entries
+                // read together.
+                for c0 in columns.clone().step_by(8) {
+                    let c1 = (c0 + 8).min(columns.end);
+                    for (r, row) in src.chunks_exact(cols).enumerate() {
+                        for (c, &v) in row[c0..c1].iter().enumerate() {
+                            part[(c0 - columns.start + c) * rows + r] = v;
+                        }
+                    }
+                }
+            }
         },
         &|(), ()| (),
     );
@@ -171,11 +190,14 @@ fn transpose_into(a: &Matrix<f32>, out: &mut Vec<f32>, threads: usize) {
 
 #[cfg(test)]
 mod tests {
-    //! Our kernel against the f64 reference. These need AVX-512 and skip
-    //! visibly without it (`super::super::testing`); their portable twins
-    //! (the `gemm` crate on the same cases) are in `super::super::gemm`.
+    //! Our kernel against the f64 reference, its AVX-512 build and its
+    //! AVX2 build (forced with `Backend::GradscopeAvx2`, so an AVX-512
+    //! machine tests both). They need AVX-512 and skip visibly without it
+    //! (`super::super::testing`); their portable twins (the `gemm` crate
+    //! on the same cases) are in `super::super::gemm`.
 
     use super::*;
+    use crate::tensor::sgemm::Kernel;
     use crate::tensor::testing::{
         assert_close, bits, in_pool, operands, our_kernel_runs, reference, seq32, skip, MODES,
         NO_AVX512, ORIENTATIONS, TILE_SHAPES,
@@ -184,28 +206,34 @@ mod tests {
     /// Every tile shape of the kernel, every orientation, both forms, one
     /// and two threads, with and without accumulation and scaling: equal
     /// to the f64 product within f32 rounding over k terms.
+    /// Our kernel's two builds.
+    const OURS: [Backend; 2] = [Backend::Gradscope, Backend::GradscopeAvx2];
+
     #[test]
     fn own_kernel_matches_f64_on_every_tile_shape_and_orientation() {
         if !our_kernel_runs() {
             return skip(NO_AVX512);
         }
-        for (m, n, k) in TILE_SHAPES {
-            for (op_a, op_b) in ORIENTATIONS {
-                let (a, b, dst0) = operands(m, n, k, op_a, op_b);
-                for (accumulate, alpha) in MODES {
-                    let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
-                    for threads in [1, 2] {
-                        let mut dst = dst0.clone();
-                        let what = format!(
-                            "{m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} threads {threads}"
+        for backend in OURS {
+            for (m, n, k) in TILE_SHAPES {
+                for (op_a, op_b) in ORIENTATIONS {
+                    let (a, b, dst0) = operands(m, n, k, op_a, op_b);
+                    for (accumulate, alpha) in MODES {
+                        let want = reference(&dst0, accumulate, alpha, &a, op_a, &b, op_b, None);
+                        for threads in [1, 2] {
+                            let mut dst = dst0.clone();
+                            let what = format!(
+                            "{backend:?} {m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} alpha {alpha} threads {threads}"
                         );
-                        let ran = in_pool(threads, || {
-                            own_kernel(
-                                &mut dst, accumulate, alpha, &a, op_a, &b, op_b, None, threads,
-                            )
-                        });
-                        assert!(ran, "{what}: the kernel did not run");
-                        assert_close(&dst, &want, &what);
+                            let ran = in_pool(threads, || {
+                                own_kernel(
+                                    backend, &mut dst, accumulate, alpha, &a, op_a, &b, op_b, None,
+                                    threads,
+                                )
+                            });
+                            assert!(ran, "{what}: the kernel did not run");
+                            assert_close(&dst, &want, &what);
+                        }
                     }
                 }
             }
@@ -219,7 +247,10 @@ mod tests {
         if !our_kernel_runs() {
             return skip(NO_AVX512);
         }
-        for (m, n, k) in [(9, 7, 20), (64, 13, 30), (3, 70, 5), (130, 600, 500)] {
+        for (backend, (m, n, k)) in OURS
+            .into_iter()
+            .flat_map(|b| [(9, 7, 20), (64, 13, 30), (3, 70, 5), (130, 600, 500)].map(|s| (b, s)))
+        {
             let x = seq32(m, k, 1.0);
             let w = seq32(n, k, 2.0);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.5).collect();
@@ -229,6 +260,7 @@ mod tests {
                 let mut dst = Matrix::filled(m, n, f32::NAN);
                 let ran = in_pool(threads, || {
                     own_kernel(
+                        backend,
                         &mut dst,
                         false,
                         1.0,
@@ -240,7 +272,7 @@ mod tests {
                         threads,
                     )
                 });
-                let what = format!("{m}x{n}x{k} threads {threads}");
+                let what = format!("{backend:?} {m}x{n}x{k} threads {threads}");
                 assert!(ran, "{what}: the kernel did not run");
                 assert_close(&dst, &want, &what);
             }
@@ -258,7 +290,7 @@ mod tests {
         let a = seq32(70, 300, 4.0);
         let b = seq32(150, 300, 5.0);
         // The copy splits: 70 x 300 entries >= PARALLEL_MIN.
-        for op_b in [Op::N, Op::T] {
+        for (backend, op_b) in OURS.into_iter().flat_map(|b| [(b, Op::N), (b, Op::T)]) {
             let b = match op_b {
                 Op::N => b.transpose(),
                 Op::T => b.clone(),
@@ -266,12 +298,26 @@ mod tests {
             let run = |threads| {
                 let mut dst = Matrix::zeros(70, 150);
                 let ran = in_pool(threads, || {
-                    own_kernel(&mut dst, false, 1.0, &a, Op::N, &b, op_b, None, threads)
+                    own_kernel(
+                        backend,
+                        &mut dst,
+                        false,
+                        1.0,
+                        &a,
+                        Op::N,
+                        &b,
+                        op_b,
+                        None,
+                        threads,
+                    )
                 });
-                assert!(ran, "{op_b:?} on {threads} threads: the kernel did not run");
+                assert!(
+                    ran,
+                    "{backend:?} {op_b:?} on {threads} threads: did not run"
+                );
                 dst
             };
-            assert_eq!(bits(&run(1)), bits(&run(2)), "{op_b:?}");
+            assert_eq!(bits(&run(1)), bits(&run(2)), "{backend:?} {op_b:?}");
         }
     }
 
@@ -286,10 +332,16 @@ mod tests {
         for (rows, cols) in [(70, 300), (3, 40), (128, 129), (1, 20_000)] {
             let a = seq32(rows, cols, 6.0);
             let want = a.transpose();
-            for threads in 1..=4 {
-                let mut out = Vec::new();
-                in_pool(threads, || transpose_into(&a, &mut out, threads));
-                assert_eq!(out, want.as_slice(), "{rows}x{cols} on {threads}");
+            for kernel in [Kernel::Avx512, Kernel::Avx2] {
+                for threads in 1..=4 {
+                    let mut out = Vec::new();
+                    in_pool(threads, || transpose_into(&a, &mut out, kernel, threads));
+                    assert_eq!(
+                        out,
+                        want.as_slice(),
+                        "{kernel:?} {rows}x{cols} on {threads}"
+                    );
+                }
             }
         }
     }

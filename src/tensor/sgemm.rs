@@ -1,5 +1,6 @@
-//! gradscope's own f32 GEMM for AVX-512: `C = alpha A B (+ C)` with `A`
-//! read by broadcasting and `B` by rows, so neither operand is ever packed.
+//! gradscope's own f32 GEMM, built for AVX-512 and for AVX2 with FMA
+//! ([`Kernel`]): `C = alpha A B (+ C)` with `A` read by broadcasting and
+//! `B` by rows, so neither operand is ever packed.
 //!
 //! # Why our own
 //! The `gemm` crate repacks its left operand on every product; in a
@@ -18,11 +19,18 @@
 //!   of a row of `g`), `x` read by rows.
 //!
 //! # The microkernel
-//! A tile is `R <= 6` rows by `V <= 4` vectors of 16 columns: 24 `zmm`
+//! One generic tile body over the instruction set ([`super::isa::Isa`]),
+//! compiled once inside a function enabling AVX-512 and once inside one
+//! enabling AVX2 and FMA; the machine's best runs by default
+//! ([`Kernel::best`]), and `Backend::GradscopeAvx2` forces the AVX2 build
+//! (to test and measure it on an AVX-512 machine). On AVX-512 a tile is
+//! `R <= 6` rows by `V <= 4` vectors of 16 columns: 24 `zmm`
 //! accumulators, 4 row vectors of `B` and one broadcast per row of `A` per
-//! step of `k`, so each step is 24 FMAs against 10 loads. The last vector
-//! of a tile is loaded and stored under a mask, so any `n` works without
-//! padding. Each entry of `C` is one chain of FMAs over `k` in order: the
+//! step of `k`, so each step is 24 FMAs against 10 loads. On AVX2 (16
+//! registers) it is `R <= 6` by `V <= 2` vectors of 8: 12 `ymm`
+//! accumulators, 2 of `B` and a broadcast, 12 FMAs against 8 loads. The
+//! last vector of a tile is loaded and stored under a mask, so any `n`
+//! works without padding. Each entry of `C` is one chain of FMAs over `k` in order: the
 //! result does not depend on the tiling or the thread count.
 //!
 //! Prefetch, one line per step of `k`: where `A`'s rows run along `k`
@@ -39,23 +47,77 @@
 //! column blocks are outer and a `k x 64` panel of `B` stays in L2 across
 //! the row blocks. Threads split the outer loop in halves.
 
+use super::isa::{Avx2, Avx512, Isa};
 use super::split::{in_halves, Split};
 use std::arch::x86_64::*;
 use std::ops::Range;
 
 /// Rows of `A` per tile.
 const MR: usize = 6;
-/// 16-lane vectors of `B` per tile row.
-const NV: usize = 4;
-/// Columns per tile.
-const NR: usize = 16 * NV;
+/// The most columns a tile has (AVX-512's 4 vectors of 16).
+const MAX_NR: usize = 64;
 /// Steps of `k` ahead that the broadcast stream is prefetched (measured:
 /// docs/PERFORMANCE.md, "Our GEMM").
 const PF: usize = 24;
 
-/// Whether this machine runs the kernel (AVX-512 F).
+/// Whether this machine runs the kernel's AVX-512 build (the transpose
+/// needs it too).
 pub fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx512f")
+    Avx512::available()
+}
+
+/// Which build of the kernel runs a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// 16 lanes, 6 x 64 tiles.
+    Avx512,
+    /// 8 lanes, 6 x 16 tiles.
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest build this machine runs: AVX-512 where present, else
+    /// AVX2 with FMA, else none.
+    pub fn best() -> Option<Self> {
+        if Avx512::available() {
+            Some(Self::Avx512)
+        } else {
+            Self::Avx2.runs_here().then_some(Self::Avx2)
+        }
+    }
+
+    /// The build `backend` asks for, where this machine runs it.
+    pub fn of(backend: super::Backend) -> Option<Self> {
+        match backend {
+            super::Backend::Gradscope => Self::best(),
+            super::Backend::GradscopeAvx2 => Self::Avx2.runs_here().then_some(Self::Avx2),
+            _ => None,
+        }
+    }
+
+    /// Whether this machine runs this build.
+    pub fn runs_here(self) -> bool {
+        match self {
+            Self::Avx512 => Avx512::available(),
+            Self::Avx2 => Avx2::available(),
+        }
+    }
+
+    /// The name `gradscope bench` prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Avx512 => Avx512::NAME,
+            Self::Avx2 => Avx2::NAME,
+        }
+    }
+
+    /// Columns per tile.
+    fn tile_cols(self) -> usize {
+        match self {
+            Self::Avx512 => Avx512::LANES * Avx512::VECTORS,
+            Self::Avx2 => Avx2::LANES * Avx2::VECTORS,
+        }
+    }
 }
 
 /// Where the product `C` (`m x n`) goes.
@@ -101,19 +163,19 @@ unsafe impl Send for Problem {}
 // is private to the tensor module; `run`'s contract covers the pointers).
 unsafe impl Sync for Problem {}
 
-/// Computes `p` on up to `threads` threads.
+/// Computes `p` on up to `threads` threads with `kernel`.
 ///
 /// # Safety
-/// The machine must support AVX-512 F ([`available`]); the pointers and
+/// The machine must run `kernel` ([`Kernel::runs_here`]); the pointers and
 /// strides must describe live buffers of the stated shapes, with `k` at
 /// least 1 (a tile starts reading at `B`'s first row), and `out` must not
 /// overlap `a`, `b` or `bias`.
-pub unsafe fn run(p: &Problem, threads: usize) {
+pub unsafe fn run(p: &Problem, kernel: Kernel, threads: usize) {
     if p.m == 0 || p.n == 0 {
         return;
     }
     let row_blocks = p.m.div_ceil(MR);
-    let col_blocks = p.n.div_ceil(NR);
+    let col_blocks = p.n.div_ceil(kernel.tile_cols());
     // The larger operand is streamed once (module doc). Threads take
     // halves of the outer blocks.
     let rows_outer = p.m >= p.n;
@@ -124,7 +186,7 @@ pub unsafe fn run(p: &Problem, threads: usize) {
         &|blocks: Range<usize>, _| {
             // SAFETY: `run`'s contract (the caller's); each leaf writes
             // the tiles of its own outer blocks, disjoint from the others'.
-            unsafe { tiles(p, rows_outer, blocks, row_blocks, col_blocks) }
+            unsafe { tiles(p, kernel, rows_outer, blocks, row_blocks, col_blocks) }
         },
         &|(), ()| (),
     );
@@ -135,9 +197,10 @@ pub unsafe fn run(p: &Problem, threads: usize) {
 ///
 /// # Safety
 /// As [`run`]; `row_blocks` and `col_blocks` are `p`'s (`m` over [`MR`],
-/// `n` over [`NR`], rounded up), and `blocks` lies within the outer ones.
+/// `n` over the kernel's tile columns, rounded up), and `blocks` lies within the outer ones.
 unsafe fn tiles(
     p: &Problem,
+    kernel: Kernel,
     rows_outer: bool,
     blocks: Range<usize>,
     row_blocks: usize,
@@ -148,7 +211,7 @@ unsafe fn tiles(
             for cb in 0..col_blocks {
                 // SAFETY: `run`'s contract (the caller's); `rb` is in
                 // `blocks`, `cb < col_blocks`: a tile of `C`.
-                unsafe { tile_at(p, rb, cb) };
+                unsafe { tile_at(p, kernel, rb, cb) };
             }
         }
     } else {
@@ -156,7 +219,7 @@ unsafe fn tiles(
             for rb in 0..row_blocks {
                 // SAFETY: `run`'s contract (the caller's); `cb` is in
                 // `blocks`, `rb < row_blocks`: a tile of `C`.
-                unsafe { tile_at(p, rb, cb) };
+                unsafe { tile_at(p, kernel, rb, cb) };
             }
         }
     }
@@ -166,39 +229,47 @@ unsafe fn tiles(
 ///
 /// # Safety
 /// As [`run`]; `rb` and `cb` name a tile of `C` (`rb * MR < m`,
-/// `cb * NR < n`).
-unsafe fn tile_at(p: &Problem, rb: usize, cb: usize) {
+/// `cb * kernel.tile_cols() < n`).
+unsafe fn tile_at(p: &Problem, kernel: Kernel, rb: usize, cb: usize) {
+    let nr = kernel.tile_cols();
     let i0 = rb * MR;
-    let j0 = cb * NR;
+    let j0 = cb * nr;
     let rows = (p.m - i0).min(MR);
-    let cols = (p.n - j0).min(NR);
-    let vectors = cols.div_ceil(16);
-    let tail = cols - 16 * (vectors - 1);
-    let mask: __mmask16 = if tail == 16 { !0 } else { (1u16 << tail) - 1 };
-    let at = At { i0, j0, cols, mask };
+    let cols = (p.n - j0).min(nr);
+    let gather = !p.a_rows.is_null();
     macro_rules! dispatch {
-        ($g:literal; $($r:literal)*) => {
-            match (rows, vectors) {
+        ($tile:ident, $lanes:literal; $($v:literal)*) => {{
+            let vectors = cols.div_ceil($lanes);
+            let at = At { i0, j0, cols };
+            match (rows, vectors, gather) {
                 $(
-                    ($r, 1) => tile::<$r, 1, $g>(p, at),
-                    ($r, 2) => tile::<$r, 2, $g>(p, at),
-                    ($r, 3) => tile::<$r, 3, $g>(p, at),
-                    ($r, 4) => tile::<$r, 4, $g>(p, at),
+                    (1, $v, false) => $tile::<1, $v, false>(p, at),
+                    (2, $v, false) => $tile::<2, $v, false>(p, at),
+                    (3, $v, false) => $tile::<3, $v, false>(p, at),
+                    (4, $v, false) => $tile::<4, $v, false>(p, at),
+                    (5, $v, false) => $tile::<5, $v, false>(p, at),
+                    (6, $v, false) => $tile::<6, $v, false>(p, at),
+                    (1, $v, true) => $tile::<1, $v, true>(p, at),
+                    (2, $v, true) => $tile::<2, $v, true>(p, at),
+                    (3, $v, true) => $tile::<3, $v, true>(p, at),
+                    (4, $v, true) => $tile::<4, $v, true>(p, at),
+                    (5, $v, true) => $tile::<5, $v, true>(p, at),
+                    (6, $v, true) => $tile::<6, $v, true>(p, at),
                 )*
                 _ => unreachable!("tile of {rows} rows, {vectors} vectors"),
             }
-        };
+        }};
     }
-    // SAFETY: `run`'s contract (the caller's), AVX-512 F among it; `at` is
-    // the tile at (`rb`, `cb`), inside `C`, and `rows`, `vectors` are its
-    // shape, which is `tile`'s contract; `GATHER` says whether `A` is.
+    // SAFETY: `run`'s contract (the caller's), the kernel's instruction
+    // set among it; `at` is the tile at (`rb`, `cb`), inside `C`, and
+    // `rows`, `vectors` are its shape, which is the tile's contract;
+    // `GATHER` says whether `A` is gathered.
     unsafe {
-        if p.a_rows.is_null() {
-            dispatch!(false; 1 2 3 4 5 6)
-        } else {
-            dispatch!(true; 1 2 3 4 5 6)
+        match kernel {
+            Kernel::Avx512 => dispatch!(tile_avx512, 16; 1 2 3 4),
+            Kernel::Avx2 => dispatch!(tile_avx2, 8; 1 2),
         }
-    };
+    }
 }
 
 /// A tile's place in `C`.
@@ -207,36 +278,56 @@ struct At {
     i0: usize,
     j0: usize,
     cols: usize,
-    /// Lanes of the last vector inside `C`.
-    mask: __mmask16,
 }
 
 /// `V` vectors of `B`'s row at `b`, the last under `mask` (inside an
 /// `unsafe` block of [`tile`]; a macro, so the vectors stay in registers).
 macro_rules! load_row {
     ($b:expr, $mask:expr, $v:expr) => {{
-        let mut bv = [_mm512_setzero_ps(); $v];
+        let mut bv = [I::zero(); $v];
         for (v, slot) in bv.iter_mut().enumerate() {
             *slot = if v + 1 == $v {
-                _mm512_maskz_loadu_ps($mask, $b.add(16 * v))
+                I::load_masked($mask, $b.add(I::LANES * v))
             } else {
-                _mm512_loadu_ps($b.add(16 * v))
+                I::load($b.add(I::LANES * v))
             };
         }
         bv
     }};
 }
 
-/// One `R x 16V` tile: accumulate over `k` in registers, then write.
-/// `GATHER`: `A` is read through `a_rows` and `a_cols` (`Problem`).
+/// [`tile`] on AVX-512.
 ///
 /// # Safety
-/// As [`run`]; `at` is a tile of `C` of `R` rows (`at.i0 + R <= m`) and
-/// `V` vectors (`16 (V - 1) < at.cols <= 16 V`, `at.j0 + at.cols <= n`),
-/// `at.mask` the lanes of the last vector inside `C`; `GATHER` is whether
-/// `a_rows` is not null.
+/// As [`tile`], on a machine with AVX-512 F.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+unsafe fn tile_avx512<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+    // SAFETY: the caller's contract; AVX-512 F is enabled here.
+    unsafe { tile::<Avx512, R, V, GATHER>(p, at) }
+}
+
+/// [`tile`] on AVX2.
+///
+/// # Safety
+/// As [`tile`], on a machine with AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+    // SAFETY: the caller's contract; AVX2 and FMA are enabled here.
+    unsafe { tile::<Avx2, R, V, GATHER>(p, at) }
+}
+
+/// One `R x V LANES` tile: accumulate over `k` in registers, then write.
+/// `GATHER`: `A` is read through `a_rows` and `a_cols` (`Problem`).
+/// Inlined into the function that enables `I` ([`tile_avx512`],
+/// [`tile_avx2`]).
+///
+/// # Safety
+/// As [`run`], with `I` enabled in the caller; `at` is a tile of `C` of
+/// `R` rows (`at.i0 + R <= m`) and `V` vectors
+/// (`LANES (V - 1) < at.cols <= LANES V`, `at.j0 + at.cols <= n`);
+/// `GATHER` is whether `a_rows` is not null.
+#[inline(always)]
+unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
     if let (Out::Rows { ptr, ld }, true) = (p.out, p.accumulate) {
         // The tile's part of C is read back at the end: fetch it meanwhile.
         for r in 0..R {
@@ -252,7 +343,9 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
             }
         }
     }
-    let mut acc = [[_mm512_setzero_ps(); V]; R];
+    // SAFETY: `I` is enabled (`tile`'s contract). `mask`: the lanes of
+    // the last vector inside `C`.
+    let (mut acc, mask) = unsafe { ([[I::zero(); V]; R], I::mask(at.cols - I::LANES * (V - 1))) };
     if GATHER {
         // A gathered `A`: each row of the tile a pointer, each step one
         // offset read from `a_cols`.
@@ -267,11 +360,11 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
             // column `j0`, loaded as in the strided loop below.
             unsafe {
                 let off = *p.a_cols.add(step);
-                let bv = load_row!(b, at.mask, V);
+                let bv = load_row!(b, mask, V);
                 for (r, row) in acc.iter_mut().enumerate() {
-                    let s = _mm512_set1_ps(*rows[r].add(off));
+                    let s = I::splat(*rows[r].add(off));
                     for (v, lane) in row.iter_mut().enumerate() {
-                        *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                        *lane = I::fma(s, bv[v], *lane);
                     }
                 }
             }
@@ -288,14 +381,14 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
         for step in 0..p.k {
             // SAFETY: at `step < k`, `b` is `B`'s row `step` from column `j0`:
             // the full vectors end below `j0 + 16 (V - 1) < j0 + cols <= n` and
-            // the last is loaded under `at.mask`, the tile's columns; `a` is
+            // the last is loaded under `mask`, the tile's columns; `a` is
             // `A`'s entry (`i0`, `step`), and `r < R` keeps row `i0 + r < m`.
             unsafe {
-                let bv = load_row!(b, at.mask, V);
+                let bv = load_row!(b, mask, V);
                 for (r, row) in acc.iter_mut().enumerate() {
-                    let s = _mm512_set1_ps(*a.add(r * p.a_rs));
+                    let s = I::splat(*a.add(r * p.a_rs));
                     for (v, lane) in row.iter_mut().enumerate() {
-                        *lane = _mm512_fmadd_ps(s, bv[v], *lane);
+                        *lane = I::fma(s, bv[v], *lane);
                     }
                 }
             }
@@ -306,27 +399,31 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
             } else {
                 a.wrapping_add(PF * p.a_cs)
             };
-            _mm_prefetch::<_MM_HINT_T0>(pf as *const i8);
+            // SAFETY: a prefetch never faults, at any address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(pf as *const i8) };
             // After the last step these point past the operands, unread.
             a = a.wrapping_add(p.a_cs);
             b = b.wrapping_add(p.ldb);
         }
     }
-    let alpha = _mm512_set1_ps(p.alpha);
     if p.alpha != 1.0 {
+        // SAFETY: `I` is enabled (`tile`'s contract).
+        let alpha = unsafe { I::splat(p.alpha) };
         for row in acc.iter_mut() {
             for lane in row.iter_mut() {
-                *lane = _mm512_mul_ps(*lane, alpha);
+                // SAFETY: as above.
+                *lane = unsafe { I::mul(*lane, alpha) };
             }
         }
     }
     if !p.bias.is_null() {
         for (r, row) in acc.iter_mut().enumerate() {
             // SAFETY: a non-null `bias` has `m` entries (`run`'s
-            // contract), and `i0 + r < m`.
-            let bias = _mm512_set1_ps(unsafe { *p.bias.add(at.i0 + r) });
+            // contract), and `i0 + r < m`; `I` is enabled.
+            let bias = unsafe { I::splat(*p.bias.add(at.i0 + r)) };
             for lane in row.iter_mut() {
-                *lane = _mm512_add_ps(*lane, bias);
+                // SAFETY: `I` is enabled (`tile`'s contract).
+                *lane = unsafe { I::add(*lane, bias) };
             }
         }
     }
@@ -334,29 +431,37 @@ unsafe fn tile<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, 
         Out::Rows { ptr, ld } => {
             for (r, row) in acc.iter().enumerate() {
                 // SAFETY: row `i0 + r < m` of `C`, vectors from column
-                // `j0 + 16 v`, the last under `at.mask`: only the tile's
+                // `j0 + LANES v`, the last under `mask`: only the tile's
                 // entries, inside `C`, which this thread alone writes and
                 // which overlaps neither operand (`run`'s contract).
                 unsafe {
                     let c = ptr.add((at.i0 + r) * ld + at.j0);
                     for (v, lane) in row.iter().enumerate() {
-                        let m = if v + 1 == V { at.mask } else { !0 };
+                        let at_v = c.add(I::LANES * v);
                         let mut x = *lane;
-                        if p.accumulate {
-                            x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(m, c.add(16 * v)));
+                        if v + 1 == V {
+                            if p.accumulate {
+                                x = I::add(x, I::load_masked(mask, at_v));
+                            }
+                            I::store_masked(mask, at_v, x);
+                        } else {
+                            if p.accumulate {
+                                x = I::add(x, I::load(at_v));
+                            }
+                            I::store(at_v, x);
                         }
-                        _mm512_mask_storeu_ps(c.add(16 * v), m, x);
                     }
                 }
             }
         }
         Out::Transposed { ptr, ld } => {
-            let mut buf = [[0f32; NR]; R];
+            let mut buf = [[0f32; MAX_NR]; R];
             for (r, row) in acc.iter().enumerate() {
                 for (v, lane) in row.iter().enumerate() {
-                    // SAFETY: 16 floats at `16 v`, `v < V <= NV`, inside
-                    // `buf[r]`'s `NR = 16 NV`.
-                    unsafe { _mm512_storeu_ps(buf[r].as_mut_ptr().add(16 * v), *lane) };
+                    // SAFETY: LANES floats at `LANES v`, `v < V <=
+                    // VECTORS`, inside `buf[r]`'s `MAX_NR >= LANES VECTORS`;
+                    // `I` is enabled.
+                    unsafe { I::store(buf[r].as_mut_ptr().add(I::LANES * v), *lane) };
                 }
             }
             for j in 0..at.cols {
