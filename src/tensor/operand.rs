@@ -34,12 +34,13 @@ impl Op {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// Our own kernel for f32, its AVX-512 build where the machine has
-    /// AVX-512, else its AVX2 build (AVX2 and FMA), else the `gemm` crate
-    /// (the default).
+    /// AVX-512, else the `gemm` crate (the default).
     #[default]
     Gradscope,
-    /// Our own kernel's AVX2 build even where AVX-512 runs (to test and
-    /// measure it on any machine), else the `gemm` crate.
+    /// Our own kernel's AVX2 build (AVX2 and FMA), also where AVX-512
+    /// runs (to test and measure it on any machine), else the `gemm`
+    /// crate. Not the default on AVX2-only machines until a whole
+    /// training step on it is measured there.
     GradscopeAvx2,
     /// The `gemm` crate.
     Gemm,

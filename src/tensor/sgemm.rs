@@ -21,9 +21,9 @@
 //! # The microkernel
 //! One generic tile body over the instruction set ([`super::isa::Isa`]),
 //! compiled once inside a function enabling AVX-512 and once inside one
-//! enabling AVX2 and FMA; the machine's best runs by default
-//! ([`Kernel::best`]), and `Backend::GradscopeAvx2` forces the AVX2 build
-//! (to test and measure it on an AVX-512 machine). On AVX-512 a tile is
+//! enabling AVX2 and FMA; the AVX-512 build runs by default where present
+//! ([`Kernel::best`]), and `Backend::GradscopeAvx2` asks for the AVX2
+//! build (which also tests and measures it on an AVX-512 machine). On AVX-512 a tile is
 //! `R <= 6` rows by `V <= 4` vectors of 16 columns: 24 `zmm`
 //! accumulators, 4 row vectors of `B` and one broadcast per row of `A` per
 //! step of `k`, so each step is 24 FMAs against 10 loads. On AVX2 (16
@@ -76,14 +76,13 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest build this machine runs: AVX-512 where present, else
-    /// AVX2 with FMA, else none.
+    /// The build `Backend::Gradscope` runs here: AVX-512 where present,
+    /// else none (the `gemm` crate). The AVX2 build runs only when asked
+    /// for (`Backend::GradscopeAvx2`) until a whole training step on it
+    /// has been measured against the `gemm` crate on an AVX2-only machine
+    /// (docs/PERFORMANCE.md, "The AVX2 build").
     pub fn best() -> Option<Self> {
-        if Avx512::available() {
-            Some(Self::Avx512)
-        } else {
-            Self::Avx2.runs_here().then_some(Self::Avx2)
-        }
+        Self::Avx512.runs_here().then_some(Self::Avx512)
     }
 
     /// The build `backend` asks for, where this machine runs it.
