@@ -33,6 +33,23 @@ use super::{max_threads, Matrix, Scalar};
 /// batch 128, so the break-even lies between.
 pub const PARALLEL_MIN_FLOP: usize = 10_000_000;
 
+/// Finishes an `m x n x k` product with nothing to multiply: nothing
+/// when `C` is empty, `C = 0` (unless accumulating) when `k = 0`. Returns
+/// whether it did; our kernel needs `k >= 1`.
+pub(super) fn empty_product<T: Scalar>(
+    dst: &mut [T],
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if k == 0 && !accumulate {
+        dst.fill(T::zero());
+    }
+    k == 0
+}
+
 /// Which build of our kernel `matmul` runs here: `avx512`, `avx2`, or
 /// `none` (the `gemm` crate serves).
 pub fn kernel_name() -> &'static str {
@@ -97,13 +114,7 @@ pub fn matmul_with<T: Scalar>(
         b.shape()
     );
     assert_eq!(dst.shape(), (m, n), "matmul destination shape");
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        if !accumulate {
-            dst.fill(T::zero());
-        }
+    if empty_product(dst.as_mut_slice(), accumulate, (m, n, k)) {
         return;
     }
     let (a_rs, a_cs) = strides(a, op_a);

@@ -192,15 +192,15 @@ fn transpose_into(
 mod tests {
     //! Our kernel against the f64 reference, its AVX-512 build and its
     //! AVX2 build (forced with `Backend::GradscopeAvx2`, so an AVX-512
-    //! machine tests both). They need AVX-512 and skip visibly without it
+    //! machine tests both). A build the machine lacks is skipped visibly
     //! (`super::super::testing`); their portable twins (the `gemm` crate
     //! on the same cases) are in `super::super::gemm`.
 
     use super::*;
     use crate::tensor::sgemm::Kernel;
     use crate::tensor::testing::{
-        assert_close, bits, in_pool, operands, our_kernel_runs, reference, seq32, skip, MODES,
-        NO_AVX512, ORIENTATIONS, TILE_SHAPES,
+        assert_close, bits, in_pool, operands, reference, seq32, skip, MODES, NO_AVX512,
+        ORIENTATIONS, TILE_SHAPES,
     };
 
     /// Every tile shape of the kernel, every orientation, both forms, one
@@ -209,11 +209,28 @@ mod tests {
     /// Our kernel's two builds.
     const OURS: [Backend; 2] = [Backend::Gradscope, Backend::GradscopeAvx2];
 
+    /// The builds of [`OURS`] this machine runs; each other one is
+    /// reported skipped.
+    fn builds_here() -> Vec<Backend> {
+        OURS.into_iter()
+            .filter(|&b| {
+                let runs = Kernel::of(b).is_some();
+                if !runs {
+                    skip(match b {
+                        Backend::GradscopeAvx2 => NO_AVX2,
+                        _ => NO_AVX512,
+                    });
+                }
+                runs
+            })
+            .collect()
+    }
+
+    const NO_AVX2: &str =
+        "no AVX2 and FMA on this machine, so our kernel's AVX2 build does not run";
+
     #[test]
     fn own_kernel_matches_f64_on_every_tile_shape_and_orientation() {
-        if !our_kernel_runs() {
-            return skip(NO_AVX512);
-        }
         for backend in OURS {
             for (m, n, k) in TILE_SHAPES {
                 for (op_a, op_b) in ORIENTATIONS {
@@ -244,9 +261,6 @@ mod tests {
     /// and the large-operand shape included, on one and two threads.
     #[test]
     fn own_kernel_adds_the_bias_per_output_column() {
-        if !our_kernel_runs() {
-            return skip(NO_AVX512);
-        }
         for (backend, (m, n, k)) in OURS
             .into_iter()
             .flat_map(|b| [(9, 7, 20), (64, 13, 30), (3, 70, 5), (130, 600, 500)].map(|s| (b, s)))
@@ -284,13 +298,13 @@ mod tests {
     /// the two-thread transposed copy (70 x 300 is large enough to split).
     #[test]
     fn own_kernel_is_bitwise_the_same_on_one_and_two_threads() {
-        if !our_kernel_runs() {
-            return skip(NO_AVX512);
-        }
         let a = seq32(70, 300, 4.0);
         let b = seq32(150, 300, 5.0);
         // The copy splits: 70 x 300 entries >= PARALLEL_MIN.
-        for (backend, op_b) in OURS.into_iter().flat_map(|b| [(b, Op::N), (b, Op::T)]) {
+        for (backend, op_b) in builds_here()
+            .into_iter()
+            .flat_map(|b| [(b, Op::N), (b, Op::T)])
+        {
             let b = match op_b {
                 Op::N => b.transpose(),
                 Op::T => b.clone(),
@@ -326,13 +340,13 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_split_transpose_equals_the_whole_one() {
-        if !our_kernel_runs() {
-            return skip(NO_AVX512);
-        }
         for (rows, cols) in [(70, 300), (3, 40), (128, 129), (1, 20_000)] {
             let a = seq32(rows, cols, 6.0);
             let want = a.transpose();
-            for kernel in [Kernel::Avx512, Kernel::Avx2] {
+            for kernel in [Kernel::Avx512, Kernel::Avx2]
+                .into_iter()
+                .filter(|k| k.runs_here())
+            {
                 for threads in 1..=4 {
                     let mut out = Vec::new();
                     in_pool(threads, || transpose_into(&a, &mut out, kernel, threads));
