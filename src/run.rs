@@ -15,7 +15,7 @@ use crate::experiment::trainer::{train, Summary};
 use crate::experiment::RunData;
 use crate::experiment::{RecordSink, RunRecord, Sink, Spec, Tee};
 use crate::store::Store;
-use crate::tensor::with_threads;
+use crate::tensor::Compute;
 
 /// What one recorded run left behind.
 pub struct Outcome {
@@ -29,7 +29,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
 }
 
-/// Trains `spec` on `data` in a pool of `threads` threads, reporting to
+/// Trains `spec` on `data` in a pool built by `compute` (its threads and
+/// SIMD level), reporting to
 /// `sink`, recording into `store` (when given) and diagnosing the result.
 /// Store errors are errors; a training error is in [`Outcome::result`],
 /// with everything recorded before it kept (in the store and the record).
@@ -37,7 +38,7 @@ pub fn run_recorded(
     spec: &Spec,
     data: &RunData,
     store: Option<&Store>,
-    threads: usize,
+    compute: Compute,
     sink: &mut dyn Sink,
 ) -> Result<Outcome> {
     let mut writer = store.map(|s| s.begin_run(spec, 0)).transpose()?;
@@ -48,7 +49,7 @@ pub fn run_recorded(
             sinks.push(w);
         }
         let mut tee = Tee(sinks);
-        with_threads(threads, || train(spec, data, &mut tee))
+        compute.install(|| train(spec, data, &mut tee))
     };
     let run_id = writer.map(|w| w.close()).transpose()?;
     let mut record = record.record;
@@ -81,7 +82,14 @@ mod tests {
         )
         .unwrap();
         let data = spec.prepare_data().unwrap();
-        let out = run_recorded(&spec, &data, Some(&store), 1, &mut NullSink).unwrap();
+        let out = run_recorded(
+            &spec,
+            &data,
+            Some(&store),
+            Compute::threads(1),
+            &mut NullSink,
+        )
+        .unwrap();
         assert!(out.result.is_ok());
         let id = out.run_id.unwrap();
         assert_eq!(store.load(id).unwrap().steps.len(), 3);

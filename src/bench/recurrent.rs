@@ -17,7 +17,7 @@ use crate::nn::recurrent::{CellKind, RecurrentInit, RnnConfig, RnnModel};
 use crate::nn::{Loss, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
-use crate::tensor::{Grads, Matrix};
+use crate::tensor::{Compute, Grads, Matrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -90,16 +90,13 @@ pub struct RecurrentBench {
 }
 
 impl RecurrentBench {
-    /// Builds the workload's model and batch from `seed`, to train on up to
-    /// `threads` threads.
+    /// Builds the workload's model and batch from `seed`, to train in a
+    /// pool of `compute`'s threads at its SIMD level.
     ///
     /// # Panics
     /// When the thread pool cannot be created.
-    pub fn new(workload: &RecurrentWorkload, threads: usize, seed: u64) -> Result<Self> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()
-            .expect("a rayon thread pool");
+    pub fn new(workload: &RecurrentWorkload, compute: Compute, seed: u64) -> Result<Self> {
+        let pool = compute.pool();
         let model = workload.config().build::<f32>(seed);
         let opt = OptimizerConfig::from_name("sgd")?.build::<f32>();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
@@ -208,7 +205,7 @@ mod tests {
             length: 5,
             ..RecurrentWorkload::new(CellKind::Gru)
         };
-        let mut b = RecurrentBench::new(&w, 1, 0).unwrap();
+        let mut b = RecurrentBench::new(&w, Compute::threads(1), 0).unwrap();
         b.time(1);
         let first = b.last_loss();
         let rate = b.time(30);

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::nn::{Activation, Loss, Mlp, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
-use crate::tensor::{Init, Matrix};
+use crate::tensor::{Compute, Init, Matrix};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -157,17 +157,13 @@ pub struct TrainingBench {
 }
 
 impl TrainingBench {
-    /// Builds the workload's model and batch from `seed`, to train on up to
-    /// `threads` threads.
+    /// Builds the workload's model and batch from `seed`, to train in a
+    /// pool of `compute`'s threads at its SIMD level.
     ///
     /// # Panics
     /// When the thread pool cannot be created.
-    pub fn new(workload: &impl Trains, threads: usize, seed: u64) -> Result<Self> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
-            .build()
-            .expect("a rayon thread pool");
-        let pool = Arc::new(pool);
+    pub fn new(workload: &impl Trains, compute: Compute, seed: u64) -> Result<Self> {
+        let pool = Arc::new(compute.pool());
         let mlp = workload.model_config().build::<f32>(seed)?;
         let opt = workload.optimizer().build::<f32>();
         let batch = workload.batch();
@@ -267,7 +263,7 @@ mod tests {
 
     #[test]
     fn a_tiny_run_trains_and_reports_a_positive_rate() {
-        let mut b = TrainingBench::new(&Workload::new(2, 16, 8), 2, 0).unwrap();
+        let mut b = TrainingBench::new(&Workload::new(2, 16, 8), Compute::threads(2), 0).unwrap();
         let rate = b.time(3);
         assert!(rate > 0.0 && rate.is_finite());
         assert!(b.last_loss().is_finite());

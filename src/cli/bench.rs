@@ -8,12 +8,14 @@
 //! The measuring is the library's (`gradscope::bench`); this file resolves
 //! flags into settings, runs PyTorch as a child process, and prints.
 
+use super::compute::simd_level;
 use super::{bench_cnn, bench_recurrent};
 use anyhow::{bail, Context};
 use clap::Args;
 use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Trains, Workload};
 use gradscope::nn::recurrent::CellKind;
 use gradscope::nn::{Activation, Norm};
+use gradscope::tensor::{with_pool, Compute, Simd};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,6 +110,11 @@ pub struct BenchArgs {
     /// costs. `--batch` applies.
     #[arg(long)]
     pub cnn: bool,
+    /// The SIMD level our side runs (`avx512`, `avx2`, `portable`;
+    /// default: the machine's widest): `--simd avx2` on an AVX-512
+    /// machine measures what an AVX2-only machine runs (docs/PERFORMANCE.md).
+    #[arg(long, value_name = "LEVEL")]
+    simd: Option<Simd>,
     /// Milliseconds spent measuring the FMA peak.
     #[arg(long, default_value_t = 1000)]
     peak_ms: u64,
@@ -139,6 +146,21 @@ pub(super) struct Timing {
     pub warmup: usize,
     /// Python and the torch script.
     pub torch: Option<(PathBuf, PathBuf)>,
+    /// The SIMD level our side runs.
+    pub simd: Simd,
+}
+
+impl Timing {
+    /// Where our side of a configuration at `threads` threads computes.
+    pub fn compute(&self, threads: usize) -> Compute {
+        Compute::threads(threads).at(self.simd)
+    }
+}
+
+/// The line naming the SIMD level and the kernel build our side runs.
+pub(super) fn simd_line(level: Simd) -> String {
+    let kernel = with_pool(1, level, bench::kernel_name);
+    format!("gradscope: SIMD level {level}, our kernel's {kernel} build")
 }
 
 impl Settings {
@@ -188,6 +210,7 @@ impl Settings {
                 .max(1),
             warmup: a.warmup.unwrap_or(20),
             torch: torch_script(a.torch, a.torch_script, MLP_SCRIPT)?,
+            simd: simd_level(a.simd)?,
         };
         Ok(Self {
             runs,
@@ -223,6 +246,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             "FMA peak of one core: {:.1} GFLOP/s ({})",
             peak.gflop_per_s, peak.isa
         );
+        println!("{}", simd_line(s.timing.simd));
         print_header(s.timing.torch.is_some());
     }
     for &(w, threads) in &s.runs {
@@ -267,6 +291,7 @@ fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::Recurrent
         seconds: a.seconds,
         reps: a.reps.unwrap_or(if a.probes { 20 } else { 5 }).max(1),
         warmup: a.warmup.unwrap_or(5),
+        simd: simd_level(a.simd)?,
         json: a.json,
         torch,
         probes: a.probes,
@@ -328,6 +353,7 @@ fn cnn_settings(a: BenchArgs) -> anyhow::Result<bench_cnn::CnnSettings> {
             reps,
             warmup: a.warmup.unwrap_or(3),
             torch: torch_script(a.torch, a.torch_script, bench_cnn::TORCH_SCRIPT)?,
+            simd: simd_level(a.simd)?,
         },
         json: a.json,
         probes: a.probes,
@@ -343,6 +369,7 @@ pub(super) struct Row<W> {
     #[serde(flatten)]
     pub workload: W,
     pub threads: usize,
+    simd: &'static str,
     steps: usize,
     reps: usize,
     pub steps_per_s: f64,
@@ -374,7 +401,7 @@ pub(super) fn measure<W: Trains + Clone>(
     peak: &Peak,
     torch_args: &[(&str, String)],
 ) -> anyhow::Result<Row<W>> {
-    let mut ours = TrainingBench::new(w, threads, 0)?;
+    let mut ours = TrainingBench::new(w, t.compute(threads), 0)?;
     ours.time(t.warmup);
     let steps = match t.steps {
         Some(n) => n.max(1),
@@ -416,6 +443,7 @@ pub(super) fn measure<W: Trains + Clone>(
         implementation: "gradscope",
         workload: w.clone(),
         threads,
+        simd: t.simd.name(),
         steps,
         reps: t.reps,
         steps_per_s: med,
@@ -652,7 +680,7 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
     for (w, threads) in shapes {
         let steps = s.timing.steps.unwrap_or(PROBE_STEPS);
         let c = bench::probe_cost(
-            || TrainingBench::new(&w, threads, 0),
+            || TrainingBench::new(&w, s.timing.compute(threads), 0),
             s.timing.warmup,
             s.timing.reps,
             steps,

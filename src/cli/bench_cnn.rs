@@ -66,6 +66,7 @@ pub fn run(s: &CnnSettings) -> anyhow::Result<()> {
             "FMA peak of one core: {:.1} GFLOP/s ({})",
             peak.gflop_per_s, peak.isa
         );
+        println!("{}", super::bench::simd_line(s.timing.simd));
         print!(
             "{:<22} {:>5} {:>3} | {:>8} {:>8} {:>6}",
             "net", "batch", "thr", "steps/s", "GFLOP/s", "%peak"
@@ -128,7 +129,7 @@ fn run_probes(s: &CnnSettings) -> anyhow::Result<()> {
         for &threads in &s.threads {
             eprintln!("{}, {threads} thread(s)...", w.name());
             let c = bench::probe_cost(
-                || TrainingBench::new(&w, threads, 0),
+                || TrainingBench::new(&w, s.timing.compute(threads), 0),
                 s.timing.warmup,
                 s.timing.reps,
                 steps,

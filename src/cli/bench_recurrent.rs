@@ -28,6 +28,8 @@ pub struct RecurrentSettings {
     pub reps: usize,
     /// Untimed steps first.
     pub warmup: usize,
+    /// The SIMD level our side runs.
+    pub simd: gradscope::tensor::Simd,
     /// JSON lines instead of a table.
     pub json: bool,
     /// Python and the torch script.
@@ -72,6 +74,7 @@ pub fn run(s: &RecurrentSettings) -> anyhow::Result<()> {
         return run_probes(s);
     }
     if !s.json {
+        println!("{}", super::bench::simd_line(s.simd));
         print!(
             "{:>5} {:>5} {:>6} {:>4} {:>5} {:>3} | {:>8} {:>8}",
             "cell", "input", "hidden", "T", "batch", "thr", "steps/s", "GFLOP/s"
@@ -103,7 +106,8 @@ pub fn run(s: &RecurrentSettings) -> anyhow::Result<()> {
 
 fn measure(s: &RecurrentSettings, w: &RecurrentWorkload, threads: usize) -> anyhow::Result<Row> {
     eprintln!("{} {threads} thread(s)...", w.cell.name());
-    let mut ours = RecurrentBench::new(w, threads, 0)?;
+    let compute = gradscope::tensor::Compute::threads(threads).at(s.simd);
+    let mut ours = RecurrentBench::new(w, compute, 0)?;
     ours.time(s.warmup);
     let steps = s.steps.unwrap_or_else(|| {
         let rate = ours.time(3);
@@ -227,7 +231,13 @@ fn run_probes(s: &RecurrentSettings) -> anyhow::Result<()> {
                 );
             }
             let c = bench::probe_cost(
-                || RecurrentBench::new(&w, threads, 0),
+                || {
+                    RecurrentBench::new(
+                        &w,
+                        gradscope::tensor::Compute::threads(threads).at(s.simd),
+                        0,
+                    )
+                },
                 s.warmup,
                 s.reps,
                 steps,

@@ -7,6 +7,7 @@
 //! same sigmoid net with BatchNorm before each activation (remedy 2).
 //! `--rnn` runs the recurrent demo instead ([`super::demo_rnn`]).
 
+use super::compute::ComputeArgs;
 use super::output::Output;
 use super::record::run_recorded;
 use super::render::{render_findings, summary_json};
@@ -16,7 +17,7 @@ use gradscope::experiment::trainer::Summary;
 use gradscope::experiment::Spec;
 use gradscope::nn::{Activation, Norm};
 use gradscope::optim::OptimizerName;
-use gradscope::tensor::{default_threads, FanMode, Init};
+use gradscope::tensor::{FanMode, Init};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `gradscope demo`.
@@ -32,10 +33,9 @@ pub struct DemoArgs {
     /// Seed of every run (default 0; 1 with --rnn).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Threads of the runs' thread pool: matrix products, element-wise
-    /// layers and the probe's statistics (default: the machine's cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// `--threads`, `--simd`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Do not record the runs in the store.
     #[arg(long)]
     pub no_record: bool,
@@ -89,14 +89,14 @@ pub fn demo_specs(steps: usize, seed: u64) -> Vec<Spec> {
 /// Runs `gradscope demo`.
 pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
-    let threads = args.threads.unwrap_or_else(default_threads);
+    let compute = args.compute.resolve()?;
     if args.rnn {
         let specs = super::demo_rnn::rnn_specs(args.steps, args.seed)?;
         let report = args
             .report
             .unwrap_or_else(|| PathBuf::from("demo-rnn-report.html"));
         let db = (!args.no_record).then_some(db);
-        return super::demo_rnn::run(&specs, output, db, threads, args.json, &report);
+        return super::demo_rnn::run(&specs, output, db, compute, args.json, &report);
     }
     let steps = args.steps.unwrap_or(3000);
     let report = args
@@ -116,7 +116,7 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut recorded = Vec::new();
     for spec in &specs {
-        let outcome = run_recorded(spec, &data, output, db, threads)?;
+        let outcome = run_recorded(spec, &data, output, db, compute)?;
         let summary = outcome.result?;
         if args.json {
             let mut v = summary_json(spec, &summary);

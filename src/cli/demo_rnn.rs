@@ -59,7 +59,7 @@ pub fn run(
     specs: &[Spec],
     output: Output,
     db: Option<&Path>,
-    threads: usize,
+    compute: gradscope::tensor::Compute,
     json: bool,
     report: &Path,
 ) -> anyhow::Result<()> {
@@ -76,7 +76,7 @@ pub fn run(
     }
     let mut recorded = Vec::new();
     for spec in specs {
-        let outcome = run_recorded(spec, &data, output, db, threads)?;
+        let outcome = run_recorded(spec, &data, output, db, compute)?;
         let summary = outcome.result?;
         if json {
             let mut v = summary_json(spec, &summary);

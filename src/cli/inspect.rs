@@ -374,7 +374,14 @@ mod tests {
         )
         .unwrap();
         let data = spec.prepare_data().unwrap();
-        let out = gradscope::run::run_recorded(&spec, &data, None, 1, &mut NullSink).unwrap();
+        let out = gradscope::run::run_recorded(
+            &spec,
+            &data,
+            None,
+            gradscope::tensor::Compute::threads(1),
+            &mut NullSink,
+        )
+        .unwrap();
         let text = render(&out.record, &[]);
         let head: Vec<&str> = text.lines().take(2).collect();
         assert!(

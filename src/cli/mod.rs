@@ -4,6 +4,7 @@
 mod bench;
 mod bench_cnn;
 mod bench_recurrent;
+mod compute;
 mod data;
 mod demo;
 mod demo_rnn;

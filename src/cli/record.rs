@@ -8,9 +8,10 @@ use gradscope::experiment::RunData;
 use gradscope::experiment::Spec;
 use gradscope::run::Outcome;
 use gradscope::store::Store;
+use gradscope::tensor::Compute;
 use std::path::Path;
 
-/// Trains `spec` on `data` on `threads` threads with a progress bar,
+/// Trains `spec` on `data` in `compute`'s pool with a progress bar,
 /// recording into `db` (when given) and diagnosing the result (see
 /// [`gradscope::run::run_recorded`]).
 pub fn run_recorded(
@@ -18,11 +19,11 @@ pub fn run_recorded(
     data: &RunData,
     output: Output,
     db: Option<&Path>,
-    threads: usize,
+    compute: Compute,
 ) -> anyhow::Result<Outcome> {
     let store = db.map(Store::open).transpose()?;
     let mut progress = ProgressSink::new(output, &spec.name);
-    let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), threads, &mut progress)?;
+    let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), compute, &mut progress)?;
     Ok(outcome)
 }
 

@@ -3,12 +3,12 @@
 //! [`gradscope::experiment::FLAGS`] (the one list the remedy commands are
 //! written from too); each is shorthand for one `--set KEY=VALUE`.
 
+use super::compute::ComputeArgs;
 use super::output::Output;
 use super::record::run_recorded;
 use super::render::{print_summary, render_findings, summary_json};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use gradscope::experiment::{default_value, Flag, RunData, Spec, SpecBuilder, FLAGS};
-use gradscope::tensor::default_threads;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -28,10 +28,9 @@ pub struct TrainArgs {
     /// The flags that set one spec key each.
     #[command(flatten)]
     pub flags: SpecFlags,
-    /// Threads of the run's thread pool: matrix products, element-wise
-    /// layers and the probe's statistics (default: the machine's cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// `--threads`, `--simd`.
+    #[command(flatten)]
+    pub compute: ComputeArgs,
     /// Do not record the run in the store.
     #[arg(long)]
     pub no_record: bool,
@@ -142,9 +141,9 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     }
     let output = Output::detect(args.quiet || args.json);
     let data = spec.prepare_data()?;
-    let threads = args.threads.unwrap_or_else(default_threads);
+    let compute = args.compute.resolve()?;
     let db = (!args.no_record).then_some(db);
-    let outcome = run_recorded(&spec, &data, output, db, threads)?;
+    let outcome = run_recorded(&spec, &data, output, db, compute)?;
     if !args.json {
         if let Some(id) = outcome.run_id {
             eprintln!(

@@ -133,14 +133,12 @@ impl Activation {
     /// `y = f(x)` over slices.
     pub fn forward_slice<T: Scalar>(&self, x: &[T], y: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is available (just detected).
-            return unsafe { self.forward_slice_avx512(x, y) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (just detected).
-            return unsafe { self.forward_slice_avx2(x, y) };
+        match crate::tensor::simd() {
+            // SAFETY: the machine runs the current level (`tensor::simd`).
+            crate::tensor::Simd::Avx512 => return unsafe { self.forward_slice_avx512(x, y) },
+            // SAFETY: as above.
+            crate::tensor::Simd::Avx2 => return unsafe { self.forward_slice_avx2(x, y) },
+            crate::tensor::Simd::Portable => {}
         }
         self.forward_slice_portable(x, y)
     }
@@ -211,14 +209,14 @@ impl Activation {
     /// `dL/dx`, written straight into `dx` (no copy of `g` first).
     pub fn backward_slice<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is available (just detected).
-            return unsafe { self.backward_slice_avx512(x, y, g, dx) };
-        }
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (just detected).
-            return unsafe { self.backward_slice_avx2(x, y, g, dx) };
+        match crate::tensor::simd() {
+            // SAFETY: the machine runs the current level (`tensor::simd`).
+            crate::tensor::Simd::Avx512 => {
+                return unsafe { self.backward_slice_avx512(x, y, g, dx) }
+            }
+            // SAFETY: as above.
+            crate::tensor::Simd::Avx2 => return unsafe { self.backward_slice_avx2(x, y, g, dx) },
+            crate::tensor::Simd::Portable => {}
         }
         self.backward_slice_portable(x, y, g, dx)
     }

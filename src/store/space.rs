@@ -209,7 +209,14 @@ mod tests {
             )
             .unwrap();
             let data = spec.prepare_data().unwrap();
-            crate::run::run_recorded(&spec, &data, Some(&store), 1, &mut NullSink).unwrap();
+            crate::run::run_recorded(
+                &spec,
+                &data,
+                Some(&store),
+                crate::tensor::Compute::threads(1),
+                &mut NullSink,
+            )
+            .unwrap();
         }
         store
     }

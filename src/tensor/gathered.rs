@@ -40,11 +40,13 @@ impl<T> Gathered<'_, T> {
     }
 }
 
-/// Whether [`product`] runs here for `T`: our f32 kernel on AVX-512.
+/// Whether [`product`] runs here for `T`: our f32 kernel, at the current
+/// SIMD level (`super::simd`: AVX-512 or AVX2).
 pub fn runs_here<T: Scalar>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && super::sgemm::available()
+        std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
+            && super::sgemm::Kernel::best().is_some()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -116,28 +118,37 @@ pub fn product<T: Scalar>(
             bias: std::ptr::null(),
             accumulate,
         };
-        // SAFETY: AVX-512 F checked (`runs_here`); every entry of `A` is
+        let kernel = Kernel::best().expect("checked by runs_here");
+        // SAFETY: `kernel` runs here (`Kernel::best`); every entry of `A` is
         // inside `data` (asserted), `B` is k x n with k >= 1, `dst` holds
         // m x n entries and, borrowed mutably, aliases neither operand.
-        unsafe { sgemm::run(&problem, Kernel::Avx512, threads_for(m, n, k)) };
+        unsafe { sgemm::run(&problem, kernel, threads_for(m, n, k)) };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::testing::{our_kernel_runs, skip, NO_AVX512};
-    use crate::tensor::Matrix;
+    use crate::tensor::testing::{skip, NO_AVX2, NO_AVX512};
+    use crate::tensor::{simd, with_pool, Matrix, Simd};
 
     /// A gathered operand with repeated and shuffled offsets, on every
     /// tile shape's edges, both layouts, with and without accumulation,
-    /// one and two threads: equal to the f64 product of the matrix it
-    /// reads, within f32 rounding.
+    /// one and two threads, on the kernel's AVX-512 and AVX2 builds:
+    /// equal to the f64 product of the matrix it reads, within f32
+    /// rounding.
     #[test]
     fn gathered_product_equals_the_product_of_the_matrix_it_reads() {
-        if !our_kernel_runs() {
-            return skip(NO_AVX512);
+        for (level, missing) in [(Simd::Avx512, NO_AVX512), (Simd::Avx2, NO_AVX2)] {
+            if !level.runs_here() {
+                skip(missing);
+                continue;
+            }
+            gathered_product_at(level);
         }
+    }
+
+    fn gathered_product_at(level: Simd) {
         let data: Vec<f32> = (0..5000).map(|i| ((i as f32) * 0.37).sin()).collect();
         for (m, n, k) in [
             (1, 1, 1),
@@ -160,7 +171,7 @@ mod tests {
                 for accumulate in [false, true] {
                     for threads in [1, 2] {
                         let mut dst = base.clone();
-                        crate::tensor::with_threads(threads, || {
+                        with_pool(threads, level, || {
                             product(&mut dst, layout, accumulate, a, b.as_slice(), n)
                         });
                         for i in 0..m {
@@ -180,7 +191,7 @@ mod tests {
                                 let got = dst[at] as f64;
                                 assert!(
                                     (got - want).abs() <= 1e-6 * (k as f64 + 2.0) * scale.max(1e-30),
-                                    "{m}x{n}x{k} {layout:?} acc {accumulate} threads {threads} at ({i}, {j}): {got} vs {want}"
+                                    "{level} {m}x{n}x{k} {layout:?} acc {accumulate} threads {threads} at ({i}, {j}): {got} vs {want}"
                                 );
                             }
                         }
@@ -211,8 +222,28 @@ mod tests {
         if runs_here::<f32>() {
             assert!(message.contains("outside its data"), "{message}");
         } else {
-            skip(NO_AVX512);
+            skip(NO_AVX2);
             assert!(message.contains("need our f32 kernel"), "{message}");
         }
+    }
+
+    /// At the portable level (and for f64) the product is not offered,
+    /// and asking for it anyway is refused.
+    #[test]
+    fn the_portable_level_and_f64_do_not_gather() {
+        assert!(!runs_here::<f64>());
+        let refused = with_pool(1, Simd::Portable, || {
+            assert_eq!(simd(), Simd::Portable);
+            assert!(!runs_here::<f32>());
+            std::panic::catch_unwind(|| {
+                let a = Gathered {
+                    data: &[1.0f32; 4],
+                    rows: &[0],
+                    cols: &[0],
+                };
+                product(&mut [0.0f32], Layout::Rows, false, a, &[1.0], 1);
+            })
+        });
+        assert!(refused.is_err());
     }
 }

@@ -18,6 +18,7 @@ mod pool;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod sgemm;
+mod simd;
 mod split;
 mod stats;
 #[cfg(test)]
@@ -31,7 +32,10 @@ pub use init::{FanMode, Init, INIT_NAMES};
 pub use matrix::Matrix;
 pub use operand::{Backend, Op};
 pub use param::{Grads, Param};
-pub use pool::{default_threads, max_threads, param_pass_in_parallel, with_threads};
+pub use pool::{
+    default_threads, max_threads, param_pass_in_parallel, pool, with_pool, with_threads, Compute,
+};
 pub use scalar::Scalar;
+pub use simd::{simd, Simd, SIMD_LEVELS};
 pub use split::{in_halves, Halve, Rows, Split, PARALLEL_MIN};
 pub use stats::{percentiles, tensor_stats, TensorStats};

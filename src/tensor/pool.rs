@@ -1,5 +1,6 @@
 //! Threads: the rayon pool a computation runs in decides how many threads
-//! its products and passes use.
+//! its products and passes use, and the SIMD level their code runs
+//! (`super::simd`).
 //!
 //! There is no process-wide thread setting. [`max_threads`] is the size of
 //! the current rayon pool (`rayon::current_num_threads()`): inside
@@ -12,6 +13,8 @@
 //! calling thread one of the workers; calling from outside parks it and
 //! wakes others for every product (see `bench::workload`). So a run
 //! executes inside its pool.
+
+use super::simd::{set_thread_level, simd, Simd};
 
 /// Parameter entries in all below which a pass over every parameter (an
 /// optimizer update, clearing gradients) stays on one thread.
@@ -35,10 +38,56 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Where a run or a benchmark computes: how many threads, at which SIMD
+/// level (`super::simd`). It builds the pool the work runs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compute {
+    /// Threads in the pool (at least 1 is used).
+    pub threads: usize,
+    /// The SIMD level the pool's code runs (lowered to the machine's).
+    pub simd: Simd,
+}
+
+impl Compute {
+    /// `threads` threads at the caller's SIMD level ([`simd`]: the
+    /// machine's outside any pool).
+    pub fn threads(threads: usize) -> Self {
+        Self {
+            threads,
+            simd: simd(),
+        }
+    }
+
+    /// These threads at `level` instead.
+    pub fn at(self, level: Simd) -> Self {
+        Self {
+            simd: level,
+            ..self
+        }
+    }
+
+    /// A new pool of these threads at this level ([`pool`]).
+    ///
+    /// # Panics
+    /// When a thread pool cannot be created.
+    pub fn pool(self) -> rayon::ThreadPool {
+        pool(self.threads, self.simd)
+    }
+
+    /// Runs `f` in a new pool of these threads at this level
+    /// ([`with_pool`]).
+    ///
+    /// # Panics
+    /// As [`with_threads`].
+    pub fn install<R: Send>(self, f: impl FnOnce() -> R + Send) -> R {
+        with_pool(self.threads, self.simd, f)
+    }
+}
+
 /// Runs `f` in a new rayon pool of `threads` threads (at least 1), so that
 /// everything `f` computes uses up to that many ([`max_threads`] is
-/// `threads` inside, also for one thread). Nothing outside the pool
-/// changes, so nothing is restored.
+/// `threads` inside, also for one thread), at the caller's SIMD level.
+/// Nothing outside the pool changes, so nothing is restored.
 ///
 /// The pool is built per call: once per run, about 60 us at one thread
 /// (docs/PERFORMANCE.md), against 0.3 ms for one step of the smallest
@@ -47,11 +96,30 @@ pub fn default_threads() -> usize {
 /// # Panics
 /// When a thread pool cannot be created, or when `f` panics.
 pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    with_pool(threads, simd(), f)
+}
+
+/// [`with_threads`] at SIMD level `level` (lowered to the machine's):
+/// everything `f` computes runs that level's builds.
+///
+/// # Panics
+/// As [`with_threads`].
+pub fn with_pool<R: Send>(threads: usize, level: Simd, f: impl FnOnce() -> R + Send) -> R {
+    pool(threads, level).install(f)
+}
+
+/// A rayon pool of `threads` threads (at least 1) whose workers run SIMD
+/// level `level` (lowered to the machine's), for callers that keep a pool
+/// across calls (the benchmarks).
+///
+/// # Panics
+/// When a thread pool cannot be created.
+pub fn pool(threads: usize, level: Simd) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
+        .start_handler(move |_| set_thread_level(level))
         .build()
         .expect("a rayon thread pool")
-        .install(f)
 }
 
 #[cfg(test)]
@@ -97,5 +165,20 @@ mod tests {
         });
         assert_eq!(one, (1, 1, false));
         assert_eq!(three, (3, 3, true));
+    }
+
+    /// A pool's level reaches every worker, nested pools inherit it, and
+    /// a level above the machine's is lowered to it.
+    #[test]
+    fn a_pools_simd_level_is_its_workers_and_nested_pools_inherit_it() {
+        let outside = simd();
+        assert_eq!(outside, Simd::detected());
+        let seen = with_pool(2, Simd::Portable, || {
+            let (a, b) = rayon::join(simd, simd);
+            (a, b, with_threads(2, simd))
+        });
+        assert_eq!(seen, (Simd::Portable, Simd::Portable, Simd::Portable));
+        assert_eq!(with_pool(1, Simd::Avx512, simd), Simd::detected());
+        assert_eq!(simd(), outside, "nothing outside the pool changes");
     }
 }

@@ -60,12 +60,6 @@ const MAX_NR: usize = 64;
 /// docs/PERFORMANCE.md, "Our GEMM").
 const PF: usize = 24;
 
-/// Whether this machine runs the kernel's AVX-512 build (the transpose
-/// needs it too).
-pub fn available() -> bool {
-    Avx512::available()
-}
-
 /// Which build of the kernel runs a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
@@ -76,13 +70,15 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The build `Backend::Gradscope` runs here: AVX-512 where present,
-    /// else none (the `gemm` crate). The AVX2 build runs only when asked
-    /// for (`Backend::GradscopeAvx2`) until a whole training step on it
-    /// has been measured against the `gemm` crate on an AVX2-only machine
-    /// (docs/PERFORMANCE.md, "The AVX2 build").
+    /// The build `Backend::Gradscope` runs at the current SIMD level
+    /// (`super::simd`): AVX-512's at `avx512`, AVX2's at `avx2`, none
+    /// (the `gemm` crate) at `portable`.
     pub fn best() -> Option<Self> {
-        Self::Avx512.runs_here().then_some(Self::Avx512)
+        match super::simd::simd() {
+            super::simd::Simd::Avx512 => Some(Self::Avx512),
+            super::simd::Simd::Avx2 => Some(Self::Avx2),
+            super::simd::Simd::Portable => None,
+        }
     }
 
     /// The build `backend` asks for, where this machine runs it.

@@ -147,7 +147,8 @@ impl TensorStats {
 pub fn tensor_stats<T: Scalar>(values: &[T]) -> TensorStats {
     #[cfg(target_arch = "x86_64")]
     if let Some(v) = as_f32(values) {
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        let level = super::simd::simd();
+        if level == super::simd::Simd::Avx512 {
             let fast = if std::arch::is_x86_feature_detected!("avx512dq")
                 && std::arch::is_x86_feature_detected!("popcnt")
             {
@@ -162,11 +163,11 @@ pub fn tensor_stats<T: Scalar>(values: &[T]) -> TensorStats {
             if fast.sum_sq.is_finite() {
                 return fast;
             }
-            // SAFETY: AVX-512F is available (just detected).
+            // SAFETY: AVX-512F runs here (the current level).
             return unsafe { avx512::stats_f32(v) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is available (just detected).
+        if level == super::simd::Simd::Avx2 {
+            // SAFETY: AVX2 runs here (the current level).
             return unsafe { avx2::stats_f32(v) };
         }
     }

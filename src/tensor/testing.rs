@@ -22,6 +22,10 @@ use std::io::Write;
 /// Why the kernel tests skip on a machine without AVX-512.
 pub(crate) const NO_AVX512: &str = "no AVX-512 F on this machine, so our kernel does not run";
 
+/// Why a test of our kernel's AVX2 build is skipped.
+pub(crate) const NO_AVX2: &str =
+    "no AVX2 and FMA on this machine, so our kernel's AVX2 build does not run";
+
 /// `m x n x k` shapes covering every tile shape of our kernel (1 to 6
 /// rows, 1 to 4 vectors, full and masked last vectors, several tiles each
 /// way), and one whose `op(b)` is larger than L2 (broadcast even when
@@ -55,7 +59,7 @@ pub(crate) const MODES: [(bool, f32); 4] = [(false, 1.0), (false, 2.0), (true, 1
 pub(crate) fn our_kernel_runs() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        super::sgemm::available()
+        super::sgemm::Kernel::Avx512.runs_here()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {

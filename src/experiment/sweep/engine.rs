@@ -22,6 +22,7 @@ use crate::experiment::trainer::NullSink;
 use crate::experiment::RunStatus;
 use crate::run::run_recorded;
 use crate::store::{Store, SweepRunRow, SweepTag};
+use crate::tensor::Compute;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -224,7 +225,13 @@ fn run_one(store: &mut Store, sweep_id: i64, index: usize, run: &SweepRun) -> Re
         cell: run.cell.clone(),
     }));
     let data = run.spec.prepare_data()?;
-    let outcome = run_recorded(&run.spec, &data, Some(&*store), 1, &mut NullSink)?;
+    let outcome = run_recorded(
+        &run.spec,
+        &data,
+        Some(&*store),
+        Compute::threads(1),
+        &mut NullSink,
+    )?;
     let status = outcome.record.status;
     let classification = matches!(status, RunStatus::Finished | RunStatus::Diverged).then(|| {
         let mut c = classify(status, &outcome.findings);

@@ -37,7 +37,7 @@ use super::gather::Gather;
 use super::im2col::{col2im, im2col_columns};
 use super::shape::{Image, Window};
 use crate::nn::layer::{join, Affine, Layer, Mode, NamedParam};
-use crate::tensor::{matmul, Grads, Matrix, Op, Param, Scalar};
+use crate::tensor::{gathered, matmul, Grads, Matrix, Op, Param, Scalar};
 
 /// Bytes of patches (`P^T`, or `g W` in the backward pass) a chunk of
 /// images takes when the batch is convolved a chunk at a time (our
@@ -117,9 +117,12 @@ impl<T: Scalar> Conv2d<T> {
         self
     }
 
-    /// Whether the patches are gathered in place ([`super::gather`]).
+    /// Whether the patches are gathered in place ([`super::gather`]):
+    /// where our kernel runs at the current SIMD level (a layer built at
+    /// one level may train in a pool at a lower one; the forward and
+    /// backward of a step run in one pool, so they take the same path).
     pub fn gathers(&self) -> bool {
-        self.gather.is_some()
+        self.gather.is_some() && gathered::runs_here::<T>()
     }
 
     /// The input image shape.
@@ -161,7 +164,8 @@ impl<T: Scalar> Layer<T> for Conv2d<T> {
         // Training keeps P^T (or, gathered, the input's grid) for the
         // backward pass.
         let keep = mode == Mode::Train;
-        if let Some(gather) = &mut self.gather {
+        let here = gathered::runs_here::<T>();
+        if let Some(gather) = self.gather.as_mut().filter(|_| here) {
             let y = self.output.as_mut_slice();
             gather.forward(x.as_slice(), batch, &self.weight.value, keep, y);
             add_bias(&mut self.output, &self.bias);
@@ -245,7 +249,8 @@ impl<T: Scalar> Layer<T> for Conv2d<T> {
         // dL/dW (+)= g^T P, P gathered or kept transposed
         let accumulate = grads == Grads::Accumulate;
         let batch = rows / self.out.pixels();
-        match &mut self.gather {
+        let here = gathered::runs_here::<T>();
+        match self.gather.as_mut().filter(|_| here) {
             Some(gather) => {
                 let dw = self.weight.grad.as_mut_slice();
                 gather.weight_grad(x.as_slice(), g.as_slice(), batch, accumulate, dw);
@@ -267,7 +272,7 @@ impl<T: Scalar> Layer<T> for Conv2d<T> {
         if need_input_grad {
             self.input_grad.resize(x.rows(), x.cols());
             let (w, geometry) = (&self.weight.value, (self.input, self.window, self.out));
-            if let Some(gather) = self.gather.as_mut().filter(|g| g.has_input_grad()) {
+            if let Some(gather) = self.gather.as_mut().filter(|g| here && g.has_input_grad()) {
                 let dx = self.input_grad.as_mut_slice();
                 gather.input_grad(g.as_slice(), batch, w, dx);
                 return;

@@ -176,14 +176,12 @@ pub fn saturated_count<T: Scalar>(kind: CellKind, gate: usize, v: &[T]) -> u64 {
 /// When a slice is shorter than its rows need (`h.len() / hidden` rows).
 pub fn step_forward<T: Scalar>(kind: CellKind, hidden: usize, i: StepIn<'_, T>, o: StepOut<'_, T>) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512F is available (just detected).
-        return unsafe { forward_avx512(kind, hidden, i, o) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is available (just detected).
-        return unsafe { forward_avx2(kind, hidden, i, o) };
+    match crate::tensor::simd() {
+        // SAFETY: the machine runs the current level (`tensor::simd`).
+        crate::tensor::Simd::Avx512 => return unsafe { forward_avx512(kind, hidden, i, o) },
+        // SAFETY: as above.
+        crate::tensor::Simd::Avx2 => return unsafe { forward_avx2(kind, hidden, i, o) },
+        crate::tensor::Simd::Portable => {}
     }
     forward_rows(kind, hidden, i, o)
 }
@@ -449,14 +447,12 @@ pub fn step_backward<T: Scalar>(
     o: StepGradOut<'_, T>,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512F is available (just detected).
-        return unsafe { backward_avx512(kind, hidden, g, o) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is available (just detected).
-        return unsafe { backward_avx2(kind, hidden, g, o) };
+    match crate::tensor::simd() {
+        // SAFETY: the machine runs the current level (`tensor::simd`).
+        crate::tensor::Simd::Avx512 => return unsafe { backward_avx512(kind, hidden, g, o) },
+        // SAFETY: as above.
+        crate::tensor::Simd::Avx2 => return unsafe { backward_avx2(kind, hidden, g, o) },
+        crate::tensor::Simd::Portable => {}
     }
     backward_rows(kind, hidden, g, o)
 }
