@@ -21,6 +21,22 @@ pub trait Timed {
     fn set_probes(&mut self, config: Option<ProbeConfig>);
     /// Runs `steps` steps; returns steps per second.
     fn time(&mut self, steps: usize) -> f64;
+    /// The loss of the last step (NaN before the first).
+    fn last_loss(&self) -> f64;
+}
+
+impl<T: Timed + ?Sized> Timed for Box<T> {
+    fn set_probes(&mut self, config: Option<ProbeConfig>) {
+        (**self).set_probes(config);
+    }
+
+    fn time(&mut self, steps: usize) -> f64 {
+        (**self).time(steps)
+    }
+
+    fn last_loss(&self) -> f64 {
+        (**self).last_loss()
+    }
 }
 
 /// What [`probe_cost`] measured.

@@ -180,6 +180,10 @@ impl super::Timed for RecurrentBench {
     fn time(&mut self, steps: usize) -> f64 {
         RecurrentBench::time(self, steps)
     }
+
+    fn last_loss(&self) -> f64 {
+        RecurrentBench::last_loss(self)
+    }
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::error::Result;
 use crate::nn::{Activation, Loss, Mlp, Mode, ModelConfig, Norm, NormPlacement, Targets};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::probe::{ProbeConfig, Prober};
-use crate::tensor::{Compute, Init, Matrix};
+use crate::tensor::{Compute, Init, Matrix, Scalar};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -144,19 +144,19 @@ impl Trains for Workload {
 /// reads (`tensor::max_threads`), and the thread that drives the step is
 /// one of the GEMM's workers (calling from outside a pool would park it
 /// and wake two others for every product).
-pub struct TrainingBench {
+pub struct TrainingBench<T: Scalar = f32> {
     pool: Arc<rayon::ThreadPool>,
-    mlp: Mlp<f32>,
-    opt: Box<dyn Optimizer<f32>>,
-    x: Matrix<f32>,
+    mlp: Mlp<T>,
+    opt: Box<dyn Optimizer<T>>,
+    x: Matrix<T>,
     labels: Vec<usize>,
-    grad: Matrix<f32>,
+    grad: Matrix<T>,
     last_loss: f64,
-    prober: Option<Prober<f32>>,
+    prober: Option<Prober<T>>,
     step: usize,
 }
 
-impl TrainingBench {
+impl<T: Scalar> TrainingBench<T> {
     /// Builds the workload's model and batch from `seed`, to train in a
     /// pool of `compute`'s threads at its SIMD level.
     ///
@@ -164,11 +164,14 @@ impl TrainingBench {
     /// When the thread pool cannot be created.
     pub fn new(workload: &impl Trains, compute: Compute, seed: u64) -> Result<Self> {
         let pool = Arc::new(compute.pool());
-        let mlp = workload.model_config().build::<f32>(seed)?;
-        let opt = workload.optimizer().build::<f32>();
+        let mlp = workload.model_config().build::<T>(seed)?;
+        let opt = workload.optimizer().build::<T>();
         let batch = workload.batch();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-        let data = (0..batch * INPUT).map(|_| rng.gen::<f32>()).collect();
+        // The same values in f32 and f64 (each f32 widens exactly).
+        let data = (0..batch * INPUT)
+            .map(|_| T::cast(rng.gen::<f32>() as f64))
+            .collect();
         let x = Matrix::from_vec(batch, INPUT, data)?;
         let labels = (0..batch).map(|_| rng.gen_range(0..OUTPUT)).collect();
         Ok(Self {
@@ -236,13 +239,17 @@ impl TrainingBench {
     }
 }
 
-impl super::Timed for TrainingBench {
+impl<T: Scalar> super::Timed for TrainingBench<T> {
     fn set_probes(&mut self, config: Option<ProbeConfig>) {
         TrainingBench::set_probes(self, config);
     }
 
     fn time(&mut self, steps: usize) -> f64 {
         TrainingBench::time(self, steps)
+    }
+
+    fn last_loss(&self) -> f64 {
+        self.last_loss
     }
 }
 

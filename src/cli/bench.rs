@@ -12,7 +12,8 @@ use super::compute::simd_level;
 use super::{bench_cnn, bench_recurrent};
 use anyhow::{bail, Context};
 use clap::Args;
-use gradscope::bench::{self, GemmTiming, Peak, TrainingBench, Trains, Workload};
+use gradscope::bench::{self, GemmTiming, Peak, Timed, TrainingBench, Trains, Workload};
+use gradscope::experiment::Dtype;
 use gradscope::nn::recurrent::CellKind;
 use gradscope::nn::{Activation, Norm};
 use gradscope::tensor::{with_pool, Compute, Simd};
@@ -115,6 +116,10 @@ pub struct BenchArgs {
     /// machine measures what an AVX2-only machine runs (docs/PERFORMANCE.md).
     #[arg(long, value_name = "LEVEL")]
     simd: Option<Simd>,
+    /// Train in f64 instead of f32 (our side only: the torch script
+    /// trains f32); `%peak` is then of the f64 FMA peak, half the f32 one.
+    #[arg(long, default_value_t = Dtype::F32)]
+    dtype: Dtype,
     /// Milliseconds spent measuring the FMA peak.
     #[arg(long, default_value_t = 1000)]
     peak_ms: u64,
@@ -148,6 +153,8 @@ pub(super) struct Timing {
     pub torch: Option<(PathBuf, PathBuf)>,
     /// The SIMD level our side runs.
     pub simd: Simd,
+    /// The number format our side trains in.
+    pub dtype: Dtype,
 }
 
 impl Timing {
@@ -155,12 +162,34 @@ impl Timing {
     pub fn compute(&self, threads: usize) -> Compute {
         Compute::threads(threads).at(self.simd)
     }
+
+    /// Our side of workload `w` at `threads` threads, in [`Self::dtype`].
+    pub fn ours<W: Trains>(&self, w: &W, threads: usize) -> gradscope::Result<Box<dyn Timed>> {
+        let c = self.compute(threads);
+        Ok(match self.dtype {
+            Dtype::F32 => Box::new(TrainingBench::<f32>::new(w, c, 0)?),
+            Dtype::F64 => Box::new(TrainingBench::<f64>::new(w, c, 0)?),
+        })
+    }
+
+    /// FMA flops per second per core at [`Self::dtype`], from the f32 peak.
+    fn peak_for_dtype(&self, f32_peak: f64) -> f64 {
+        match self.dtype {
+            Dtype::F32 => f32_peak,
+            Dtype::F64 => f32_peak / 2.0,
+        }
+    }
 }
 
-/// The line naming the SIMD level and the kernel build our side runs.
+/// The line naming the SIMD level and the kernel builds our side runs.
 pub(super) fn simd_line(level: Simd) -> String {
-    let kernel = with_pool(1, level, bench::kernel_name);
-    format!("gradscope: SIMD level {level}, our kernel's {kernel} build")
+    let (dense, conv) = with_pool(1, level, || {
+        (bench::kernel_name(), gradscope::tensor::gathered::kernel_name())
+    });
+    format!(
+        "gradscope: SIMD level {level}; our kernel's build for dense products: {dense}, \
+         for convolutions: {conv}"
+    )
 }
 
 impl Settings {
@@ -211,6 +240,7 @@ impl Settings {
             warmup: a.warmup.unwrap_or(20),
             torch: torch_script(a.torch, a.torch_script, MLP_SCRIPT)?,
             simd: simd_level(a.simd)?,
+            dtype: a.dtype,
         };
         Ok(Self {
             runs,
@@ -354,6 +384,7 @@ fn cnn_settings(a: BenchArgs) -> anyhow::Result<bench_cnn::CnnSettings> {
             warmup: a.warmup.unwrap_or(3),
             torch: torch_script(a.torch, a.torch_script, bench_cnn::TORCH_SCRIPT)?,
             simd: simd_level(a.simd)?,
+            dtype: a.dtype,
         },
         json: a.json,
         probes: a.probes,
@@ -370,6 +401,7 @@ pub(super) struct Row<W> {
     pub workload: W,
     pub threads: usize,
     simd: &'static str,
+    dtype: String,
     steps: usize,
     reps: usize,
     pub steps_per_s: f64,
@@ -401,7 +433,7 @@ pub(super) fn measure<W: Trains + Clone>(
     peak: &Peak,
     torch_args: &[(&str, String)],
 ) -> anyhow::Result<Row<W>> {
-    let mut ours = TrainingBench::new(w, t.compute(threads), 0)?;
+    let mut ours = t.ours(w, threads)?;
     ours.time(t.warmup);
     let steps = match t.steps {
         Some(n) => n.max(1),
@@ -444,15 +476,16 @@ pub(super) fn measure<W: Trains + Clone>(
         workload: w.clone(),
         threads,
         simd: t.simd.name(),
+        dtype: t.dtype.to_string(),
         steps,
         reps: t.reps,
         steps_per_s: med,
         steps_per_s_reps: rates,
         gflop_per_step: w.gflop_per_step(),
         gflop_per_s,
-        fma_peak_gflop_per_s: peak.gflop_per_s,
+        fma_peak_gflop_per_s: t.peak_for_dtype(peak.gflop_per_s),
         fma_peak_isa: peak.isa,
-        pct_fma_peak: 100.0 * gflop_per_s / (peak.gflop_per_s * threads as f64),
+        pct_fma_peak: 100.0 * gflop_per_s / (t.peak_for_dtype(peak.gflop_per_s) * threads as f64),
         final_loss: ours.last_loss(),
         torch_steps_per_s: torch_med,
         torch_steps_per_s_reps: torch_med.map(|_| torch_rates),
@@ -680,7 +713,7 @@ fn run_probes(s: &Settings) -> anyhow::Result<()> {
     for (w, threads) in shapes {
         let steps = s.timing.steps.unwrap_or(PROBE_STEPS);
         let c = bench::probe_cost(
-            || TrainingBench::new(&w, s.timing.compute(threads), 0),
+            || s.timing.ours(&w, threads),
             s.timing.warmup,
             s.timing.reps,
             steps,

@@ -8,7 +8,7 @@
 //! ([`super::bench`]); this file picks the nets and prints.
 
 use super::bench::{measure, ProbeRow, Row, Timing};
-use gradscope::bench::{self, ConvWorkload, TrainingBench};
+use gradscope::bench::{self, ConvWorkload};
 use std::time::Duration;
 
 /// The torch script for CNNs, from the repository root.
@@ -129,7 +129,7 @@ fn run_probes(s: &CnnSettings) -> anyhow::Result<()> {
         for &threads in &s.threads {
             eprintln!("{}, {threads} thread(s)...", w.name());
             let c = bench::probe_cost(
-                || TrainingBench::new(&w, s.timing.compute(threads), 0),
+                || s.timing.ours(&w, threads),
                 s.timing.warmup,
                 s.timing.reps,
                 steps,

@@ -46,12 +46,22 @@ pub fn runs_here<T: Scalar>() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>()
-            && super::sgemm::Kernel::best().is_some()
+            && super::sgemm::Kernel::of_level().is_some()
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }
+}
+
+/// Which build of our kernel [`product`] runs at the current SIMD level:
+/// `avx512`, `avx2`, or `none` (convolutions unfold their patches).
+pub fn kernel_name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(kernel) = super::sgemm::Kernel::of_level() {
+        return kernel.name();
+    }
+    "none"
 }
 
 /// Where [`product`] writes `C = A B` (`m x n`).
@@ -118,8 +128,8 @@ pub fn product<T: Scalar>(
             bias: std::ptr::null(),
             accumulate,
         };
-        let kernel = Kernel::best().expect("checked by runs_here");
-        // SAFETY: `kernel` runs here (`Kernel::best`); every entry of `A` is
+        let kernel = Kernel::of_level().expect("checked by runs_here");
+        // SAFETY: `kernel` runs here (`Kernel::of_level`); every entry of `A` is
         // inside `data` (asserted), `B` is k x n with k >= 1, `dst` holds
         // m x n entries and, borrowed mutably, aliases neither operand.
         unsafe { sgemm::run(&problem, kernel, threads_for(m, n, k)) };

@@ -2,9 +2,10 @@
 //! (`x W^T + b`), with the thread count chosen by problem size.
 //!
 //! Three backends are wired in, so their speed can be compared on our shapes
-//! (`gradscope bench --gemm`): our own f32 AVX-512 kernel ([`super::sgemm`],
-//! default; f64 and machines without AVX-512 fall through to the `gemm`
-//! crate), the `gemm` crate, and `matrixmultiply`. Transposes are expressed
+//! (`gradscope bench --gemm`): our own f32 and f64 kernel ([`super::sgemm`],
+//! the default at the `avx512` SIMD level; below it, and for other
+//! element types, products fall through to the `gemm` crate), the `gemm`
+//! crate, and `matrixmultiply`. Transposes are expressed
 //! as strides, except that our kernel copies the smaller operand transposed
 //! when it must read it by rows (`super::own_gemm`: `x` in `x W^T`).
 //!
@@ -50,8 +51,8 @@ pub(super) fn empty_product<T: Scalar>(
     k == 0
 }
 
-/// Which build of our kernel `matmul` runs here: `avx512`, `avx2`, or
-/// `none` (the `gemm` crate serves).
+/// Which build of our kernel `matmul` runs at the current SIMD level:
+/// `avx512`, or `none` (the `gemm` crate serves).
 pub fn kernel_name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     if let Some(kernel) = super::sgemm::Kernel::best() {

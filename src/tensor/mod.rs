@@ -9,7 +9,7 @@ pub mod gathered;
 mod gemm;
 mod init;
 #[cfg(target_arch = "x86_64")]
-mod isa;
+pub(crate) mod isa;
 mod matrix;
 mod operand;
 mod own_gemm;

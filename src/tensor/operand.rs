@@ -33,14 +33,15 @@ impl Op {
 /// `matmul_with`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
-    /// Our own kernel for f32, its AVX-512 build where the machine has
-    /// AVX-512, else the `gemm` crate (the default).
+    /// Our own kernel's AVX-512 build for f32 and f64 at the `avx512`
+    /// SIMD level (`super::simd`), else the `gemm` crate (the default).
     #[default]
     Gradscope,
     /// Our own kernel's AVX2 build (AVX2 and FMA), also where AVX-512
     /// runs (to test and measure it on any machine), else the `gemm`
-    /// crate. Not the default on AVX2-only machines until a whole
-    /// training step on it is measured there.
+    /// crate. Dense products do not use it by default: at the `avx2`
+    /// level the `gemm` crate's own AVX2 code trained faster
+    /// (docs/PERFORMANCE.md); gathered convolutions do.
     GradscopeAvx2,
     /// The `gemm` crate.
     Gemm,

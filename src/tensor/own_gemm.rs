@@ -27,13 +27,14 @@ use super::operand::{oriented, strides, Backend, Op};
 use super::PARALLEL_MIN;
 use super::{Matrix, Scalar};
 
-/// f32 entries in one core's L2 (1 MiB on the Zen 4 machines we build on):
+/// Bytes of one core's L2 (1 MiB on the Zen 4 machines we build on):
 /// above this, the larger operand is broadcast (module doc).
 #[cfg(target_arch = "x86_64")]
-const L2_FLOATS: usize = 1 << 18;
+const L2_BYTES: usize = 1 << 20;
 
-/// Runs the product on our own kernel when it applies (f32, AVX-512);
-/// returns whether it did. A `bias` (one entry per column of `dst`) needs
+/// Runs the product on our own kernel when it applies (f32 or f64, at
+/// the current SIMD level's build or the one `backend` forces); returns
+/// whether it did. A `bias` (one entry per column of `dst`) needs
 /// `op_b = T`, which takes the transposed form.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn own_kernel<T: Scalar>(
@@ -50,27 +51,86 @@ pub(super) fn own_kernel<T: Scalar>(
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
+        let Some(kernel) = super::sgemm::Kernel::of(backend) else {
+            return false;
+        };
+        let product = Product {
+            kernel,
+            accumulate,
+            op_a,
+            op_b,
+            threads,
+        };
+        // T is f32 or f64: run the build for whichever it is.
+        if let Some((dst, a, b, bias)) = as_elem::<T, f32>(dst, a, b, bias) {
+            product.run(dst, alpha.as_f64() as f32, a, b, bias);
+            return true;
+        }
+        if let Some((dst, a, b, bias)) = as_elem::<T, f64>(dst, a, b, bias) {
+            product.run(dst, alpha.as_f64(), a, b, bias);
+            return true;
+        }
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (backend, dst, accumulate, alpha, a, op_a, b, op_b, bias, threads);
+        false
+    }
+}
+
+/// The operands as `E`s, when `T` is `E`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::type_complexity)]
+fn as_elem<'a, T: Scalar, E: Scalar>(
+    dst: &'a mut Matrix<T>,
+    a: &'a Matrix<T>,
+    b: &'a Matrix<T>,
+    bias: Option<&'a [T]>,
+) -> Option<(&'a mut Matrix<E>, &'a Matrix<E>, &'a Matrix<E>, Option<&'a [E]>)> {
+    use std::any::Any;
+    let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<E>>()?;
+    let a = (a as &dyn Any).downcast_ref::<Matrix<E>>()?;
+    let b = (b as &dyn Any).downcast_ref::<Matrix<E>>()?;
+    // SAFETY: T is E (the matrices downcast), so `[T]` is `[E]`.
+    let bias = bias.map(|x| unsafe { std::slice::from_raw_parts(x.as_ptr() as *const E, x.len()) });
+    Some((dst, a, b, bias))
+}
+
+/// One product's settings on our kernel.
+#[cfg(target_arch = "x86_64")]
+struct Product {
+    kernel: super::sgemm::Kernel,
+    accumulate: bool,
+    op_a: Op,
+    op_b: Op,
+    threads: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Product {
+    /// `dst (+)= alpha op_a(a) op_b(b) (+ bias)` in the form the module doc
+    /// picks.
+    fn run<E: Operand>(
+        &self,
+        dst: &mut Matrix<E>,
+        alpha: E,
+        a: &Matrix<E>,
+        b: &Matrix<E>,
+        bias: Option<&[E]>,
+    ) {
         use super::sgemm::{self, Out, Problem};
-        let Some(kernel) = sgemm::Kernel::of(backend) else {
-            return false;
-        };
-        use std::any::Any;
-        let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<f32>>();
-        let a = (a as &dyn Any).downcast_ref::<Matrix<f32>>();
-        let b = (b as &dyn Any).downcast_ref::<Matrix<f32>>();
-        let (Some(dst), Some(a), Some(b)) = (dst, a, b) else {
-            return false;
-        };
+        let (op_a, op_b) = (self.op_a, self.op_b);
         let (m, k) = oriented(a, op_a);
         let n = dst.cols();
         // The form (module doc).
-        let transposed = op_b == Op::T || (k * n > m * k && k * n > L2_FLOATS);
+        let l2 = L2_BYTES / size_of::<E>();
+        let transposed = op_b == Op::T || (k * n > m * k && k * n > l2);
         assert!(
             bias.is_none() || transposed,
             "a bias needs the transposed form"
         );
-        // T is f32 (dst was): the bias's entries are f32s.
-        let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr() as *const f32);
+        let bias = bias.map_or(std::ptr::null(), |b| b.as_ptr());
         let ((bc, bc_op), (rows, rows_op), (pm, pn)) = if transposed {
             ((b, op_b.flip()), (a, op_a.flip()), (n, m))
         } else {
@@ -78,7 +138,7 @@ pub(super) fn own_kernel<T: Scalar>(
         };
         let (a_rs, a_cs) = strides(bc, bc_op);
         let out_ptr = dst.as_mut_slice().as_mut_ptr();
-        let run = |rows: &[f32]| {
+        let run = |rows: &[E]| {
             let problem = Problem {
                 m: pm,
                 n: pn,
@@ -101,15 +161,15 @@ pub(super) fn own_kernel<T: Scalar>(
                         ld: n,
                     }
                 },
-                alpha: alpha.as_f64() as f32,
+                alpha,
                 bias,
-                accumulate,
+                accumulate: self.accumulate,
             };
-            // SAFETY: AVX-512 F checked; the callers (`matmul`, `affine`)
-            // checked the shapes and return before this on `k == 0`, and
-            // `rows` is k x pn; dst is borrowed mutably, so it aliases
-            // neither operand nor the bias.
-            unsafe { sgemm::run(&problem, kernel, threads) };
+            // SAFETY: the kernel runs here (`Kernel::of`); the callers
+            // (`matmul`, `affine`) checked the shapes and return before
+            // this on `k == 0`, and `rows` is k x pn; dst is borrowed
+            // mutably, so it aliases neither operand nor the bias.
+            unsafe { sgemm::run(&problem, self.kernel, self.threads) };
         };
         match rows_op {
             Op::N => run(rows.as_slice()),
@@ -117,18 +177,32 @@ pub(super) fn own_kernel<T: Scalar>(
                 // Taken out of the cell, not borrowed: while this thread
                 // waits in a `rayon::join` it may run another product that
                 // needs scratch too (it then allocates its own).
-                let mut scratch = SCRATCH.take();
-                transpose_into(rows, &mut scratch, kernel, threads);
+                let mut scratch = E::scratch().take();
+                transpose_into(rows, &mut scratch, self.kernel, self.threads);
                 run(&scratch);
-                SCRATCH.set(scratch);
+                E::scratch().set(scratch);
             }
         }
-        true
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (dst, accumulate, alpha, a, op_a, b, op_b, bias, threads);
-        false
+}
+
+/// An element our kernel multiplies: its per-thread scratch and its
+/// transposed copy of a block of columns.
+#[cfg(target_arch = "x86_64")]
+trait Operand: super::isa::Elem {
+    /// This thread's scratch for a transposed operand.
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<Self>>>;
+
+    /// Rows `columns` of `src^T` (`src` is `rows x cols`) into `part`.
+    fn transpose_part(
+        src: &[Self],
+        (rows, cols): (usize, usize),
+        columns: std::ops::Range<usize>,
+        part: &mut [Self],
+        kernel: super::sgemm::Kernel,
+    ) {
+        let _ = kernel;
+        transpose_blocks(src, (rows, cols), columns, part)
     }
 }
 
@@ -137,22 +211,73 @@ thread_local! {
     /// A transposed operand for our kernel, reused across products. This
     /// is per-thread storage, not a setting: it holds no choice, only a
     /// buffer each thread reuses so products do not allocate.
-    static SCRATCH: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    static SCRATCH_F32: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The same for f64 products.
+    static SCRATCH_F64: std::cell::Cell<Vec<f64>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Operand for f32 {
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<f32>>> {
+        &SCRATCH_F32
+    }
+
+    fn transpose_part(
+        src: &[f32],
+        (rows, cols): (usize, usize),
+        columns: std::ops::Range<usize>,
+        part: &mut [f32],
+        kernel: super::sgemm::Kernel,
+    ) {
+        if kernel == super::sgemm::Kernel::Avx512 {
+            // SAFETY: the AVX-512 build runs here (`Kernel::of`); `part`
+            // holds `columns.len()` rows of `rows` entries.
+            unsafe { super::sgemm::transpose(src, rows, cols, columns, part) }
+        } else {
+            transpose_blocks(src, (rows, cols), columns, part)
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Operand for f64 {
+    fn scratch() -> &'static std::thread::LocalKey<std::cell::Cell<Vec<f64>>> {
+        &SCRATCH_F64
+    }
+}
+
+/// [`Operand::transpose_part`] without AVX-512: blocks of 8 columns,
+/// each row's 8 entries read together.
+#[cfg(target_arch = "x86_64")]
+fn transpose_blocks<E: Copy>(
+    src: &[E],
+    (rows, cols): (usize, usize),
+    columns: std::ops::Range<usize>,
+    part: &mut [E],
+) {
+    for c0 in columns.clone().step_by(8) {
+        let c1 = (c0 + 8).min(columns.end);
+        for (r, row) in src.chunks_exact(cols).enumerate() {
+            for (c, &v) in row[c0..c1].iter().enumerate() {
+                part[(c0 - columns.start + c) * rows + r] = v;
+            }
+        }
+    }
 }
 
 /// `out = a^T`, row-major (`a.cols() x a.rows()`): `a`'s columns cut in
 /// halves (on multiples of 16, the kernel's transpose block) across up to
 /// `threads` threads when there is enough work.
 #[cfg(target_arch = "x86_64")]
-fn transpose_into(
-    a: &Matrix<f32>,
-    out: &mut Vec<f32>,
+fn transpose_into<E: Operand>(
+    a: &Matrix<E>,
+    out: &mut Vec<E>,
     kernel: super::sgemm::Kernel,
     threads: usize,
 ) {
     use super::split::{in_halves, Rows, Split};
     let (rows, cols) = a.shape();
-    out.resize(rows * cols, 0.0);
+    out.resize(rows * cols, E::zero());
     let src = a.as_slice();
     // Cut on columns: `rows * cols >= MIN` is `cols >= ceil(MIN / rows)`.
     let min_cols = match rows {
@@ -165,24 +290,8 @@ fn transpose_into(
     in_halves(
         parts,
         split,
-        &|(columns, part): (std::ops::Range<usize>, Rows<'_, f32>), _| {
-            let part = part.into_slice();
-            if kernel == super::sgemm::Kernel::Avx512 {
-                // SAFETY: the AVX-512 build runs here (`Kernel::of`);
-                // `part` holds `columns.len()` rows of `rows` entries.
-                unsafe { super::sgemm::transpose(src, rows, cols, columns, part) }
-            } else {
-                // Elsewhere in blocks of 8 columns, each row's 8 entries
-                // read together.
-                for c0 in columns.clone().step_by(8) {
-                    let c1 = (c0 + 8).min(columns.end);
-                    for (r, row) in src.chunks_exact(cols).enumerate() {
-                        for (c, &v) in row[c0..c1].iter().enumerate() {
-                            part[(c0 - columns.start + c) * rows + r] = v;
-                        }
-                    }
-                }
-            }
+        &|(columns, part): (std::ops::Range<usize>, Rows<'_, E>), _| {
+            E::transpose_part(src, (rows, cols), columns, part.into_slice(), kernel)
         },
         &|(), ()| (),
     );
@@ -250,6 +359,87 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The f64 builds on integer-valued operands, where every product and
+    /// partial sum is exact: any misplaced, missed or repeated term
+    /// changes an entry, so the results must equal a plain loop's bit for
+    /// bit; every tile shape, orientation and mode, one and two threads,
+    /// and a bias.
+    #[test]
+    fn own_kernel_in_f64_is_exact_on_integer_operands() {
+        let int = |rows: usize, cols: usize, seed: usize| {
+            let data = (0..rows * cols)
+                .map(|i| ((i * 7 + seed * 13) % 9) as f64 - 4.0)
+                .collect();
+            Matrix::from_vec(rows, cols, data).unwrap()
+        };
+        for backend in builds_here() {
+            for (m, n, k) in TILE_SHAPES {
+                for (op_a, op_b) in ORIENTATIONS {
+                    let a = match op_a {
+                        Op::N => int(m, k, 1),
+                        Op::T => int(k, m, 1),
+                    };
+                    let b = match op_b {
+                        Op::N => int(k, n, 2),
+                        Op::T => int(n, k, 2),
+                    };
+                    let (ao, bo) = (orient64(&a, op_a), orient64(&b, op_b));
+                    let dst0 = int(m, n, 3);
+                    for (accumulate, alpha) in MODES {
+                        let alpha = alpha as f64;
+                        let mut want = if accumulate {
+                            dst0.clone()
+                        } else {
+                            Matrix::zeros(m, n)
+                        };
+                        for i in 0..m {
+                            for j in 0..n {
+                                let s: f64 = (0..k).map(|p| ao.get(i, p) * bo.get(p, j)).sum();
+                                want.set(i, j, want.get(i, j) + alpha * s);
+                            }
+                        }
+                        for threads in [1, 2] {
+                            let mut dst = dst0.clone();
+                            let ran = in_pool(threads, || {
+                                own_kernel(
+                                    backend, &mut dst, accumulate, alpha, &a, op_a, &b, op_b, None,
+                                    threads,
+                                )
+                            });
+                            let what = format!(
+                                "{backend:?} f64 {m}x{n}x{k} {op_a:?}{op_b:?} acc {accumulate} \
+                                 alpha {alpha} threads {threads}"
+                            );
+                            assert!(ran, "{what}: the kernel did not run");
+                            assert_eq!(bits(&dst), bits(&want), "{what}");
+                        }
+                    }
+                }
+            }
+            // The bias, in the transposed form.
+            let (x, w) = (int(70, 30, 4), int(13, 30, 5));
+            let bias: Vec<f64> = (0..13).map(|j| j as f64 - 6.0).collect();
+            let mut dst = Matrix::zeros(70, 13);
+            let ran = own_kernel(
+                backend, &mut dst, false, 1.0, &x, Op::N, &w, Op::T, Some(&bias), 1,
+            );
+            assert!(ran, "{backend:?} f64 bias: the kernel did not run");
+            for i in 0..70 {
+                for j in 0..13 {
+                    let s: f64 = (0..30).map(|p| x.get(i, p) * w.get(j, p)).sum();
+                    assert_eq!(dst.get(i, j), s + bias[j], "{backend:?} f64 bias ({i}, {j})");
+                }
+            }
+        }
+    }
+
+    fn orient64(x: &Matrix<f64>, op: Op) -> Matrix<f64> {
+        match op {
+            Op::N => x.clone(),
+            Op::T => x.transpose(),
         }
     }
 

@@ -47,7 +47,8 @@
 //! column blocks are outer and a `k x 64` panel of `B` stays in L2 across
 //! the row blocks. Threads split the outer loop in halves.
 
-use super::isa::{Avx2, Avx512, Isa};
+use super::isa::{Avx2, Avx512, Elem, Isa};
+use num_traits::{One, Zero};
 use super::split::{in_halves, Split};
 use std::arch::x86_64::*;
 use std::ops::Range;
@@ -59,6 +60,8 @@ const MAX_NR: usize = 64;
 /// Steps of `k` ahead that the broadcast stream is prefetched (measured:
 /// docs/PERFORMANCE.md, "Our GEMM").
 const PF: usize = 24;
+/// Bytes per cache line.
+const LINE: usize = 64;
 
 /// Which build of the kernel runs a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,10 +73,21 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The build `Backend::Gradscope` runs at the current SIMD level
-    /// (`super::simd`): AVX-512's at `avx512`, AVX2's at `avx2`, none
-    /// (the `gemm` crate) at `portable`.
+    /// The build `Backend::Gradscope` runs dense products on at the
+    /// current SIMD level (`super::simd`): AVX-512's at `avx512`; none
+    /// (the `gemm` crate) below. At `avx2` the crate's own AVX2 code
+    /// trained every MLP shape 0-25% faster than our AVX2 build
+    /// (docs/PERFORMANCE.md, "The AVX2 level"), so it keeps them.
     pub fn best() -> Option<Self> {
+        (super::simd::simd() == super::simd::Simd::Avx512).then_some(Self::Avx512)
+    }
+
+    /// The build of the current SIMD level, for the products only our
+    /// kernel computes (a convolution's gathered patches,
+    /// `super::gathered`): AVX-512's, AVX2's, or none at `portable`. On
+    /// AVX2 it trains ResNet-20 1.7x faster than unfolded patches on the
+    /// `gemm` crate.
+    pub fn of_level() -> Option<Self> {
         match super::simd::simd() {
             super::simd::Simd::Avx512 => Some(Self::Avx512),
             super::simd::Simd::Avx2 => Some(Self::Avx2),
@@ -106,22 +120,22 @@ impl Kernel {
         }
     }
 
-    /// Columns per tile.
-    fn tile_cols(self) -> usize {
+    /// Columns per tile for elements `E`.
+    fn tile_cols<E: Elem>(self) -> usize {
         match self {
-            Self::Avx512 => Avx512::LANES * Avx512::VECTORS,
-            Self::Avx2 => Avx2::LANES * Avx2::VECTORS,
+            Self::Avx512 => E::Avx512::LANES * E::Avx512::VECTORS,
+            Self::Avx2 => E::Avx2::LANES * E::Avx2::VECTORS,
         }
     }
 }
 
 /// Where the product `C` (`m x n`) goes.
 #[derive(Clone, Copy, Debug)]
-pub enum Out {
+pub enum Out<E> {
     /// `C` itself, row-major with leading dimension `ld`.
-    Rows { ptr: *mut f32, ld: usize },
+    Rows { ptr: *mut E, ld: usize },
     /// `C^T` (`n x m`), row-major with leading dimension `ld`.
-    Transposed { ptr: *mut f32, ld: usize },
+    Transposed { ptr: *mut E, ld: usize },
 }
 
 /// One product `C = alpha A B (+ bias_i on row i) (+ C when accumulate)`:
@@ -130,33 +144,33 @@ pub enum Out {
 /// convolution's patches read in place: `super::gathered`); `B` is `k x n`
 /// with row `p` at `b[p * ldb..][..n]`; `bias` is null or `m` long.
 #[derive(Clone, Copy, Debug)]
-pub struct Problem {
+pub struct Problem<E> {
     pub m: usize,
     pub n: usize,
     pub k: usize,
-    pub a: *const f32,
+    pub a: *const E,
     pub a_rs: usize,
     pub a_cs: usize,
     /// Null, or `m` offsets: where each row of a gathered `A` starts.
     pub a_rows: *const usize,
     /// `k` offsets (when `a_rows` is not null): each column's place in a row.
     pub a_cols: *const usize,
-    pub b: *const f32,
+    pub b: *const E,
     pub ldb: usize,
-    pub out: Out,
-    pub alpha: f32,
-    pub bias: *const f32,
+    pub out: Out<E>,
+    pub alpha: E,
+    pub bias: *const E,
     pub accumulate: bool,
 }
 
 // SAFETY: a `Problem` is plain data plus pointers; it only crosses threads
 // inside one `run`, whose contract keeps the buffers live until it returns
 // (the type is private to the tensor module).
-unsafe impl Send for Problem {}
+unsafe impl<E: Send> Send for Problem<E> {}
 // SAFETY: a `Problem` is only shared among the threads of one `run`, which
 // write disjoint tiles of `out` and only read `a`, `b` and `bias` (the type
 // is private to the tensor module; `run`'s contract covers the pointers).
-unsafe impl Sync for Problem {}
+unsafe impl<E: Sync> Sync for Problem<E> {}
 
 /// Computes `p` on up to `threads` threads with `kernel`.
 ///
@@ -165,12 +179,12 @@ unsafe impl Sync for Problem {}
 /// strides must describe live buffers of the stated shapes, with `k` at
 /// least 1 (a tile starts reading at `B`'s first row), and `out` must not
 /// overlap `a`, `b` or `bias`.
-pub unsafe fn run(p: &Problem, kernel: Kernel, threads: usize) {
+pub unsafe fn run<E: Elem>(p: &Problem<E>, kernel: Kernel, threads: usize) {
     if p.m == 0 || p.n == 0 {
         return;
     }
     let row_blocks = p.m.div_ceil(MR);
-    let col_blocks = p.n.div_ceil(kernel.tile_cols());
+    let col_blocks = p.n.div_ceil(kernel.tile_cols::<E>());
     // The larger operand is streamed once (module doc). Threads take
     // halves of the outer blocks.
     let rows_outer = p.m >= p.n;
@@ -193,8 +207,8 @@ pub unsafe fn run(p: &Problem, kernel: Kernel, threads: usize) {
 /// # Safety
 /// As [`run`]; `row_blocks` and `col_blocks` are `p`'s (`m` over [`MR`],
 /// `n` over the kernel's tile columns, rounded up), and `blocks` lies within the outer ones.
-unsafe fn tiles(
-    p: &Problem,
+unsafe fn tiles<E: Elem>(
+    p: &Problem<E>,
     kernel: Kernel,
     rows_outer: bool,
     blocks: Range<usize>,
@@ -225,31 +239,31 @@ unsafe fn tiles(
 /// # Safety
 /// As [`run`]; `rb` and `cb` name a tile of `C` (`rb * MR < m`,
 /// `cb * kernel.tile_cols() < n`).
-unsafe fn tile_at(p: &Problem, kernel: Kernel, rb: usize, cb: usize) {
-    let nr = kernel.tile_cols();
+unsafe fn tile_at<E: Elem>(p: &Problem<E>, kernel: Kernel, rb: usize, cb: usize) {
+    let nr = kernel.tile_cols::<E>();
     let i0 = rb * MR;
     let j0 = cb * nr;
     let rows = (p.m - i0).min(MR);
     let cols = (p.n - j0).min(nr);
     let gather = !p.a_rows.is_null();
     macro_rules! dispatch {
-        ($tile:ident, $lanes:literal; $($v:literal)*) => {{
+        ($tile:ident, $lanes:expr; $($v:literal)*) => {{
             let vectors = cols.div_ceil($lanes);
             let at = At { i0, j0, cols };
             match (rows, vectors, gather) {
                 $(
-                    (1, $v, false) => $tile::<1, $v, false>(p, at),
-                    (2, $v, false) => $tile::<2, $v, false>(p, at),
-                    (3, $v, false) => $tile::<3, $v, false>(p, at),
-                    (4, $v, false) => $tile::<4, $v, false>(p, at),
-                    (5, $v, false) => $tile::<5, $v, false>(p, at),
-                    (6, $v, false) => $tile::<6, $v, false>(p, at),
-                    (1, $v, true) => $tile::<1, $v, true>(p, at),
-                    (2, $v, true) => $tile::<2, $v, true>(p, at),
-                    (3, $v, true) => $tile::<3, $v, true>(p, at),
-                    (4, $v, true) => $tile::<4, $v, true>(p, at),
-                    (5, $v, true) => $tile::<5, $v, true>(p, at),
-                    (6, $v, true) => $tile::<6, $v, true>(p, at),
+                    (1, $v, false) => $tile::<E, 1, $v, false>(p, at),
+                    (2, $v, false) => $tile::<E, 2, $v, false>(p, at),
+                    (3, $v, false) => $tile::<E, 3, $v, false>(p, at),
+                    (4, $v, false) => $tile::<E, 4, $v, false>(p, at),
+                    (5, $v, false) => $tile::<E, 5, $v, false>(p, at),
+                    (6, $v, false) => $tile::<E, 6, $v, false>(p, at),
+                    (1, $v, true) => $tile::<E, 1, $v, true>(p, at),
+                    (2, $v, true) => $tile::<E, 2, $v, true>(p, at),
+                    (3, $v, true) => $tile::<E, 3, $v, true>(p, at),
+                    (4, $v, true) => $tile::<E, 4, $v, true>(p, at),
+                    (5, $v, true) => $tile::<E, 5, $v, true>(p, at),
+                    (6, $v, true) => $tile::<E, 6, $v, true>(p, at),
                 )*
                 _ => unreachable!("tile of {rows} rows, {vectors} vectors"),
             }
@@ -261,8 +275,8 @@ unsafe fn tile_at(p: &Problem, kernel: Kernel, rb: usize, cb: usize) {
     // `GATHER` says whether `A` is gathered.
     unsafe {
         match kernel {
-            Kernel::Avx512 => dispatch!(tile_avx512, 16; 1 2 3 4),
-            Kernel::Avx2 => dispatch!(tile_avx2, 8; 1 2),
+            Kernel::Avx512 => dispatch!(tile_avx512, E::Avx512::LANES; 1 2 3 4),
+            Kernel::Avx2 => dispatch!(tile_avx2, E::Avx2::LANES; 1 2),
         }
     }
 }
@@ -298,9 +312,12 @@ macro_rules! load_row {
 /// # Safety
 /// As [`tile`], on a machine with AVX-512 F.
 #[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+unsafe fn tile_avx512<E: Elem, const R: usize, const V: usize, const GATHER: bool>(
+    p: &Problem<E>,
+    at: At,
+) {
     // SAFETY: the caller's contract; AVX-512 F is enabled here.
-    unsafe { tile::<Avx512, R, V, GATHER>(p, at) }
+    unsafe { tile::<E::Avx512, R, V, GATHER>(p, at) }
 }
 
 /// [`tile`] on AVX2.
@@ -308,9 +325,12 @@ unsafe fn tile_avx512<const R: usize, const V: usize, const GATHER: bool>(p: &Pr
 /// # Safety
 /// As [`tile`], on a machine with AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2<const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+unsafe fn tile_avx2<E: Elem, const R: usize, const V: usize, const GATHER: bool>(
+    p: &Problem<E>,
+    at: At,
+) {
     // SAFETY: the caller's contract; AVX2 and FMA are enabled here.
-    unsafe { tile::<Avx2, R, V, GATHER>(p, at) }
+    unsafe { tile::<E::Avx2, R, V, GATHER>(p, at) }
 }
 
 /// One `R x V LANES` tile: accumulate over `k` in registers, then write.
@@ -324,7 +344,10 @@ unsafe fn tile_avx2<const R: usize, const V: usize, const GATHER: bool>(p: &Prob
 /// (`LANES (V - 1) < at.cols <= LANES V`, `at.j0 + at.cols <= n`);
 /// `GATHER` is whether `a_rows` is not null.
 #[inline(always)]
-unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &Problem, at: At) {
+unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(
+    p: &Problem<I::E>,
+    at: At,
+) {
     if let (Out::Rows { ptr, ld }, true) = (p.out, p.accumulate) {
         // The tile's part of C is read back at the end: fetch it meanwhile.
         for r in 0..R {
@@ -350,7 +373,7 @@ unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &P
         // SAFETY: `a_rows` has `m` entries and `i0 + r < m`; each row's
         // entries are inside `A` at every offset of `a_cols` (`tile`'s
         // contract).
-        let rows: [*const f32; R] =
+        let rows: [*const I::E; R] =
             std::array::from_fn(|r| unsafe { p.a.add(*p.a_rows.add(at.i0 + r)) });
         let mut b = p.b.wrapping_add(at.j0);
         for step in 0..p.k {
@@ -393,7 +416,7 @@ unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &P
             // May point past A near the end (wrapping: no UB; a prefetch never
             // faults).
             let pf = if along_k {
-                next.wrapping_add((step % MR) * p.a_rs + (step / MR) * 16)
+                next.wrapping_add((step % MR) * p.a_rs + (step / MR) * LINE / size_of::<I::E>())
             } else {
                 a.wrapping_add(PF * p.a_cs)
             };
@@ -404,7 +427,7 @@ unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &P
             b = b.wrapping_add(p.ldb);
         }
     }
-    if p.alpha != 1.0 {
+    if p.alpha != I::E::one() {
         // SAFETY: `I` is enabled (`tile`'s contract).
         let alpha = unsafe { I::splat(p.alpha) };
         for row in acc.iter_mut() {
@@ -453,7 +476,7 @@ unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(p: &P
             }
         }
         Out::Transposed { ptr, ld } => {
-            let mut buf = [[0f32; MAX_NR]; R];
+            let mut buf = [[I::E::zero(); MAX_NR]; R];
             for (r, row) in acc.iter().enumerate() {
                 for (v, lane) in row.iter().enumerate() {
                     // SAFETY: LANES floats at `LANES v`, `v < V <=
