@@ -186,16 +186,26 @@ fn saturated_tanh_is_named_and_its_exact_zeros_resolve_in_f64() {
     assert!(f64_remedy.is_some(), "{:?}", v.remedies);
     find(&findings, FindingKind::Stalled);
 
-    // The claim checked: the same net in f64 has no exact zeros.
+    // The claim checked: the same net in f64 has no exact zeros. (Which
+    // gradient finding f64 gives is left open: through units this
+    // saturated, 1 - tanh^2 is a few multiples of f64's epsilon, so the
+    // gradient's size is rounding, and two correct GEMMs that round
+    // differently in the last bit send the run apart within two steps:
+    // one diagnosis said vanishing, the other exploding at init.)
     let f64_run = run(&toml.replace("steps = 200", "steps = 10\ndtype = \"f64\""));
+    for probe in &f64_run.probes {
+        for l in &probe.layers {
+            assert!(l.weight_grad.l2() > 0.0, "step {}: {} is zero", probe.step, l.path);
+        }
+    }
     let again = diagnose(&f64_run);
-    let v64 = find(&again, FindingKind::VanishingGradient);
     assert!(
-        v64.evidence.iter().all(|e| e.name != "underflowed_layers"),
+        again
+            .iter()
+            .all(|f| f.evidence.iter().all(|e| e.name != "underflowed_layers")),
         "{}",
-        v64.summary
+        kinds(&again)
     );
-    assert!(value(v64, "first_last_ratio") > 0.0);
 }
 
 /// 784-64-64-10 ReLU + He, momentum 0.05: 92.6% held out, update ratios

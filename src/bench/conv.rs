@@ -155,7 +155,7 @@ mod tests {
             residual: true,
             batch: 4,
         };
-        let mut b = TrainingBench::new(&w, crate::tensor::Compute::threads(2), 0).unwrap();
+        let mut b = TrainingBench::<f32>::new(&w, crate::tensor::Compute::threads(2), 0).unwrap();
         let rate = b.time(2);
         assert!(rate > 0.0 && rate.is_finite());
         assert!(b.last_loss().is_finite());

@@ -270,9 +270,25 @@ mod tests {
 
     #[test]
     fn a_tiny_run_trains_and_reports_a_positive_rate() {
-        let mut b = TrainingBench::new(&Workload::new(2, 16, 8), Compute::threads(2), 0).unwrap();
+        let w = Workload::new(2, 16, 8);
+        let mut b = TrainingBench::<f32>::new(&w, Compute::threads(2), 0).unwrap();
         let rate = b.time(3);
         assert!(rate > 0.0 && rate.is_finite());
         assert!(b.last_loss().is_finite());
+    }
+
+    /// `bench --dtype f64` trains the same model on the same batch: its
+    /// losses follow the f32 run's to f32 rounding.
+    #[test]
+    fn the_f64_bench_trains_the_same_workload() {
+        let w = Workload::new(3, 32, 16);
+        let mut b32 = TrainingBench::<f32>::new(&w, Compute::threads(1), 7).unwrap();
+        let mut b64 = TrainingBench::<f64>::new(&w, Compute::threads(1), 7).unwrap();
+        for _ in 0..5 {
+            b32.time(1);
+            b64.time(1);
+            let (l32, l64) = (b32.last_loss(), b64.last_loss());
+            assert!((l32 - l64).abs() < 1e-5 * l64, "{l32} vs {l64}");
+        }
     }
 }

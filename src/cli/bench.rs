@@ -184,7 +184,10 @@ impl Timing {
 /// The line naming the SIMD level and the kernel builds our side runs.
 pub(super) fn simd_line(level: Simd) -> String {
     let (dense, conv) = with_pool(1, level, || {
-        (bench::kernel_name(), gradscope::tensor::gathered::kernel_name())
+        (
+            bench::kernel_name(),
+            gradscope::tensor::gathered::kernel_name(),
+        )
     });
     format!(
         "gradscope: SIMD level {level}; our kernel's build for dense products: {dense}, \

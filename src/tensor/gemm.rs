@@ -25,7 +25,9 @@
 
 use super::operand::{oriented, strides, Backend, Op};
 use super::own_gemm::own_kernel;
+use super::split::{in_halves, Split};
 use super::{max_threads, Matrix, Scalar};
+use std::ops::Range;
 
 /// Below this many floating-point operations a product runs on one thread.
 /// Measured by training (docs/PERFORMANCE.md): on the 2-core Zen 4 machines
@@ -131,37 +133,25 @@ pub fn matmul_with<T: Scalar>(
     }
     match backend {
         Backend::Gradscope | Backend::GradscopeAvx2 | Backend::Gemm => {
-            let par = if threads > 1 {
-                gemm::Parallelism::Rayon(threads)
-            } else {
-                gemm::Parallelism::None
+            let c = Strided {
+                ptr: dst.as_mut_slice().as_mut_ptr(),
+                rs: d_rs,
+                cs: d_cs,
             };
-            // SAFETY: pointers and strides describe the three live buffers
-            // whose shapes were checked above; dst does not alias a or b
-            // (it is borrowed mutably).
-            unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    dst.as_mut_slice().as_mut_ptr(),
-                    d_cs,
-                    d_rs,
-                    accumulate,
-                    a.as_slice().as_ptr(),
-                    a_cs,
-                    a_rs,
-                    b.as_slice().as_ptr(),
-                    b_cs,
-                    b_rs,
-                    T::one(),
-                    alpha,
-                    false,
-                    false,
-                    false,
-                    par,
-                );
-            }
+            let a = Strided {
+                ptr: a.as_slice().as_ptr() as *mut T,
+                rs: a_rs,
+                cs: a_cs,
+            };
+            let b = Strided {
+                ptr: b.as_slice().as_ptr() as *mut T,
+                rs: b_rs,
+                cs: b_cs,
+            };
+            // SAFETY: the three describe live buffers whose shapes were
+            // checked above; dst does not alias a or b (it is borrowed
+            // mutably).
+            unsafe { gemm_crate(c, accumulate, alpha, a, b, (m, n, k), threads) };
         }
         Backend::MatrixMultiply => {
             let beta = if accumulate { T::one() } else { T::zero() };
@@ -186,6 +176,93 @@ pub fn matmul_with<T: Scalar>(
             }
         }
     }
+}
+
+/// A matrix as a pointer and two strides (in elements).
+#[derive(Clone, Copy)]
+struct Strided<T> {
+    ptr: *mut T,
+    rs: isize,
+    cs: isize,
+}
+
+// SAFETY: only `gemm_crate` makes and shares these, within one call whose
+// contract keeps the buffers live; its threads write disjoint parts of
+// `C` and only read `A` and `B`.
+unsafe impl<T> Send for Strided<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Strided<T> {}
+
+/// `C (+)= alpha A B` (`m x n x k`) on the `gemm` crate. On several
+/// threads we split `C` ourselves, in halves of its larger dimension (at
+/// multiples of 16), and each half runs on one thread: at the `avx2`
+/// level the crate's own rayon split took a training step from one
+/// thread to two by only 1.18-1.54x, ours by 1.73-1.82x
+/// (docs/PERFORMANCE.md, "The AVX2 level"). The crate cuts `k` by cache
+/// size alone, so each entry sums in the same order either way.
+///
+/// # Safety
+/// `c`, `a` and `b` describe live `m x n`, `m x k` and `k x n` buffers;
+/// `c` overlaps neither of the others.
+unsafe fn gemm_crate<T: Scalar>(
+    c: Strided<T>,
+    accumulate: bool,
+    alpha: T,
+    a: Strided<T>,
+    b: Strided<T>,
+    (m, n, k): (usize, usize, usize),
+    threads: usize,
+) {
+    // One value holding all three, so the closures below capture it whole
+    // (a closure capturing a raw-pointer field alone would not be Sync).
+    let ops = (c, a, b);
+    let run = |rows: Range<usize>, cols: Range<usize>| {
+        let (c, a, b) = ops;
+        let (i, j) = (rows.start as isize, cols.start as isize);
+        // SAFETY: rows `rows` and columns `cols` of C, the same rows of A
+        // and columns of B: inside each (the function's contract); each
+        // call writes its own part of C.
+        unsafe {
+            gemm::gemm(
+                rows.len(),
+                cols.len(),
+                k,
+                c.ptr.offset(i * c.rs + j * c.cs),
+                c.cs,
+                c.rs,
+                accumulate,
+                a.ptr.offset(i * a.rs),
+                a.cs,
+                a.rs,
+                b.ptr.offset(j * b.cs),
+                b.cs,
+                b.rs,
+                T::one(),
+                alpha,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        }
+    };
+    if threads <= 1 {
+        return run(0..m, 0..n);
+    }
+    let by_rows = m >= n;
+    let len = if by_rows { m } else { n };
+    in_halves(
+        0..len,
+        Split::new(len, 16, threads),
+        &|part: Range<usize>, _| {
+            if by_rows {
+                run(part, 0..n)
+            } else {
+                run(0..m, part)
+            }
+        },
+        &|(), ()| (),
+    );
 }
 
 /// `dst = x w^T + bias` on every row: the linear layer's forward (`x` is

@@ -74,7 +74,9 @@ pub(super) fn own_kernel<T: Scalar>(
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (backend, dst, accumulate, alpha, a, op_a, b, op_b, bias, threads);
+        let _ = (
+            backend, dst, accumulate, alpha, a, op_a, b, op_b, bias, threads,
+        );
         false
     }
 }
@@ -87,7 +89,12 @@ fn as_elem<'a, T: Scalar, E: Scalar>(
     a: &'a Matrix<T>,
     b: &'a Matrix<T>,
     bias: Option<&'a [T]>,
-) -> Option<(&'a mut Matrix<E>, &'a Matrix<E>, &'a Matrix<E>, Option<&'a [E]>)> {
+) -> Option<(
+    &'a mut Matrix<E>,
+    &'a Matrix<E>,
+    &'a Matrix<E>,
+    Option<&'a [E]>,
+)> {
     use std::any::Any;
     let dst = (dst as &mut dyn Any).downcast_mut::<Matrix<E>>()?;
     let a = (a as &dyn Any).downcast_ref::<Matrix<E>>()?;
@@ -424,13 +431,26 @@ mod tests {
             let bias: Vec<f64> = (0..13).map(|j| j as f64 - 6.0).collect();
             let mut dst = Matrix::zeros(70, 13);
             let ran = own_kernel(
-                backend, &mut dst, false, 1.0, &x, Op::N, &w, Op::T, Some(&bias), 1,
+                backend,
+                &mut dst,
+                false,
+                1.0,
+                &x,
+                Op::N,
+                &w,
+                Op::T,
+                Some(&bias),
+                1,
             );
             assert!(ran, "{backend:?} f64 bias: the kernel did not run");
             for i in 0..70 {
                 for j in 0..13 {
                     let s: f64 = (0..30).map(|p| x.get(i, p) * w.get(j, p)).sum();
-                    assert_eq!(dst.get(i, j), s + bias[j], "{backend:?} f64 bias ({i}, {j})");
+                    assert_eq!(
+                        dst.get(i, j),
+                        s + bias[j],
+                        "{backend:?} f64 bias ({i}, {j})"
+                    );
                 }
             }
         }

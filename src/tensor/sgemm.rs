@@ -1,6 +1,6 @@
-//! gradscope's own f32 GEMM, built for AVX-512 and for AVX2 with FMA
-//! ([`Kernel`]): `C = alpha A B (+ C)` with `A` read by broadcasting and
-//! `B` by rows, so neither operand is ever packed.
+//! gradscope's own GEMM for f32 and f64, built for AVX-512 and for AVX2
+//! with FMA ([`Kernel`]): `C = alpha A B (+ C)` with `A` read by
+//! broadcasting and `B` by rows, so neither operand is ever packed.
 //!
 //! # Why our own
 //! The `gemm` crate repacks its left operand on every product; in a
@@ -19,16 +19,19 @@
 //!   of a row of `g`), `x` read by rows.
 //!
 //! # The microkernel
-//! One generic tile body over the instruction set ([`super::isa::Isa`]),
-//! compiled once inside a function enabling AVX-512 and once inside one
-//! enabling AVX2 and FMA; the AVX-512 build runs by default where present
-//! ([`Kernel::best`]), and `Backend::GradscopeAvx2` asks for the AVX2
-//! build (which also tests and measures it on an AVX-512 machine). On AVX-512 a tile is
-//! `R <= 6` rows by `V <= 4` vectors of 16 columns: 24 `zmm`
-//! accumulators, 4 row vectors of `B` and one broadcast per row of `A` per
-//! step of `k`, so each step is 24 FMAs against 10 loads. On AVX2 (16
-//! registers) it is `R <= 6` by `V <= 2` vectors of 8: 12 `ymm`
-//! accumulators, 2 of `B` and a broadcast, 12 FMAs against 8 loads. The
+//! One generic tile body over the instruction set and element type
+//! ([`super::isa::Isa`]), compiled inside a function enabling AVX-512 and
+//! inside one enabling AVX2 and FMA, for f32 and for f64. Dense products
+//! run the AVX-512 build at the `avx512` SIMD level ([`Kernel::best`]);
+//! gathered convolutions run the level's build, AVX-512 or AVX2
+//! ([`Kernel::of_level`]); `Backend::GradscopeAvx2` asks for the AVX2
+//! build (which also tests and measures it on an AVX-512 machine). On
+//! AVX-512 a tile is `R <= 6` rows by `V <= 4` vectors of 16 f32 (8 f64):
+//! 24 `zmm` accumulators, 4 row vectors of `B` and one broadcast per row
+//! of `A` per step of `k`, so each step is 24 FMAs against 10 loads. On
+//! AVX2 (16 registers) it is `R <= 6` by `V <= 2` vectors of 8 f32 (4
+//! f64): 12 `ymm` accumulators, 2 of `B` and a broadcast, 12 FMAs against
+//! 8 loads. The
 //! last vector of a tile is loaded and stored under a mask, so any `n`
 //! works without padding. Each entry of `C` is one chain of FMAs over `k` in order: the
 //! result does not depend on the tiling or the thread count.
@@ -48,8 +51,8 @@
 //! the row blocks. Threads split the outer loop in halves.
 
 use super::isa::{Avx2, Avx512, Elem, Isa};
-use num_traits::{One, Zero};
 use super::split::{in_halves, Split};
+use num_traits::{One, Zero};
 use std::arch::x86_64::*;
 use std::ops::Range;
 
