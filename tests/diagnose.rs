@@ -195,7 +195,12 @@ fn saturated_tanh_is_named_and_its_exact_zeros_resolve_in_f64() {
     let f64_run = run(&toml.replace("steps = 200", "steps = 10\ndtype = \"f64\""));
     for probe in &f64_run.probes {
         for l in &probe.layers {
-            assert!(l.weight_grad.l2() > 0.0, "step {}: {} is zero", probe.step, l.path);
+            assert!(
+                l.weight_grad.l2() > 0.0,
+                "step {}: {} is zero",
+                probe.step,
+                l.path
+            );
         }
     }
     let again = diagnose(&f64_run);

@@ -167,7 +167,12 @@ pub fn tensor_stats<T: Scalar>(values: &[T]) -> TensorStats {
             return unsafe { avx512::stats_f32(v) };
         }
         if level == super::simd::Simd::Avx2 {
-            // SAFETY: AVX2 runs here (the current level).
+            // SAFETY: AVX2 and FMA run here (the current level).
+            let fast = unsafe { avx2::stats_f32_finite(v) };
+            if fast.sum_sq.is_finite() {
+                return fast;
+            }
+            // SAFETY: as above.
             return unsafe { avx2::stats_f32(v) };
         }
     }
@@ -742,12 +747,96 @@ mod avx512 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    //! The f32 kernel: 8 lanes of f32 for masks, counts and the max, two
-    //! times 4 lanes of f64 for the sums (squares taken in f64). Subnormal
-    //! entries are counted as `|v| < f32::MIN_POSITIVE` less the zeros.
+    //! The f32 kernels on AVX2: 8 lanes of f32 for masks, counts and the
+    //! max, two times 4 lanes of f64 for the sums (squares taken in f64).
+    //! Subnormal entries are counted as `|v| < f32::MIN_POSITIVE` less the
+    //! zeros. The common case, every entry finite, takes the kernel
+    //! without masks (`stats_f32_finite`, about 13 vector operations per 8
+    //! entries against 21); a tensor with a NaN or an infinity is counted
+    //! again by the masked one (`stats_f32`).
 
     use super::{add_f32, TensorStats};
     use std::arch::x86_64::*;
+
+    /// All entries finite (else `sum_sq` comes back non-finite and the
+    /// caller runs [`stats_f32`]): sums and squares in f64 lanes by FMA,
+    /// the max, and the zero and below-normal counts.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn stats_f32_finite(values: &[f32]) -> TensorStats {
+        let mut out = TensorStats {
+            n: values.len() as u64,
+            ..TensorStats::default()
+        };
+        // Blocks keep the i32 lane counters far from overflow.
+        for block in values.chunks(1 << 28) {
+            let chunks = block.chunks_exact(16);
+            let tail = chunks.remainder();
+            let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff_ffff));
+            let zero = _mm256_setzero_ps();
+            let min_normal = _mm256_set1_ps(f32::MIN_POSITIVE);
+            let (z, one) = (_mm256_setzero_pd(), _mm256_set1_pd(1.0));
+            let (mut s0, mut s1, mut s2, mut s3) = (z, z, z, z);
+            let (mut q0, mut q1, mut q2, mut q3) = (z, z, z, z);
+            // One max accumulator: a second spilled to the stack (16 registers).
+            let mut max = zero;
+            let zi = _mm256_setzero_si256();
+            let (mut zeros, mut tiny) = (zi, zi);
+            macro_rules! lane {
+                ($p:expr, $s_lo:ident, $s_hi:ident, $q_lo:ident, $q_hi:ident) => {{
+                    let v = _mm256_loadu_ps($p);
+                    let lo = _mm256_cvtps_pd(_mm_loadu_ps($p));
+                    let hi = _mm256_cvtps_pd(_mm_loadu_ps($p.add(4)));
+                    // Sums as `lo * 1 + s`, on the FMA pipes.
+                    $s_lo = _mm256_fmadd_pd(lo, one, $s_lo);
+                    $s_hi = _mm256_fmadd_pd(hi, one, $s_hi);
+                    $q_lo = _mm256_fmadd_pd(lo, lo, $q_lo);
+                    $q_hi = _mm256_fmadd_pd(hi, hi, $q_hi);
+                    let a = _mm256_and_ps(v, abs_mask);
+                    max = _mm256_max_ps(max, a);
+                    // A true mask lane is -1: subtracting counts it.
+                    let is_zero = _mm256_cmp_ps::<_CMP_EQ_OQ>(v, zero);
+                    zeros = _mm256_sub_epi32(zeros, _mm256_castps_si256(is_zero));
+                    let is_tiny = _mm256_cmp_ps::<_CMP_LT_OQ>(a, min_normal);
+                    tiny = _mm256_sub_epi32(tiny, _mm256_castps_si256(is_tiny));
+                }};
+            }
+            for c in chunks {
+                let p = c.as_ptr();
+                // SAFETY: `c` holds exactly 16 entries (`chunks_exact(16)`):
+                // the loads of 8 at `p` and `p + 8`, and of 4 at `p`, `p +
+                // 4`, `p + 8` and `p + 12`, read entries 0..16 of `c`.
+                unsafe {
+                    lane!(p, s0, s1, q0, q1);
+                    lane!(p.add(8), s2, s3, q2, q3);
+                }
+            }
+            // SAFETY: the CPU supports AVX2 (this fn's contract), what
+            // `sum_i32` and `sum_pd` require; `m` is 8 f32, the 32 bytes the
+            // unaligned store writes.
+            unsafe {
+                let zeros = sum_i32(zeros);
+                out.zeros += zeros;
+                out.subnormal += sum_i32(tiny) - zeros;
+                out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
+                out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
+                let mut m = [0f32; 8];
+                _mm256_storeu_ps(m.as_mut_ptr(), max);
+                out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+            }
+            for &x in tail {
+                add_f32(&mut out, x);
+            }
+        }
+        // A NaN or infinity: its square made `sum_sq` NaN or infinite (a
+        // finite f32's square is below 1.2e77), or the tail counted it.
+        if out.nan + out.inf > 0 {
+            out.sum_sq = f64::NAN;
+        }
+        out
+    }
 
     /// Any entries, NaN and infinities included: sums in f64 lanes, and
     /// per-lane counts of finite, NaN, zero and below-normal entries.
@@ -1061,6 +1150,41 @@ mod tests {
         assert!((fast.sum - slow.sum).abs() < 1e-12 * slow.sum_sq.sqrt() * 40.0);
     }
 
+    /// At every SIMD level this machine runs, the dispatched kernel gives
+    /// the reference's figures: f64 sums to 1e-12 (AVX2, portable) or to
+    /// the blocks' 1e-6 (AVX-512), on finite tensors (the unmasked
+    /// kernels) and with NaN and Inf (the masked ones), tails included.
+    #[test]
+    fn every_levels_kernel_matches_the_reference() {
+        use crate::tensor::{with_pool, Simd, SIMD_LEVELS};
+        for bad in [false, true] {
+            let mut v: Vec<f32> = (0..4099)
+                .map(|i| ((i as f32) * 0.37).sin() * if i % 5 == 0 { 1e-3 } else { 2.0 })
+                .collect();
+            v[17] = 0.0;
+            v[4000] = 3e-40;
+            if bad {
+                v[9] = f32::NAN;
+                v[2050] = f32::NEG_INFINITY;
+            }
+            let slow = tensor_stats_portable(&v);
+            for level in SIMD_LEVELS.into_iter().filter(|l| l.runs_here()) {
+                let fast = with_pool(1, level, || tensor_stats(&v));
+                let what = format!("{level}, NaN/Inf: {bad}");
+                assert_eq!(counts(&fast), counts(&slow), "{what}");
+                assert_eq!((fast.n, fast.max_abs), (slow.n, slow.max_abs), "{what}");
+                let tol = if level == Simd::Avx512 { 1e-6 } else { 1e-12 };
+                assert!((fast.sum_sq / slow.sum_sq - 1.0).abs() < tol, "{what}");
+                assert!(
+                    (fast.sum - slow.sum).abs() < tol * slow.sum_sq.sqrt() * 70.0,
+                    "{what}: {} vs {}",
+                    fast.sum,
+                    slow.sum
+                );
+            }
+        }
+    }
+
     /// The counts one entry at a time, by `classify` (independent of the
     /// kernels' comparisons): `(zeros, subnormal, nan, inf)`.
     fn naive_counts<T: Scalar>(values: &[T]) -> (u64, u64, u64, u64) {
@@ -1170,9 +1294,13 @@ mod tests {
                     // SAFETY: AVX2 is available (just detected).
                     check("avx2", unsafe { avx2::stats_f32(&v) });
                 }
+                if has!("avx2") && has!("fma") && !bad {
+                    // SAFETY: AVX2 and FMA are available (just detected).
+                    check("avx2 finite", unsafe { avx2::stats_f32_finite(&v) });
+                }
             }
         }
-        for path in ["avx512 masked", "avx512 blocked", "avx2"] {
+        for path in ["avx512 masked", "avx512 blocked", "avx2", "avx2 finite"] {
             if !ran.contains(&path) {
                 crate::tensor::testing::skip(&format!(
                     "the {path} kernel (this CPU lacks its features)"
