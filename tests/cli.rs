@@ -108,6 +108,41 @@ fn unknown_activation_flag_is_a_usage_error() {
         .stderr(predicate::str::contains("unknown activation `sigmoidal`"));
 }
 
+/// `--simd` runs a lower level (the same figures to rounding), and a
+/// level that does not exist is refused naming the flag and the choices.
+#[test]
+fn simd_flag_runs_a_lower_level_and_refuses_unknown_ones() {
+    let loss = |level: &str| {
+        let out = gradscope()
+            .args([
+                "train", "--depth", "2", "--width", "32", "--steps", "20", "--json", "--simd",
+                level,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["train_loss"].as_f64().unwrap()
+    };
+    let (portable, widest) = (
+        loss("portable"),
+        loss(&gradscope::tensor::Simd::detected().to_string()),
+    );
+    assert!(
+        (portable - widest).abs() < 1e-4 * widest,
+        "{portable} vs {widest}"
+    );
+    gradscope()
+        .args(["train", "--simd", "sse9"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--simd").and(predicate::str::contains("avx2")));
+}
+
 #[test]
 fn divergence_ends_with_a_message_and_a_hint() {
     gradscope()
