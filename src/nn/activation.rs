@@ -210,9 +210,9 @@ impl Activation {
     pub fn backward_slice<T: Scalar>(&self, x: &[T], y: &[T], g: &[T], dx: &mut [T]) {
         #[cfg(target_arch = "x86_64")]
         match crate::tensor::simd() {
-            // SAFETY: the machine runs the current level (`tensor::simd`).
             crate::tensor::Simd::Avx512 => {
-                return unsafe { self.backward_slice_avx512(x, y, g, dx) }
+                // SAFETY: the machine runs the current level (`tensor::simd`).
+                return unsafe { self.backward_slice_avx512(x, y, g, dx) };
             }
             // SAFETY: as above.
             crate::tensor::Simd::Avx2 => return unsafe { self.backward_slice_avx2(x, y, g, dx) },

@@ -444,13 +444,9 @@ mod tests {
             );
             assert!(ran, "{backend:?} f64 bias: the kernel did not run");
             for i in 0..70 {
-                for j in 0..13 {
+                for (j, b) in bias.iter().enumerate() {
                     let s: f64 = (0..30).map(|p| x.get(i, p) * w.get(j, p)).sum();
-                    assert_eq!(
-                        dst.get(i, j),
-                        s + bias[j],
-                        "{backend:?} f64 bias ({i}, {j})"
-                    );
+                    assert_eq!(dst.get(i, j), s + b, "{backend:?} f64 bias ({i}, {j})");
                 }
             }
         }
