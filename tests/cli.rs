@@ -141,6 +141,22 @@ fn simd_flag_runs_a_lower_level_and_refuses_unknown_ones() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("--simd").and(predicate::str::contains("avx2")));
+    // The level reaches the pool: at `portable` no build of our kernel runs.
+    gradscope()
+        .args([
+            "bench", "--simd", "portable", "--depth", "1", "--width", "8", "--batch", "4",
+            "--steps", "1", "--reps", "1", "--warmup", "1", "--peak-ms", "10",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "SIMD level portable; our kernel's build for dense products: none, for convolutions: none",
+        ));
+    gradscope()
+        .args(["bench", "--gemm", "--simd", "avx2"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("drop --simd"));
 }
 
 #[test]

@@ -193,6 +193,7 @@ fn saturated_tanh_is_named_and_its_exact_zeros_resolve_in_f64() {
     // differently in the last bit send the run apart within two steps:
     // one diagnosis said vanishing, the other exploding at init.)
     let f64_run = run(&toml.replace("steps = 200", "steps = 10\ndtype = \"f64\""));
+    assert!(!f64_run.probes.is_empty());
     for probe in &f64_run.probes {
         for l in &probe.layers {
             assert!(

@@ -50,8 +50,8 @@ pub const BACKENDS: [Backend; 4] = [
     Backend::MatrixMultiply,
 ];
 
-/// Which build of our kernel runs here (`avx512`, `avx2`), or `none`
-/// (the `gemm` crate serves).
+/// Which build of our kernel runs dense products here (`avx512`), or
+/// `none` (the `gemm` crate serves: the `avx2` and `portable` levels).
 pub fn kernel_name() -> &'static str {
     crate::tensor::kernel_name()
 }

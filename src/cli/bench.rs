@@ -197,6 +197,12 @@ pub(super) fn simd_line(level: Simd) -> String {
 
 impl Settings {
     fn resolve(a: BenchArgs) -> anyhow::Result<Self> {
+        if a.gemm && (a.simd.is_some() || a.dtype != Dtype::F32) {
+            bail!(
+                "--gemm times f32 products on each backend as the machine runs them: \
+                 drop --simd and --dtype"
+            );
+        }
         let single = a.depth.is_some() || a.width.is_some() || a.batch.is_some();
         let threads = match a.threads {
             Some(0) => bail!("--threads must be at least 1"),
@@ -301,6 +307,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 fn recurrent_settings(a: BenchArgs) -> anyhow::Result<bench_recurrent::RecurrentSettings> {
     if a.depth.is_some() || a.width.is_some() || a.gemm {
         bail!("--lstm, --gru and --rnn time their own shape: drop --depth, --width and --gemm");
+    }
+    if a.dtype != Dtype::F32 {
+        bail!("--lstm, --gru and --rnn time f32 only: drop --dtype");
     }
     let cells = [
         (a.lstm, CellKind::Lstm),

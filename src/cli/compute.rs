@@ -12,8 +12,9 @@ pub struct ComputeArgs {
     pub threads: Option<usize>,
     /// The widest SIMD instruction set gradscope's own code uses:
     /// `avx512`, `avx2` (with FMA) or `portable` (default: the machine's
-    /// widest). A lower level runs exactly what a machine without the
-    /// wider set runs, with the same results.
+    /// widest). A lower level runs what a machine without the wider set
+    /// runs: the same results up to rounding (below `avx512` dense
+    /// products run on the `gemm` crate, which picks its own instructions).
     #[arg(long, value_name = "LEVEL")]
     pub simd: Option<Simd>,
 }

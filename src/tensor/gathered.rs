@@ -5,9 +5,9 @@
 //! the place of kernel entry `p`, so the product reads the input itself
 //! and no patch matrix is ever written.
 //!
-//! Only our f32 kernel reads a gathered operand ([`runs_here`]); elsewhere
-//! (f64, machines without AVX-512) the caller lays the operand out and
-//! calls [`super::matmul`].
+//! Only our f32 kernel reads a gathered operand, at the `avx512` and
+//! `avx2` SIMD levels ([`runs_here`]); elsewhere (f64, the `portable`
+//! level) the caller lays the operand out and calls [`super::matmul`].
 
 use super::{threads_for, Scalar};
 

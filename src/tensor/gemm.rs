@@ -178,6 +178,19 @@ pub fn matmul_with<T: Scalar>(
     }
 }
 
+/// Whether the `gemm` crate (gemm-common 0.19, `gemm_basic_generic`)
+/// sums each entry of an `m x n` part of a product in the same order as
+/// the whole `m x n x k` product: both take its packed path (not the
+/// vector-times-matrix one at `m` or `n` of 1, nor the dot-product one
+/// at `m n <= 256`), with the same blocks of `k`. Those depend on `k`
+/// alone, except that products of at most 64 x 64 take `min(k, 512)`:
+/// the same for `k <= 512`.
+fn same_sums(whole: (usize, usize), part: (usize, usize), k: usize) -> bool {
+    let small = |(m, n): (usize, usize)| m <= 64 && n <= 64;
+    let packed = |(m, n): (usize, usize)| m >= 2 && n >= 2 && m * n > 256;
+    packed(whole) && packed(part) && (k <= 512 || small(whole) == small(part))
+}
+
 /// A matrix as a pointer and two strides (in elements).
 #[derive(Clone, Copy)]
 struct Strided<T> {
@@ -189,17 +202,18 @@ struct Strided<T> {
 // SAFETY: only `gemm_crate` makes and shares these, within one call whose
 // contract keeps the buffers live; its threads write disjoint parts of
 // `C` and only read `A` and `B`.
-unsafe impl<T> Send for Strided<T> {}
+unsafe impl<T: Send> Send for Strided<T> {}
 // SAFETY: as above.
-unsafe impl<T> Sync for Strided<T> {}
+unsafe impl<T: Sync> Sync for Strided<T> {}
 
 /// `C (+)= alpha A B` (`m x n x k`) on the `gemm` crate. On several
 /// threads we split `C` ourselves, in halves of its larger dimension (at
 /// multiples of 16), and each half runs on one thread: at the `avx2`
 /// level the crate's own rayon split took a training step from one
 /// thread to two by only 1.18-1.54x, ours by 1.73-1.82x
-/// (docs/PERFORMANCE.md, "The AVX2 level"). The crate cuts `k` by cache
-/// size alone, so each entry sums in the same order either way.
+/// (docs/PERFORMANCE.md, "Two threads: our split, not the crate's"). We
+/// split only where each part sums every entry in the same order as the
+/// whole product ([`same_sums`]); elsewhere the crate splits, as before.
 ///
 /// # Safety
 /// `c`, `a` and `b` describe live `m x n`, `m x k` and `k x n` buffers;
@@ -216,7 +230,7 @@ unsafe fn gemm_crate<T: Scalar>(
     // One value holding all three, so the closures below capture it whole
     // (a closure capturing a raw-pointer field alone would not be Sync).
     let ops = (c, a, b);
-    let run = |rows: Range<usize>, cols: Range<usize>| {
+    let run = |rows: Range<usize>, cols: Range<usize>, parallelism| {
         let (c, a, b) = ops;
         let (i, j) = (rows.start as isize, cols.start as isize);
         // SAFETY: rows `rows` and columns `cols` of C, the same rows of A
@@ -242,23 +256,37 @@ unsafe fn gemm_crate<T: Scalar>(
                 false,
                 false,
                 false,
-                gemm::Parallelism::None,
+                parallelism,
             )
         }
     };
-    if threads <= 1 {
-        return run(0..m, 0..n);
-    }
     let by_rows = m >= n;
     let len = if by_rows { m } else { n };
+    // Every part is at least this long (`in_halves` cuts near the middle
+    // on multiples of 16; work under 32 per thread is not cut).
+    let shortest = len / (2 * threads.max(1));
+    let part = if by_rows {
+        (shortest, n)
+    } else {
+        (m, shortest)
+    };
+    if threads <= 1 || len < 32 * threads || !same_sums((m, n), part, k) {
+        let parallelism = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        return run(0..m, 0..n, parallelism);
+    }
     in_halves(
         0..len,
         Split::new(len, 16, threads),
         &|part: Range<usize>, _| {
+            let one = gemm::Parallelism::None;
             if by_rows {
-                run(part, 0..n)
+                run(part, 0..n, one)
             } else {
-                run(0..m, part)
+                run(0..m, part, one)
             }
         },
         &|(), ()| (),
@@ -337,7 +365,7 @@ pub fn product<T: Scalar>(a: &Matrix<T>, op_a: Op, b: &Matrix<T>, op_b: Op) -> M
 mod tests {
     use super::*;
     use crate::tensor::testing::{
-        assert_close, in_pool, operands, reference, seq32, MODES, ORIENTATIONS, TILE_SHAPES,
+        assert_close, bits, in_pool, operands, reference, seq32, MODES, ORIENTATIONS, TILE_SHAPES,
     };
 
     const BACKENDS: [Backend; 3] = [Backend::Gradscope, Backend::Gemm, Backend::MatrixMultiply];
@@ -395,8 +423,8 @@ mod tests {
     /// The portable twin of our kernel's tests (`own_gemm`): the same
     /// shapes, orientations and modes, in f32 on every backend, on one and
     /// two threads, within f32's rounding bound of the f64 product. Runs on
-    /// every machine; without AVX-512 the default backend is the `gemm`
-    /// crate, so this is the path training takes there.
+    /// every machine; below the `avx512` level the default backend is the
+    /// `gemm` crate, so this is the path training takes there.
     #[test]
     fn every_backend_matches_f64_in_f32_on_every_shape_orientation_and_mode() {
         for (m, n, k) in TILE_SHAPES {
@@ -480,13 +508,27 @@ mod tests {
         close(&got, &naive(&a, &b));
     }
 
-    /// The `gemm` crate (f64 everywhere, f32 without AVX-512) gives the
-    /// same bits on one and two threads: its threads share out tiles of
-    /// `C`, and `k` is blocked by cache size only (module doc). Every
-    /// orientation a training step uses, above the size threshold.
+    /// The `gemm` crate (below the `avx512` level) gives the same bits on
+    /// one, two and three threads, split by us or by the crate: every
+    /// orientation, on shapes split by columns and by rows, with `k`
+    /// below and above 512, and halves on both sides of the crate's
+    /// 64 x 64 threshold (64 x 128 x 784 would split into two 64 x 64
+    /// halves that block `k` differently: it must not be split).
     #[test]
     fn the_gemm_crate_gives_the_same_bits_on_one_and_two_threads() {
-        let (m, n, k) = (130, 170, 260);
+        for (m, n, k) in [
+            (130, 170, 260),
+            (64, 128, 784),
+            (170, 130, 600),
+            (300, 90, 700),
+        ] {
+            for threads in [2, 3] {
+                crate_bits_match(m, n, k, threads);
+            }
+        }
+    }
+
+    fn crate_bits_match(m: usize, n: usize, k: usize, threads: usize) {
         for (op_a, op_b) in ORIENTATIONS {
             let (a, b, dst0) = operands(m, n, k, op_a, op_b);
             let run32 = |threads| {
@@ -497,7 +539,14 @@ mod tests {
                 });
                 dst
             };
-            assert_eq!(run32(1), run32(2), "f32 {op_a:?}{op_b:?}");
+            let what = format!("{m}x{n}x{k} {op_a:?}{op_b:?} on {threads}");
+            let differ =
+                |x: Vec<u64>, y: Vec<u64>| x.iter().zip(&y).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differ(bits(&run32(1)), bits(&run32(threads))),
+                0,
+                "f32 {what}: entries differ"
+            );
             let (a, b, dst0) = (a.cast::<f64>(), b.cast::<f64>(), dst0.cast::<f64>());
             let run64 = |threads| {
                 let mut dst = dst0.clone();
@@ -506,7 +555,11 @@ mod tests {
                 });
                 dst
             };
-            assert_eq!(run64(1), run64(2), "f64 {op_a:?}{op_b:?}");
+            assert_eq!(
+                differ(bits(&run64(1)), bits(&run64(threads))),
+                0,
+                "f64 {what}: entries differ"
+            );
         }
     }
 }

@@ -121,7 +121,7 @@ impl Elem for f64 {
     type Avx2 = Avx2F64;
 }
 
-// SAFETY (every method of both impls): the caller enables the
+// SAFETY (every method of the four impls): the caller enables the
 // instruction set (the trait's contract) and upholds each method's
 // pointer contract, which is the intrinsic's.
 impl Isa for Avx512 {

@@ -18,8 +18,9 @@
 //! would be fetched from memory again for every block of rows (the weight
 //! in the input gradient `g W` at width 1000). Otherwise the direct form:
 //! the weight gradient `g^T x` of every benchmark shape, with no copy at
-//! all (a first layer with batch x input above 2^18 and fewer outputs than
-//! inputs would run it transposed). Measured in docs/PERFORMANCE.md ("Our
+//! all (a first layer with batch x input above L2's 1 MiB, 2^18 f32 or
+//! 2^17 f64 entries, and fewer outputs than inputs would run it
+//! transposed). Measured in docs/PERFORMANCE.md ("Our
 //! GEMM").
 
 use super::operand::{oriented, strides, Backend, Op};

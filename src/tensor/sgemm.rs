@@ -69,9 +69,9 @@ const LINE: usize = 64;
 /// Which build of the kernel runs a product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
-    /// 16 lanes, 6 x 64 tiles.
+    /// 16 f32 or 8 f64 lanes: 6 x 64 or 6 x 32 tiles.
     Avx512,
-    /// 8 lanes, 6 x 16 tiles.
+    /// 8 f32 or 4 f64 lanes: 6 x 16 or 6 x 8 tiles.
     Avx2,
 }
 
@@ -79,8 +79,9 @@ impl Kernel {
     /// The build `Backend::Gradscope` runs dense products on at the
     /// current SIMD level (`super::simd`): AVX-512's at `avx512`; none
     /// (the `gemm` crate) below. At `avx2` the crate's own AVX2 code
-    /// trained every MLP shape 0-25% faster than our AVX2 build
-    /// (docs/PERFORMANCE.md, "The AVX2 level"), so it keeps them.
+    /// trained the benchmark MLPs up to 40% faster than our AVX2 build,
+    /// and never slower by more than noise (docs/PERFORMANCE.md, "Dense
+    /// products at the AVX2 level"), so it keeps them.
     pub fn best() -> Option<Self> {
         (super::simd::simd() == super::simd::Simd::Avx512).then_some(Self::Avx512)
     }
@@ -510,7 +511,7 @@ unsafe fn tile<I: Isa, const R: usize, const V: usize, const GATHER: bool>(
 /// 16 x 16 blocks transposed in registers (masked at the edges).
 ///
 /// # Safety
-/// The machine must support AVX-512 F ([`available`]).
+/// The machine must support AVX-512 F ([`Kernel::runs_here`]).
 ///
 /// # Panics
 /// When the slices' lengths do not match the shapes.

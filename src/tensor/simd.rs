@@ -42,13 +42,18 @@ impl Simd {
         #[cfg(target_arch = "x86_64")]
         {
             use std::arch::is_x86_feature_detected as has;
-            if has!("avx512f") {
-                return Self::Avx512;
-            }
-            if has!("avx2") && has!("fma") {
-                return Self::Avx2;
+            // Each level includes the ones below it (AVX-512 code calls
+            // AVX2 and FMA code at the `avx2` level), so a machine counts
+            // as AVX-512 only with AVX2 and FMA too.
+            if !(has!("avx2") && has!("fma")) {
+                Self::Portable
+            } else if has!("avx512f") {
+                Self::Avx512
+            } else {
+                Self::Avx2
             }
         }
+        #[cfg(not(target_arch = "x86_64"))]
         Self::Portable
     }
 

@@ -15,7 +15,8 @@
 //! column sums of `g`, and `dL/dx = col2im(g W)`, shaped as `x` was.
 //!
 //! # Two paths
-//! Where our f32 kernel runs (AVX-512), `P` is never written: the
+//! Where our f32 kernel runs (the `avx512` and `avx2` SIMD levels), `P`
+//! is never written: the
 //! products read it in place from a padded copy of the input
 //! ([`super::gather`], 1.4 to 1.9x faster on ResNet-20, docs/PERFORMANCE.md),
 //! and at stride 1 the input gradient is a convolution of `g` the same
@@ -435,7 +436,7 @@ mod tests {
     /// forward goes by chunks (9 and 4 images) as the input gradient does;
     /// at stride 2 the forward is whole and the input gradient chunked.
     ///
-    /// Gathered (f32 on AVX-512, [`super::super::gather`]): the output
+    /// Gathered (f32 on AVX-512 or AVX2, [`super::super::gather`]): the output
     /// keeps every bit; the gradients, summed in other orders, agree to
     /// f32 rounding: 1e-4 of the largest entry, as a weight gradient's
     /// one chain over 30,240 pixels rounds (1.4e-5 measured).
