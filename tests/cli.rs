@@ -159,6 +159,67 @@ fn simd_flag_runs_a_lower_level_and_refuses_unknown_ones() {
         .stderr(predicate::str::contains("drop --simd"));
 }
 
+/// Regression (issue 18, misleading messages): `bench --reps 0` ran one
+/// repetition, `--peak-ms 0` printed "inf%", and `train --threads 0` was
+/// accepted where `bench --threads 0` was refused.
+#[test]
+fn zero_counts_are_refused_naming_the_flag() {
+    for args in [
+        &["bench", "--reps", "0"][..],
+        &["bench", "--steps", "0"],
+        &["bench", "--peak-ms", "0"],
+        &["bench", "--threads", "0"],
+        &["train", "--threads", "0"],
+    ] {
+        gradscope()
+            .args(args)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!(
+                "{} must be at least 1",
+                args[1]
+            )));
+    }
+}
+
+/// Regression (issue 18): a run name with ESC and BEL sequences was
+/// printed raw by `train`, `runs`, `inspect` and `diagnose`: each now
+/// shows them escaped, and no control character reaches the terminal.
+#[test]
+fn control_characters_in_a_run_name_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        f,
+        "name = \"evil\\u001b[2J\\u0007bell\"\nsteps = 5\n[model]\ndepth = 1\nwidth = 8"
+    )
+    .unwrap();
+    let train = gradscope_in(dir.path())
+        .args(["train", f.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    for args in [&["runs"][..], &["inspect", "last"], &["diagnose", "last"]] {
+        let out = gradscope_in(dir.path()).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = [out.stdout, out.stderr].concat();
+        let text = String::from_utf8_lossy(&text);
+        // (`runs` cuts names at 20 characters.)
+        assert!(text.contains("evil\\u{1b}[2J\\u{7}b"), "{args:?}: {text}");
+        assert!(!text.contains(['\u{1b}', '\u{7}']), "{args:?}: {text}");
+    }
+    let text = String::from_utf8_lossy(&[train.stdout, train.stderr].concat()).to_string();
+    assert!(!text.contains(['\u{1b}', '\u{7}']), "train: {text}");
+}
+
 #[test]
 fn divergence_ends_with_a_message_and_a_hint() {
     gradscope()

@@ -264,6 +264,17 @@ impl Settings {
 
 /// Runs `gradscope bench`.
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    // Counts of zero used to be taken as one (`--reps`, `--steps`) or to
+    // divide by zero (`--peak-ms 0` printed "inf%").
+    for (flag, value) in [
+        ("--reps", args.reps),
+        ("--steps", args.steps),
+        ("--peak-ms", Some(args.peak_ms as usize)),
+    ] {
+        if value == Some(0) {
+            bail!("{flag} must be at least 1");
+        }
+    }
     if args.cnn {
         return bench_cnn::run(&cnn_settings(args)?);
     }

@@ -22,6 +22,9 @@ pub struct ComputeArgs {
 impl ComputeArgs {
     /// The pool to train in; a level this machine lacks is refused.
     pub fn resolve(&self) -> anyhow::Result<Compute> {
+        if self.threads == Some(0) {
+            anyhow::bail!("--threads must be at least 1");
+        }
         let compute = Compute::threads(self.threads.unwrap_or_else(default_threads));
         Ok(compute.at(simd_level(self.simd)?))
     }
@@ -52,6 +55,17 @@ mod tests {
         };
         let c = args.resolve().unwrap();
         assert_eq!((c.threads, c.simd), (3, Simd::Portable));
+        // Regression (issue 18): `bench --threads 0` was refused while
+        // `train --threads 0` was accepted.
+        let zero = ComputeArgs {
+            threads: Some(0),
+            simd: None,
+        };
+        assert!(zero
+            .resolve()
+            .unwrap_err()
+            .to_string()
+            .contains("--threads"));
         if Simd::detected() < Simd::Avx512 {
             let err = simd_level(Some(Simd::Avx512)).unwrap_err().to_string();
             assert!(err.contains("--simd avx512"), "{err}");

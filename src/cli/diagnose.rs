@@ -1,6 +1,7 @@
 //! `gradscope diagnose RUN`: the findings of a recorded run (computed anew
 //! from its record and saved back).
 
+use super::output::printable;
 use super::record::{open_existing, resolve_run};
 use super::render::render_findings;
 use clap::Args;
@@ -27,9 +28,9 @@ pub fn run(args: DiagnoseArgs, db: &Path) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&findings)?);
     } else if findings.is_empty() {
-        println!("run {id} `{}`: no findings", record.spec.name);
+        println!("run {id} `{}`: no findings", printable(&record.spec.name));
     } else {
-        println!("run {id} `{}`:", record.spec.name);
+        println!("run {id} `{}`:", printable(&record.spec.name));
         print!("{}", render_findings(&findings));
     }
     Ok(())

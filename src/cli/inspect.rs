@@ -26,7 +26,7 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
     let _ = writeln!(
         out,
         "{id}`{}`: {}, {} of {} steps; {}",
-        spec.name,
+        super::output::printable(&spec.name),
         record.status,
         record.steps.len(),
         record.total_steps,

@@ -62,6 +62,25 @@ impl Output {
     }
 }
 
+/// User text (a run's or sweep's name, read back from a store that may
+/// hold anything) as the terminal may see it: control characters (ESC,
+/// BEL, a carriage return...) escaped as `\u{1b}`, the rest as it is.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return text.into();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
 /// Whether a stream takes ANSI styles: only a terminal, and only while
 /// `NO_COLOR` is not set (to a non-empty value, as no-color.org says).
 pub fn styled(terminal: bool, no_color: bool) -> bool {

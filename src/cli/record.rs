@@ -22,7 +22,7 @@ pub fn run_recorded(
     compute: Compute,
 ) -> anyhow::Result<Outcome> {
     let store = db.map(Store::open).transpose()?;
-    let mut progress = ProgressSink::new(output, &spec.name);
+    let mut progress = ProgressSink::new(output, &super::output::printable(&spec.name));
     let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), compute, &mut progress)?;
     Ok(outcome)
 }

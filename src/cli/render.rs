@@ -2,7 +2,7 @@
 //! `inspect`, `diagnose`) and a run's summary as text or JSON (`train`,
 //! `demo`).
 
-use super::output::Output;
+use super::output::{printable, Output};
 use super::program::runnable;
 use gradscope::analysis::diagnose::Finding;
 use gradscope::data::sequence::Baseline;
@@ -20,7 +20,7 @@ pub fn render_findings(findings: &[Finding]) -> String {
             "- [{}] {}: {}",
             format!("{:?}", f.severity).to_lowercase(),
             f.kind.name(),
-            f.summary
+            printable(&f.summary)
         );
         for e in &f.evidence {
             let value = match e.as_count() {
@@ -31,7 +31,8 @@ pub fn render_findings(findings: &[Finding]) -> String {
         }
         for (i, r) in f.remedies.iter().enumerate() {
             let _ = writeln!(out, "    remedy {}: {} — {}", i + 1, r.title, r.why);
-            let _ = writeln!(out, "      {}", runnable(&r.command));
+            // The command holds the run's name: escaped like it.
+            let _ = writeln!(out, "      {}", printable(&runnable(&r.command)));
         }
     }
     out
@@ -60,7 +61,11 @@ pub fn summary_json(spec: &Spec, s: &Summary) -> serde_json::Value {
 pub fn print_summary(output: Output, spec: &Spec, s: &Summary, baseline: Option<Baseline>) {
     println!(
         "{}",
-        output.bold(&format!("run `{}`: {} steps", spec.name, s.steps))
+        output.bold(&format!(
+            "run `{}`: {} steps",
+            super::output::printable(&spec.name),
+            s.steps
+        ))
     );
     let accuracy = |a: f64| {
         if a.is_nan() {

@@ -35,7 +35,8 @@ pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
         if args.json {
             println!("{}", serde_json::to_string(&runs)?);
         } else {
-            println!("sweep {} `{}`: {} runs", sweep.id, sweep.name, runs.len());
+            let name = super::output::printable(&sweep.name);
+            println!("sweep {} `{name}`: {} runs", sweep.id, runs.len());
             super::sweep::print_sweep_runs(&runs, &sweep.name);
         }
         return Ok(());
@@ -68,7 +69,7 @@ pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
         println!(
             "{:>4}  {:<20} {:<12} {:>11} {:>10} {:>9} {:>9}",
             r.id,
-            truncate(&r.name, 20),
+            truncate(&super::output::printable(&r.name), 20),
             r.status.name(),
             format!("{}/{}", r.steps, r.total_steps),
             opt(r.last_loss, false),

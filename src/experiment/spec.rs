@@ -27,7 +27,7 @@ use crate::data::sequence::SeqTask;
 use crate::data::DataSpec;
 use crate::error::{Error, Result};
 use crate::nn::{Loss, ModelConfig, ModelKind};
-use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule};
+use crate::optim::{OptimizerConfig, OptimizerSettings, Schedule, ScheduleKind};
 use crate::probe::ProbeConfig;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -262,6 +262,21 @@ impl Spec {
         if !(0.0..=1.0).contains(&self.data.noise) {
             return bad("data.noise", "must be in [0, 1]");
         }
+        if self.name.chars().count() > MAX_NAME_CHARS {
+            return bad(
+                "name",
+                &format!("must be at most {MAX_NAME_CHARS} characters"),
+            );
+        }
+        match self.schedule.kind {
+            ScheduleKind::Cosine { total_steps: 0, .. } => {
+                return bad("schedule.total_steps", "must be at least 1");
+            }
+            ScheduleKind::Step { every: 0, .. } => {
+                return bad("schedule.every", "must be at least 1");
+            }
+            _ => {}
+        }
         for (field, size) in [
             ("model.input", self.model.input),
             ("model.output", self.model.output),
@@ -296,6 +311,10 @@ impl Spec {
         self.optimizer.rule
     }
 }
+
+/// The longest run name a spec may give (a 50 MB name was accepted, and
+/// made a 200 MB store and report).
+pub const MAX_NAME_CHARS: usize = 256;
 
 /// Turns a TOML error into one naming origin, line and dotted key.
 fn spec_error(text: &str, origin: &str, e: &toml::de::Error) -> Error {
@@ -398,6 +417,26 @@ mod tests {
 
     fn err(text: &str) -> String {
         Spec::from_toml(text, "spec.toml").unwrap_err().to_string()
+    }
+
+    /// Regression (issue 18): a 50 MB run name was accepted, and made a
+    /// 200 MB store and report.
+    #[test]
+    fn a_name_longer_than_256_characters_is_refused() {
+        let e = err(&format!("name = \"{}\"\n", "x".repeat(MAX_NAME_CHARS + 1)));
+        assert!(e.contains("name") && e.contains("256"), "{e}");
+        // Characters, not bytes.
+        assert!(Spec::from_toml(&format!("name = \"{}\"\n", "é".repeat(256)), "x").is_ok());
+    }
+
+    /// Regression (issue 18): a cosine schedule with `total_steps = 0`
+    /// (and a step schedule decaying every 0 steps) was accepted.
+    #[test]
+    fn a_schedule_of_zero_steps_is_refused() {
+        let e = err("[schedule]\nname = \"cosine\"\ntotal_steps = 0\n");
+        assert!(e.contains("schedule.total_steps"), "{e}");
+        let e = err("[schedule]\nname = \"step\"\nevery = 0\ngamma = 0.5\n");
+        assert!(e.contains("schedule.every"), "{e}");
     }
 
     #[test]

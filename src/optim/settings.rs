@@ -65,6 +65,12 @@ impl OptimizerSettings {
                 return bad(field, "must be positive");
             }
         }
+        let (OptimizerConfig::Sgd { weight_decay, .. }
+        | OptimizerConfig::Adam { weight_decay, .. }
+        | OptimizerConfig::AdamW { weight_decay, .. }) = self.rule;
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return bad("weight_decay", "must be zero or positive");
+        }
         Ok(())
     }
 }
@@ -75,6 +81,19 @@ mod tests {
 
     fn parse(text: &str) -> std::result::Result<OptimizerSettings, String> {
         toml::from_str(text).map_err(|e| e.message().to_string())
+    }
+
+    /// Regression (issue 18, misleading messages): a negative weight
+    /// decay was accepted, and grew the weights instead of shrinking them.
+    #[test]
+    fn negative_weight_decay_is_refused() {
+        for name in ["sgd", "adam", "adamw"] {
+            let s = parse(&format!("name = \"{name}\"\nweight_decay = -0.1")).unwrap();
+            let err = s.validate().unwrap_err().to_string();
+            assert!(err.contains("optimizer.weight_decay"), "{name}: {err}");
+        }
+        let ok = parse("name = \"adamw\"\nweight_decay = 0.0").unwrap();
+        assert!(ok.validate().is_ok());
     }
 
     #[test]
