@@ -220,6 +220,59 @@ fn control_characters_in_a_run_name_never_reach_the_terminal() {
     assert!(!text.contains(['\u{1b}', '\u{7}']), "train: {text}");
 }
 
+/// Regression (issue 18, misleading messages): `report -o -` wrote a
+/// file named `-`; `report --png FILE` failed with "File exists" after
+/// writing the HTML; `demo --report` into a missing folder failed only
+/// after training.
+#[test]
+fn report_paths_are_checked_first_and_dash_means_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = || gradscope_in(dir.path());
+    at().args([
+        "train", "--depth", "1", "--width", "8", "--steps", "3", "-q",
+    ])
+    .assert()
+    .success();
+    let out = at().args(["report", "last", "-o", "-"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("<!DOCTYPE html>"));
+    assert!(!dir.path().join("-").exists(), "a file named `-`");
+    std::fs::write(dir.path().join("figs"), "a file").unwrap();
+    at().args(["report", "last", "-o", "r.html", "--png", "figs"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--png figs: not a folder"));
+    assert!(
+        !dir.path().join("r.html").exists(),
+        "nothing written before the error"
+    );
+    at().args(["demo", "--steps", "50", "--report", "no/such/folder/r.html"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no folder no/such/folder"));
+    // Refused before training: no demo run was recorded.
+    let runs = at().arg("runs").output().unwrap();
+    assert!(!String::from_utf8_lossy(&runs.stdout).contains("sigmoid"));
+}
+
+/// Regression (issue 18): a missing spec file printed the OS error twice
+/// (`x.toml: No such file or directory (os error 2): No such file...`).
+#[test]
+fn an_os_error_is_printed_once() {
+    let out = gradscope()
+        .args(["train", "no-such-spec.toml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-spec.toml: "), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
+}
+
 #[test]
 fn divergence_ends_with_a_message_and_a_hint() {
     gradscope()

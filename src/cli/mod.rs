@@ -97,7 +97,7 @@ pub fn run() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let output = output::Output::detect(true);
-            let message = program::runnable(&format!("{err:#}"));
+            let message = program::runnable(&message(&err));
             eprintln!("{} {message}", output.bold_stderr("error:"));
             if let Some(hint) = hint_for(&err) {
                 let hint = program::runnable(hint);
@@ -106,6 +106,24 @@ pub fn run() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `err` and its causes on one line, `a: b: c`, each cause left out when
+/// the text so far already says it (an I/O error names its source in its
+/// own message: `{err:#}` printed the OS error twice).
+fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A hint for the errors people can act on.

@@ -30,16 +30,23 @@ pub struct ReportArgs {
     /// third, if any).
     #[arg(long, requires = "sweep", value_name = "KEY")]
     pub facet: Option<String>,
-    /// The HTML file to write.
+    /// The HTML file to write (`-`: standard output).
     #[arg(short, long, default_value = "report.html")]
     pub output: PathBuf,
-    /// Also write every figure as PNG into this folder.
+    /// Also write every figure as PNG into this folder (created if
+    /// absent).
     #[arg(long)]
     pub png: Option<PathBuf>,
 }
 
 /// Runs `gradscope report`.
 pub fn run(args: ReportArgs, db: &Path) -> anyhow::Result<()> {
+    // Before any work: a file where the PNG folder should be used to fail
+    // with "File exists" after the HTML was written.
+    if let Some(dir) = &args.png {
+        check_png_folder(dir)?;
+    }
+    check_output_file(&args.output)?;
     if let Some(key) = &args.sweep {
         let choice = super::report_sweep::MapChoice {
             x: args.x.as_deref(),
@@ -68,7 +75,58 @@ pub fn run(args: ReportArgs, db: &Path) -> anyhow::Result<()> {
         loaded[i].1.push(finding);
     }
     write_report(&loaded, &args.output, args.png.as_deref())?;
-    println!("{}", args.output.display());
+    if !is_stdout(&args.output) {
+        println!("{}", args.output.display());
+    }
+    Ok(())
+}
+
+/// Whether `path` names standard output (`-`).
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("-")
+}
+
+/// Writes `html` to `path`, or to standard output for `-`.
+pub fn write_html(path: &Path, html: &str) -> anyhow::Result<()> {
+    if is_stdout(path) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        return out
+            .write_all(html.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| anyhow::anyhow!("standard output: {e}"));
+    }
+    std::fs::write(path, html).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Refuses, before any work, an HTML path that cannot be written: a
+/// folder, or a file in a folder that does not exist (`-` is stdout).
+pub fn check_output_file(path: &Path) -> anyhow::Result<()> {
+    if is_stdout(path) {
+        return Ok(());
+    }
+    if path.is_dir() {
+        anyhow::bail!(
+            "{}: is a folder (give the HTML file to write)",
+            path.display()
+        );
+    }
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            anyhow::bail!("{}: no folder {}", path.display(), dir.display())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a `--png` path that exists and is not a folder.
+pub fn check_png_folder(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        anyhow::bail!(
+            "--png {}: not a folder (it names the folder the PNG figures go into)",
+            dir.display()
+        );
+    }
     Ok(())
 }
 
@@ -83,8 +141,7 @@ pub fn write_report(
         .iter()
         .map(|(record, findings)| ReportRun { record, findings })
         .collect();
-    std::fs::write(path, render_html(&views))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    write_html(path, &render_html(&views))?;
     if let Some(dir) = png {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         let written = write_pngs(&figures(&views), dir)?;

@@ -102,14 +102,15 @@ pub fn run(
             curve: curve.as_deref().map(|c| (c, CURVE_LABEL)),
         },
     };
-    std::fs::write(output, render_sweep_html(&view))
-        .with_context(|| format!("{}", output.display()))?;
+    super::report::write_html(output, &render_sweep_html(&view))?;
     if let Some(dir) = png {
         std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
         let written = write_pngs(&sweep_figures(&view), dir)?;
         eprintln!("{} PNG figures in {}", written.len(), dir.display());
     }
-    println!("{}", output.display());
+    if !super::report::is_stdout(output) {
+        println!("{}", output.display());
+    }
     Ok(())
 }
 
