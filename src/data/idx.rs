@@ -25,16 +25,37 @@ pub struct IdxArray {
     pub data: Vec<u8>,
 }
 
-/// Reads an IDX file, gzip or raw.
+/// The most payload bytes an IDX array may hold (CIFAR-10's training set
+/// is 154 MB). A header asking for more is refused before anything is
+/// inflated or allocated.
+pub const MAX_IDX_BYTES: usize = 1 << 30;
+
+/// Trailing bytes counted past the payload before giving up: a gzip bomb
+/// behind a valid array is not inflated further.
+const TRAILING_PEEK: u64 = 1 << 20;
+
+/// Reads an IDX file, gzip or raw. A file larger than any array it may
+/// hold is refused unread.
 pub fn read(path: &Path) -> Result<IdxArray> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+    let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let most = (MAX_IDX_BYTES + 4 + 4 * 255) as u64;
+    if len > most {
+        return Err(Error::BadData {
+            path: path.to_path_buf(),
+            reason: format!("{len} bytes: larger than any IDX array gradscope reads ({most})"),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
     parse(&bytes, path)
 }
 
 /// Decodes IDX bytes (gzip or raw); `path` names the source in errors.
+/// A gzip stream is inflated as it is read, no further than the header's
+/// dimensions say (and [`MAX_IDX_BYTES`] at most).
 pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray> {
     let bad = |reason: String| Error::BadData {
         path: path.to_path_buf(),
@@ -44,51 +65,69 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         return Err(bad("empty file".into()));
     }
     let gz_name = path.extension().is_some_and(|e| e == "gz");
-    let inflated;
-    let raw: &[u8] = if bytes.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::new();
-        GzDecoder::new(bytes)
-            .read_to_end(&mut out)
-            .map_err(|e| bad(format!("corrupt gzip stream: {e}")))?;
-        inflated = out;
-        &inflated
+    if bytes.starts_with(&GZIP_MAGIC) {
+        decode(GzDecoder::new(bytes), path, true)
     } else if gz_name {
-        return Err(bad(
+        Err(bad(
             "not gzip (the name ends in .gz but the file does not start with 1f 8b)".into(),
-        ));
+        ))
     } else {
-        bytes
+        decode(bytes, path, false)
+    }
+}
+
+/// The header, then exactly the payload it describes, from `r`; then
+/// whether anything follows.
+fn decode(mut r: impl Read, path: &Path, gzip: bool) -> Result<IdxArray> {
+    let bad = |reason: String| Error::BadData {
+        path: path.to_path_buf(),
+        reason,
     };
-    if raw.len() < 4 {
+    let read_err = |e: std::io::Error| match gzip {
+        true => bad(format!("corrupt gzip stream: {e}")),
+        false => bad(format!("read error: {e}")),
+    };
+    // Up to `n` more bytes (fewer at the end of the stream).
+    let mut take = |n: usize| -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(n);
+        (&mut r)
+            .take(n as u64)
+            .read_to_end(&mut out)
+            .map_err(read_err)?;
+        Ok(out)
+    };
+    let start = take(4)?;
+    if start.len() < 4 {
         return Err(bad(format!(
             "truncated header: {} bytes, need at least 4",
-            raw.len()
+            start.len()
         )));
     }
-    if raw[0] != 0 || raw[1] != 0 {
+    if start[0] != 0 || start[1] != 0 {
         return Err(bad(format!(
             "wrong magic number {:02x} {:02x} {:02x} {:02x}: an IDX file starts with 00 00",
-            raw[0], raw[1], raw[2], raw[3]
+            start[0], start[1], start[2], start[3]
         )));
     }
-    if raw[2] != 0x08 {
+    if start[2] != 0x08 {
         return Err(bad(format!(
             "element type 0x{:02x} is not supported (gradscope reads u8 IDX, type 0x08)",
-            raw[2]
+            start[2]
         )));
     }
-    let k = raw[3] as usize;
+    let k = start[3] as usize;
     if k == 0 {
         return Err(bad("zero dimensions".into()));
     }
     let header = 4 + 4 * k;
-    if raw.len() < header {
+    let sizes = take(4 * k)?;
+    if sizes.len() < 4 * k {
         return Err(bad(format!(
             "truncated header: {k} dimensions need {header} bytes, file has {}",
-            raw.len()
+            4 + sizes.len()
         )));
     }
-    let dims: Vec<usize> = raw[4..header]
+    let dims: Vec<usize> = sizes
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
@@ -96,23 +135,33 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<IdxArray> {
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
-    let payload = &raw[header..];
-    if payload.len() < count {
+    if count > MAX_IDX_BYTES {
+        return Err(bad(format!(
+            "dimensions {dims:?} describe {count} bytes, more than the {MAX_IDX_BYTES} \
+             gradscope reads (nothing was inflated)"
+        )));
+    }
+    let data = take(count)?;
+    if data.len() < count {
         return Err(bad(format!(
             "truncated: dimensions {dims:?} need {count} bytes of data, found {}",
-            payload.len()
+            data.len()
         )));
     }
-    if payload.len() > count {
+    let extra = std::io::copy(&mut (&mut r).take(TRAILING_PEEK), &mut std::io::sink())
+        .map_err(read_err)?;
+    if extra == TRAILING_PEEK {
         return Err(bad(format!(
-            "{} bytes after the data that dimensions {dims:?} describe",
-            payload.len() - count
+            "at least {extra} bytes after the data that dimensions {dims:?} describe \
+             (not read further)"
         )));
     }
-    Ok(IdxArray {
-        dims,
-        data: payload.to_vec(),
-    })
+    if extra > 0 {
+        return Err(bad(format!(
+            "{extra} bytes after the data that dimensions {dims:?} describe"
+        )));
+    }
+    Ok(IdxArray { dims, data })
 }
 
 /// Encodes a u8 array as raw IDX bytes (for tests and tools).
@@ -268,6 +317,30 @@ mod tests {
             err(&b, "x"),
             "x: 1 bytes after the data that dimensions [2, 3] describe"
         );
+    }
+
+    /// Regression (issue 18, decompression bombs): a 1 MB gzip file
+    /// inflating to 1 GB took 5.26 GB of memory, and a header claiming
+    /// more than the body holds was found out only after inflating it all.
+    /// A header beyond the limit is refused before inflating anything; a
+    /// bomb behind a valid array is not inflated past a megabyte.
+    #[test]
+    fn decompression_bombs_are_refused_without_inflating_them() {
+        // Claims 2^31 bytes; holds 10.
+        let mut claim = vec![0, 0, 8, 2];
+        claim.extend_from_slice(&(1u32 << 16).to_be_bytes());
+        claim.extend_from_slice(&(1u32 << 15).to_be_bytes());
+        claim.extend_from_slice(&[7; 10]);
+        let e = err(&gzip(&claim), "claim.gz");
+        assert!(e.contains("more than the 1073741824") && e.contains("nothing was inflated"), "{e}");
+        // A valid 2 x 3 array, then 64 MiB of zeros (64 KiB compressed).
+        let mut bomb = encode(&sample());
+        bomb.resize(bomb.len() + (64 << 20), 0);
+        let z = gzip(&bomb);
+        assert!(z.len() < 1 << 20, "{} bytes compressed", z.len());
+        let e = err(&z, "bomb.gz");
+        assert!(e.contains("at least 1048576 bytes after the data"), "{e}");
+        assert!(e.contains("not read further"), "{e}");
     }
 
     #[test]
