@@ -61,6 +61,15 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Training was asked to stop (Ctrl-C, SIGTERM) and stopped after a
+    /// whole step, everything before it recorded.
+    #[error("stopped after step {steps} of {total}")]
+    Stopped {
+        /// Steps run.
+        steps: usize,
+        /// Steps planned.
+        total: usize,
+    },
     /// A loss or gradient became NaN or infinite.
     #[error("non-finite {what} at step {step}")]
     NonFinite {

@@ -273,6 +273,65 @@ fn an_os_error_is_printed_once() {
     assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
 
+/// Regression (issue 18): Ctrl-C or SIGTERM killed the process at once
+/// and left the run `running`. Now training stops after the step it is
+/// running, the run is recorded `interrupted` with its steps, and the
+/// process exits 130 (SIGINT) or 143 (SIGTERM).
+#[test]
+fn ctrl_c_and_sigterm_stop_after_a_step_and_mark_the_run_interrupted() {
+    for (signal, code) in [("-INT", 130), ("-TERM", 143)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gradscope"))
+            .args([
+                "train",
+                "--depth",
+                "1",
+                "--width",
+                "16",
+                "--steps",
+                "100000000",
+                "-q",
+            ])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The store is opened after the handlers are installed: once it
+        // is there (and a moment more, for the first steps), a signal
+        // stops training.
+        let db = dir.path().join("gradscope.db");
+        for _ in 0..200 {
+            if db.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(db.exists(), "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let pid = child.id().to_string();
+        let killed = std::process::Command::new("kill")
+            .args([signal, &pid])
+            .status();
+        if !killed.is_ok_and(|s| s.success()) {
+            let _ = child.kill();
+            return skip("no `kill` command to send the signal with");
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{signal}: {err}");
+        assert!(
+            err.contains("stopped after step") && err.contains("inspect last"),
+            "{err}"
+        );
+        let runs = gradscope_in(dir.path()).arg("runs").output().unwrap();
+        let runs = String::from_utf8_lossy(&runs.stdout);
+        assert!(runs.contains("interrupted"), "{signal}: {runs}");
+        assert!(!runs.contains(" 0/100000000"), "no step recorded: {runs}");
+    }
+}
+
 #[test]
 fn divergence_ends_with_a_message_and_a_hint() {
     gradscope()

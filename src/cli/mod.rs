@@ -18,6 +18,7 @@ mod render;
 mod report;
 mod report_sweep;
 mod runs;
+mod signals;
 mod space;
 mod spectrum;
 mod sweep;
@@ -95,6 +96,24 @@ pub fn run() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if stopped(&err) => {
+            // Not an error: the user asked. Where it stopped, and how to
+            // look at it.
+            let output = output::Output::detect(true);
+            let signal = match signals::exit_code() {
+                143 => "SIGTERM",
+                _ => "SIGINT",
+            };
+            eprintln!("{} ({signal})", output.bold_stderr(&message(&err)));
+            let hint = "the steps run are recorded, the run marked interrupted: \
+                        `gradscope inspect last` shows it";
+            eprintln!(
+                "{} {}",
+                output.bold_stderr("hint:"),
+                program::runnable(hint)
+            );
+            ExitCode::from(signals::exit_code())
+        }
         Err(err) => {
             let output = output::Output::detect(true);
             let message = program::runnable(&message(&err));
@@ -106,6 +125,16 @@ pub fn run() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `err` is training stopped by a signal (`Error::Stopped`).
+fn stopped(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<gradscope::Error>(),
+            Some(gradscope::Error::Stopped { .. })
+        )
+    })
 }
 
 /// `err` and its causes on one line, `a: b: c`, each cause left out when

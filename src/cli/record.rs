@@ -13,7 +13,8 @@ use std::path::Path;
 
 /// Trains `spec` on `data` in `compute`'s pool with a progress bar,
 /// recording into `db` (when given) and diagnosing the result (see
-/// [`gradscope::run::run_recorded`]).
+/// [`gradscope::run::run_recorded`]). From here on, Ctrl-C or SIGTERM
+/// stops training after the step it is running (`super::signals`).
 pub fn run_recorded(
     spec: &Spec,
     data: &RunData,
@@ -21,8 +22,10 @@ pub fn run_recorded(
     db: Option<&Path>,
     compute: Compute,
 ) -> anyhow::Result<Outcome> {
+    super::signals::install();
     let store = db.map(Store::open).transpose()?;
-    let mut progress = ProgressSink::new(output, &super::output::printable(&spec.name));
+    let progress = ProgressSink::new(output, &super::output::printable(&spec.name));
+    let mut progress = super::signals::Stoppable(progress);
     let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), compute, &mut progress)?;
     Ok(outcome)
 }

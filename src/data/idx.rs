@@ -148,8 +148,8 @@ fn decode(mut r: impl Read, path: &Path, gzip: bool) -> Result<IdxArray> {
             data.len()
         )));
     }
-    let extra = std::io::copy(&mut (&mut r).take(TRAILING_PEEK), &mut std::io::sink())
-        .map_err(read_err)?;
+    let extra =
+        std::io::copy(&mut (&mut r).take(TRAILING_PEEK), &mut std::io::sink()).map_err(read_err)?;
     if extra == TRAILING_PEEK {
         return Err(bad(format!(
             "at least {extra} bytes after the data that dimensions {dims:?} describe \
@@ -332,7 +332,10 @@ mod tests {
         claim.extend_from_slice(&(1u32 << 15).to_be_bytes());
         claim.extend_from_slice(&[7; 10]);
         let e = err(&gzip(&claim), "claim.gz");
-        assert!(e.contains("more than the 1073741824") && e.contains("nothing was inflated"), "{e}");
+        assert!(
+            e.contains("more than the 1073741824") && e.contains("nothing was inflated"),
+            "{e}"
+        );
         // A valid 2 x 3 array, then 64 MiB of zeros (64 KiB compressed).
         let mut bomb = encode(&sample());
         bomb.resize(bomb.len() + (64 << 20), 0);

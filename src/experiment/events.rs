@@ -157,6 +157,13 @@ pub enum Event<'a> {
 pub trait Sink: Send {
     /// Called for each event, in order.
     fn event(&mut self, event: &Event<'_>);
+
+    /// Whether training should stop after the step it just finished (a
+    /// Ctrl-C); the trainer asks after every step and then ends with
+    /// `Error::Stopped`, the run `interrupted`.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// A sink that ignores everything.

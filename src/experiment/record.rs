@@ -95,4 +95,8 @@ impl Sink for Tee<'_> {
             s.event(event);
         }
     }
+
+    fn stop_requested(&self) -> bool {
+        self.0.iter().any(|s| s.stop_requested())
+    }
 }

@@ -48,6 +48,7 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> R
     if let Err(error) = &result {
         let status = match error {
             Error::NonFinite { .. } => RunStatus::Diverged,
+            Error::Stopped { .. } => RunStatus::Interrupted,
             _ => RunStatus::Failed,
         };
         sink.event(&Event::Failed { status, error });
@@ -225,6 +226,9 @@ pub fn run_task<T: Scalar>(
         if spec.eval_every > 0 && done % spec.eval_every == 0 && done < total {
             let record = task.evaluate(done);
             sink.event(&Event::Eval(&record));
+        }
+        if done < total && sink.stop_requested() {
+            return Err(Error::Stopped { steps: done, total });
         }
     }
     let last = task.evaluate(total);

@@ -1,0 +1,73 @@
+//! Ctrl-C and SIGTERM while training: the first one asks the trainer to
+//! stop after the step it is running (the run is recorded, marked
+//! `interrupted`, and the process exits 130 or 143); a second one exits
+//! at once with the same code. Signals are the process's, so the flags
+//! are installed once per process.
+
+use gradscope::experiment::trainer::{Event, Sink};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::flag;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Which stop signals have arrived.
+struct Flags {
+    int: Arc<AtomicBool>,
+    term: Arc<AtomicBool>,
+}
+
+static FLAGS: OnceLock<Option<Flags>> = OnceLock::new();
+
+/// Installs the handlers (once); `None` where they cannot be installed
+/// (training then runs as before, and a signal ends the process).
+fn flags() -> Option<&'static Flags> {
+    FLAGS
+        .get_or_init(|| {
+            let (int, term) = (
+                Arc::new(AtomicBool::new(false)),
+                Arc::new(AtomicBool::new(false)),
+            );
+            // The conditional shutdown first: it exits only when the flag
+            // was already set, by an earlier signal of the same kind.
+            let installed = flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&int))
+                .and_then(|_| flag::register(SIGINT, Arc::clone(&int)))
+                .and_then(|_| flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&term)))
+                .and_then(|_| flag::register(SIGTERM, Arc::clone(&term)));
+            installed.ok().map(|_| Flags { int, term })
+        })
+        .as_ref()
+}
+
+/// Installs the handlers, so that a signal from now on stops training
+/// gracefully.
+pub fn install() {
+    let _ = flags();
+}
+
+/// Whether a stop signal has arrived.
+pub fn stop_requested() -> bool {
+    flags().is_some_and(|f| f.int.load(Ordering::Relaxed) || f.term.load(Ordering::Relaxed))
+}
+
+/// The exit code for a run stopped by a signal: 143 after SIGTERM, else
+/// 130 (SIGINT).
+pub fn exit_code() -> u8 {
+    match flags() {
+        Some(f) if f.term.load(Ordering::Relaxed) => 143,
+        _ => 130,
+    }
+}
+
+/// A sink that passes events on to `inner` and asks training to stop once
+/// a stop signal has arrived.
+pub struct Stoppable<S>(pub S);
+
+impl<S: Sink> Sink for Stoppable<S> {
+    fn event(&mut self, event: &Event<'_>) {
+        self.0.event(event);
+    }
+
+    fn stop_requested(&self) -> bool {
+        stop_requested()
+    }
+}
