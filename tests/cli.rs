@@ -308,7 +308,11 @@ fn ctrl_c_and_sigterm_stop_after_a_step_and_mark_the_run_interrupted() {
             }
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        assert!(db.exists(), "training did not start");
+        if !db.exists() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("training did not start");
+        }
         std::thread::sleep(std::time::Duration::from_millis(500));
         let pid = child.id().to_string();
         let killed = std::process::Command::new("kill")
@@ -316,6 +320,7 @@ fn ctrl_c_and_sigterm_stop_after_a_step_and_mark_the_run_interrupted() {
             .status();
         if !killed.is_ok_and(|s| s.success()) {
             let _ = child.kill();
+            let _ = child.wait();
             return skip("no `kill` command to send the signal with");
         }
         let out = child.wait_with_output().unwrap();
