@@ -254,6 +254,10 @@ fn report_paths_are_checked_first_and_dash_means_stdout() {
         .assert()
         .failure()
         .stderr(predicate::str::contains("no folder no/such/folder"));
+    at().args(["demo", "--steps", "50", "--report", "-"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--report -"));
     // Refused before training: no demo run was recorded.
     let runs = at().arg("runs").output().unwrap();
     assert!(!String::from_utf8_lossy(&runs.stdout).contains("sigmoid"));
@@ -327,7 +331,7 @@ fn ctrl_c_and_sigterm_stop_after_a_step_and_mark_the_run_interrupted() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(code), "{signal}: {err}");
         assert!(
-            err.contains("stopped after step") && err.contains("inspect last"),
+            err.contains("stopped after step") && err.contains("inspect 1` shows it"),
             "{err}"
         );
         let runs = gradscope_in(dir.path()).arg("runs").output().unwrap();

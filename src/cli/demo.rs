@@ -95,7 +95,7 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
         let report = args
             .report
             .unwrap_or_else(|| PathBuf::from("demo-rnn-report.html"));
-        super::report::check_output_file(&report)?;
+        super::report::check_report_file(&report)?;
         let db = (!args.no_record).then_some(db);
         return super::demo_rnn::run(&specs, output, db, compute, args.json, &report);
     }
@@ -104,7 +104,7 @@ pub fn run(args: DemoArgs, db: &Path) -> anyhow::Result<()> {
         .report
         .unwrap_or_else(|| PathBuf::from("demo-report.html"));
     // Checked before training: it used to fail only after the three runs.
-    super::report::check_output_file(&report)?;
+    super::report::check_report_file(&report)?;
     let specs = demo_specs(steps, args.seed.unwrap_or(0));
     let data = specs[0].prepare_data()?;
     if !args.json {

@@ -97,21 +97,14 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if stopped(&err) => {
-            // Not an error: the user asked. Where it stopped, and how to
-            // look at it.
+            // Not an error: the user asked. Where it stopped (and where
+            // the run was recorded, `record` said).
             let output = output::Output::detect(true);
             let signal = match signals::exit_code() {
                 143 => "SIGTERM",
                 _ => "SIGINT",
             };
             eprintln!("{} ({signal})", output.bold_stderr(&message(&err)));
-            let hint = "the steps run are recorded, the run marked interrupted: \
-                        `gradscope inspect last` shows it";
-            eprintln!(
-                "{} {}",
-                output.bold_stderr("hint:"),
-                program::runnable(hint)
-            );
             ExitCode::from(signals::exit_code())
         }
         Err(err) => {
@@ -138,13 +131,14 @@ fn stopped(err: &anyhow::Error) -> bool {
 }
 
 /// `err` and its causes on one line, `a: b: c`, each cause left out when
-/// the text so far already says it (an I/O error names its source in its
-/// own message: `{err:#}` printed the OS error twice).
+/// the text so far already ends with it (an I/O error names its source
+/// in its own message: `{err:#}` printed the OS error twice); control
+/// characters from user text escaped ([`output::printable_lines`]).
 fn message(err: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if out.contains(&text) {
+        if out.ends_with(&text) {
             continue;
         }
         if !out.is_empty() {
@@ -152,7 +146,7 @@ fn message(err: &anyhow::Error) -> String {
         }
         out.push_str(&text);
     }
-    out
+    output::printable_lines(&out).into_owned()
 }
 
 /// A hint for the errors people can act on.

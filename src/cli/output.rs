@@ -66,12 +66,23 @@ impl Output {
 /// hold anything) as the terminal may see it: control characters (ESC,
 /// BEL, a carriage return...) escaped as `\u{1b}`, the rest as it is.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    escaped(text, |_| true)
+}
+
+/// [`printable`] for a message of several lines: newlines and tabs kept.
+pub fn printable_lines(text: &str) -> std::borrow::Cow<'_, str> {
+    escaped(text, |c| c != '\n' && c != '\t')
+}
+
+/// `text` with the control characters that `escape` picks escaped.
+fn escaped(text: &str, escape: impl Fn(char) -> bool) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| c.is_control() && escape(c);
+    if !text.chars().any(bad) {
         return text.into();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if bad(c) {
                 c.escape_unicode().to_string()
             } else {
                 c.to_string()

@@ -23,10 +23,26 @@ pub fn run_recorded(
     compute: Compute,
 ) -> anyhow::Result<Outcome> {
     super::signals::install();
+    // A signal between runs (during a demo's diagnosis, say) stops before
+    // the next one starts.
+    if super::signals::stop_requested() {
+        return Err(gradscope::Error::Stopped {
+            steps: 0,
+            total: spec.steps,
+        }
+        .into());
+    }
     let store = db.map(Store::open).transpose()?;
     let progress = ProgressSink::new(output, &super::output::printable(&spec.name));
     let mut progress = super::signals::Stoppable(progress);
     let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), compute, &mut progress)?;
+    if let (Err(gradscope::Error::Stopped { .. }), Some(id), Some(db)) =
+        (&outcome.result, outcome.run_id, db)
+    {
+        let id = id.to_string();
+        let look = super::program::command(&["inspect", &id], db);
+        eprintln!("run {id} is recorded as interrupted, its steps kept: `{look}` shows it");
+    }
     Ok(outcome)
 }
 

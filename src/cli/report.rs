@@ -119,6 +119,15 @@ pub fn check_output_file(path: &Path) -> anyhow::Result<()> {
     }
 }
 
+/// [`check_output_file`] for a command that prints its own results on
+/// stdout (`demo`): `-` is refused too.
+pub fn check_report_file(path: &Path) -> anyhow::Result<()> {
+    if is_stdout(path) {
+        anyhow::bail!("--report -: the demo prints its table on standard output; give a file");
+    }
+    check_output_file(path)
+}
+
 /// Refuses a `--png` path that exists and is not a folder.
 pub fn check_png_folder(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {

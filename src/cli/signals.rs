@@ -1,8 +1,10 @@
-//! Ctrl-C and SIGTERM while training: the first one asks the trainer to
-//! stop after the step it is running (the run is recorded, marked
-//! `interrupted`, and the process exits 130 or 143); a second one exits
-//! at once with the same code. Signals are the process's, so the flags
-//! are installed once per process.
+//! Ctrl-C and SIGTERM while `train` or `demo` trains: the first one asks
+//! the trainer to stop after the step it is running (the run is
+//! recorded, marked `interrupted`, and the process exits 130 or 143); a
+//! second one, of either kind, exits at once (130 for SIGINT, 143 for
+//! SIGTERM). Signals are the process's, so the flags are installed once
+//! per process. (`sweep` installs none: a signal ends it at once, and
+//! `gradscope sweep` resumes it.)
 
 use gradscope::experiment::trainer::{Event, Sink};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -16,6 +18,21 @@ struct Flags {
     term: Arc<AtomicBool>,
 }
 
+/// The handlers: a conditional shutdown on either signal once any has
+/// arrived, then the flags.
+fn register(int: &Arc<AtomicBool>, term: &Arc<AtomicBool>) -> std::io::Result<()> {
+    let any = Arc::new(AtomicBool::new(false));
+    // The conditional shutdowns first: they exit only when a signal
+    // arrived before this one.
+    flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&any))?;
+    flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&any))?;
+    for (signal, own) in [(SIGINT, int), (SIGTERM, term)] {
+        flag::register(signal, Arc::clone(own))?;
+        flag::register(signal, Arc::clone(&any))?;
+    }
+    Ok(())
+}
+
 static FLAGS: OnceLock<Option<Flags>> = OnceLock::new();
 
 /// Installs the handlers (once); `None` where they cannot be installed
@@ -27,13 +44,7 @@ fn flags() -> Option<&'static Flags> {
                 Arc::new(AtomicBool::new(false)),
                 Arc::new(AtomicBool::new(false)),
             );
-            // The conditional shutdown first: it exits only when the flag
-            // was already set, by an earlier signal of the same kind.
-            let installed = flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&int))
-                .and_then(|_| flag::register(SIGINT, Arc::clone(&int)))
-                .and_then(|_| flag::register_conditional_shutdown(SIGTERM, 143, Arc::clone(&term)))
-                .and_then(|_| flag::register(SIGTERM, Arc::clone(&term)));
-            installed.ok().map(|_| Flags { int, term })
+            register(&int, &term).ok().map(|()| Flags { int, term })
         })
         .as_ref()
 }

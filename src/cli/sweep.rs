@@ -5,7 +5,7 @@
 //! `--shard I/N` runs one of N disjoint parts; `--emit slurm` prints a
 //! Slurm job-array script that runs the parts and merges them.
 
-use super::output::Output;
+use super::output::{printable, Output};
 use clap::Args;
 use gradscope::experiment::sweep::engine::{run_sweep, Shard, SweepEvent};
 use gradscope::experiment::sweep::slurm::{slurm_script, SlurmJob};
@@ -71,7 +71,7 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet);
     let jobs = args.jobs.unwrap_or_else(default_threads).max(1);
     let bar = output.progress_bar("{prefix} [{bar:30}] {pos}/{len} runs {msg} ({eta})");
-    bar.set_prefix(sweep.name.clone());
+    bar.set_prefix(printable(&sweep.name).into_owned());
     let mut counts: BTreeMap<Class, usize> = BTreeMap::new();
     let mut observe = |event: &SweepEvent<'_>| match event {
         SweepEvent::Planned {
@@ -102,7 +102,7 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
                 };
                 eprintln!(
                     "sweep {sweep_id} `{}`{part}: {total} runs on {jobs} jobs{resumed}",
-                    sweep.name
+                    printable(&sweep.name)
                 )
             });
         }
@@ -115,7 +115,7 @@ pub fn run(args: SweepArgs, db: &Path) -> anyhow::Result<()> {
             if let Some(c) = classification {
                 *counts.entry(c.class).or_default() += 1;
             } else if let Some(e) = error {
-                bar.println(format!("{}: failed: {e}", run.name));
+                bar.println(printable(&format!("{}: failed: {e}", run.name)));
             }
             bar.inc(1);
             bar.set_message(class_counts(&counts));
@@ -193,7 +193,7 @@ pub fn print_sweep_runs(runs: &[SweepRunRow], sweep: &str) {
         println!(
             "{:>4}  {:<width$}  {:<11} {:<9} {:<20} {:>9}",
             r.id,
-            r.name.trim_start_matches(&prefix),
+            printable(r.name.trim_start_matches(&prefix)),
             r.status.name(),
             class,
             rule,

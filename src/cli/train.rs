@@ -140,8 +140,8 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let output = Output::detect(args.quiet || args.json);
-    let data = spec.prepare_data()?;
     let compute = args.compute.resolve()?;
+    let data = spec.prepare_data()?;
     let db = (!args.no_record).then_some(db);
     let outcome = run_recorded(&spec, &data, output, db, compute)?;
     if !args.json {

@@ -114,7 +114,7 @@ impl Store {
             .map_err(|e| self.corrupt(run_id, "summary", e))?;
         Ok(RunRecord {
             id: Some(run_id),
-            spec: Spec::from_toml(&spec, &origin)?,
+            spec: Spec::from_stored_toml(&spec, &origin)?,
             status: self.status(run_id, &status)?,
             total_steps: total_steps as usize,
             steps: self.steps(run_id)?,
