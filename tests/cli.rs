@@ -341,6 +341,37 @@ fn ctrl_c_and_sigterm_stop_after_a_step_and_mark_the_run_interrupted() {
     }
 }
 
+/// Regression (issue 18, misleading messages): a loss that is not finite
+/// before any update (huge initial weights here) was answered with
+/// "lower --lr".
+#[test]
+fn a_non_finite_first_step_does_not_blame_the_learning_rate() {
+    let out = gradscope()
+        .args([
+            "train",
+            "--depth",
+            "2",
+            "--width",
+            "16",
+            "--steps",
+            "5",
+            "--init",
+            "normal(1e30)",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at step 0"), "{err}");
+    assert!(
+        err.contains("before any update") && !err.contains("lower --lr"),
+        "{err}"
+    );
+    // Nor do the divergence finding's remedies: an init suited to ReLU.
+    assert!(!err.contains("Learning rate /10"), "{err}");
+    assert!(err.contains("he_normal initialization"), "{err}");
+}
+
 #[test]
 fn divergence_ends_with_a_message_and_a_hint() {
     gradscope()

@@ -154,6 +154,12 @@ fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
     use gradscope::Error;
     let lib = err.chain().find_map(|e| e.downcast_ref::<Error>())?;
     Some(match lib {
+        // At the first step no update has run yet: the learning rate is
+        // not the cause (it used to be blamed all the same).
+        Error::NonFinite { step: 0, .. } => {
+            "non-finite at the first step, before any update: the cause is the data or the \
+             initial weights (--init), not the learning rate"
+        }
         Error::NonFinite { .. } => {
             "the run diverged: lower --lr, add --clip-norm 1.0, or try --norm batch"
         }

@@ -502,8 +502,13 @@ pub fn exploding(spec: &Spec) -> Vec<Remedy> {
         .done()
 }
 
-/// For a run that hit NaN or Inf.
-pub fn divergence(spec: &Spec) -> Vec<Remedy> {
+/// For a run that hit NaN or Inf at `step`. At step 0 no update has run,
+/// so neither the learning rate nor clipping is the cure: the initial
+/// weights (or the data) are.
+pub fn divergence(spec: &Spec, step: usize) -> Vec<Remedy> {
+    if step == 0 {
+        return Remedies::new(spec).suited_init().batch_norm().done();
+    }
     Remedies::new(spec)
         .lr_times(
             0.1,
@@ -746,12 +751,30 @@ mod tests {
         s.data.scaling = "standardize".parse().unwrap();
         s.probe.every = 10;
         s.model.bn_momentum = 0.05;
-        let r = &divergence(&s)[0];
+        let r = &divergence(&s, 7)[0];
         assert_eq!(r.title, "Learning rate /10");
         let mut want = s.clone();
         want.name = "lr0.01-from-sig".into();
         want.optimizer.lr = 0.01;
         assert_eq!(parse_command(&r.command), want);
+    }
+
+    /// Regression (issue 18): a divergence at step 0, before any update,
+    /// was answered with "Learning rate /10"; the init is the cure there.
+    #[test]
+    fn a_divergence_before_any_update_does_not_blame_the_learning_rate() {
+        let s = sigmoid_spec();
+        let titles: Vec<String> = divergence(&s, 0).into_iter().map(|r| r.title).collect();
+        assert!(
+            !titles.iter().any(|t| t.contains("Learning rate")),
+            "{titles:?}"
+        );
+        assert!(
+            titles.iter().any(|t| t.contains("initialization")),
+            "{titles:?}"
+        );
+        let later: Vec<String> = divergence(&s, 1).into_iter().map(|r| r.title).collect();
+        assert_eq!(later[0], "Learning rate /10");
     }
 
     /// The spec a `gradscope train` line (as written here: no quotes

@@ -124,6 +124,12 @@ pub fn divergence(record: &RunRecord) -> Option<Finding> {
     if let Some(e) = &record.error {
         summary.push_str(&format!(" ({e})"));
     }
+    if step == 0 {
+        summary.push_str(
+            "; before any update, so the cause is the initial weights or the data, \
+             not the learning rate",
+        );
+    }
     ev.push(evidence(
         "lr",
         record.spec.optimizer.lr,
@@ -136,6 +142,6 @@ pub fn divergence(record: &RunRecord) -> Option<Finding> {
         layers,
         steps: vec![step],
         evidence: ev,
-        remedies: remedies::divergence(&record.spec),
+        remedies: remedies::divergence(&record.spec, step),
     })
 }
