@@ -813,19 +813,17 @@ mod avx2 {
                     lane!(p.add(8), s2, s3, q2, q3);
                 }
             }
-            // SAFETY: the CPU supports AVX2 (this fn's contract), what
-            // `sum_i32` and `sum_pd` require; `m` is 8 f32, the 32 bytes the
-            // unaligned store writes.
+            // SAFETY: the CPU supports AVX2 (this fn's contract).
             unsafe {
-                let zeros = sum_i32(zeros);
-                out.zeros += zeros;
-                out.subnormal += sum_i32(tiny) - zeros;
-                out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
-                out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
-                let mut m = [0f32; 8];
-                _mm256_storeu_ps(m.as_mut_ptr(), max);
-                out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
-            }
+                add_lanes(
+                    &mut out,
+                    zeros,
+                    tiny,
+                    [s0, s1, s2, s3],
+                    [q0, q1, q2, q3],
+                    max,
+                )
+            };
             for &x in tail {
                 add_f32(&mut out, x);
             }
@@ -899,28 +897,59 @@ mod avx2 {
                 }
             }
             // SAFETY: the CPU supports AVX2 (this fn's contract), what
-            // `sum_i32` and `sum_pd` require; `m` is 8 f32, the 32 bytes the
-            // unaligned store writes.
+            // `sum_i32` and `add_lanes` require.
             unsafe {
                 let full = (block.len() - tail.len()) as u64;
                 let finite = sum_i32(finite);
                 let nan = sum_i32(nan);
                 out.nan += nan;
                 out.inf += full - finite - nan;
-                let zeros = sum_i32(zeros);
-                out.zeros += zeros;
-                out.subnormal += sum_i32(tiny) - zeros;
-                out.sum += sum_pd(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
-                out.sum_sq += sum_pd(_mm256_add_pd(_mm256_add_pd(q0, q1), _mm256_add_pd(q2, q3)));
-                let mut m = [0f32; 8];
-                _mm256_storeu_ps(m.as_mut_ptr(), _mm256_max_ps(max0, max1));
-                out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+                let max = _mm256_max_ps(max0, max1);
+                add_lanes(
+                    &mut out,
+                    zeros,
+                    tiny,
+                    [s0, s1, s2, s3],
+                    [q0, q1, q2, q3],
+                    max,
+                );
             }
             for &x in tail {
                 add_f32(&mut out, x);
             }
         }
         out
+    }
+
+    /// Adds both kernels' lane accumulators to `out`: the zero and
+    /// below-normal counts, the sums and squares, the max.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    unsafe fn add_lanes(
+        out: &mut TensorStats,
+        zeros: __m256i,
+        tiny: __m256i,
+        s: [__m256d; 4],
+        q: [__m256d; 4],
+        max: __m256,
+    ) {
+        let add4 =
+            |v: [__m256d; 4]| _mm256_add_pd(_mm256_add_pd(v[0], v[1]), _mm256_add_pd(v[2], v[3]));
+        // SAFETY: the CPU supports AVX2 (this fn's contract), what `sum_i32`
+        // and `sum_pd` require; `m` is 8 f32, the 32 bytes the unaligned
+        // store writes.
+        unsafe {
+            let zeros = sum_i32(zeros);
+            out.zeros += zeros;
+            out.subnormal += sum_i32(tiny) - zeros;
+            out.sum += sum_pd(add4(s));
+            out.sum_sq += sum_pd(add4(q));
+            let mut m = [0f32; 8];
+            _mm256_storeu_ps(m.as_mut_ptr(), max);
+            out.max_abs = m.iter().fold(out.max_abs, |acc, &x| acc.max(x as f64));
+        }
     }
 
     /// The sum of `v`'s 8 lanes, each read as a u32 count.
