@@ -352,7 +352,7 @@ fn cell_passes_give_the_same_bits_on_every_vector_width() {
     let passes = if std::arch::is_x86_feature_detected!("avx2") {
         3
     } else {
-        eprintln!("skipped: the AVX2 build (no AVX2 on this machine)");
+        crate::tensor::testing::skip("the AVX2 build: no AVX2 on this machine");
         2
     };
     let mut rng = ChaCha8Rng::seed_from_u64(12);
