@@ -28,7 +28,7 @@ pub fn render(record: &RunRecord, findings: &[Finding]) -> String {
         "{id}`{}`: {}, {} of {} steps; {}",
         super::output::printable(&spec.name),
         record.status,
-        record.steps.len(),
+        record.steps_done(),
         record.total_steps,
         model_line(record)
     );

@@ -13,6 +13,7 @@ mod settings;
 mod spec;
 pub mod sweep;
 pub mod task;
+pub mod thinning;
 pub mod trainer;
 
 pub use crate::data::DataSpec;

@@ -366,7 +366,7 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
     let mut s = format!(
         "What was run: {net} on {}, {} steps of {rule} at learning rate {}.",
         r.spec.data.name,
-        r.steps.len(),
+        r.steps_done(),
         r.spec.optimizer.lr
     );
     let ratio = first_last_ratio(r);
@@ -427,9 +427,9 @@ pub(crate) fn summary(r: &RunRecord, findings: &[Finding]) -> String {
 
 fn steps_done(r: &RunRecord) -> String {
     if r.total_steps > 0 {
-        format!("{} of {}", r.steps.len(), r.total_steps)
+        format!("{} of {}", r.steps_done(), r.total_steps)
     } else {
-        r.steps.len().to_string()
+        r.steps_done().to_string()
     }
 }
 

@@ -8,7 +8,7 @@
 //! migrations, and marks runs whose process is gone as `interrupted`.
 //! [`Store::begin_run`] returns a [`RunWriter`], a trainer [`Sink`] that
 //! hands events to a writer thread; the thread commits them in batched
-//! transactions, so training never waits on disk and a kill loses at most
+//! transactions, so training does not wait on disk and a kill loses at most
 //! the last uncommitted batch. [`Store::load`] reads a run back as a
 //! [`RunRecord`]. [`Store::run_sizes`], [`Store::remove_runs`] and
 //! [`Store::compact`] account for and reclaim disk space. Sweeps, their
@@ -33,7 +33,7 @@ pub use reader::RunRow;
 pub use schema::SCHEMA_VERSION;
 pub use space::Compacted;
 pub use sweeps::{SweepRow, SweepRunRow, SweepTag};
-pub use writer::{RunWriter, FLUSH_INTERVAL, FLUSH_ROWS};
+pub use writer::{RunWriter, FLUSH_INTERVAL, FLUSH_ROWS, QUEUE_EVENTS};
 
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection};

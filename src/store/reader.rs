@@ -84,8 +84,13 @@ impl Store {
             .collect()
     }
 
-    /// The whole record of run `run_id`: spec, status, steps, evaluations,
-    /// probes with their histograms, summary and error.
+    /// The record of run `run_id`: spec, status, steps, evaluations,
+    /// probes with their histograms, summary and error, each series
+    /// thinned as the run's own [`RecordSink`] thinned it
+    /// ([`RunRecord::thinned`]: every step of a run of up to 16,384 steps),
+    /// so diagnosis finds what it found when the run ended.
+    ///
+    /// [`RecordSink`]: crate::experiment::RecordSink
     pub fn load(&self, run_id: i64) -> Result<RunRecord> {
         let head = self
             .conn
@@ -122,7 +127,8 @@ impl Store {
             probes: self.probes(run_id)?,
             summary,
             error,
-        })
+        }
+        .thinned())
     }
 
     fn steps(&self, run_id: i64) -> Result<Vec<StepRecord>> {

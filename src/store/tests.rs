@@ -690,3 +690,43 @@ fn a_merge_keeps_one_finished_run_per_sweep_run() {
     assert_eq!((m.runs, m.skipped), (0, 1));
     assert!(store.merge_from(&path).is_err(), "not into itself");
 }
+
+/// A run longer than the record's caps: the in-memory record stays
+/// bounded (with the first and last step), the store keeps every step,
+/// and reading the run back gives the same thinned record.
+#[test]
+fn a_long_run_is_bounded_in_memory_and_reads_back_thinned_the_same() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let spec = spec("long");
+    let steps = 2 * RunRecord::STEPS.cap + 123;
+    let mut writer = store.begin_run(&spec, steps).unwrap();
+    let mut memory = RecordSink::new(spec.clone());
+    let mut sinks = Tee(vec![&mut writer, &mut memory]);
+    for step in 0..steps {
+        let s = StepRecord {
+            step,
+            loss: 1.0 / (1.0 + step as f64),
+            accuracy: 0.5,
+            lr: 0.1,
+            grad_norm: 0.3,
+        };
+        sinks.event(&Event::Step(&s));
+        if step % 8 == 0 || step + 1 == steps {
+            sinks.event(&Event::Probe(&probe(step, 1)));
+        }
+    }
+    drop(sinks);
+    let id = writer.close().unwrap();
+    let mut want = memory.record;
+    want.id = Some(id);
+    want.status = RunStatus::Interrupted;
+    want.total_steps = steps;
+    assert!(want.steps.len() <= RunRecord::STEPS.cap + 1);
+    assert!(want.probes.len() <= RunRecord::PROBES.cap + 1);
+    assert_eq!(want.steps[0].step, 0);
+    assert_eq!(want.steps_done(), steps, "the last step is kept");
+    assert_eq!(want.probes.last().unwrap().step, steps - 1);
+    assert_eq!(store.runs().unwrap()[0].steps, steps, "the store has all");
+    assert_same(&store.load(id).unwrap(), &want);
+}

@@ -2,8 +2,9 @@
 //! [`RunWriter`], a trainer [`Sink`] that sends owned copies of the events
 //! to a writer thread. The thread owns its own connection and commits what
 //! it has every [`FLUSH_INTERVAL`] or [`FLUSH_ROWS`] rows, and at once on
-//! the run's end, each batch in one transaction: training never waits on
-//! disk, every commit leaves the database consistent, and a kill loses at
+//! the run's end, each batch in one transaction: training does not wait
+//! on disk (unless the thread falls [`QUEUE_EVENTS`] events behind, which
+//! bounds the memory the queue takes), every commit leaves the database consistent, and a kill loses at
 //! most the batch not yet committed.
 
 use super::codec::{
@@ -17,7 +18,7 @@ use crate::experiment::{RunStatus, Spec};
 use crate::probe::StepProbe;
 use rusqlite::{params, Connection, ErrorCode, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,11 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// Rows (steps, layer rows, series rows, histograms, evals) that trigger a
 /// commit before [`FLUSH_INTERVAL`] is up.
 pub const FLUSH_ROWS: usize = 20_000;
+
+/// Events waiting for the writer thread at most: when it falls this far
+/// behind (a fast net on a slow disk), the trainer waits for it, so
+/// memory stays bounded however long the run.
+pub const QUEUE_EVENTS: usize = 4_096;
 
 /// Times a batch is retried when another writer holds the database past
 /// the busy timeout.
@@ -79,7 +85,7 @@ pub struct RunWriter {
     run_id: i64,
     path: PathBuf,
     total_steps: usize,
-    tx: Option<Sender<Msg>>,
+    tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<()>>>,
 }
 
@@ -112,7 +118,7 @@ impl Store {
             )
             .map_err(self.err("inserting a run"))?;
         let run_id = self.conn.last_insert_rowid();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE_EVENTS);
         let path = self.path.clone();
         let thread = std::thread::Builder::new()
             .name(format!("gradscope-store-run-{run_id}"))

@@ -63,20 +63,28 @@ fn plain(r: &RunRecord) -> bool {
 
 /// The two runs' mean training-batch loss over the last window of the
 /// steps both completed; `None` if either has no finite loss there.
+/// (By step index, not row: a long run's record keeps evenly spaced
+/// steps, with strides that differ between runs of different lengths.)
 fn losses(deep: &RunRecord, shallow: &RunRecord) -> Option<(f64, f64)> {
-    let steps = deep.steps.len().min(shallow.steps.len());
+    let steps = deep.steps_done().min(shallow.steps_done());
     let window = ((steps as f64 * t::DEGRADATION_WINDOW).ceil() as usize).max(1);
+    let from = steps.checked_sub(window)?;
     let mean = |r: &RunRecord| {
-        let tail = &r.steps[steps.checked_sub(window)?..steps];
-        let m = tail.iter().map(|s| s.loss).sum::<f64>() / tail.len() as f64;
-        m.is_finite().then_some(m)
+        let tail: Vec<f64> = r
+            .steps
+            .iter()
+            .filter(|s| (from..steps).contains(&s.step))
+            .map(|s| s.loss)
+            .collect();
+        let m = tail.iter().sum::<f64>() / tail.len() as f64;
+        (!tail.is_empty() && m.is_finite()).then_some(m)
     };
     Some((mean(deep)?, mean(shallow)?))
 }
 
 fn degradation(runs: &[&RunRecord], deep: usize, shallow: usize, loss: (f64, f64)) -> Finding {
     let (d, s) = (runs[deep], runs[shallow]);
-    let steps = d.steps.len().min(s.steps.len());
+    let steps = d.steps_done().min(s.steps_done());
     let summary = format!(
         "degradation: this {}-layer plain net ends with a training loss of {:.3}, {:.2} times \
          the {:.3} of the shallower {}-layer plain net `{}` on the same data after {steps} \
