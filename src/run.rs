@@ -95,4 +95,66 @@ mod tests {
         assert_eq!(store.load(id).unwrap().steps.len(), 3);
         assert_eq!(store.findings(id).unwrap(), out.findings);
     }
+
+    /// Counts the steps the trainer reported.
+    struct Steps(usize);
+
+    impl Sink for Steps {
+        fn event(&mut self, event: &crate::experiment::Event<'_>) {
+            if let crate::experiment::Event::Step(_) = event {
+                self.0 += 1;
+            }
+        }
+    }
+
+    /// A full disk (the database capped 8 MB past its schema, so
+    /// writes fail with SQLite's "database or disk is full") stops the
+    /// run within a flush instead of training to the end; the error says
+    /// so; the run is marked `failed` with the reason; every committed
+    /// step stays, contiguous from 0.
+    #[test]
+    fn a_full_disk_stops_the_run_at_once_and_marks_it_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.db");
+        let mut store = Store::open(&path).unwrap();
+        let pages: u64 = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        store.fill_at_pages(pages + 2000);
+        let total = 2_000_000;
+        let spec = Spec::from_toml(
+            &format!(
+                "steps = {total}\nbatch = 8\n[model]\ndepth = 1\nwidth = 8\n\
+                 [data]\nname = \"xor\"\ntrain_size = 64\ntest_size = 32\n"
+            ),
+            "test",
+        )
+        .unwrap();
+        let data = spec.prepare_data().unwrap();
+        let mut steps = Steps(0);
+        let err = run_recorded(&spec, &data, Some(&store), Compute::threads(1), &mut steps)
+            .err()
+            .expect("a full store is an error");
+        let message = err.to_string();
+        assert!(message.contains("full"), "{message}");
+        assert!(message.contains("training stopped"), "{message}");
+        assert!(
+            steps.0 < total / 10,
+            "trained {} steps after the failure",
+            steps.0
+        );
+        let store = Store::open(&path).unwrap();
+        let run = &store.runs().unwrap()[0];
+        assert_eq!(run.status, crate::experiment::RunStatus::Failed);
+        let record = store.load(run.id).unwrap();
+        assert!(record.error.as_deref().unwrap().contains("full"));
+        assert!(
+            run.steps > 0 && run.steps < steps.0,
+            "{} of {}",
+            run.steps,
+            steps.0
+        );
+        assert_eq!(record.steps_done(), run.steps, "steps contiguous from 0");
+    }
 }

@@ -49,6 +49,9 @@ pub struct Store {
     path: PathBuf,
     /// The sweep and cell that runs begun from here belong to.
     tag: Option<SweepTag>,
+    /// A bound on the database's pages for the writers of runs begun from
+    /// here (`PRAGMA max_page_count`): a full disk, for tests.
+    page_limit: Option<u64>,
 }
 
 impl Store {
@@ -67,9 +70,18 @@ impl Store {
             conn,
             path,
             tag: None,
+            page_limit: None,
         };
         store.mark_interrupted()?;
         Ok(store)
+    }
+
+    /// Makes the database full at `pages` pages for the writers of runs
+    /// begun from here on: their writes then fail as on a full disk
+    /// (`SQLITE_FULL`). For tests of what a full disk does to a run.
+    #[doc(hidden)]
+    pub fn fill_at_pages(&mut self, pages: u64) {
+        self.page_limit = Some(pages);
     }
 
     /// The database file.

@@ -11,14 +11,16 @@ use super::codec::{
     insert_layer, insert_series, layer_insert_sql, real, series_insert_sql, summary_to_json,
 };
 use super::host::{git_describe, hostname, now};
-use super::{connect, sql_err, Store};
+use super::{connect, Store};
 use crate::error::{Error, Result};
 use crate::experiment::trainer::{EvalRecord, Event, Sink, StepRecord, Summary};
 use crate::experiment::{RunStatus, Spec};
 use crate::probe::StepProbe;
 use rusqlite::{params, Connection, ErrorCode, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,12 +83,23 @@ impl Msg {
 /// also flushes (and waits for the writer thread) but drops the error. A
 /// writer closed before the trainer's `Finished` or `Failed` event marks
 /// its run `interrupted`.
+///
+/// **A failed write stops the run.** When a batch cannot be committed (a
+/// full disk, a store removed under it), the thread marks the run
+/// `failed` with the reason and the last step committed (when even that
+/// small update cannot be written, the run stays `running` and the next
+/// open marks it `interrupted`), writes nothing more, and
+/// [`Sink::stop_requested`] turns true: the trainer stops after the step
+/// it is running, and `close` returns the error. Every step committed
+/// before stays.
 pub struct RunWriter {
     run_id: i64,
     path: PathBuf,
     total_steps: usize,
     tx: Option<SyncSender<Msg>>,
     thread: Option<JoinHandle<Result<()>>>,
+    /// Set by the thread when a write failed.
+    failed: Arc<AtomicBool>,
 }
 
 impl Store {
@@ -97,6 +110,10 @@ impl Store {
     /// cell of [`Store::set_tag`], if set.
     pub fn begin_run(&self, spec: &Spec, total_steps: usize) -> Result<RunWriter> {
         let conn = connect(&self.path)?;
+        if let Some(pages) = self.page_limit {
+            conn.pragma_update(None, "max_page_count", pages)
+                .map_err(self.err("limiting the pages"))?;
+        }
         self.conn
             .execute(
                 "INSERT INTO runs (name, spec, status, created_at, seed, gradscope_version, \
@@ -120,9 +137,24 @@ impl Store {
         let run_id = self.conn.last_insert_rowid();
         let (tx, rx) = mpsc::sync_channel(QUEUE_EVENTS);
         let path = self.path.clone();
+        let failed = Arc::new(AtomicBool::new(false));
+        let flag = failed.clone();
         let thread = std::thread::Builder::new()
             .name(format!("gradscope-store-run-{run_id}"))
-            .spawn(move || write_loop(conn, rx, run_id, &path))
+            .spawn(move || {
+                let mut thread = WriteThread {
+                    conn,
+                    run_id,
+                    path: &path,
+                    committed: None,
+                };
+                let result = thread.run(rx);
+                if let Err(e) = &result {
+                    thread.mark_failed(e);
+                    flag.store(true, Ordering::Release);
+                }
+                result
+            })
             .map_err(|e| Error::Store {
                 path: self.path.clone(),
                 reason: format!("cannot start the writer thread: {e}"),
@@ -133,6 +165,7 @@ impl Store {
             total_steps,
             tx: Some(tx),
             thread: Some(thread),
+            failed,
         })
     }
 }
@@ -193,67 +226,110 @@ impl Sink for RunWriter {
         };
         if let Some(tx) = &self.tx {
             // A closed channel means the thread stopped on an error, which
-            // `close` reports; training goes on regardless.
+            // `close` reports and `stop_requested` says.
             let _ = tx.send(msg);
         }
     }
+
+    /// True once a write failed: the run cannot be recorded any more.
+    fn stop_requested(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
 }
 
-/// The writer thread: gathers messages into batches and commits them.
-fn write_loop(mut conn: Connection, rx: Receiver<Msg>, run_id: i64, path: &Path) -> Result<()> {
-    let mut batch = Vec::new();
-    let (mut rows, mut deadline, mut ended) = (0, Instant::now(), false);
-    loop {
-        let msg = if batch.is_empty() {
-            match rx.recv() {
-                Ok(m) => m,
-                Err(_) => break,
-            }
-        } else {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(m) => m,
-                Err(RecvTimeoutError::Timeout) => {
-                    flush(&mut conn, &mut batch, run_id, path)?;
-                    rows = 0;
-                    continue;
+/// The writer thread's state: its connection, and the last step it
+/// committed.
+struct WriteThread<'a> {
+    conn: Connection,
+    run_id: i64,
+    path: &'a Path,
+    committed: Option<usize>,
+}
+
+impl WriteThread<'_> {
+    /// Gathers messages into batches and commits them, until the channel
+    /// closes or a batch cannot be committed.
+    fn run(&mut self, rx: Receiver<Msg>) -> Result<()> {
+        let mut batch = Vec::new();
+        let (mut rows, mut deadline, mut ended) = (0, Instant::now(), false);
+        loop {
+            let msg = if batch.is_empty() {
+                match rx.recv() {
+                    Ok(m) => m,
+                    Err(_) => break,
                 }
-                Err(RecvTimeoutError::Disconnected) => break,
+            } else {
+                match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.flush(&mut batch)?;
+                        rows = 0;
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            if batch.is_empty() {
+                deadline = Instant::now() + FLUSH_INTERVAL;
             }
-        };
-        if batch.is_empty() {
-            deadline = Instant::now() + FLUSH_INTERVAL;
+            let ends = msg.ends_run();
+            ended |= ends;
+            rows += msg.rows();
+            batch.push(msg);
+            if ends || rows >= FLUSH_ROWS || Instant::now() >= deadline {
+                self.flush(&mut batch)?;
+                rows = 0;
+            }
         }
-        let ends = msg.ends_run();
-        ended |= ends;
-        rows += msg.rows();
-        batch.push(msg);
-        if ends || rows >= FLUSH_ROWS || Instant::now() >= deadline {
-            flush(&mut conn, &mut batch, run_id, path)?;
-            rows = 0;
+        if !ended {
+            batch.push(Msg::Abandoned);
         }
+        self.flush(&mut batch)
     }
-    if !ended {
-        batch.push(Msg::Abandoned);
-    }
-    flush(&mut conn, &mut batch, run_id, path)
-}
 
-/// Commits `batch` in one transaction (retrying while the database is
-/// busy) and empties it.
-fn flush(conn: &mut Connection, batch: &mut Vec<Msg>, run_id: i64, path: &Path) -> Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let mut attempt = 0;
-    loop {
-        match write_batch(conn, batch, run_id) {
-            Ok(()) => {
-                batch.clear();
-                return Ok(());
-            }
-            Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => attempt += 1,
-            Err(e) => return Err(sql_err(path, "writing a run")(e)),
+    /// Commits `batch` in one transaction (retrying while the database is
+    /// busy) and empties it.
+    fn flush(&mut self, batch: &mut Vec<Msg>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
         }
+        let mut attempt = 0;
+        loop {
+            match write_batch(&mut self.conn, batch, self.run_id) {
+                Ok(()) => {
+                    let last = batch.iter().rev().find_map(|m| match m {
+                        Msg::Step(s) => Some(s.step),
+                        _ => None,
+                    });
+                    self.committed = last.or(self.committed);
+                    batch.clear();
+                    return Ok(());
+                }
+                Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => attempt += 1,
+                Err(e) => {
+                    let kept = match self.committed {
+                        Some(step) => format!("steps 0 to {step} are kept"),
+                        None => "no step was committed".into(),
+                    };
+                    return Err(Error::Store {
+                        path: self.path.to_path_buf(),
+                        reason: format!(
+                            "writing run {} failed ({e}): training stopped; {kept}",
+                            self.run_id
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Marks the run `failed` with `error`, if the store takes that much.
+    fn mark_failed(&self, error: &Error) {
+        let _ = self.conn.execute(
+            "UPDATE runs SET status = 'failed', finished_at = ?2, error = ?3 \
+             WHERE id = ?1 AND status = 'running'",
+            params![self.run_id, now(), error.to_string()],
+        );
     }
 }
 
