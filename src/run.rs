@@ -11,9 +11,10 @@
 
 use crate::analysis::diagnose::{diagnose, Finding};
 use crate::error::Result;
+use crate::experiment::plan::{plan, MemoryLimit};
 use crate::experiment::trainer::{train, Summary};
 use crate::experiment::RunData;
-use crate::experiment::{RecordSink, RunRecord, Sink, Spec, Tee};
+use crate::experiment::{RecordSink, RunRecord, RunStatus, Sink, Spec, Tee};
 use crate::store::Store;
 use crate::tensor::Compute;
 
@@ -32,8 +33,15 @@ pub struct Outcome {
 /// Trains `spec` on `data` in a pool built by `compute` (its threads and
 /// SIMD level), reporting to
 /// `sink`, recording into `store` (when given) and diagnosing the result.
-/// Store errors are errors; a training error is in [`Outcome::result`],
-/// with everything recorded before it kept (in the store and the record).
+/// Store errors are errors (a failed write stops training: see
+/// [`RunWriter`](crate::store::RunWriter)); a training error is in
+/// [`Outcome::result`], with everything recorded before it kept (in the
+/// store and the record).
+///
+/// The spec is first [planned](plan) against the data and the memory
+/// available: a spec that cannot start (a batch larger than the data, a
+/// model the data does not suit, more memory than the machine has)
+/// fails there, in [`Outcome::result`], and leaves no run in the store.
 pub fn run_recorded(
     spec: &Spec,
     data: &RunData,
@@ -41,7 +49,22 @@ pub fn run_recorded(
     compute: Compute,
     sink: &mut dyn Sink,
 ) -> Result<Outcome> {
-    let mut writer = store.map(|s| s.begin_run(spec, 0)).transpose()?;
+    let planned = plan(spec, data).and_then(|p| p.fits(MemoryLimit::available().as_ref()));
+    let total_steps = match planned {
+        Ok(p) => p.total_steps,
+        Err(error) => {
+            let mut record = RecordSink::new(spec.clone()).record;
+            record.status = RunStatus::Failed;
+            record.error = Some(error.to_string());
+            return Ok(Outcome {
+                result: Err(error),
+                record,
+                run_id: None,
+                findings: Vec::new(),
+            });
+        }
+    };
+    let mut writer = store.map(|s| s.begin_run(spec, total_steps)).transpose()?;
     let mut record = RecordSink::new(spec.clone());
     let result = {
         let mut sinks: Vec<&mut dyn Sink> = vec![sink, &mut record];
@@ -146,7 +169,7 @@ mod tests {
         );
         let store = Store::open(&path).unwrap();
         let run = &store.runs().unwrap()[0];
-        assert_eq!(run.status, crate::experiment::RunStatus::Failed);
+        assert_eq!(run.status, RunStatus::Failed);
         let record = store.load(run.id).unwrap();
         assert!(record.error.as_deref().unwrap().contains("full"));
         assert!(

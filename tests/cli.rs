@@ -976,3 +976,52 @@ fn runs_show_their_size_and_rm_and_gc_reclaim_it() {
         .code(1)
         .stderr(predicate::str::contains("no run 9"));
 }
+
+/// Regression (issue 18): depth 100,000 took 9.5 GB before failing and
+/// width 10,000,000 aborted with a backtrace; a batch larger than the
+/// data left a failed `0/0` row. Each is now refused before anything is
+/// built or recorded, naming the field and (for sizes) the estimate, and
+/// the store holds no run; `--max-memory` bounds the estimate.
+#[test]
+fn runs_that_cannot_start_are_refused_first_and_leave_no_row() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (
+            &["--depth", "100000"][..],
+            "invalid value for `model`: the run needs at least",
+        ),
+        (&["--width", "10000000"], "parameters with their gradients"),
+        (
+            &["--batch", "100000"],
+            "invalid value for `batch`: 100000 is larger than",
+        ),
+        (&["--max-memory", "1M"], "more than --max-memory (1.0 MB)"),
+    ] {
+        let out = gradscope_in(dir.path())
+            .args(["train", "--data", "xor", "--steps", "5"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    gradscope_in(dir.path())
+        .args(["runs"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("status").and(predicate::str::contains("failed").not()));
+    gradscope_in(dir.path())
+        .args([
+            "train",
+            "--data",
+            "xor",
+            "--steps",
+            "5",
+            "--max-memory",
+            "64M",
+        ])
+        .assert()
+        .success();
+}

@@ -8,6 +8,7 @@ use super::output::Output;
 use super::record::run_recorded;
 use super::render::{print_summary, render_findings, summary_json};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
+use gradscope::experiment::plan::{plan, MemoryLimit};
 use gradscope::experiment::{default_value, Flag, RunData, Spec, SpecBuilder, FLAGS};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,12 @@ pub struct TrainArgs {
     /// `--threads`, `--simd`.
     #[command(flatten)]
     pub compute: ComputeArgs,
+    /// Refuse, before building anything, a run whose memory estimate
+    /// (parameters with gradients and optimizer state, one batch's
+    /// activations) exceeds SIZE: bytes, or with a unit (`512M`, `4G`,
+    /// `1.5GB`). Without it the bound is the memory available.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_memory: Option<f64>,
     /// Do not record the run in the store.
     #[arg(long)]
     pub no_record: bool,
@@ -96,6 +103,33 @@ fn flag_arg(f: &'static Flag) -> Arg {
         .value_parser(move |s: &str| SpecBuilder::check(f.key, s).map(|()| s.to_string()))
 }
 
+/// A size in bytes: a number with an optional unit, K, M, G or T (powers
+/// of 1024; a trailing `B` or `iB` is allowed).
+fn parse_size(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (number, scale) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let power = match c.to_ascii_uppercase() {
+                'K' => 1,
+                'M' => 2,
+                'G' => 3,
+                'T' => 4,
+                _ => return Err(format!("`{s}`: the unit is K, M, G or T")),
+            };
+            (&t[..i], 1024f64.powi(power))
+        }
+        _ => (t, 1.0),
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(n * scale),
+        _ => Err(format!("`{s}` is not a size (e.g. 512M, 4G)")),
+    }
+}
+
 /// `KEY=VALUE` of `--set`.
 fn parse_set(s: &str) -> Result<(String, String), String> {
     let (key, value) = s
@@ -142,6 +176,13 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     let output = Output::detect(args.quiet || args.json);
     let compute = args.compute.resolve()?;
     let data = spec.prepare_data()?;
+    if let Some(bytes) = args.max_memory {
+        let limit = MemoryLimit {
+            bytes,
+            from: "--max-memory".into(),
+        };
+        plan(&spec, &data)?.fits(Some(&limit))?;
+    }
     let db = (!args.no_record).then_some(db);
     let outcome = run_recorded(&spec, &data, output, db, compute)?;
     if !args.json {
@@ -182,4 +223,20 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_with_or_without_a_unit() {
+        assert_eq!(parse_size("4096"), Ok(4096.0));
+        assert_eq!(parse_size("512M"), Ok(512.0 * 1024.0 * 1024.0));
+        assert_eq!(parse_size("1.5GB"), Ok(1.5 * 1024f64.powi(3)));
+        assert_eq!(parse_size("2GiB"), Ok(2.0 * 1024f64.powi(3)));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("4X").unwrap_err().contains("unit"));
+        assert!(parse_size("lots").is_err());
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod events;
 mod flags;
+pub mod plan;
 pub mod record;
 pub mod rnn_task;
 mod run_data;

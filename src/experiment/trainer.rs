@@ -8,11 +8,12 @@
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
 
 pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
+use super::plan::{plan_rows, plan_sequences};
 use super::rnn_task::RnnTask;
 pub use super::task::{accuracy, evaluate, MlpTask, Task};
 use super::RunData;
 use super::{Dtype, Spec};
-use crate::data::sequence::{SeqPrepared, SeqTargets, SeqTask};
+use crate::data::sequence::{SeqPrepared, SeqTargets};
 use crate::data::Prepared;
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
@@ -21,16 +22,7 @@ use crate::probe::{Prober, Tap};
 use crate::tensor::Scalar;
 use std::time::Instant;
 
-/// Steps the spec asks for on `n` training examples.
-///
-/// With `epochs`, every epoch is `floor(n / batch)` full batches.
-pub fn total_steps(spec: &Spec, n: usize) -> usize {
-    if spec.epochs > 0 {
-        spec.epochs * (n / spec.batch.max(1)).max(1)
-    } else {
-        spec.steps
-    }
-}
+pub use super::plan::total_steps;
 
 /// Runs `spec` on `data` in the spec's dtype.
 pub fn train(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> Result<Summary> {
@@ -56,33 +48,9 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> R
     result
 }
 
-/// Checks `spec` against `n` training `what` (examples, sequences): the
-/// steps it plans, or the field that is wrong.
-fn planned_steps(spec: &Spec, n: usize, what: &str) -> Result<usize> {
-    spec.validate()?;
-    if spec.batch > n {
-        return Err(Error::InvalidConfig {
-            field: "batch".into(),
-            reason: format!("{} is larger than the {n} training {what}", spec.batch),
-        });
-    }
-    Ok(total_steps(spec, n))
-}
-
 fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
     let (train, test) = (&data.train, &data.test);
-    let total = planned_steps(spec, train.len(), "examples")?;
-    if spec.model.kind.is_recurrent() {
-        return Err(Error::InvalidConfig {
-            field: "data.name".into(),
-            reason: format!(
-                "a {} net reads a sequence task ({}), not `{}`",
-                spec.model.kind,
-                SeqTask::NAMES,
-                spec.data.name
-            ),
-        });
-    }
+    let total = plan_rows(spec, data)?.total_steps;
     let cnn = spec.model.kind == crate::nn::ModelKind::Cnn;
     let mut config = spec.model_config(train.dim(), train.classes);
     if let Some(image) = train.image.filter(|_| cnn && config.conv.image.is_empty()) {
@@ -106,18 +74,12 @@ fn run_sequences<T: Scalar>(
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
     let (train, test) = (&data.train, &data.test);
-    let total = planned_steps(spec, train.len(), "sequences")?;
+    let total = plan_sequences(spec, data)?.total_steps;
     let every_step = matches!(train.targets, SeqTargets::PerStep { .. });
     let config = spec
         .model
         .rnn_config(train.input_dim(), train.output_dim(), every_step)
-        .ok_or_else(|| Error::InvalidConfig {
-            field: "model.kind".into(),
-            reason: format!(
-                "`{}` is a sequence task: it needs a recurrent model (rnn, lstm, gru)",
-                spec.data.name
-            ),
-        })?;
+        .expect("the plan checked the model is recurrent");
     let mut task = RnnTask::new(
         config.build::<T>(spec.seed),
         (train, test),
