@@ -2,7 +2,7 @@
 //! from its record and saved back).
 
 use super::output::printable;
-use super::record::{open_existing, resolve_run};
+use super::record::{open_to_read, resolve_run};
 use super::render::render_findings;
 use clap::Args;
 use gradscope::analysis::diagnose::diagnose;
@@ -20,11 +20,13 @@ pub struct DiagnoseArgs {
 
 /// Runs `gradscope diagnose`.
 pub fn run(args: DiagnoseArgs, db: &Path) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_to_read(db)?;
     let id = resolve_run(&store, &args.run)?;
     let record = store.load(id)?;
     let findings = diagnose(&record);
-    store.save_findings(id, &findings)?;
+    if !store.is_read_only() {
+        store.save_findings(id, &findings)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&findings)?);
     } else if findings.is_empty() {

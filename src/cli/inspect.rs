@@ -476,7 +476,7 @@ pub struct InspectArgs {
 
 /// Runs `gradscope inspect`.
 pub fn run(args: InspectArgs, db: &std::path::Path) -> anyhow::Result<()> {
-    let store = super::record::open_existing(db)?;
+    let store = super::record::open_to_read(db)?;
     let id = super::record::resolve_run(&store, &args.run)?;
     let record = store.load(id)?;
     let findings = gradscope::analysis::diagnose::diagnose(&record);

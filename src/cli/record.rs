@@ -59,14 +59,37 @@ pub fn resolve_run(store: &Store, run: &str) -> anyhow::Result<i64> {
         .map_err(|_| anyhow::anyhow!("`{run}` is not a run id (a number, or `last`)"))
 }
 
-/// Opens the store for reading; a missing file is an error, not a new
-/// empty store.
+/// Opens the store to change it (`rm`, `gc`); a missing file is an
+/// error, not a new empty store.
 pub fn open_existing(db: &Path) -> anyhow::Result<Store> {
+    check_exists(db)?;
+    Store::open(db).map_err(|e| {
+        if Store::open_read_only(db).is_ok() {
+            anyhow::anyhow!(
+                "{}: the store can be read but not written here (a read-only filesystem, \
+                 or no write permission)",
+                db.display()
+            )
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// Opens the store for a reading command (`runs`, `inspect`, `report`,
+/// `diagnose`): read-only where it cannot be written (a read-only
+/// filesystem); a missing file is an error, not a new empty store.
+pub fn open_to_read(db: &Path) -> anyhow::Result<Store> {
+    check_exists(db)?;
+    Ok(Store::open_for_reading(db)?)
+}
+
+fn check_exists(db: &Path) -> anyhow::Result<()> {
     if !db.exists() {
         anyhow::bail!(
             "{}: no such store (train a run first, or pass --db PATH)",
             db.display()
         );
     }
-    Ok(Store::open(db)?)
+    Ok(())
 }

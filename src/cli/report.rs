@@ -3,7 +3,7 @@
 //! `gradscope report --sweep ID|NAME`: a sweep's trainability map
 //! ([`super::report_sweep`]).
 
-use super::record::{open_existing, resolve_run};
+use super::record::{open_to_read, resolve_run};
 use clap::Args;
 use gradscope::analysis::diagnose::{compare, diagnose, Finding};
 use gradscope::experiment::RunRecord;
@@ -60,7 +60,7 @@ pub fn run(args: ReportArgs, db: &Path) -> anyhow::Result<()> {
         };
         return super::report_sweep::run(key, &choice, &output, args.png.as_deref(), db);
     }
-    let store = open_existing(db)?;
+    let store = open_to_read(db)?;
     let mut loaded = Vec::new();
     for r in &args.runs {
         let id = resolve_run(&store, r)?;

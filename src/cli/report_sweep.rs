@@ -5,7 +5,7 @@
 //! `sigma_w^2`, the mean-field `6 xi_c` curve is drawn on it
 //! ([`trainable_depth_curve`]).
 
-use super::record::open_existing;
+use super::record::open_to_read;
 use anyhow::{bail, Context};
 use gradscope::experiment::sweep::{trainable_depth_curve, value_label, SweepSpec};
 use gradscope::report::trainability::{MapAxes, SweepRun};
@@ -31,7 +31,7 @@ pub fn run(
     png: Option<&Path>,
     db: &Path,
 ) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_to_read(db)?;
     let Some(sweep) = store.find_sweep(key)? else {
         bail!(
             "no sweep `{key}` in {} (`gradscope runs` lists what is there)",

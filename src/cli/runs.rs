@@ -1,7 +1,7 @@
 //! `gradscope runs`: the runs in the store, with what each takes on disk;
 //! `--sweep ID`: a sweep's runs, with their cells and classes.
 
-use super::record::open_existing;
+use super::record::open_to_read;
 use super::space::bytes;
 use clap::Args;
 use gradscope::experiment::sweep::SweepSpec;
@@ -21,7 +21,7 @@ pub struct RunsArgs {
 
 /// Runs `gradscope runs`.
 pub fn run(args: RunsArgs, db: &Path) -> anyhow::Result<()> {
-    let store = open_existing(db)?;
+    let store = open_to_read(db)?;
     if let Some(key) = &args.sweep {
         let Some(sweep) = store.find_sweep(key)? else {
             anyhow::bail!("no sweep `{key}` in {}", db.display());

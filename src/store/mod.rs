@@ -76,6 +76,69 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the database at `path` for reading: as [`Store::open`] where
+    /// the file can be written, else read-only (a store on a read-only
+    /// filesystem, or a file without write permission), without
+    /// migrating or marking runs. Writing through a read-only store fails
+    /// ([`Store::is_read_only`] tells). A missing file is not created.
+    pub fn open_for_reading(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref();
+        match Store::open(path) {
+            Ok(store) => Ok(store),
+            // Where the file cannot be written, the read-only attempt's
+            // error says more; otherwise (a corrupt file) the first does.
+            Err(writable) => Store::open_read_only(path).map_err(|read_only| {
+                if is_read_only_error(&writable) {
+                    read_only
+                } else {
+                    writable
+                }
+            }),
+        }
+    }
+
+    /// Opens the database at `path` read-only: no WAL switch, no
+    /// migration, no run marked `interrupted` (a run whose process is gone
+    /// still reads `running`). On a read-only filesystem, where SQLite
+    /// cannot create the WAL's shared-memory file, it opens the file as
+    /// immutable. Refuses a schema that needs migrating.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(Error::Store {
+                path,
+                reason: "no such store".into(),
+            });
+        }
+        let conn = match connect_read_only(&path, "mode=ro") {
+            Ok(conn) => conn,
+            Err(_) => connect_read_only(&path, "immutable=1")?,
+        };
+        let version = schema::version(&conn, &path)?;
+        if version != SCHEMA_VERSION {
+            return Err(Error::Store {
+                path,
+                reason: format!(
+                    "schema version {version} needs migrating to version {SCHEMA_VERSION}, \
+                     which needs write access: open it once where it can be written"
+                ),
+            });
+        }
+        Ok(Store {
+            conn,
+            path,
+            tag: None,
+            page_limit: None,
+        })
+    }
+
+    /// Whether this store was opened read-only ([`Store::open_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.conn
+            .is_readonly(rusqlite::DatabaseName::Main)
+            .unwrap_or(false)
+    }
+
     /// Makes the database full at `pages` pages for the writers of runs
     /// begun from here on: their writes then fail as on a full disk
     /// (`SQLITE_FULL`). For tests of what a full disk does to a run.
@@ -128,6 +191,9 @@ fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(sql_err(path, "opening"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(sql_err(path, "setting the busy timeout"))?;
+    // Before anything that writes (the WAL switch, the migrations): a
+    // database of another program is refused as it is.
+    refuse_foreign(&conn, path)?;
     // WAL: readers never block the writer, and a killed writer leaves the
     // last committed transaction intact. NORMAL sync is safe against a
     // process kill (only a power cut can lose the last commits).
@@ -157,6 +223,68 @@ fn connect(path: &Path) -> Result<Connection> {
     conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
         .map_err(sql_err(path, "setting pragmas"))?;
     Ok(conn)
+}
+
+/// A read-only connection to `path`, opened by URI with `mode` (`mode=ro`,
+/// or `immutable=1` where the WAL's shared memory cannot be created),
+/// checked to be readable and a store.
+fn connect_read_only(path: &Path, mode: &str) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    // The path as a URI's: `%`, `?` and `#` escaped.
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push('?');
+    uri.push_str(mode);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(&uri, flags).map_err(sql_err(path, "opening"))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(sql_err(path, "setting the busy timeout"))?;
+    refuse_foreign(&conn, path)?;
+    Ok(conn)
+}
+
+/// Refuses a database that holds tables but is not a store: its schema
+/// version is 0 (a store records its migrations there) and it has tables.
+/// Nothing is written to it.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
+    let version = schema::version(conn, path)?;
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(sql_err(path, "reading the schema"))?;
+    if version == 0 && tables > 0 {
+        return Err(Error::Store {
+            path: path.to_path_buf(),
+            reason: format!(
+                "not a gradscope store (an SQLite database with {tables} tables of another \
+                 program's): left unchanged"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether `e` says the database could not be written or created.
+fn is_read_only_error(e: &Error) -> bool {
+    let text = e.to_string();
+    [
+        "readonly",
+        "read-only",
+        "unable to open",
+        "Permission denied",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
 }
 
 /// Wraps a SQLite error with the file and what was being done.
