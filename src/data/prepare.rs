@@ -149,11 +149,21 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
         };
     }
     if test.dim() != train.dim() {
+        // Blame the key that brought the mismatch: the evaluation folder
+        // when one is set, else the one folder whose two splits disagree
+        // (a malformed training file was blamed on an unset eval_dir).
+        let field = match (&d.eval_dir, &d.dir) {
+            (Some(_), _) => "data.eval_dir",
+            (None, Some(_)) => "data.dir",
+            (None, None) => "data.name",
+        };
         return Err(Error::InvalidConfig {
-            field: "data.eval_dir".into(),
+            field: field.into(),
             reason: format!(
-                "evaluation examples have {} features, training examples {}",
+                "the evaluation examples ({}) have {} features, the training examples ({}) {}",
+                test.name,
                 test.dim(),
+                train.name,
                 train.dim()
             ),
         });
@@ -318,5 +328,47 @@ mod tests {
         assert_eq!((p.train.len(), p.test.len(), p.train.length), (16, 8, 25));
         assert_eq!(p.train, prepare_sequences(&d, 2).unwrap().train);
         assert_ne!(p.train, prepare_sequences(&d, 3).unwrap().train);
+    }
+
+    /// Writes an IDX image file of `n` images of `h x w` and its labels.
+    fn write_split(dir: &Path, prefix: &str, n: u32, h: u32, w: u32) {
+        let mut images = vec![0, 0, 8, 3];
+        for d in [n, h, w] {
+            images.extend(d.to_be_bytes());
+        }
+        images.resize(images.len() + (n * h * w) as usize, 7);
+        let mut labels = vec![0, 0, 8, 1];
+        labels.extend(n.to_be_bytes());
+        labels.extend((0..n).map(|i| (i % 10) as u8));
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+
+    /// Regression (issue 18): training images of another size than the
+    /// test images in the same folder were blamed on `data.eval_dir`,
+    /// which was not set. The folder's key is named, with both files.
+    #[test]
+    fn a_malformed_training_file_is_not_blamed_on_the_eval_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write_split(dir.path(), "train", 20, 28, 27);
+        write_split(dir.path(), "t10k", 10, 28, 28);
+        let d = DataSpec {
+            dir: Some(dir.path().to_string_lossy().into_owned()),
+            ..named("mnist")
+        };
+        let (field, reason) = refusal(prepare(&d, 1));
+        assert_eq!(field, "data.dir");
+        assert!(reason.contains("756") && reason.contains("784"), "{reason}");
+        assert!(
+            reason.contains(":train") && reason.contains(":t10k"),
+            "{reason}"
+        );
+        let other = tempfile::tempdir().unwrap();
+        write_split(other.path(), "t10k", 10, 28, 28);
+        let d = DataSpec {
+            eval_dir: Some(other.path().to_string_lossy().into_owned()),
+            ..d
+        };
+        assert_eq!(refusal(prepare(&d, 1)).0, "data.eval_dir");
     }
 }
