@@ -181,7 +181,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\nfindings:");
     for f in &ran.findings {
-        println!("  [{:?}] {}: {}", f.severity, f.kind.name(), f.summary);
+        let severity = format!("{:?}", f.severity).to_lowercase();
+        println!("  {severity} {}: {}", f.kind.name(), f.summary);
         if let Some(r) = f.remedies.first() {
             println!("      try: {}  ({})", r.title, r.command);
         }
