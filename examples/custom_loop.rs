@@ -22,6 +22,7 @@ use gradscope::experiment::trainer::{accuracy, evaluate, EvalRecord};
 use gradscope::prelude::*;
 use gradscope::tensor::Init;
 use std::path::Path;
+use std::time::Instant;
 
 /// Steps the loop runs.
 pub const STEPS: usize = 300;
@@ -104,16 +105,21 @@ fn train_loop(spec: &Spec, mlp: &mut Mlp<f32>, train: &Dataset, test: &Dataset, 
     let mut prober = Prober::<f32>::new(spec.probe).with_total(STEPS);
     let mut batches = Batches::new(train.len(), BATCH, spec.seed);
     let (mut x, mut labels, mut grad) = (Matrix::default(), Vec::new(), Matrix::default());
+    let started = Instant::now();
     for step in 0..STEPS {
         gather(train, batches.next_indices(), &mut x, &mut labels);
 
-        // Forward and backward, the layers' taps armed for this step.
+        // Forward and backward, the layers' taps armed for this step (on
+        // every step here: `ProbeConfig::every_step`; the default cadence
+        // probes sparser as a run grows).
         prober.arm(step, mlp.blocks_mut());
+        let probed = prober.tap_at(step).is_on();
         let logits = mlp.forward(&x, Mode::Train);
         let loss = Loss::CrossEntropy.compute(logits, Targets::Classes(&labels), &mut grad);
         let batch_accuracy = accuracy(logits, &labels);
         mlp.backward_overwrite(&x, &grad);
-        let mut probe = prober.observe(step, &mlp.blocks());
+        // What the taps measured, gradients before any clipping.
+        let mut probe = probed.then(|| prober.observe(step, &mlp.blocks()));
 
         // Our own update: w <- w - lr * dL/dw, parameter by parameter.
         let grad_norm = global_grad_norm(&mlp.params());
@@ -124,7 +130,10 @@ fn train_loop(spec: &Spec, mlp: &mut Mlp<f32>, train: &Dataset, test: &Dataset, 
                 *w -= LR as f32 * g;
             }
         }
-        prober.finish(&mlp.blocks(), &mut probe);
+        if let Some(probe) = &mut probe {
+            // Update:data ratios, against the weights `observe` sampled.
+            prober.finish(&mlp.blocks(), probe);
+        }
 
         sink.event(&Event::Step(&StepRecord {
             step,
@@ -133,10 +142,15 @@ fn train_loop(spec: &Spec, mlp: &mut Mlp<f32>, train: &Dataset, test: &Dataset, 
             lr: LR,
             grad_norm,
         }));
-        sink.event(&Event::Probe(&probe));
+        if let Some(probe) = &probe {
+            sink.event(&Event::Probe(probe));
+        }
     }
+    let train_seconds = started.elapsed().as_secs_f64();
     let grad_norms = mlp.weight_grad_norms();
-    let on = |data: &Dataset, mlp: &mut Mlp<f32>| evaluate(mlp, Loss::CrossEntropy, data, data.len(), 256);
+    let on = |data: &Dataset, mlp: &mut Mlp<f32>| {
+        evaluate(mlp, Loss::CrossEntropy, data, data.len(), 256)
+    };
     let (train_fit, test_fit) = (on(train, mlp), on(test, mlp));
     let eval = EvalRecord {
         step: STEPS,
@@ -154,7 +168,7 @@ fn train_loop(spec: &Spec, mlp: &mut Mlp<f32>, train: &Dataset, test: &Dataset, 
         test_accuracy: eval.test_accuracy,
         grad_norms,
         layers: mlp.layer_paths(),
-        train_seconds: 0.0,
+        train_seconds,
         sample: None,
     }));
 }
@@ -168,7 +182,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("run {} in {}", ran.run_id, db.display());
     for s in record.steps.iter().step_by(STEPS / 6) {
-        println!("step {:>4}  loss {:.4}  |grad| {:.3e}", s.step, s.loss, s.grad_norm);
+        println!(
+            "step {:>4}  loss {:.4}  |grad| {:.3e}",
+            s.step, s.loss, s.grad_norm
+        );
     }
     if let Some(eval) = record.evals.last() {
         println!("held-out accuracy {:.3}", eval.test_accuracy);

@@ -95,7 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("{} runs in {db}:", read.runs.len());
     for r in &read.runs {
-        println!("  {:>3}  {:<28} {:<11} {} steps", r.id, r.name, r.status, r.steps);
+        println!(
+            "  {:>3}  {:<28} {:<11} {} steps",
+            r.id, r.name, r.status, r.steps
+        );
     }
     let record = &read.record;
     let step = record.probes.last().map_or(0, |p| p.step);

@@ -79,7 +79,13 @@ pub fn run(db: &Path) -> Result<Vec<(Outcome, StepCounter)>> {
     for spec in specs()? {
         let data = spec.prepare_data()?;
         let mut counter = StepCounter::default();
-        let outcome = run_recorded(&spec, &data, Some(&store), Compute::threads(1), &mut counter)?;
+        let outcome = run_recorded(
+            &spec,
+            &data,
+            Some(&store),
+            Compute::threads(1),
+            &mut counter,
+        )?;
         outcomes.push((outcome, counter));
     }
     Ok(outcomes)

@@ -155,7 +155,7 @@
 //! measured, the block contract, the prober), [`nn`] (layers, losses, the
 //! model builders), [`optim`], [`data`], [`experiment`] (spec, trainer,
 //! events and sinks, sweeps), [`analysis`] (gradient check, diagnosis,
-//! theory, spectra), [`store`], [`report`] (HTML and SVG), [`bench`],
+//! theory, spectra), [`store`], [`report`] (HTML and SVG), [`bench`](mod@bench),
 //! [`run`] (one run end to end). Errors are one enum, [`Error`].
 
 pub mod analysis;

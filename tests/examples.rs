@@ -64,11 +64,18 @@ fn train_and_diagnose_then_read_store() {
     let db = dir.path().join("runs.db");
     let outcomes = train_and_diagnose::run(&db).unwrap();
     assert_eq!(outcomes.len(), 2);
-    let kinds = |i: usize| -> Vec<FindingKind> {
-        outcomes[i].0.findings.iter().map(|f| f.kind).collect()
-    };
-    assert!(kinds(0).contains(&FindingKind::Saturation), "{:?}", kinds(0));
-    assert!(!kinds(1).contains(&FindingKind::Saturation), "{:?}", kinds(1));
+    let kinds =
+        |i: usize| -> Vec<FindingKind> { outcomes[i].0.findings.iter().map(|f| f.kind).collect() };
+    assert!(
+        kinds(0).contains(&FindingKind::Saturation),
+        "{:?}",
+        kinds(0)
+    );
+    assert!(
+        !kinds(1).contains(&FindingKind::Saturation),
+        "{:?}",
+        kinds(1)
+    );
     for (outcome, counter) in &outcomes {
         let summary = outcome.result.as_ref().unwrap();
         assert_eq!(counter.steps, summary.steps);
@@ -98,5 +105,8 @@ fn read_store_says_when_the_store_is_empty() {
     let db = dir.path().join("runs.db");
     let err = read_store::read(&db, None).err().expect("an error");
     let text = err.to_string();
-    assert!(text.contains("runs.db") && text.contains("no run"), "{text}");
+    assert!(
+        text.contains("runs.db") && text.contains("no run"),
+        "{text}"
+    );
 }
