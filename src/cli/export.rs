@@ -104,7 +104,9 @@ fn check_tensorboard(args: &ExportArgs, out: &Path) -> anyhow::Result<()> {
         anyhow::bail!("--wide: applies to csv, json and parquet (tensorboard has no table)");
     }
     if is_stdout(out) {
-        anyhow::bail!("--format tensorboard writes a folder of event files; give a folder, not `-`");
+        anyhow::bail!(
+            "--format tensorboard writes a folder of event files; give a folder, not `-`"
+        );
     }
     if out.exists() && !out.is_dir() {
         anyhow::bail!(

@@ -64,8 +64,8 @@ impl<W: Write + Send> ParquetWriter<W> {
             .set_compression(Compression::SNAPPY)
             .set_created_by(format!("gradscope {}", env!("CARGO_PKG_VERSION")))
             .build();
-        let file = SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props))
-            .map_err(io_err)?;
+        let file =
+            SerializedFileWriter::new(out, Arc::new(schema), Arc::new(props)).map_err(io_err)?;
         let buffers = columns
             .iter()
             .map(|c| match c.kind {

@@ -33,8 +33,8 @@ pub const STATS: [&str; 14] = [
     "sum",
     "sum_sq",
     "max_abs",
-    "nan",
-    "inf",
+    "nan_count",
+    "inf_count",
     "zeros",
     "subnormal",
     "l2",
@@ -324,7 +324,13 @@ mod tests {
     fn long_rows_leave_out_what_was_not_measured() {
         let mut seen = Vec::new();
         rows::<()>(Shape::Long, 7, 30, &layer(), |cells| {
-            seen.push(cells.to_vec().iter().map(|c| format!("{c:?}")).collect::<Vec<_>>());
+            seen.push(
+                cells
+                    .to_vec()
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>(),
+            );
             Ok(())
         })
         .unwrap();
@@ -336,7 +342,10 @@ mod tests {
             .unwrap();
         // sqrt(sum_sq) = sqrt(9) = 3
         assert_eq!(l2[6], "Real(3.0)");
-        assert_eq!(l2[..4], ["Int(7)", "Int(30)", "Int(1)", "Text(\"layers.2\")"]);
+        assert_eq!(
+            l2[..4],
+            ["Int(7)", "Int(30)", "Int(1)", "Text(\"layers.2\")"]
+        );
     }
 
     #[test]

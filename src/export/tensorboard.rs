@@ -129,11 +129,7 @@ pub fn write_run(store: &Store, head: &RunHead, out: &mut impl Write, path: &Pat
         let Some(histo) = histogram(&h.hist, h.stats.as_ref()) else {
             return Ok(());
         };
-        let tag = format!(
-            "hist/{}/{}",
-            h.tensor.name(),
-            layer_name(&h.path, h.layer)
-        );
+        let tag = format!("hist/{}/{}", h.tensor.name(), layer_name(&h.path, h.layer));
         let value = Value {
             tag,
             kind: Some(Kind::Histo(histo)),
@@ -201,7 +197,9 @@ fn edge(i: usize) -> f64 {
 /// magnitude bounds the outer buckets. Non-finite entries are not
 /// counted. `None` when no finite value was counted.
 pub fn histogram(h: &Histogram, stats: Option<&TensorStats>) -> Option<HistogramProto> {
-    let max_abs = stats.map(|s| s.max_abs).filter(|m| m.is_finite() && *m > 0.0);
+    let max_abs = stats
+        .map(|s| s.max_abs)
+        .filter(|m| m.is_finite() && *m > 0.0);
     // The last bin also holds everything above its nominal edge.
     let top = max_abs.map_or(10f64.powf(crate::probe::LOG10_MAX), |m| {
         m.max(edge(BINS - 1))
@@ -342,7 +340,10 @@ mod tests {
             total_steps: 10,
         };
         assert_eq!(run_folder(&head), "run-3-a_b_c");
-        assert_eq!(file_name(&head), "events.out.tfevents.1700000000.host.gradscope.3");
+        assert_eq!(
+            file_name(&head),
+            "events.out.tfevents.1700000000.host.gradscope.3"
+        );
         assert_eq!(wall_time(&head, 5), 1.7e9);
     }
 }
