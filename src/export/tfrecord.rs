@@ -55,6 +55,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::manual_rotate)] // TensorFlow's spelling, on purpose
     fn the_mask_rotates_then_adds() {
         // ((crc >> 15) | (crc << 17)) + delta, spelled out.
         let crc = crc32c::crc32c(b"gradscope");

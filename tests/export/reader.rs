@@ -22,6 +22,7 @@ fn crc32c(data: &[u8]) -> u32 {
 }
 
 /// TensorFlow's mask: rotate right by 15, add 0xa282ead8.
+#[allow(clippy::manual_rotate)] // TensorFlow's spelling, on purpose
 fn masked(data: &[u8]) -> u32 {
     let c = crc32c(data);
     ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8)
