@@ -69,10 +69,9 @@ pub fn run(args: ExportArgs, db: &Path) -> anyhow::Result<()> {
     let Some(format) = table else {
         let files = export::export_tensorboard(&store, &ids, &out)?;
         for (file, _) in &files {
-            println!("{}", file.display());
+            println!("{}", shown(file));
         }
-        let dir = super::output::printable(&out.display().to_string()).into_owned();
-        eprintln!("hint: tensorboard --logdir {dir}");
+        eprintln!("hint: tensorboard --logdir {}", shown(&out));
         return Ok(());
     };
     if is_stdout(&out) {
@@ -94,8 +93,13 @@ pub fn run(args: ExportArgs, db: &Path) -> anyhow::Result<()> {
         out
     };
     export::export_table(&store, &ids, format, shape, &file)?;
-    println!("{}", file.display());
+    println!("{}", shown(&file));
     Ok(())
+}
+
+/// A path as printed: control characters escaped.
+fn shown(path: &Path) -> String {
+    super::output::printable(&path.display().to_string()).into_owned()
 }
 
 /// Refuses what `--format tensorboard` cannot do with `out`, before any work.
