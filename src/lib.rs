@@ -163,6 +163,7 @@ pub mod bench;
 pub mod data;
 pub mod error;
 pub mod experiment;
+pub mod export;
 mod names;
 pub mod nn;
 pub mod optim;

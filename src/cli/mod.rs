@@ -9,6 +9,7 @@ mod data;
 mod demo;
 mod demo_rnn;
 mod diagnose;
+mod export;
 mod inspect;
 mod merge;
 mod output;
@@ -51,6 +52,8 @@ enum Command {
     Data(data::DataArgs),
     /// The findings of a recorded run: what goes wrong, evidence, remedies to test.
     Diagnose(diagnose::DiagnoseArgs),
+    /// Export runs: TensorBoard event files, or the probe table as CSV, JSON or Parquet.
+    Export(export::ExportArgs),
     /// A recorded run in the terminal: per-layer depth profile, sparklines, findings.
     Inspect(inspect::InspectArgs),
     /// Write a self-contained HTML report (and PNG figures) of one or more runs.
@@ -83,6 +86,7 @@ pub fn run() -> ExitCode {
         Command::Data(args) => data::run(args),
         Command::Demo(args) => demo::run(args, &cli.db),
         Command::Diagnose(args) => diagnose::run(args, &cli.db),
+        Command::Export(args) => export::run(args, &cli.db),
         Command::Inspect(args) => inspect::run(args, &cli.db),
         Command::Report(args) => report::run(args, &cli.db),
         Command::Runs(args) => runs::run(args, &cli.db),

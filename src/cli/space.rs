@@ -56,7 +56,7 @@ pub fn gc(_args: GcArgs, db: &Path) -> anyhow::Result<()> {
 
 /// The ids `run` names: an id, `last`, or a range `a-b` (both ends in;
 /// the runs of the store in it, gaps left by earlier removals skipped).
-fn run_ids(store: &gradscope::store::Store, run: &str) -> anyhow::Result<Vec<i64>> {
+pub(super) fn run_ids(store: &gradscope::store::Store, run: &str) -> anyhow::Result<Vec<i64>> {
     if let Some((a, b)) = run.split_once('-') {
         let (a, b) = (resolve_run(store, a)?, resolve_run(store, b)?);
         anyhow::ensure!(

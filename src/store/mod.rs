@@ -10,7 +10,8 @@
 //! hands events to a writer thread; the thread commits them in batched
 //! transactions, so training does not wait on disk and a kill loses at most
 //! the last uncommitted batch. [`Store::load`] reads a run back as a
-//! [`RunRecord`]. [`Store::run_sizes`], [`Store::remove_runs`] and
+//! [`RunRecord`]; [`Store::each_layer_row`] and its siblings stream a
+//! run's rows one at a time instead (exports). [`Store::run_sizes`], [`Store::remove_runs`] and
 //! [`Store::compact`] account for and reclaim disk space. Sweeps, their
 //! runs' cells and classifications are in [`sweeps`](Store::sweep_runs);
 //! [`Store::merge_from`] merges another store's runs into this one.
@@ -21,6 +22,7 @@
 mod codec;
 mod host;
 mod merge;
+mod probe_rows;
 mod reader;
 mod schema;
 mod space;
@@ -29,6 +31,7 @@ mod writer;
 
 pub use host::git_describe;
 pub use merge::Merged;
+pub use probe_rows::{HistogramRow, RunHead};
 pub use reader::RunRow;
 pub use schema::SCHEMA_VERSION;
 pub use space::Compacted;

@@ -354,7 +354,7 @@ impl Store {
         }
     }
 
-    fn corrupt(&self, run_id: i64, what: &str, e: impl std::fmt::Display) -> Error {
+    pub(super) fn corrupt(&self, run_id: i64, what: &str, e: impl std::fmt::Display) -> Error {
         Error::Store {
             path: self.path.clone(),
             reason: format!("run {run_id}: unreadable {what}: {e}"),
