@@ -58,7 +58,7 @@ pub fn list(dir: &Path) -> Result<Vec<(usize, PathBuf)>> {
 }
 
 /// Receives a run's checkpoints as the trainer takes them.
-pub trait CheckpointSaver {
+pub trait CheckpointSaver: Send {
     /// Stores `checkpoint` (a failure stops the run).
     fn save(&mut self, checkpoint: &mut Checkpoint) -> Result<()>;
 }

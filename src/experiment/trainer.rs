@@ -67,10 +67,8 @@ fn train_typed<T: Scalar>(
     sink: &mut dyn Sink,
     checkpoints: Checkpointing<'_>,
 ) -> Result<Summary> {
-    let result = match data {
-        RunData::Rows(rows) => run_steps::<T>(spec, rows, sink, checkpoints),
-        RunData::Sequences(seqs) => run_sequences::<T>(spec, seqs, sink, checkpoints),
-    };
+    let run = |task: &mut dyn Task<T>, total| run_task_with(spec, task, total, sink, checkpoints);
+    let result = with_task::<T, _>(spec, data, run);
     if let Err(error) = &result {
         let status = match error {
             Error::NonFinite { .. } => RunStatus::Diverged,
@@ -80,6 +78,43 @@ fn train_typed<T: Scalar>(
         sink.event(&Event::Failed { status, error });
     }
     result
+}
+
+/// Builds the task of `spec` on `data` and loads `start` into it as a
+/// run would, without training: what a run would refuse to start from
+/// (weights that do not fit the model, a checkpoint of another spec or
+/// data) is refused here, before anything is recorded.
+pub fn check_start(spec: &Spec, data: &RunData, start: Start<'_>) -> Result<()> {
+    fn typed<T: Scalar>(spec: &Spec, data: &RunData, start: Start<'_>) -> Result<()> {
+        with_task::<T, _>(spec, data, |task, total| {
+            let mut optimizer = spec.optimizer_config().build::<T>();
+            let mut prober = Prober::<T>::new(spec.probe).with_total(total);
+            match start {
+                Start::Fresh => Ok(()),
+                Start::Weights(c) => load_weights_into(task, c, false),
+                Start::Resume(c) => {
+                    resume_into(spec, task, optimizer.as_mut(), &mut prober, total, c).map(drop)
+                }
+            }
+        })
+    }
+    match spec.dtype {
+        Dtype::F32 => typed::<f32>(spec, data, start),
+        Dtype::F64 => typed::<f64>(spec, data, start),
+    }
+}
+
+/// Builds the task of `spec` on `data` (rows or sequences) and hands it,
+/// with the steps planned, to `f`.
+fn with_task<T: Scalar, R>(
+    spec: &Spec,
+    data: &RunData,
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
+    match data {
+        RunData::Rows(rows) => rows_task::<T, R>(spec, rows, f),
+        RunData::Sequences(seqs) => sequences_task::<T, R>(spec, seqs, f),
+    }
 }
 
 /// Checks `spec` against `n` training `what` (examples, sequences): the
@@ -95,12 +130,11 @@ fn planned_steps(spec: &Spec, n: usize, what: &str) -> Result<usize> {
     Ok(total_steps(spec, n))
 }
 
-fn run_steps<T: Scalar>(
+fn rows_task<T: Scalar, R>(
     spec: &Spec,
     data: &Prepared,
-    sink: &mut dyn Sink,
-    checkpoints: Checkpointing<'_>,
-) -> Result<Summary> {
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
     let (train, test) = (&data.train, &data.test);
     let total = planned_steps(spec, train.len(), "examples")?;
     if spec.model.kind.is_recurrent() {
@@ -128,15 +162,14 @@ fn run_steps<T: Scalar>(
     if cnn {
         task = task.with_eval_chunk(spec.batch);
     }
-    run_task_with(spec, &mut task, total, sink, checkpoints)
+    f(&mut task, total)
 }
 
-fn run_sequences<T: Scalar>(
+fn sequences_task<T: Scalar, R>(
     spec: &Spec,
     data: &SeqPrepared,
-    sink: &mut dyn Sink,
-    checkpoints: Checkpointing<'_>,
-) -> Result<Summary> {
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
     let (train, test) = (&data.train, &data.test);
     let total = planned_steps(spec, train.len(), "sequences")?;
     let every_step = matches!(train.targets, SeqTargets::PerStep { .. });
@@ -157,7 +190,7 @@ fn run_sequences<T: Scalar>(
         spec.seed,
     )
     .with_symbols(data.symbols.as_deref());
-    run_task_with(spec, &mut task, total, sink, checkpoints)
+    f(&mut task, total)
 }
 
 /// The step loop, for any [`Task`]: `total` steps, evaluating every

@@ -22,6 +22,7 @@ mod codec;
 mod host;
 mod merge;
 mod reader;
+mod resume;
 mod schema;
 mod space;
 mod sweeps;
