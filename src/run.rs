@@ -85,7 +85,9 @@ pub fn run_recorded_with(
     };
     let mut saver = match (store, &writer) {
         (Some(store), Some(w)) if options.checkpoint_every > 0 => {
-            let dir = CheckpointDir::for_run(store.path(), w.run_id());
+            let watch = store.committed_watch(w.run_id())?;
+            let dir = CheckpointDir::for_run(store.path(), w.run_id())
+                .with_committed(Box::new(move || watch.steps().ok()));
             if let Some((_, c)) = options.resume {
                 dir.remove_after(c.meta_parsed("step")?)?;
             }

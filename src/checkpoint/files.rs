@@ -10,10 +10,11 @@ use super::format::{at_path, Checkpoint};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// Checkpoints kept per run (the newest; older ones are removed after a
-/// new one is written). Our choice: the newest may be ahead of what the
-/// store committed when the process was killed (its rows are written a
-/// moment later), so a resume may need the one before.
+/// Checkpoints kept per run among those the store already covers (the
+/// newest; older ones are removed after a new one is written), besides
+/// every checkpoint ahead of what the store has committed (its rows are
+/// written a moment later, and a kill in that moment leaves a resume
+/// needing an older one). Our choice.
 pub const KEEP: usize = 3;
 
 /// The folder of run `run_id`'s checkpoints, beside the store `db`.
@@ -63,11 +64,16 @@ pub trait CheckpointSaver: Send {
     fn save(&mut self, checkpoint: &mut Checkpoint) -> Result<()>;
 }
 
-/// Writes checkpoints into a folder, keeping the newest [`KEEP`].
+/// Steps the store holds of the run (see [`CheckpointDir::with_committed`]).
+pub type Committed = Box<dyn FnMut() -> Option<usize> + Send>;
+
+/// Writes checkpoints into a folder, keeping the newest [`KEEP`] the
+/// store covers and every one ahead of it.
 pub struct CheckpointDir {
     dir: PathBuf,
     run_id: Option<i64>,
     keep: usize,
+    committed: Option<Committed>,
 }
 
 impl CheckpointDir {
@@ -77,6 +83,7 @@ impl CheckpointDir {
             dir: run_dir(db, run_id),
             run_id: Some(run_id),
             keep: KEEP,
+            committed: None,
         }
     }
 
@@ -86,7 +93,17 @@ impl CheckpointDir {
             dir,
             run_id: None,
             keep: KEEP,
+            committed: None,
         }
+    }
+
+    /// Asks `committed` how many steps the store holds before removing
+    /// old checkpoints: those after it are all kept, and [`KEEP`] of those
+    /// at or before it (`None`, a failed query: none is removed this time).
+    /// Without it every checkpoint counts as covered.
+    pub fn with_committed(mut self, committed: Committed) -> Self {
+        self.committed = Some(committed);
+        self
     }
 
     /// The folder.
@@ -118,7 +135,14 @@ impl CheckpointSaver for CheckpointDir {
         let step: usize = checkpoint.meta_parsed("step")?;
         let path = step_file(&self.dir, step);
         checkpoint.write_atomic(&path).map_err(at_path(&path))?;
-        let all = list(&self.dir)?;
+        let covered = match &mut self.committed {
+            Some(committed) => committed().unwrap_or(0),
+            None => usize::MAX,
+        };
+        let all: Vec<_> = list(&self.dir)?
+            .into_iter()
+            .filter(|(s, _)| *s <= covered)
+            .collect();
         for (_, old) in &all[..all.len().saturating_sub(self.keep)] {
             std::fs::remove_file(old).map_err(|source| Error::Io {
                 path: old.clone(),
@@ -150,5 +174,23 @@ mod tests {
         assert_eq!(last.metadata["run_id"], "3");
         saver.remove_after(30).unwrap();
         assert_eq!(list(saver.dir()).unwrap().len(), 1);
+        // Checkpoints the store does not cover yet are all kept.
+        let covered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(30));
+        let seen = covered.clone();
+        let mut saver = saver.with_committed(Box::new(move || {
+            Some(seen.load(std::sync::atomic::Ordering::Relaxed))
+        }));
+        for step in [40, 50, 60, 70] {
+            let mut c = Checkpoint::default();
+            c.metadata.insert("step".into(), step.to_string());
+            saver.save(&mut c).unwrap();
+        }
+        assert_eq!(list(saver.dir()).unwrap().len(), 5);
+        covered.store(65, std::sync::atomic::Ordering::Relaxed);
+        let mut c = Checkpoint::default();
+        c.metadata.insert("step".into(), "80".into());
+        saver.save(&mut c).unwrap();
+        let steps: Vec<usize> = list(saver.dir()).unwrap().iter().map(|s| s.0).collect();
+        assert_eq!(steps, [40, 50, 60, 70, 80]);
     }
 }

@@ -31,6 +31,7 @@ mod writer;
 pub use host::git_describe;
 pub use merge::Merged;
 pub use reader::RunRow;
+pub use resume::CommittedWatch;
 pub use schema::SCHEMA_VERSION;
 pub use space::Compacted;
 pub use sweeps::{SweepRow, SweepRunRow, SweepTag};
