@@ -7,8 +7,6 @@
 //! checkpoint's step, an LSTM, a CNN with BatchNorm and crop+flip
 //! augmentation. And `--init-from` with weights written by PyTorch.
 
-mod support;
-
 use gradscope::checkpoint::{Checkpoint, CheckpointSaver, Checkpointing, Start};
 use gradscope::data::{gather, Batches};
 use gradscope::experiment::trainer::{train_with, Event, Sink};
@@ -155,7 +153,7 @@ fn resumes_bit_for_bit(toml: &str, stop: usize, every: usize) {
     let mut want: Vec<String> = (1..=stop / every)
         .map(|k| (k * every).to_string())
         .collect();
-    if stop % every != 0 {
+    if !stop.is_multiple_of(every) {
         want.push(stop.to_string());
     }
     assert_eq!(steps(&first_ckpts), want);

@@ -146,6 +146,9 @@ fn is_not_a_weight(name: &str) -> bool {
         || name.ends_with(".num_batches_tracked")
 }
 
+/// Each parameter's matrix, and each buffer's where there is one.
+pub type Loaded<T> = (Vec<Matrix<T>>, Vec<Option<Matrix<T>>>);
+
 /// The weights to load from `c`, checked before anything is loaded:
 /// for each of `params` (path and shape) its matrix, and for each of
 /// `buffers` its matrix or `None` where the file has none (with `exact`,
@@ -158,7 +161,7 @@ pub fn weights_to_load<T: Scalar>(
     params: &[(String, (usize, usize))],
     buffers: &[(String, (usize, usize))],
     exact: bool,
-) -> Result<(Vec<Matrix<T>>, Vec<Option<Matrix<T>>>)> {
+) -> Result<Loaded<T>> {
     let mut problems = Vec::new();
     let mut loaded = Vec::new();
     let targets = params
