@@ -2,7 +2,7 @@
 //! bit for bit, to start a run from given weights, and to hand weights to
 //! other tools (PyTorch's `safetensors.torch.load_file` reads them).
 //!
-//! - [`format`]: the file ([`Checkpoint`]: tensors by name plus the
+//! - [`format`](mod@format): the file ([`Checkpoint`]: tensors by name plus the
 //!   `__metadata__` strings), read without trusting it, written atomically.
 //! - [`state`]: what a run's state is and where each part goes (tensor
 //!   names are parameter paths, `layers.3.weight`; the spec, the step and
