@@ -133,6 +133,15 @@ pub enum Error {
         /// The database file.
         path: PathBuf,
     },
+    /// A checkpoint file is unreadable, malformed, or does not fit the
+    /// run it is loaded into (each mismatched tensor named).
+    #[error("{path}: {reason}")]
+    Checkpoint {
+        /// The file (`(bytes)` for a checkpoint read from memory).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// `Result` with the library's [`Error`].

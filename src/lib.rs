@@ -160,6 +160,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod experiment;

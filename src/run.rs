@@ -10,9 +10,11 @@
 //! ```
 
 use crate::analysis::diagnose::{diagnose, Finding};
-use crate::error::Result;
+use crate::checkpoint::{check_resumable, Checkpoint, CheckpointDir, CheckpointSaver};
+use crate::checkpoint::{Checkpointing, Start};
+use crate::error::{Error, Result};
 use crate::experiment::plan::{plan, MemoryLimit};
-use crate::experiment::trainer::{train, Summary};
+use crate::experiment::trainer::{train_with, Summary};
 use crate::experiment::RunData;
 use crate::experiment::{RecordSink, RunRecord, RunStatus, Sink, Spec, Tee};
 use crate::store::Store;
@@ -49,6 +51,33 @@ pub fn run_recorded(
     compute: Compute,
     sink: &mut dyn Sink,
 ) -> Result<Outcome> {
+    run_recorded_with(spec, data, store, compute, sink, RunOptions::default())
+}
+
+/// How a recorded run begins, and whether it takes checkpoints
+/// (docs/CHECKPOINTS.md).
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// A checkpoint every this many steps, at the end and at a graceful
+    /// stop, in the store's checkpoint folder (0: none).
+    pub checkpoint_every: usize,
+    /// Continue this run of the store from this checkpoint of it: the
+    /// store drops what the run recorded after the checkpoint's step.
+    pub resume: Option<(i64, &'a Checkpoint)>,
+    /// Start from these weights.
+    pub init_from: Option<&'a Checkpoint>,
+}
+
+/// [`run_recorded`] with checkpoints, a resume or given weights. A
+/// resumed run is diagnosed whole (read back from the store).
+pub fn run_recorded_with(
+    spec: &Spec,
+    data: &RunData,
+    store: Option<&Store>,
+    compute: Compute,
+    sink: &mut dyn Sink,
+    options: RunOptions<'_>,
+) -> Result<Outcome> {
     let planned = plan(spec, data).and_then(|p| p.fits(MemoryLimit::available().as_ref()));
     let total_steps = match planned {
         Ok(p) => p.total_steps,
@@ -64,7 +93,40 @@ pub fn run_recorded(
             });
         }
     };
-    let mut writer = store.map(|s| s.begin_run(spec, total_steps)).transpose()?;
+    let mut writer = match (store, options.resume) {
+        (Some(store), Some((id, c))) => {
+            let info = check_resumable(c, &spec.to_toml())?;
+            Some(store.resume_run(id, info.step, info.total_steps)?)
+        }
+        (None, Some((id, _))) => {
+            return Err(Error::InvalidConfig {
+                field: "resume".into(),
+                reason: format!("run {id} continues in its store; none is open"),
+            })
+        }
+        (store, None) => store.map(|s| s.begin_run(spec, total_steps)).transpose()?,
+    };
+    let mut saver = match (store, &writer) {
+        (Some(store), Some(w)) if options.checkpoint_every > 0 => {
+            let watch = store.committed_watch(w.run_id())?;
+            let dir = CheckpointDir::for_run(store.path(), w.run_id())
+                .with_committed(Box::new(move || watch.steps().ok()));
+            if let Some((_, c)) = options.resume {
+                dir.remove_after(c.meta_parsed("step")?)?;
+            }
+            Some(dir)
+        }
+        _ => None,
+    };
+    let checkpoints = Checkpointing {
+        every: options.checkpoint_every,
+        saver: saver.as_mut().map(|s| s as &mut dyn CheckpointSaver),
+        start: match (options.resume, options.init_from) {
+            (Some((_, c)), _) => Start::Resume(c),
+            (None, Some(c)) => Start::Weights(c),
+            (None, None) => Start::Fresh,
+        },
+    };
     let mut record = RecordSink::new(spec.clone());
     let result = {
         let mut sinks: Vec<&mut dyn Sink> = vec![sink, &mut record];
@@ -72,10 +134,13 @@ pub fn run_recorded(
             sinks.push(w);
         }
         let mut tee = Tee(sinks);
-        compute.install(|| train(spec, data, &mut tee))
+        compute.install(|| train_with(spec, data, &mut tee, checkpoints))
     };
     let run_id = writer.map(|w| w.close()).transpose()?;
-    let mut record = record.record;
+    let mut record = match (store, run_id, options.resume) {
+        (Some(store), Some(id), Some(_)) => store.load(id)?,
+        _ => record.record,
+    };
     record.id = run_id;
     let findings = diagnose(&record);
     if let (Some(store), Some(id)) = (store, run_id) {

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_cnn;
 mod bench_recurrent;
+mod checkpoint;
 mod compute;
 mod data;
 mod demo;
@@ -48,6 +49,8 @@ struct Cli {
 enum Command {
     /// Measure training speed (steps/s, GFLOP/s, % of FMA peak, ratio to PyTorch).
     Bench(bench::BenchArgs),
+    /// What a checkpoint holds: `checkpoint inspect FILE` (step, spec, every tensor with statistics).
+    Checkpoint(checkpoint::CheckpointArgs),
     /// Fetch canonical data sets (MNIST, Fashion-MNIST, CIFAR-10) into the cache.
     Data(data::DataArgs),
     /// The findings of a recorded run: what goes wrong, evidence, remedies to test.
@@ -83,6 +86,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Checkpoint(args) => checkpoint::run(args),
         Command::Data(args) => data::run(args),
         Command::Demo(args) => demo::run(args, &cli.db),
         Command::Diagnose(args) => diagnose::run(args, &cli.db),

@@ -6,7 +6,7 @@
 use super::output::{Output, ProgressSink};
 use gradscope::experiment::RunData;
 use gradscope::experiment::Spec;
-use gradscope::run::Outcome;
+use gradscope::run::{Outcome, RunOptions};
 use gradscope::store::Store;
 use gradscope::tensor::Compute;
 use std::path::Path;
@@ -22,6 +22,19 @@ pub fn run_recorded(
     db: Option<&Path>,
     compute: Compute,
 ) -> anyhow::Result<Outcome> {
+    run_recorded_with(spec, data, output, db, compute, RunOptions::default())
+}
+
+/// [`run_recorded`] with checkpoints, a resume or given weights
+/// ([`gradscope::run::run_recorded_with`]).
+pub fn run_recorded_with(
+    spec: &Spec,
+    data: &RunData,
+    output: Output,
+    db: Option<&Path>,
+    compute: Compute,
+    options: RunOptions<'_>,
+) -> anyhow::Result<Outcome> {
     super::signals::install();
     // A signal between runs (during a demo's diagnosis, say) stops before
     // the next one starts.
@@ -35,7 +48,14 @@ pub fn run_recorded(
     let store = db.map(Store::open).transpose()?;
     let progress = ProgressSink::new(output, &super::output::printable(&spec.name));
     let mut progress = super::signals::Stoppable(progress);
-    let outcome = gradscope::run::run_recorded(spec, data, store.as_ref(), compute, &mut progress)?;
+    let outcome = gradscope::run::run_recorded_with(
+        spec,
+        data,
+        store.as_ref(),
+        compute,
+        &mut progress,
+        options,
+    )?;
     if let (Err(gradscope::Error::Stopped { .. }), Some(id), Some(db)) =
         (&outcome.result, outcome.run_id, db)
     {

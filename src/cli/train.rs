@@ -2,14 +2,25 @@
 //! flags. The flags that set spec keys are made from
 //! [`gradscope::experiment::FLAGS`] (the one list the remedy commands are
 //! written from too); each is shorthand for one `--set KEY=VALUE`.
+//!
+//! Checkpoints (docs/CHECKPOINTS.md): `--checkpoint-every N` takes them,
+//! `--resume RUN` continues a run from its newest usable one (the
+//! checkpoint's own spec, threads and SIMD level), `--init-from FILE`
+//! starts a fresh run from given weights.
 
 use super::compute::ComputeArgs;
 use super::output::Output;
-use super::record::run_recorded;
+use super::record::{open_existing, resolve_run, run_recorded_with};
 use super::render::{print_summary, render_findings, summary_json};
+use anyhow::Context;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use gradscope::experiment::plan::{plan, MemoryLimit};
+use gradscope::checkpoint::format::at_path;
+use gradscope::checkpoint::{pick, run_dir, Checkpoint, RunInfo, Start};
+use gradscope::experiment::trainer::check_start;
 use gradscope::experiment::{default_value, Flag, RunData, Spec, SpecBuilder, FLAGS};
+use gradscope::run::{Outcome, RunOptions};
+use gradscope::tensor::{Compute, Simd};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +61,22 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Write a checkpoint every N steps, at the end and at a graceful
+    /// stop, beside the store (`gradscope.checkpoints/run-<id>/`; the
+    /// newest 3 kept). With --resume: the resumed run's own when left out.
+    #[arg(long, value_name = "N", conflicts_with = "no_record")]
+    pub checkpoint_every: Option<usize>,
+    /// Continue run RUN (an id, or `last`) of the store from its newest
+    /// checkpoint, bit for bit as if never stopped: its own spec, and its
+    /// threads and SIMD level unless --threads/--simd say otherwise. What
+    /// it recorded after the checkpoint is dropped; the run keeps its id.
+    #[arg(long, value_name = "RUN", conflicts_with_all = ["no_record", "init_from", "print_spec"])]
+    pub resume: Option<String>,
+    /// Start from the weights in FILE (safetensors: a checkpoint, or a
+    /// file written elsewhere whose tensors are named by parameter path,
+    /// `layers.0.weight`, with the spec's shapes).
+    #[arg(long, value_name = "FILE")]
+    pub init_from: Option<PathBuf>,
 }
 
 /// The values of the [`FLAGS`] given, in [`FLAGS`] order.
@@ -168,6 +195,12 @@ impl TrainArgs {
 
 /// Runs `gradscope train`.
 pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
+    if let Some(run) = &args.resume {
+        return resume(&args, run, db);
+    }
+    if args.checkpoint_every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1");
+    }
     let spec = args.resolve()?;
     if args.print_spec {
         print!("{}", spec.to_toml());
@@ -175,6 +208,11 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     }
     let output = Output::detect(args.quiet || args.json);
     let compute = args.compute.resolve()?;
+    let weights = args
+        .init_from
+        .as_deref()
+        .map(|path| Checkpoint::read(path).map(|c| (path, c)))
+        .transpose()?;
     let data = spec.prepare_data()?;
     if let Some(bytes) = args.max_memory {
         let limit = MemoryLimit {
@@ -183,8 +221,104 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         };
         plan(&spec, &data)?.fits(Some(&limit))?;
     }
+    if let Some((path, c)) = &weights {
+        check_start(&spec, &data, Start::Weights(c)).map_err(at_path(path))?;
+    }
+    let options = RunOptions {
+        checkpoint_every: args.checkpoint_every.unwrap_or(0),
+        resume: None,
+        init_from: weights.as_ref().map(|(_, c)| c),
+    };
     let db = (!args.no_record).then_some(db);
-    let outcome = run_recorded(&spec, &data, output, db, compute)?;
+    let outcome = run_recorded_with(&spec, &data, output, db, compute, options)?;
+    finish(&args, &spec, &data, outcome, db)
+}
+
+/// `train --resume RUN`: the run's newest checkpoint that the store
+/// covers, its spec, threads and SIMD level.
+fn resume(args: &TrainArgs, run: &str, db: &Path) -> anyhow::Result<()> {
+    if args.spec.is_some() || !args.set.is_empty() || !args.flags.values.is_empty() {
+        anyhow::bail!(
+            "--resume runs the checkpoint's own spec: drop the spec file, --set and spec flags"
+        );
+    }
+    if args.checkpoint_every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1");
+    }
+    let store = open_existing(db)?;
+    let id = resolve_run(&store, run)?;
+    match store.run_status(id)?.as_str() {
+        "running" => anyhow::bail!("run {id} is still running in another process"),
+        "finished" => anyhow::bail!("run {id} finished: there is nothing to resume"),
+        _ => {}
+    }
+    let committed = store.committed_steps(id)?;
+    drop(store);
+    let (_, path) = pick(&run_dir(db, id), committed)?;
+    let c = Checkpoint::read(&path)?;
+    let info = RunInfo::read(&c).map_err(at_path(&path))?;
+    let origin = format!("{} (metadata `spec`)", path.display());
+    let spec = Spec::from_toml(&info.spec, &origin)?;
+    let compute = resume_compute(args, &info)?;
+    let output = Output::detect(args.quiet || args.json);
+    let data = spec.prepare_data()?;
+    check_start(&spec, &data, Start::Resume(&c)).map_err(at_path(&path))?;
+    if !args.json {
+        eprintln!(
+            "resuming run {id} after step {} of {} from {}",
+            info.step,
+            info.total_steps,
+            super::output::printable(&path.display().to_string())
+        );
+    }
+    let options = RunOptions {
+        checkpoint_every: args.checkpoint_every.unwrap_or(info.checkpoint_every),
+        resume: Some((id, &c)),
+        init_from: None,
+    };
+    let outcome =
+        run_recorded_with(&spec, &data, output, Some(db), compute, options).map_err(|e| {
+            match e.downcast::<gradscope::Error>() {
+                Ok(e) => at_path(&path)(e).into(),
+                Err(e) => e,
+            }
+        })?;
+    finish(args, &spec, &data, outcome, Some(db))
+}
+
+/// The resumed run's pool: the checkpoint's threads and SIMD level unless
+/// the flags say otherwise (then the run goes on, not bit for bit).
+fn resume_compute(args: &TrainArgs, info: &RunInfo) -> anyhow::Result<Compute> {
+    let saved_simd: Option<Simd> = info.simd.parse().ok();
+    let mut compute_args = args.compute;
+    compute_args.threads = compute_args.threads.or(Some(info.threads));
+    compute_args.simd = compute_args
+        .simd
+        .or(saved_simd.filter(|level| level.runs_here()));
+    let compute = compute_args
+        .resolve()
+        .context("the resumed run's threads and SIMD level")?;
+    if compute.threads != info.threads || Some(compute.simd) != saved_simd {
+        eprintln!(
+            "warning: the checkpoint was taken with {} threads at SIMD level {}; going on with {} at {}: the rest of the run is not bit for bit what it would have been",
+            info.threads,
+            super::output::printable(&info.simd),
+            compute.threads,
+            compute.simd
+        );
+    }
+    Ok(compute)
+}
+
+/// What `train` prints once the run is over.
+fn finish(
+    args: &TrainArgs,
+    spec: &Spec,
+    data: &RunData,
+    outcome: Outcome,
+    db: Option<&Path>,
+) -> anyhow::Result<()> {
+    let output = Output::detect(args.quiet || args.json);
     if !args.json {
         if let Some(id) = outcome.run_id {
             eprintln!(
@@ -198,7 +332,7 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
     }
     let summary = outcome.result?;
     if args.json {
-        let mut v = summary_json(&spec, &summary);
+        let mut v = summary_json(spec, &summary);
         v["run"] = json!(outcome.run_id);
         v["findings"] = json!(outcome
             .findings
@@ -207,11 +341,11 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
             .collect::<Vec<_>>());
         println!("{v}");
     } else {
-        let baseline = match &data {
+        let baseline = match data {
             RunData::Sequences(seqs) => Some(seqs.baseline),
             RunData::Rows(_) => None,
         };
-        print_summary(output, &spec, &summary, baseline);
+        print_summary(output, spec, &summary, baseline);
         if let Some(id) = outcome.run_id {
             let id = id.to_string();
             let db = db.unwrap_or(Path::new(super::DEFAULT_DB));

@@ -184,6 +184,18 @@ impl Augmenter {
         self.pad
     }
 
+    /// Its generator's position (in 32-bit words of its ChaCha8 stream):
+    /// what a checkpoint saves to continue the same draws.
+    pub fn rng_word(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// Moves its generator to `word` ([`Augmenter::rng_word`] of an
+    /// augmenter built from the same seed).
+    pub fn set_rng_word(&mut self, word: u128) {
+        self.rng.set_word_pos(word);
+    }
+
     /// Augments every example of `batch` (NHWC rows, one image each) in
     /// place: a crop offset `(dy, dx)` drawn when cropping, then a coin
     /// when flipping, example by example.

@@ -181,6 +181,67 @@ impl Batches {
         self.pos += self.batch;
         &self.order[s..s + self.batch]
     }
+
+    /// Where it is in its stream, to continue from ([`Batches::restore`]).
+    pub fn state(&self) -> BatchesState {
+        BatchesState {
+            order: self.order.clone(),
+            pos: self.pos,
+            epoch: self.epoch,
+            rng_word: self.rng.get_word_pos(),
+        }
+    }
+
+    /// Continues from `state`, taken from batches of the same size over
+    /// the same examples with the same seed: the batches that follow are
+    /// the ones that followed then. A state that cannot come from such
+    /// batches (not a permutation of the examples, a position past the
+    /// end) is refused.
+    pub fn restore(&mut self, state: BatchesState) -> Result<()> {
+        let n = self.order.len();
+        let bad = |reason: String| Error::InvalidConfig {
+            field: "data order".into(),
+            reason,
+        };
+        if state.order.len() != n {
+            return Err(bad(format!(
+                "{} examples saved, {n} in the data",
+                state.order.len()
+            )));
+        }
+        let mut seen = vec![false; n];
+        for &i in &state.order {
+            if i >= n || std::mem::replace(&mut seen[i], true) {
+                return Err(bad(format!(
+                    "not a permutation of the {n} examples (index {i})"
+                )));
+            }
+        }
+        if state.pos > n {
+            return Err(bad(format!(
+                "position {} is past the {n} examples",
+                state.pos
+            )));
+        }
+        self.rng.set_word_pos(state.rng_word);
+        (self.order, self.pos, self.epoch) = (state.order, state.pos, state.epoch);
+        Ok(())
+    }
+}
+
+/// Where a [`Batches`] stream is: the current epoch's order, the position
+/// in it, the epochs done, and the shuffling generator's position (in
+/// 32-bit words of its ChaCha8 stream).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchesState {
+    /// This epoch's order of the examples.
+    pub order: Vec<usize>,
+    /// The next batch's first index into `order`.
+    pub pos: usize,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// The generator's word position.
+    pub rng_word: u128,
 }
 
 /// Copies the rows `idx` of `data` into `x` (converting to `T`) and their
@@ -262,5 +323,26 @@ mod tests {
         assert_ne!(c.next_indices(), &first[..]);
         a.next_indices();
         assert_eq!(a.epoch(), 1);
+    }
+
+    #[test]
+    fn restored_batches_continue_as_the_original_across_epochs() {
+        let mut a = Batches::new(10, 3, 7);
+        for _ in 0..4 {
+            a.next_indices();
+        }
+        let state = a.state();
+        let mut b = Batches::new(10, 3, 7);
+        b.restore(state.clone()).unwrap();
+        for _ in 0..9 {
+            assert_eq!(a.next_indices(), b.next_indices());
+        }
+        assert_eq!(a.epoch(), b.epoch());
+        // A state that is not a permutation, or points past the end.
+        let mut dup = state.clone();
+        dup.order[0] = dup.order[1];
+        assert!(b.restore(dup).is_err());
+        let far = BatchesState { pos: 11, ..state };
+        assert!(b.restore(far).unwrap_err().to_string().contains("past"));
     }
 }

@@ -23,7 +23,7 @@ mod prepare;
 pub mod sequence;
 
 pub use augment::{Augment, Augmenter};
-pub use batch::{gather, to_matrix, Batches, Scaler, Scaling};
+pub use batch::{gather, to_matrix, Batches, BatchesState, Scaler, Scaling};
 pub use prepare::{prepare, prepare_sequences, DataSpec, Prepared, DATA_NAMES};
 pub use sequence::SeqPrepared;
 

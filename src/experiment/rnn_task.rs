@@ -9,8 +9,10 @@
 use super::sample::{sample_text, TEMPERATURE};
 use super::task::{accuracy, eval_record, Task};
 use super::trainer::EvalRecord;
+use crate::checkpoint::DataState;
 use crate::data::sequence::{gather_seq, SeqBatchTargets, SeqDataset};
 use crate::data::Batches;
+use crate::error::Result;
 use crate::nn::recurrent::RnnModel;
 use crate::nn::{Loss, NamedParam, Targets};
 use crate::probe::{Block, Tap};
@@ -120,6 +122,22 @@ impl<T: Scalar> Task<T> for RnnTask<'_, T> {
 
     fn params(&mut self) -> Vec<NamedParam<'_, T>> {
         self.model.params()
+    }
+
+    /// A recurrent net keeps no buffers.
+    fn buffers(&mut self) -> Vec<(String, &mut Matrix<T>)> {
+        Vec::new()
+    }
+
+    fn data_state(&self) -> DataState {
+        DataState {
+            batches: self.batches.state(),
+            augment: None,
+        }
+    }
+
+    fn restore_data_state(&mut self, state: DataState) -> Result<()> {
+        self.batches.restore(state.batches)
     }
 
     fn sample(&mut self, chars: usize, seed: u64) -> Option<String> {

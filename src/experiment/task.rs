@@ -6,7 +6,9 @@
 //! [`MlpTask`] trains a feed-forward net on a [`Dataset`] of feature rows.
 
 use super::trainer::EvalRecord;
+use crate::checkpoint::DataState;
 use crate::data::{gather, Augmenter, Batches, Dataset};
+use crate::error::Result;
 use crate::nn::{Loss, Mlp, Mode, NamedParam, Targets};
 use crate::probe::{Block, Tap};
 use crate::tensor::{Matrix, Scalar};
@@ -29,6 +31,16 @@ pub trait Task<T: Scalar> {
 
     /// Every parameter with its path.
     fn params(&mut self) -> Vec<NamedParam<'_, T>>;
+
+    /// Every buffer (BatchNorm's running statistics) with its path.
+    fn buffers(&mut self) -> Vec<(String, &mut Matrix<T>)>;
+
+    /// Where it is in its data (for a checkpoint).
+    fn data_state(&self) -> DataState;
+
+    /// Continues from `state` ([`Task::data_state`] of the same task);
+    /// refused when it cannot come from these data.
+    fn restore_data_state(&mut self, state: DataState) -> Result<()>;
 
     /// Loss and accuracy on the whole training and held-out sets (eval
     /// mode, no probes), after `step` steps.
@@ -170,6 +182,35 @@ impl<T: Scalar> Task<T> for MlpTask<'_, T> {
 
     fn params(&mut self) -> Vec<NamedParam<'_, T>> {
         self.mlp.params()
+    }
+
+    fn buffers(&mut self) -> Vec<(String, &mut Matrix<T>)> {
+        self.mlp.buffers()
+    }
+
+    fn data_state(&self) -> DataState {
+        DataState {
+            batches: self.batches.state(),
+            augment: self.augment.as_ref().map(Augmenter::rng_word),
+        }
+    }
+
+    fn restore_data_state(&mut self, state: DataState) -> Result<()> {
+        match (&mut self.augment, state.augment) {
+            (Some(a), Some(word)) => a.set_rng_word(word),
+            (None, None) => {}
+            (a, _) => {
+                return Err(crate::error::Error::InvalidConfig {
+                    field: "data.augment".into(),
+                    reason: format!(
+                        "the saved state {} an augmentation generator, the run {}",
+                        if a.is_some() { "lacks" } else { "has" },
+                        if a.is_some() { "augments" } else { "does not" }
+                    ),
+                })
+            }
+        }
+        self.batches.restore(state.batches)
     }
 
     fn evaluate(&mut self, step: usize) -> EvalRecord {

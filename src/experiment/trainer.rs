@@ -6,6 +6,11 @@
 //! in eval mode (BatchNorm running statistics) on the whole training and
 //! held-out sets. A non-finite loss ends the run with
 //! [`Error::NonFinite`]; what was reported before stays with the sink.
+//!
+//! With [`train_with`] a run takes checkpoints (every `every` steps, at
+//! the end, and at a graceful stop) and starts fresh, from a checkpoint
+//! (a resume: the run goes on as if never interrupted) or from given
+//! weights ([`Checkpointing`], docs/CHECKPOINTS.md).
 
 pub use super::events::{EvalRecord, Event, NullSink, RunStatus, Sink, StepRecord, Summary};
 use super::plan::{plan_rows, plan_sequences};
@@ -13,11 +18,17 @@ use super::rnn_task::RnnTask;
 pub use super::task::{accuracy, evaluate, MlpTask, Task};
 use super::RunData;
 use super::{Dtype, Spec};
+use crate::checkpoint::state::{
+    add_buffers, capture, load_cadence, load_data_state, load_optimizer, weights_to_load,
+};
+use crate::checkpoint::{
+    check_resumable, Checkpoint, CheckpointSaver, Checkpointing, RunInfo, Start,
+};
 use crate::data::sequence::{SeqPrepared, SeqTargets};
 use crate::data::Prepared;
 use crate::error::{Error, Result};
 use crate::nn::Mlp;
-use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm};
+use crate::optim::{clip_grad_norm, clip_grad_value, global_grad_norm, Optimizer};
 use crate::probe::{Prober, Tap};
 use crate::tensor::Scalar;
 use std::time::Instant;
@@ -26,17 +37,30 @@ pub use super::plan::total_steps;
 
 /// Runs `spec` on `data` in the spec's dtype.
 pub fn train(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> Result<Summary> {
+    train_with(spec, data, sink, Checkpointing::default())
+}
+
+/// [`train`], taking checkpoints and starting as `checkpoints` says.
+pub fn train_with(
+    spec: &Spec,
+    data: &RunData,
+    sink: &mut dyn Sink,
+    checkpoints: Checkpointing<'_>,
+) -> Result<Summary> {
     match spec.dtype {
-        Dtype::F32 => train_typed::<f32>(spec, data, sink),
-        Dtype::F64 => train_typed::<f64>(spec, data, sink),
+        Dtype::F32 => train_typed::<f32>(spec, data, sink, checkpoints),
+        Dtype::F64 => train_typed::<f64>(spec, data, sink, checkpoints),
     }
 }
 
-fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> Result<Summary> {
-    let result = match data {
-        RunData::Rows(rows) => run_steps::<T>(spec, rows, sink),
-        RunData::Sequences(seqs) => run_sequences::<T>(spec, seqs, sink),
-    };
+fn train_typed<T: Scalar>(
+    spec: &Spec,
+    data: &RunData,
+    sink: &mut dyn Sink,
+    checkpoints: Checkpointing<'_>,
+) -> Result<Summary> {
+    let run = |task: &mut dyn Task<T>, total| run_task_with(spec, task, total, sink, checkpoints);
+    let result = with_task::<T, _>(spec, data, run);
     if let Err(error) = &result {
         let status = match error {
             Error::NonFinite { .. } => RunStatus::Diverged,
@@ -48,7 +72,48 @@ fn train_typed<T: Scalar>(spec: &Spec, data: &RunData, sink: &mut dyn Sink) -> R
     result
 }
 
-fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Result<Summary> {
+/// Builds the task of `spec` on `data` and loads `start` into it as a
+/// run would, without training: what a run would refuse to start from
+/// (weights that do not fit the model, a checkpoint of another spec or
+/// data) is refused here, before anything is recorded.
+pub fn check_start(spec: &Spec, data: &RunData, start: Start<'_>) -> Result<()> {
+    fn typed<T: Scalar>(spec: &Spec, data: &RunData, start: Start<'_>) -> Result<()> {
+        with_task::<T, _>(spec, data, |task, total| {
+            let mut optimizer = spec.optimizer_config().build::<T>();
+            let mut prober = Prober::<T>::new(spec.probe).with_total(total);
+            match start {
+                Start::Fresh => Ok(()),
+                Start::Weights(c) => load_weights_into(task, c, false),
+                Start::Resume(c) => {
+                    resume_into(spec, task, optimizer.as_mut(), &mut prober, total, c).map(drop)
+                }
+            }
+        })
+    }
+    match spec.dtype {
+        Dtype::F32 => typed::<f32>(spec, data, start),
+        Dtype::F64 => typed::<f64>(spec, data, start),
+    }
+}
+
+/// Builds the task of `spec` on `data` (rows or sequences) and hands it,
+/// with the steps planned, to `f`.
+fn with_task<T: Scalar, R>(
+    spec: &Spec,
+    data: &RunData,
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
+    match data {
+        RunData::Rows(rows) => rows_task::<T, R>(spec, rows, f),
+        RunData::Sequences(seqs) => sequences_task::<T, R>(spec, seqs, f),
+    }
+}
+
+fn rows_task<T: Scalar, R>(
+    spec: &Spec,
+    data: &Prepared,
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
     let (train, test) = (&data.train, &data.test);
     let total = plan_rows(spec, data)?.total_steps;
     let cnn = spec.model.kind == crate::nn::ModelKind::Cnn;
@@ -65,14 +130,14 @@ fn run_steps<T: Scalar>(spec: &Spec, data: &Prepared, sink: &mut dyn Sink) -> Re
     if cnn {
         task = task.with_eval_chunk(spec.batch);
     }
-    run_task(spec, &mut task, total, sink)
+    f(&mut task, total)
 }
 
-fn run_sequences<T: Scalar>(
+fn sequences_task<T: Scalar, R>(
     spec: &Spec,
     data: &SeqPrepared,
-    sink: &mut dyn Sink,
-) -> Result<Summary> {
+    f: impl FnOnce(&mut dyn Task<T>, usize) -> Result<R>,
+) -> Result<R> {
     let (train, test) = (&data.train, &data.test);
     let total = plan_sequences(spec, data)?.total_steps;
     let every_step = matches!(train.targets, SeqTargets::PerStep { .. });
@@ -87,7 +152,7 @@ fn run_sequences<T: Scalar>(
         spec.seed,
     )
     .with_symbols(data.symbols.as_deref());
-    run_task(spec, &mut task, total, sink)
+    f(&mut task, total)
 }
 
 /// The step loop, for any [`Task`]: `total` steps, evaluating every
@@ -98,17 +163,41 @@ pub fn run_task<T: Scalar>(
     total: usize,
     sink: &mut dyn Sink,
 ) -> Result<Summary> {
+    run_task_with(spec, task, total, sink, Checkpointing::default())
+}
+
+/// [`run_task`], taking checkpoints and starting as `checkpoints` says.
+pub fn run_task_with<T: Scalar>(
+    spec: &Spec,
+    task: &mut dyn Task<T>,
+    total: usize,
+    sink: &mut dyn Sink,
+    mut checkpoints: Checkpointing<'_>,
+) -> Result<Summary> {
     let mut optimizer = spec.optimizer_config().build::<T>();
+    let mut prober = Prober::<T>::new(spec.probe).with_total(total);
+    let (mut start, mut train_seconds) = (0, 0.0);
+    match checkpoints.start {
+        Start::Fresh => {}
+        Start::Weights(c) => load_weights_into(task, c, false)?,
+        Start::Resume(c) => {
+            let info = resume_into(spec, task, optimizer.as_mut(), &mut prober, total, c)?;
+            (start, train_seconds) = (info.step, info.train_seconds);
+        }
+    }
     let params = task.num_params();
     sink.event(&Event::Started {
         spec,
         total_steps: total,
         params,
     });
-    let mut prober = Prober::<T>::new(spec.probe).with_total(total);
-    let mut train_seconds = 0.0;
+    if start > 0 && start < total && spec.eval_every > 0 && start % spec.eval_every == 0 {
+        // The evaluation the interrupted run sent just before its checkpoint.
+        let record = task.evaluate(start);
+        sink.event(&Event::Eval(&record));
+    }
     let mut grad_norms = Vec::new();
-    for step in 0..total {
+    for step in start..total {
         let t0 = Instant::now();
         task.next_batch();
         prober.arm(step, task.blocks_mut());
@@ -189,7 +278,24 @@ pub fn run_task<T: Scalar>(
             let record = task.evaluate(done);
             sink.event(&Event::Eval(&record));
         }
-        if done < total && sink.stop_requested() {
+        let stopping = done < total && sink.stop_requested();
+        let every = checkpoints.every;
+        if let Some(saver) = checkpoints.saver.as_deref_mut() {
+            if every > 0 && (done % every == 0 || stopping || done == total) {
+                let info = RunInfo {
+                    spec: spec.to_toml(),
+                    dtype: T::NAME.into(),
+                    step: done,
+                    total_steps: total,
+                    train_seconds,
+                    threads: rayon::current_num_threads(),
+                    simd: crate::tensor::simd().to_string(),
+                    checkpoint_every: every,
+                };
+                save(&info, task, optimizer.as_ref(), &prober, saver)?;
+            }
+        }
+        if stopping {
             return Err(Error::Stopped { steps: done, total });
         }
     }
@@ -210,4 +316,77 @@ pub fn run_task<T: Scalar>(
     };
     sink.event(&Event::Finished(&summary));
     Ok(summary)
+}
+
+/// Takes the run's checkpoint after `info.step` steps and hands it to
+/// `saver`.
+fn save<T: Scalar>(
+    info: &RunInfo,
+    task: &mut dyn Task<T>,
+    optimizer: &dyn Optimizer<T>,
+    prober: &Prober<T>,
+    saver: &mut dyn CheckpointSaver,
+) -> Result<()> {
+    let data = task.data_state();
+    let state = optimizer.state();
+    let cadence = prober.cadence().state();
+    let mut c = capture(info, &task.params(), &state, &data, cadence);
+    add_buffers(&mut c, &task.buffers());
+    saver.save(&mut c)
+}
+
+/// Loads `c`'s weights into `task` (see
+/// [`weights_to_load`](crate::checkpoint::state::weights_to_load)): all or
+/// nothing.
+fn load_weights_into<T: Scalar>(task: &mut dyn Task<T>, c: &Checkpoint, exact: bool) -> Result<()> {
+    let params: Vec<_> = task
+        .params()
+        .iter()
+        .map(|p| (p.path.clone(), p.param.value.shape()))
+        .collect();
+    let buffers: Vec<_> = task
+        .buffers()
+        .iter()
+        .map(|(path, m)| (path.clone(), m.shape()))
+        .collect();
+    let (p_values, b_values) = weights_to_load::<T>(c, &params, &buffers, exact)?;
+    for (p, m) in task.params().iter_mut().zip(p_values) {
+        p.param.value = m;
+    }
+    for ((_, b), m) in task.buffers().iter_mut().zip(b_values) {
+        if let Some(m) = m {
+            **b = m;
+        }
+    }
+    Ok(())
+}
+
+/// Restores the whole state of checkpoint `c` (of this spec) into the
+/// task, the optimizer and the prober's cadence; returns what it says
+/// about the run.
+fn resume_into<T: Scalar>(
+    spec: &Spec,
+    task: &mut dyn Task<T>,
+    optimizer: &mut dyn Optimizer<T>,
+    prober: &mut Prober<T>,
+    total: usize,
+    c: &Checkpoint,
+) -> Result<RunInfo> {
+    let info = check_resumable(c, &spec.to_toml())?;
+    if info.dtype != T::NAME || info.total_steps != total {
+        return Err(c.error(format!(
+            "{} steps of {} planned in {}; this run plans {total} in {}",
+            info.step,
+            info.total_steps,
+            info.dtype,
+            T::NAME
+        )));
+    }
+    load_weights_into(task, c, true)?;
+    load_optimizer(c, &task.params(), optimizer)?;
+    let data = load_data_state(c)?;
+    task.restore_data_state(data)
+        .map_err(|e| c.error(e.to_string()))?;
+    prober.cadence_mut().set_state(load_cadence(c)?);
+    Ok(info)
 }

@@ -8,7 +8,8 @@
 //! w = w - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //! ```
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
+use crate::error::{Error, Result};
 use crate::nn::NamedParam;
 use crate::tensor::{Matrix, Scalar};
 
@@ -76,5 +77,35 @@ impl<T: Scalar> Optimizer<T> for Adam<T> {
                 w[j] = wj - step_size * m[j] / (v[j].sqrt() * inv_sqrt_bc2 + eps);
             }
         }
+    }
+
+    fn slot_names(&self) -> &'static [&'static str] {
+        &["exp_avg", "exp_avg_sq"]
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            steps: self.t as u64,
+            slots: vec![("exp_avg", self.m.clone()), ("exp_avg_sq", self.v.clone())],
+        }
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<()> {
+        let bad = |reason: String| Error::InvalidConfig {
+            field: "optimizer".into(),
+            reason,
+        };
+        let t = i32::try_from(state.steps)
+            .map_err(|_| bad(format!("{} Adam steps is more than it counts", state.steps)))?;
+        let (m, v) = (state.take("exp_avg")?, state.take("exp_avg_sq")?);
+        if m.len() != v.len() || (m.is_empty() != (t == 0)) {
+            return Err(bad(format!(
+                "Adam's state is inconsistent: {} first moments, {} second moments after {t} steps",
+                m.len(),
+                v.len()
+            )));
+        }
+        (self.t, self.m, self.v) = (t, m, v);
+        Ok(())
     }
 }

@@ -10,12 +10,14 @@ mod clip;
 mod schedule;
 mod settings;
 mod sgd;
+mod state;
 
 pub use adam::Adam;
 pub use clip::{clip_grad_norm, clip_grad_value, global_grad_norm};
 pub use schedule::{Schedule, ScheduleKind};
 pub use settings::OptimizerSettings;
 pub use sgd::Sgd;
+pub use state::OptimizerState;
 
 use crate::error::{Error, Result};
 use crate::nn::NamedParam;
@@ -31,6 +33,17 @@ pub trait Optimizer<T: Scalar>: Send {
     /// # Panics
     /// When the parameter list changes between steps (count or shapes).
     fn step(&mut self, params: &mut [NamedParam<'_, T>], lr: f64);
+
+    /// The names of its per-parameter slots ([`OptimizerState::slots`]).
+    fn slot_names(&self) -> &'static [&'static str];
+
+    /// Its state, copied (for a checkpoint).
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Replaces its state with `state` (from a checkpoint): the slots of
+    /// [`Optimizer::slot_names`], every one with the same number of
+    /// matrices (the caller checks them against the parameters' shapes).
+    fn set_state(&mut self, state: OptimizerState<T>) -> Result<()>;
 }
 
 /// Which optimizer, with its hyper-parameters (PyTorch's defaults).

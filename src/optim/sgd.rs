@@ -9,7 +9,8 @@
 //! w = w - lr * d
 //! ```
 
-use super::Optimizer;
+use super::{Optimizer, OptimizerState};
+use crate::error::Result;
 use crate::nn::NamedParam;
 use crate::tensor::{param_pass_in_parallel, Matrix, Scalar};
 use rayon::prelude::*;
@@ -115,6 +116,32 @@ impl<T: Scalar> Optimizer<T> for Sgd<T> {
         } else {
             params.iter_mut().map(|p| (p, None)).for_each(one);
         }
+    }
+
+    /// `momentum_buffer` with momentum, nothing without.
+    fn slot_names(&self) -> &'static [&'static str] {
+        if self.momentum != 0.0 {
+            &["momentum_buffer"]
+        } else {
+            &[]
+        }
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        let slots = self
+            .slot_names()
+            .iter()
+            .map(|&name| (name, self.buffers.clone()))
+            .collect();
+        OptimizerState { steps: 0, slots }
+    }
+
+    fn set_state(&mut self, mut state: OptimizerState<T>) -> Result<()> {
+        self.buffers = match self.slot_names() {
+            [] => Vec::new(),
+            [name, ..] => state.take(name)?,
+        };
+        Ok(())
     }
 }
 

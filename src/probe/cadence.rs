@@ -129,6 +129,21 @@ pub struct Cadence {
     dense_until: usize,
 }
 
+/// What a [`Cadence`] has learned from a run's gradient norms: the
+/// running level and spread of their `log10`, how many it has seen, and
+/// the end of the anomaly window it is in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CadenceState {
+    /// Running mean of `log10` of the global gradient norm.
+    pub level: f64,
+    /// Its running variance.
+    pub spread: f64,
+    /// Finite, non-zero norms seen.
+    pub seen: usize,
+    /// Steps before this one are probed densely (an anomaly window).
+    pub dense_until: usize,
+}
+
 impl Cadence {
     /// The cadence of `config`, in a run of unknown length.
     pub fn new(config: ProbeConfig) -> Self {
@@ -151,6 +166,24 @@ impl Cadence {
     /// The configuration.
     pub fn config(&self) -> &ProbeConfig {
         &self.config
+    }
+
+    /// What it has learned from the steps so far (to continue from).
+    pub fn state(&self) -> CadenceState {
+        CadenceState {
+            level: self.level,
+            spread: self.spread,
+            seen: self.seen,
+            dense_until: self.dense_until,
+        }
+    }
+
+    /// Continues from `state` ([`Cadence::state`] of the same run).
+    pub fn set_state(&mut self, state: CadenceState) {
+        self.level = state.level;
+        self.spread = state.spread;
+        self.seen = state.seen;
+        self.dense_until = state.dense_until;
     }
 
     /// Whether step `step` records the per-layer scalars.

@@ -17,7 +17,7 @@ mod record;
 
 pub use crate::tensor::{percentiles, tensor_stats, TensorStats};
 pub use block::{measure, Block, Figures, Tap, PERCENTILE_SAMPLE, SATURATION_FRACTION};
-pub use cadence::{Cadence, ProbeConfig, ANOMALY_DECADES};
+pub use cadence::{Cadence, CadenceState, ProbeConfig, ANOMALY_DECADES};
 pub use histogram::{Histogram, BINS, BIN_WIDTH, LOG10_MAX, LOG10_MIN};
 pub use prober::{Prober, UPDATE_SAMPLE};
 pub use record::{pick_steps, Axis, HistTensor, HistogramRecord, LayerProbe, Series, StepProbe};

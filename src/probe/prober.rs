@@ -42,6 +42,11 @@ impl<T: Scalar> Prober<T> {
         &self.cadence
     }
 
+    /// The cadence, to restore its state ([`Cadence::set_state`]).
+    pub fn cadence_mut(&mut self) -> &mut Cadence {
+        &mut self.cadence
+    }
+
     /// Tells the cadence step `step`'s global gradient norm (before
     /// clipping): an anomaly makes the next steps probed. Returns whether
     /// the step was an anomaly.

@@ -135,6 +135,16 @@ impl Store {
             )
             .map_err(self.err("inserting a run"))?;
         let run_id = self.conn.last_insert_rowid();
+        self.writer_for(run_id, total_steps, conn)
+    }
+
+    /// The writer of run `run_id` (in the store) on its own connection.
+    pub(super) fn writer_for(
+        &self,
+        run_id: i64,
+        total_steps: usize,
+        conn: Connection,
+    ) -> Result<RunWriter> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_EVENTS);
         let path = self.path.clone();
         let failed = Arc::new(AtomicBool::new(false));
@@ -171,6 +181,11 @@ impl Store {
 }
 
 impl RunWriter {
+    /// The run's id in the store.
+    pub fn run_id(&self) -> i64 {
+        self.run_id
+    }
+
     /// Commits what is left, stops the writer thread and returns the run id,
     /// or the first error the thread met (after which it wrote nothing more).
     pub fn close(mut self) -> Result<i64> {
