@@ -1025,3 +1025,30 @@ fn runs_that_cannot_start_are_refused_first_and_leave_no_row() {
         .assert()
         .success();
 }
+
+/// Bad run ids (the hostile-input pass of issue 18 found these held):
+/// each is refused in one line naming what is wrong.
+#[test]
+fn bad_run_ids_are_refused_naming_the_id() {
+    let dir = tempfile::tempdir().unwrap();
+    gradscope_in(dir.path())
+        .args(["train", "--data", "xor", "--steps", "3", "--quiet"])
+        .assert()
+        .success();
+    for (args, says) in [
+        (&["inspect", "abc"][..], "`abc` is not a run id"),
+        (&["inspect", "99"], "no run 99"),
+        (&["diagnose", "0"], "no run 0"),
+        (
+            &["rm", "7-3"],
+            "a range goes from the lower id to the higher",
+        ),
+        (&["report", "1.5"], "`1.5` is not a run id"),
+    ] {
+        let out = gradscope_in(dir.path()).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
