@@ -66,6 +66,9 @@ pub struct RunOptions<'a> {
     pub resume: Option<(i64, &'a Checkpoint)>,
     /// Start from these weights.
     pub init_from: Option<&'a Checkpoint>,
+    /// Refuse a run whose memory estimate exceeds this many bytes
+    /// ([`plan`]); without it, the memory available.
+    pub max_memory: Option<f64>,
 }
 
 /// [`run_recorded`] with checkpoints, a resume or given weights. A
@@ -78,7 +81,11 @@ pub fn run_recorded_with(
     sink: &mut dyn Sink,
     options: RunOptions<'_>,
 ) -> Result<Outcome> {
-    let planned = plan(spec, data).and_then(|p| p.fits(MemoryLimit::available().as_ref()));
+    let limit = match options.max_memory {
+        Some(bytes) => Some(MemoryLimit::given(bytes)),
+        None => MemoryLimit::available(),
+    };
+    let planned = plan(spec, data).and_then(|p| p.fits(limit.as_ref()));
     let total_steps = match planned {
         Ok(p) => p.total_steps,
         Err(error) => {
@@ -226,7 +233,7 @@ mod tests {
             .expect("a full store is an error");
         let message = err.to_string();
         assert!(message.contains("full"), "{message}");
-        assert!(message.contains("training stopped"), "{message}");
+        assert!(message.contains("the run stops here"), "{message}");
         assert!(
             steps.0 < total / 10,
             "trained {} steps after the failure",

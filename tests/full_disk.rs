@@ -57,7 +57,7 @@ fn a_full_disk_stops_the_run_at_once_and_marks_it_failed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("database or disk is full"), "{stderr}");
-    assert!(stderr.contains("training stopped"), "{stderr}");
+    assert!(stderr.contains("the run stops here"), "{stderr}");
     // 5,000,000 steps would take well over a minute to train.
     assert!(took < Duration::from_secs(30), "took {took:?}");
     // Read a copy, off the full disk (opening writes to the store).

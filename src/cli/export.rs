@@ -4,7 +4,7 @@
 //! for csv and json). RUN is an id, `last`, a range `3-7`, or several
 //! joined by commas. Paths are checked before the store is read.
 
-use super::record::open_existing;
+use super::record::open_to_read;
 use super::report::is_stdout;
 use clap::{Args, ValueEnum};
 use gradscope::export::{self, Shape, TableFormat};
@@ -64,7 +64,7 @@ pub fn run(args: ExportArgs, db: &Path) -> anyhow::Result<()> {
         None => check_tensorboard(&args, &out)?,
         Some(format) => check_table(format, &out)?,
     }
-    let store = open_existing(db)?;
+    let store = open_to_read(db)?;
     let ids = run_ids(&store, &args.run)?;
     let Some(format) = table else {
         let files = export::export_tensorboard(&store, &ids, &out)?;

@@ -46,7 +46,9 @@ pub struct TrainArgs {
     /// Refuse, before building anything, a run whose memory estimate
     /// (parameters with gradients and optimizer state, one batch's
     /// activations) exceeds SIZE: bytes, or with a unit (`512M`, `4G`,
-    /// `1.5GB`). Without it the bound is the memory available.
+    /// `1.5GB`, `2GiB`). It replaces the default bound, the memory
+    /// available (or the control group's limit, where lower): raise it
+    /// where swap makes up the difference.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_memory: Option<f64>,
     /// Do not record the run in the store.
@@ -130,14 +132,23 @@ fn flag_arg(f: &'static Flag) -> Arg {
         .value_parser(move |s: &str| SpecBuilder::check(f.key, s).map(|()| s.to_string()))
 }
 
+/// The memory bound of `--max-memory`, else the memory available.
+fn memory_limit(args: &TrainArgs) -> Option<MemoryLimit> {
+    match args.max_memory {
+        Some(bytes) => Some(MemoryLimit::given(bytes)),
+        None => MemoryLimit::available(),
+    }
+}
+
 /// A size in bytes: a number with an optional unit, K, M, G or T (powers
-/// of 1024; a trailing `B` or `iB` is allowed).
+/// of 1000, as the estimates are printed; KiB, MiB, GiB, TiB: powers of
+/// 1024; a trailing `B` is allowed).
 fn parse_size(s: &str) -> Result<f64, String> {
     let t = s.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
+    let (t, base) = match t.strip_suffix("iB") {
+        Some(t) => (t, 1024f64),
+        None => (t.strip_suffix(['B', 'b']).unwrap_or(t), 1000f64),
+    };
     let (number, scale) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
             let power = match c.to_ascii_uppercase() {
@@ -147,12 +158,12 @@ fn parse_size(s: &str) -> Result<f64, String> {
                 'T' => 4,
                 _ => return Err(format!("`{s}`: the unit is K, M, G or T")),
             };
-            (&t[..i], 1024f64.powi(power))
+            (&t[..i], base.powi(power))
         }
         _ => (t, 1.0),
     };
-    match number.trim().parse::<f64>() {
-        Ok(n) if n > 0.0 && n.is_finite() => Ok(n * scale),
+    match number.trim().parse::<f64>().map(|n| n * scale) {
+        Ok(n) if n > 0.0 && n.is_finite() => Ok(n),
         _ => Err(format!("`{s}` is not a size (e.g. 512M, 4G)")),
     }
 }
@@ -214,13 +225,8 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         .map(|path| Checkpoint::read(path).map(|c| (path, c)))
         .transpose()?;
     let data = spec.prepare_data()?;
-    if let Some(bytes) = args.max_memory {
-        let limit = MemoryLimit {
-            bytes,
-            from: "--max-memory".into(),
-        };
-        plan(&spec, &data)?.fits(Some(&limit))?;
-    }
+    // Before `check_start`, which builds the model.
+    plan(&spec, &data)?.fits(memory_limit(&args).as_ref())?;
     if let Some((path, c)) = &weights {
         check_start(&spec, &data, Start::Weights(c)).map_err(at_path(path))?;
     }
@@ -228,6 +234,7 @@ pub fn run(args: TrainArgs, db: &Path) -> anyhow::Result<()> {
         checkpoint_every: args.checkpoint_every.unwrap_or(0),
         resume: None,
         init_from: weights.as_ref().map(|(_, c)| c),
+        max_memory: args.max_memory,
     };
     let db = (!args.no_record).then_some(db);
     let outcome = run_recorded_with(&spec, &data, output, db, compute, options)?;
@@ -262,6 +269,7 @@ fn resume(args: &TrainArgs, run: &str, db: &Path) -> anyhow::Result<()> {
     let compute = resume_compute(args, &info)?;
     let output = Output::detect(args.quiet || args.json);
     let data = spec.prepare_data()?;
+    plan(&spec, &data)?.fits(memory_limit(args).as_ref())?;
     check_start(&spec, &data, Start::Resume(&c)).map_err(at_path(&path))?;
     if !args.json {
         eprintln!(
@@ -275,6 +283,7 @@ fn resume(args: &TrainArgs, run: &str, db: &Path) -> anyhow::Result<()> {
         checkpoint_every: args.checkpoint_every.unwrap_or(info.checkpoint_every),
         resume: Some((id, &c)),
         init_from: None,
+        max_memory: args.max_memory,
     };
     let outcome =
         run_recorded_with(&spec, &data, output, Some(db), compute, options).map_err(|e| {
@@ -366,10 +375,12 @@ mod tests {
     #[test]
     fn sizes_read_with_or_without_a_unit() {
         assert_eq!(parse_size("4096"), Ok(4096.0));
-        assert_eq!(parse_size("512M"), Ok(512.0 * 1024.0 * 1024.0));
-        assert_eq!(parse_size("1.5GB"), Ok(1.5 * 1024f64.powi(3)));
+        assert_eq!(parse_size("512b"), Ok(512.0));
+        assert_eq!(parse_size("512M"), Ok(512e6));
+        assert_eq!(parse_size("1.5GB"), Ok(1.5e9));
         assert_eq!(parse_size("2GiB"), Ok(2.0 * 1024f64.powi(3)));
         assert!(parse_size("0").is_err());
+        assert!(parse_size("1e300T").is_err(), "infinite");
         assert!(parse_size("4X").unwrap_err().contains("unit"));
         assert!(parse_size("lots").is_err());
     }

@@ -53,21 +53,46 @@ pub struct MemoryLimit {
 
 impl MemoryLimit {
     /// The memory the machine has available now (`MemAvailable` of
-    /// `/proc/meminfo`); `None` where that cannot be read.
+    /// `/proc/meminfo`), or the process's control group's limit
+    /// (`memory.max`, cgroup v2: a container's) where that is lower;
+    /// `None` where neither can be read.
     pub fn available() -> Option<MemoryLimit> {
-        let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-        let kib: f64 = info
-            .lines()
-            .find_map(|l| l.strip_prefix("MemAvailable:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(MemoryLimit {
-            bytes: kib * 1024.0,
-            from: "the memory available".into(),
-        })
+        let meminfo = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|info| {
+                let kib: f64 = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("MemAvailable:"))?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .ok()?;
+                Some(MemoryLimit {
+                    bytes: kib * 1024.0,
+                    from: "the memory available".into(),
+                })
+            });
+        let cgroup = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+            .ok()
+            .and_then(|max| max.trim().parse::<f64>().ok())
+            .map(|bytes| MemoryLimit {
+                bytes,
+                from: "the control group's memory.max".into(),
+            });
+        match (meminfo, cgroup) {
+            (Some(m), Some(c)) if c.bytes < m.bytes => Some(c),
+            (m, c) => m.or(c),
+        }
+    }
+
+    /// `bytes` given by the user (`--max-memory`), in place of
+    /// [`MemoryLimit::available`].
+    pub fn given(bytes: f64) -> MemoryLimit {
+        MemoryLimit {
+            bytes,
+            from: "--max-memory".into(),
+        }
     }
 }
 
@@ -117,9 +142,10 @@ pub fn plan(spec: &Spec, data: &RunData) -> Result<Plan> {
 /// Steps the spec asks for on `n` training examples.
 ///
 /// With `epochs`, every epoch is `floor(n / batch)` full batches.
+/// (Saturating: the plan refuses a product past `usize`.)
 pub fn total_steps(spec: &Spec, n: usize) -> usize {
     if spec.epochs > 0 {
-        spec.epochs * (n / spec.batch.max(1)).max(1)
+        spec.epochs.saturating_mul((n / spec.batch.max(1)).max(1))
     } else {
         spec.steps
     }
@@ -135,7 +161,16 @@ fn planned_steps(spec: &Spec, n: usize, what: &str) -> Result<usize> {
             reason: format!("{} is larger than the {n} training {what}", spec.batch),
         });
     }
-    Ok(total_steps(spec, n))
+    match total_steps(spec, n) {
+        usize::MAX => Err(Error::InvalidConfig {
+            field: "epochs".into(),
+            reason: format!(
+                "{} epochs of {n} {what} are more steps than can be counted",
+                spec.epochs
+            ),
+        }),
+        steps => Ok(steps),
+    }
 }
 
 /// [`plan`] for rows (an MLP or a CNN).
@@ -227,23 +262,25 @@ fn mlp_sizes(config: &ModelConfig) -> (f64, f64) {
 fn cnn_sizes(config: &ModelConfig, image: [usize; 3]) -> (f64, f64) {
     let s = &config.conv;
     let (mut c_in, mut side) = (image[0] as f64, (image[1] * image[2]) as f64);
-    let (mut params, mut values) = (0.0, 0.0);
-    let mut conv = |c_in: f64, c_out: f64, pixels: f64| {
-        params += 9.0 * c_in * c_out + c_out;
-        values += pixels * c_out * 4.0;
-    };
+    // A conv layer's parameters and activation values per image.
+    let conv =
+        |c_in: f64, c_out: f64, pixels: f64| (9.0 * c_in * c_out + c_out, pixels * c_out * 4.0);
     let first = s.channels[0] as f64;
-    conv(c_in, first, side);
+    let (mut params, mut values) = conv(c_in, first, side);
     c_in = first;
+    // Each stage's first block widens from the last stage's channels;
+    // its other `n - 1` blocks are alike (counted at once: `n` may be
+    // absurd, and the plan is what refuses it).
+    let n = s.n as f64;
     for (stage, &c) in s.channels.iter().enumerate() {
+        let c = c as f64;
         if stage > 0 {
             side /= 4.0;
         }
-        for _ in 0..s.n {
-            conv(c_in, c as f64, side);
-            conv(c as f64, c as f64, side);
-            c_in = c as f64;
-        }
+        let (wide, same) = (conv(c_in, c, side), conv(c, c, side));
+        params += wide.0 + same.0 + (n - 1.0) * 2.0 * same.0;
+        values += wide.1 + same.1 + (n - 1.0) * 2.0 * same.1;
+        c_in = c;
     }
     params += (c_in + 1.0) * config.output as f64;
     (params, values)

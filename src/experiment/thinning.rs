@@ -17,10 +17,10 @@
 /// Steps a record keeps: runs of up to 16,384 steps keep every step.
 pub const STEP_CAP: usize = 16_384;
 
-/// Probed steps a record keeps. The default cadence probes about 900
-/// steps per decade of steps (every step to 1,000), so runs of up to
-/// about 11,000 steps keep every probe, and a run of 10,000 steps holds
-/// nearly as many as the longest.
+/// Probed steps a record keeps. The default cadence probes every step to
+/// 1,000 and about 900 steps per decade after, so runs of up to about
+/// 14,000 steps keep every probe, and a run of 10,000 steps (about 1,900
+/// probed steps) holds nearly as many as the longest.
 pub const PROBE_CAP: usize = 2_048;
 
 /// Evaluations a record keeps.
@@ -66,7 +66,7 @@ impl Thinning {
 /// plain vectors.)
 ///
 /// [`RunRecord`]: super::RunRecord
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Thinner {
     rule: Thinning,
     /// Items pushed so far.

@@ -190,7 +190,7 @@ crate::names::serde_via_str!(NormPlacement);
 /// hidden layer; [`ModelConfig::default`] is a spec's default model. Both:
 /// ReLU, no norm, He-normal init, biases on, PyTorch's norm constants.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "ModelTable", into = "ModelTable")]
+#[serde(try_from = "ModelTable", into = "ModelTable")]
 pub struct ModelConfig {
     /// Which family: `mlp` (the fields below) or a recurrent net
     /// ([`ModelConfig::recurrent`]).
@@ -469,12 +469,25 @@ impl Default for ModelTable {
     }
 }
 
-impl From<ModelTable> for ModelConfig {
-    fn from(t: ModelTable) -> Self {
-        let widths = t.widths.unwrap_or_else(|| {
-            vec![t.width.unwrap_or(DEFAULT_WIDTH); t.depth.unwrap_or(DEFAULT_DEPTH)]
-        });
-        ModelConfig {
+/// The most hidden layers a spec may ask for: the widths are a list, made
+/// when the spec is read, before the memory a run needs is estimated
+/// (`depth = 1000000000000` aborted on that list's allocation).
+pub const MAX_DEPTH: usize = 1_000_000;
+
+impl TryFrom<ModelTable> for ModelConfig {
+    type Error = String;
+
+    fn try_from(t: ModelTable) -> std::result::Result<Self, String> {
+        let depth = t.depth.unwrap_or(DEFAULT_DEPTH);
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "model.depth: {depth} is more than {MAX_DEPTH} layers"
+            ));
+        }
+        let widths = t
+            .widths
+            .unwrap_or_else(|| vec![t.width.unwrap_or(DEFAULT_WIDTH); depth]);
+        Ok(ModelConfig {
             kind: t.kind,
             recurrent: RecurrentSettings {
                 hidden: t.hidden,
@@ -502,7 +515,7 @@ impl From<ModelTable> for ModelConfig {
             bias: t.bias,
             bn_momentum: t.bn_momentum,
             norm_eps: t.norm_eps,
-        }
+        })
     }
 }
 

@@ -115,11 +115,24 @@ impl Store {
                 reason: "no such store".into(),
             });
         }
+        // `mode=ro` reads a WAL store through its shared memory; where
+        // that cannot be made (a read-only filesystem) the file is opened
+        // as immutable, which no other process can be writing there.
         let conn = match connect_read_only(&path, "mode=ro") {
-            Ok(conn) => conn,
-            Err(_) => connect_read_only(&path, "immutable=1")?,
-        };
+            Err(CannotOpen(_)) => connect_read_only(&path, "immutable=1"),
+            other => other,
+        }
+        .map_err(ReadOnlyError::into_error)?;
         let version = schema::version(&conn, &path)?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::Store {
+                path,
+                reason: format!(
+                    "database schema version {version} is newer than this gradscope knows \
+                     (version {SCHEMA_VERSION}); hint: use a newer gradscope to read it"
+                ),
+            });
+        }
         if version != SCHEMA_VERSION {
             return Err(Error::Store {
                 path,
@@ -230,11 +243,40 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Why a read-only connection failed: SQLite could not open the file
+/// (`SQLITE_CANTOPEN`: on a read-only filesystem, the WAL's shared memory),
+/// or anything else.
+enum ReadOnlyError {
+    CannotOpen(Error),
+    Other(Error),
+}
+
+use ReadOnlyError::{CannotOpen, Other};
+
+impl ReadOnlyError {
+    fn into_error(self) -> Error {
+        match self {
+            CannotOpen(e) | Other(e) => e,
+        }
+    }
+}
+
 /// A read-only connection to `path`, opened by URI with `mode` (`mode=ro`,
 /// or `immutable=1` where the WAL's shared memory cannot be created),
 /// checked to be readable and a store.
-fn connect_read_only(path: &Path, mode: &str) -> Result<Connection> {
+fn connect_read_only(path: &Path, mode: &str) -> std::result::Result<Connection, ReadOnlyError> {
     use rusqlite::OpenFlags;
+    let classify = |doing: &'static str| {
+        move |e: rusqlite::Error| {
+            let cannot_open = e.sqlite_error_code() == Some(rusqlite::ErrorCode::CannotOpen);
+            let e = sql_err(path, doing)(e);
+            if cannot_open {
+                CannotOpen(e)
+            } else {
+                Other(e)
+            }
+        }
+    };
     // The path as a URI's: `%`, `?` and `#` escaped.
     let mut uri = String::from("file:");
     for c in path.to_string_lossy().chars() {
@@ -248,26 +290,35 @@ fn connect_read_only(path: &Path, mode: &str) -> Result<Connection> {
     uri.push('?');
     uri.push_str(mode);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(&uri, flags).map_err(sql_err(path, "opening"))?;
+    let conn = Connection::open_with_flags(&uri, flags).map_err(classify("opening"))?;
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(sql_err(path, "setting the busy timeout"))?;
-    refuse_foreign(&conn, path)?;
+        .map_err(classify("setting the busy timeout"))?;
+    // The first read is where a WAL store's shared memory is opened.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(classify("reading the schema"))?;
+    refuse_foreign(&conn, path).map_err(Other)?;
     Ok(conn)
 }
 
-/// Refuses a database that holds tables but is not a store: its schema
-/// version is 0 (a store records its migrations there) and it has tables.
-/// Nothing is written to it.
+/// Refuses a database that is not a store, before anything writes to
+/// it: one that holds tables with a schema version of 0 (a store records
+/// its migrations there), or a version but no `runs` table (another
+/// program's use of `user_version`). Both are read in one statement, one
+/// snapshot: a store being created by another process is seen before or
+/// after its migration commits, never half way.
 fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
-    let version = schema::version(conn, path)?;
-    let tables: i64 = conn
+    let (version, tables, runs): (i64, i64, i64) = conn
         .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            "SELECT (SELECT user_version FROM pragma_user_version), \
+             (SELECT count(*) FROM sqlite_master WHERE type = 'table'), \
+             (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'runs')",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(sql_err(path, "reading the schema"))?;
-    if version == 0 && tables > 0 {
+    if (version == 0 && tables > 0) || (version > 0 && runs == 0) {
         return Err(Error::Store {
             path: path.to_path_buf(),
             reason: format!(

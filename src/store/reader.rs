@@ -8,12 +8,13 @@ use super::codec::{
 use super::Store;
 use crate::analysis::diagnose::Finding;
 use crate::error::{Error, Result};
+use crate::experiment::thinning::Thinning;
 use crate::experiment::trainer::{EvalRecord, StepRecord};
 use crate::experiment::{RunRecord, RunStatus, Spec};
 use crate::probe::{Axis, Histogram, HistogramRecord, Series, StepProbe};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One line of the list of runs.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -88,7 +89,9 @@ impl Store {
     /// probes with their histograms, summary and error, each series
     /// thinned as the run's own [`RecordSink`] thinned it
     /// ([`RunRecord::thinned`]: every step of a run of up to 16,384 steps),
-    /// so diagnosis finds what it found when the run ended.
+    /// so diagnosis finds what it found when the run ended. Rows are
+    /// thinned as they are read: a run of any length loads in bounded
+    /// memory.
     ///
     /// [`RecordSink`]: crate::experiment::RecordSink
     pub fn load(&self, run_id: i64) -> Result<RunRecord> {
@@ -127,11 +130,26 @@ impl Store {
             probes: self.probes(run_id)?,
             summary,
             error,
-        }
-        .thinned())
+        })
     }
 
+    /// Rows of `table` for run `run_id`.
+    fn count(&self, table: &str, run_id: i64) -> Result<usize> {
+        self.conn
+            .query_row(
+                &format!("SELECT count(*) FROM {table} WHERE run_id = ?1"),
+                [run_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.err("counting rows"))
+    }
+
+    /// The steps, thinned as they are read ([`RunRecord::STEPS`]): the
+    /// rows left out are never held.
     fn steps(&self, run_id: i64) -> Result<Vec<StepRecord>> {
+        let n = self.count("steps", run_id)?;
+        let keep = kept(RunRecord::STEPS, n);
         let mut stmt = self
             .conn
             .prepare(
@@ -139,20 +157,29 @@ impl Store {
                  WHERE run_id = ?1 ORDER BY step",
             )
             .map_err(self.err("reading steps"))?;
-        stmt.query_map([run_id], |r| {
-            Ok(StepRecord {
-                step: r.get::<_, i64>(0)? as usize,
-                loss: unreal(r.get(1)?),
-                accuracy: unreal(r.get(2)?),
-                lr: unreal(r.get(3)?),
-                grad_norm: unreal(r.get(4)?),
+        let rows = stmt
+            .query_map([run_id], |r| {
+                Ok(StepRecord {
+                    step: r.get::<_, i64>(0)? as usize,
+                    loss: unreal(r.get(1)?),
+                    accuracy: unreal(r.get(2)?),
+                    lr: unreal(r.get(3)?),
+                    grad_norm: unreal(r.get(4)?),
+                })
             })
-        })
-        .and_then(|rows| rows.collect())
-        .map_err(self.err("reading steps"))
+            .map_err(self.err("reading steps"))?;
+        let mut steps = Vec::new();
+        for (i, row) in rows.enumerate() {
+            if keep(i) {
+                steps.push(row.map_err(self.err("reading steps"))?);
+            }
+        }
+        Ok(steps)
     }
 
+    /// The evaluations, thinned as they are read ([`RunRecord::EVALS`]).
     fn evals(&self, run_id: i64) -> Result<Vec<EvalRecord>> {
+        let keep = kept(RunRecord::EVALS, self.count("evals", run_id)?);
         let mut stmt = self
             .conn
             .prepare(
@@ -169,11 +196,36 @@ impl Store {
                 test_accuracy: unreal(r.get(4)?),
             })
         })
-        .and_then(|rows| rows.collect())
+        .and_then(|rows| {
+            rows.enumerate()
+                .filter(|(i, _)| keep(*i))
+                .map(|(_, row)| row)
+                .collect()
+        })
         .map_err(self.err("reading evaluations"))
     }
 
+    /// The probed steps kept ([`RunRecord::PROBES`]): every step with a
+    /// layer row or a histogram, thinned.
+    fn probe_steps(&self, run_id: i64) -> Result<BTreeSet<usize>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step FROM layer_steps WHERE run_id = ?1 \
+                 UNION SELECT step FROM histograms WHERE run_id = ?1 ORDER BY step",
+            )
+            .map_err(self.err("reading probed steps"))?;
+        let steps: Vec<usize> = stmt
+            .query_map([run_id], |r| r.get::<_, i64>(0).map(|s| s as usize))
+            .and_then(|rows| rows.collect())
+            .map_err(self.err("reading probed steps"))?;
+        Ok(RunRecord::PROBES.thin(steps).into_iter().collect())
+    }
+
+    /// The probes at the kept probed steps ([`Store::probe_steps`]); rows
+    /// of other steps are skipped as they are read.
     fn probes(&self, run_id: i64) -> Result<Vec<StepProbe>> {
+        let kept = self.probe_steps(run_id)?;
         let mut by_step: BTreeMap<usize, StepProbe> = BTreeMap::new();
         let probe = |step| StepProbe {
             step,
@@ -187,13 +239,16 @@ impl Store {
         let mut rows = stmt.query([run_id]).map_err(self.err("reading probes"))?;
         while let Some(row) = rows.next().map_err(self.err("reading probes"))? {
             let (step, layer) = read_layer(row).map_err(self.err("reading probes"))?;
+            if !kept.contains(&step) {
+                continue;
+            }
             by_step
                 .entry(step)
                 .or_insert_with(|| probe(step))
                 .layers
                 .push(layer);
         }
-        self.read_series(run_id, &mut by_step)?;
+        self.read_series(run_id, &kept, &mut by_step)?;
         let mut stmt = self
             .conn
             .prepare(
@@ -218,6 +273,9 @@ impl Store {
             };
             let (step, layer, tensor, zero, non_finite, neg, pos) =
                 get().map_err(self.err("reading histograms"))?;
+            if !kept.contains(&step) {
+                continue;
+            }
             let counts = |text: &str| {
                 serde_json::from_str::<Vec<u64>>(text)
                     .map_err(|e| self.corrupt(run_id, "histogram counts", e))
@@ -245,7 +303,12 @@ impl Store {
 
     /// Puts run `run_id`'s `layer_series` rows into the layers of
     /// `by_step`, each series in its position, each index in order.
-    fn read_series(&self, run_id: i64, by_step: &mut BTreeMap<usize, StepProbe>) -> Result<()> {
+    fn read_series(
+        &self,
+        run_id: i64,
+        kept: &BTreeSet<usize>,
+        by_step: &mut BTreeMap<usize, StepProbe>,
+    ) -> Result<()> {
         let mut stmt = self
             .conn
             .prepare(series_select_sql())
@@ -253,6 +316,9 @@ impl Store {
         let mut rows = stmt.query([run_id]).map_err(self.err("reading series"))?;
         while let Some(row) = rows.next().map_err(self.err("reading series"))? {
             let r = read_series(row).map_err(self.err("reading series"))?;
+            if !kept.contains(&r.step) {
+                continue;
+            }
             let corrupt = |what: String| self.corrupt(run_id, "series", what);
             let layer = by_step
                 .get_mut(&r.step)
@@ -360,4 +426,11 @@ impl Store {
             reason: format!("run {run_id}: unreadable {what}: {e}"),
         }
     }
+}
+
+/// Whether the row at each position of a series of `n` rows is kept by
+/// `rule` ([`Thinning::thin`]'s rule, applied as rows are read).
+fn kept(rule: Thinning, n: usize) -> impl Fn(usize) -> bool {
+    let stride = rule.stride(n);
+    move |i| i % stride == 0 || i + 1 == n
 }

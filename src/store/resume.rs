@@ -89,7 +89,7 @@ impl Store {
         )
         .map_err(self.err("marking a run running"))?;
         tx.commit().map_err(self.err("committing a resume"))?;
-        self.writer_for(run_id, total_steps, conn)
+        self.writer_for(run_id, total_steps, conn, step.checked_sub(1))
     }
 }
 

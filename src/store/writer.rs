@@ -34,7 +34,7 @@ pub const FLUSH_ROWS: usize = 20_000;
 /// Events waiting for the writer thread at most: when it falls this far
 /// behind (a fast net on a slow disk), the trainer waits for it, so
 /// memory stays bounded however long the run.
-pub const QUEUE_EVENTS: usize = 4_096;
+pub const QUEUE_EVENTS: usize = 1_024;
 
 /// Times a batch is retried when another writer holds the database past
 /// the busy timeout.
@@ -135,15 +135,18 @@ impl Store {
             )
             .map_err(self.err("inserting a run"))?;
         let run_id = self.conn.last_insert_rowid();
-        self.writer_for(run_id, total_steps, conn)
+        self.writer_for(run_id, total_steps, conn, None)
     }
 
     /// The writer of run `run_id` (in the store) on its own connection.
+    /// `committed`: the last step the store already holds (a resumed
+    /// run's), for the message of a failed write.
     pub(super) fn writer_for(
         &self,
         run_id: i64,
         total_steps: usize,
         conn: Connection,
+        committed: Option<usize>,
     ) -> Result<RunWriter> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_EVENTS);
         let path = self.path.clone();
@@ -156,9 +159,18 @@ impl Store {
                     conn,
                     run_id,
                     path: &path,
-                    committed: None,
+                    committed,
                 };
-                let result = thread.run(rx);
+                // A panic (a bug) stops the run like a failed write: it
+                // must not leave training going with nothing recorded.
+                let result =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| thread.run(rx)))
+                        .unwrap_or_else(|_| {
+                            Err(Error::Store {
+                                path: thread.path.to_path_buf(),
+                                reason: format!("the writer thread of run {run_id} panicked"),
+                            })
+                        });
                 if let Err(e) = &result {
                     thread.mark_failed(e);
                     flag.store(true, Ordering::Release);
@@ -329,7 +341,7 @@ impl WriteThread<'_> {
                     return Err(Error::Store {
                         path: self.path.to_path_buf(),
                         reason: format!(
-                            "writing run {} failed ({e}): training stopped; {kept}",
+                            "writing run {} failed ({e}): the run stops here; {kept}",
                             self.run_id
                         ),
                     });
