@@ -119,7 +119,12 @@ fn train(db: &Path, name: &str) -> Child {
         .args(["--name", name, "--steps", &STEPS.to_string()])
         .args(["--batch", "16", "--eval-every", &EVAL_EVERY.to_string()])
         .args(["--set", "data.train_size=128", "--set", "data.test_size=64"])
-        .args(["--set", "probe.every=5", "--set", "probe.histogram_every=500"])
+        .args([
+            "--set",
+            "probe.every=5",
+            "--set",
+            "probe.histogram_every=500",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -212,7 +217,11 @@ fn check_killed(record: &RunRecord, when: &str) {
     for e in &record.evals {
         // The evaluation after `n` steps is labelled `n`.
         let n = record.steps.len();
-        assert!(e.step <= n, "eval after {} steps, {n} committed, {when}", e.step);
+        assert!(
+            e.step <= n,
+            "eval after {} steps, {n} committed, {when}",
+            e.step
+        );
     }
 }
 
@@ -222,9 +231,7 @@ fn phase(record: Option<&RunRecord>) -> String {
         None => "process start (no run yet)".into(),
         Some(r) if r.status == RunStatus::Finished => "after the final write".into(),
         Some(r) if r.steps.is_empty() => "store created, no step committed".into(),
-        Some(r) if r.steps.len() == r.total_steps => {
-            "final write (all steps committed)".into()
-        }
+        Some(r) if r.steps.len() == r.total_steps => "final write (all steps committed)".into(),
         Some(r) => format!(
             "training: {} of {} steps, {} evaluations committed",
             r.steps.len(),
@@ -285,7 +292,11 @@ fn train_loop(db: &Path, rng: &mut ChaCha8Rng) -> BTreeMap<i64, Finished> {
         eprintln!(
             "kill {i:2} at {point:?}: {}{}",
             phase(record.as_ref()),
-            if killed { "" } else { " (ended before the kill)" }
+            if killed {
+                ""
+            } else {
+                " (ended before the kill)"
+            }
         );
         let Some(record) = record else { continue };
         check_killed(&record, &when);
@@ -383,11 +394,18 @@ fn sweep_loop(db: &Path, dir: &Path, rng: &mut ChaCha8Rng, kept: &BTreeMap<i64, 
         eprintln!(
             "sweep kill {i} at {point:?}: {} of 4 runs classified{}",
             now.len(),
-            if killed { "" } else { " (ended before the kill)" }
+            if killed {
+                ""
+            } else {
+                " (ended before the kill)"
+            }
         );
         classified = now;
     }
-    assert!(sweep(db, &spec).wait().unwrap().success(), "the last resume");
+    assert!(
+        sweep(db, &spec).wait().unwrap().success(),
+        "the last resume"
+    );
     let store = open_checked(db);
     check_kept(&store, kept, "after the sweep");
     let done = sweep_state(&store, "after the sweep");
