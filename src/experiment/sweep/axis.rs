@@ -2,6 +2,7 @@
 //! as a list (`[5, 10, 20]`) or a range (`{from = 1.0, to = 4.0, steps =
 //! 13}`, linear, or geometric with `scale = "log"`).
 
+use super::MAX_SWEEP_RUNS;
 use toml::{Table, Value};
 
 /// One axis: a spec key and its values, in order.
@@ -67,6 +68,11 @@ fn range(t: &Table) -> Result<Vec<Value>, String> {
     };
     let (from, to) = (number("from")?, number("to")?);
     let steps = match t.get("steps") {
+        Some(Value::Integer(n)) if *n as u64 > MAX_SWEEP_RUNS as u64 => {
+            return Err(format!(
+                "range `steps` is {n}: more runs than the {MAX_SWEEP_RUNS} a sweep may have"
+            ))
+        }
         Some(Value::Integer(n)) if *n >= 1 => *n as usize,
         Some(v) => {
             return Err(format!(

@@ -55,6 +55,12 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use toml::{Table, Value};
 
+/// The most runs a sweep may expand to (our choice: 100,000 runs is days
+/// of a cluster). A larger sweep (`seeds = 1000000000000`, a range of a
+/// billion steps, ten axes of ten values) is refused before anything is
+/// expanded: it aborted on allocation.
+pub const MAX_SWEEP_RUNS: usize = 100_000;
+
 /// A parsed sweep spec: the base run spec, the axes and the seeds.
 #[derive(Clone, Debug)]
 pub struct SweepSpec {
@@ -161,8 +167,14 @@ impl SweepSpec {
         let first: Vec<&Value> = axes.iter().map(|a| &a.values[0]).collect();
         let base = substituted_base(&base_text, &axes, &first, origin)?;
         let first_seed = base.build()?.seed;
+        let too_many =
+            |what: String| format!("{what}: more runs than the {MAX_SWEEP_RUNS} a sweep may have");
         let seeds = match seeds_value {
             None => vec![first_seed],
+            Some(Value::Integer(n)) if n as u64 > MAX_SWEEP_RUNS as u64 => {
+                let line = key_line(text, "sweep", "seeds");
+                return Err(err(line, "sweep.seeds", too_many(format!("{n} seeds"))));
+            }
             Some(Value::Integer(n)) if n >= 1 => (0..n as u64).map(|i| first_seed + i).collect(),
             Some(Value::Array(items)) if !items.is_empty() => items
                 .iter()
@@ -178,6 +190,15 @@ impl SweepSpec {
                 return Err(err(line, "sweep.seeds", message));
             }
         };
+        let runs = axes
+            .iter()
+            .try_fold(seeds.len(), |n, a| n.checked_mul(a.values.len()))
+            .filter(|&n| n <= MAX_SWEEP_RUNS);
+        if runs.is_none() {
+            let sizes: Vec<String> = axes.iter().map(|a| a.values.len().to_string()).collect();
+            let what = format!("{} seeds x {} values", seeds.len(), sizes.join(" x "));
+            return Err(err(None, "sweep.axes", too_many(what)));
+        }
         let spec = SweepSpec {
             name,
             seeds,

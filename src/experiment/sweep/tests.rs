@@ -164,3 +164,34 @@ fn a_bad_variable_value_or_an_unused_bare_axis_is_an_error() {
         "{e}"
     );
 }
+
+/// Regression (issue 18, fuzzing: unbounded sizes): `seeds = 10^12`, a
+/// range of 10^11 steps and a product of axes past any machine aborted on
+/// allocation while the sweep was parsed. Each is refused, naming the key,
+/// before anything is expanded.
+#[test]
+fn a_sweep_of_more_than_max_sweep_runs_is_refused_unexpanded() {
+    let e = error(&SWEEP.replace("seeds = 2", "seeds = 1000000000000"));
+    assert_eq!(
+        e,
+        "s.toml:9: `sweep.seeds`: 1000000000000 seeds: more runs than the 100000 a sweep may have"
+    );
+    let e = error(&SWEEP.replace("[2, 4]", "{from = 2, to = 4, steps = 100000000000}"));
+    assert!(
+        e.starts_with("s.toml:12: `model.depth`: range `steps` is 100000000000"),
+        "{e}"
+    );
+    // Each axis is within the bound, the product (200,000 runs) is not.
+    let wide = (0..50_000)
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let e = error(&SWEEP.replace("[2, 4]", &format!("[{wide}]")));
+    assert!(
+        e.contains("`sweep.axes`: 2 seeds x 50000 x 2 values: more runs than the 100000"),
+        "{e}"
+    );
+    // A sweep within the bound parses.
+    let sweep = SweepSpec::from_toml(&SWEEP.replace("seeds = 2", "seeds = 1"), "s.toml").unwrap();
+    assert_eq!(sweep.runs().unwrap().len(), 4);
+}
