@@ -152,9 +152,16 @@ pub fn prepare(d: &DataSpec, seed: u64) -> Result<Prepared> {
         // Blame the key that brought the mismatch: the evaluation folder
         // when one is set, else the one folder whose two splits disagree
         // (a malformed training file was blamed on an unset eval_dir).
+        // With both set, the side that has the set's own size is right.
+        let expected = match d.name.as_str() {
+            "mnist" | "fashion" => Some(784),
+            "cifar10" => Some(3072),
+            _ => None,
+        };
         let field = match (&d.eval_dir, &d.dir) {
-            (Some(_), _) => "data.eval_dir",
-            (None, Some(_)) => "data.dir",
+            (Some(_), _) if expected != Some(test.dim()) => "data.eval_dir",
+            (_, Some(_)) => "data.dir",
+            (Some(_), None) => "data.name",
             (None, None) => "data.name",
         };
         return Err(Error::InvalidConfig {
@@ -369,6 +376,10 @@ mod tests {
             eval_dir: Some(other.path().to_string_lossy().into_owned()),
             ..d
         };
+        // The training file is still the malformed one.
+        assert_eq!(refusal(prepare(&d, 1)).0, "data.dir");
+        write_split(dir.path(), "train", 20, 28, 28);
+        write_split(other.path(), "t10k", 10, 28, 27);
         assert_eq!(refusal(prepare(&d, 1)).0, "data.eval_dir");
     }
 }
