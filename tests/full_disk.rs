@@ -7,42 +7,23 @@
 //! in pages (`run::tests::a_full_disk_stops_the_run_at_once_and_marks_it_failed`).
 
 mod support;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
 use gradscope::experiment::RunStatus;
 use gradscope::store::Store;
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount<'a>(&'a Path);
-
-impl Drop for Mount<'_> {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0).status();
-    }
-}
+use tmpfs::Tmpfs;
 
 #[test]
 fn a_full_disk_stops_the_run_at_once_and_marks_it_failed() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
-        .arg(&disk)
-        .output();
-    match mounted {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            return support::skip(&format!(
-                "cannot mount a tmpfs: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-        Err(e) => return support::skip(&format!("cannot run mount: {e}")),
-    }
-    let mount = Mount(&disk);
+    let mount = match Tmpfs::mount(&disk, "8m") {
+        Ok(mount) => mount,
+        Err(reason) => return support::skip(&reason),
+    };
     let db = disk.join("runs.db");
     let total = 5_000_000;
     let started = Instant::now();

@@ -4,10 +4,13 @@
 //! left byte for byte as it was.
 
 mod support;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
 
 use assert_cmd::Command;
 use sha2::{Digest, Sha256};
 use std::path::Path;
+use tmpfs::Tmpfs;
 
 fn gradscope(db: &Path) -> Command {
     let mut c = Command::cargo_bin("gradscope").unwrap();
@@ -60,15 +63,6 @@ fn another_programs_sqlite_file_is_refused_in_one_line_and_left_unchanged() {
     assert_eq!(names, ["notes.db"], "no WAL or shared-memory file was made");
 }
 
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount<'a>(&'a Path);
-
-impl Drop for Mount<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.0).status();
-    }
-}
-
 /// Regression: `runs`, `inspect` and `report` failed on a read-only
 /// filesystem with "switching to WAL mode". The store is made on a tmpfs,
 /// which is then remounted read-only (root only: skipped elsewhere, where
@@ -77,33 +71,16 @@ impl Drop for Mount<'_> {
 fn a_store_on_a_read_only_filesystem_can_be_read() {
     let dir = tempfile::tempdir().unwrap();
     let disk = dir.path().join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let mount = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-        .arg(&disk)
-        .output();
-    match mount {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            return support::skip(&format!(
-                "cannot mount a tmpfs: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
-        }
-        Err(e) => return support::skip(&format!("cannot run mount: {e}")),
-    }
-    let _mount = Mount(&disk);
+    let mount = match Tmpfs::mount(&disk, "16m") {
+        Ok(mount) => mount,
+        Err(reason) => return support::skip(&reason),
+    };
     let db = disk.join("runs.db");
     gradscope(&db)
         .args(["train", "--data", "xor", "--steps", "20", "--quiet"])
         .assert()
         .success();
-    let remounted = std::process::Command::new("mount")
-        .args(["-o", "remount,ro"])
-        .arg(&disk)
-        .status()
-        .unwrap();
-    assert!(remounted.success());
+    mount.make_read_only();
     assert!(
         std::fs::write(disk.join("probe"), b"x").is_err(),
         "still writable"

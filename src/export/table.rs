@@ -16,15 +16,7 @@
 use crate::probe::{LayerProbe, TensorStats};
 
 /// The probed tensors, in the store's column order.
-pub const TENSORS: [&str; 7] = [
-    "weight",
-    "weight_grad",
-    "bias_grad",
-    "pre_grad",
-    "out_grad",
-    "pre",
-    "out",
-];
+pub use crate::store::TENSORS;
 
 /// The metrics of each tensor: the stored counts and sums, then the
 /// figures derived from them (as the store's columns).

@@ -35,7 +35,7 @@ pub use merge::Merged;
 pub use probe_rows::{HistogramRow, RunHead};
 pub use reader::RunRow;
 pub use resume::CommittedWatch;
-pub use schema::SCHEMA_VERSION;
+pub use schema::{SCHEMA_VERSION, TENSORS};
 pub use space::Compacted;
 pub use sweeps::{SweepRow, SweepRunRow, SweepTag};
 pub use writer::{RunWriter, FLUSH_INTERVAL, FLUSH_ROWS, QUEUE_EVENTS};

@@ -3,7 +3,7 @@
 
 use super::codec::{
     finding_from_json, finding_to_json, hist_tensor, layer_select_sql, read_layer, read_series,
-    series_select_sql, severity_name, summary_from_json, unreal,
+    series_select_sql, severity_name, summary_from_json,
 };
 use super::Store;
 use crate::analysis::diagnose::Finding;
@@ -148,61 +148,30 @@ impl Store {
     /// The steps, thinned as they are read ([`RunRecord::STEPS`]): the
     /// rows left out are never held.
     fn steps(&self, run_id: i64) -> Result<Vec<StepRecord>> {
-        let n = self.count("steps", run_id)?;
-        let keep = kept(RunRecord::STEPS, n);
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT step, loss, accuracy, lr, grad_norm FROM steps \
-                 WHERE run_id = ?1 ORDER BY step",
-            )
-            .map_err(self.err("reading steps"))?;
-        let rows = stmt
-            .query_map([run_id], |r| {
-                Ok(StepRecord {
-                    step: r.get::<_, i64>(0)? as usize,
-                    loss: unreal(r.get(1)?),
-                    accuracy: unreal(r.get(2)?),
-                    lr: unreal(r.get(3)?),
-                    grad_norm: unreal(r.get(4)?),
-                })
-            })
-            .map_err(self.err("reading steps"))?;
-        let mut steps = Vec::new();
-        for (i, row) in rows.enumerate() {
+        let keep = kept(RunRecord::STEPS, self.count("steps", run_id)?);
+        let (mut steps, mut i) = (Vec::new(), 0);
+        self.each_step(run_id, |s| {
             if keep(i) {
-                steps.push(row.map_err(self.err("reading steps"))?);
+                steps.push(s.clone());
             }
-        }
+            i += 1;
+            Ok(())
+        })?;
         Ok(steps)
     }
 
     /// The evaluations, thinned as they are read ([`RunRecord::EVALS`]).
     fn evals(&self, run_id: i64) -> Result<Vec<EvalRecord>> {
         let keep = kept(RunRecord::EVALS, self.count("evals", run_id)?);
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT step, train_loss, train_accuracy, test_loss, test_accuracy FROM evals \
-                 WHERE run_id = ?1 ORDER BY rowid",
-            )
-            .map_err(self.err("reading evaluations"))?;
-        stmt.query_map([run_id], |r| {
-            Ok(EvalRecord {
-                step: r.get::<_, i64>(0)? as usize,
-                train_loss: unreal(r.get(1)?),
-                train_accuracy: unreal(r.get(2)?),
-                test_loss: unreal(r.get(3)?),
-                test_accuracy: unreal(r.get(4)?),
-            })
-        })
-        .and_then(|rows| {
-            rows.enumerate()
-                .filter(|(i, _)| keep(*i))
-                .map(|(_, row)| row)
-                .collect()
-        })
-        .map_err(self.err("reading evaluations"))
+        let (mut evals, mut i) = (Vec::new(), 0);
+        self.each_eval(run_id, |e| {
+            if keep(i) {
+                evals.push(e.clone());
+            }
+            i += 1;
+            Ok(())
+        })?;
+        Ok(evals)
     }
 
     /// The probed steps kept ([`RunRecord::PROBES`]): every step with a

@@ -21,7 +21,7 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// The probed tensors of a layer, as column-name prefixes in `layer_steps`,
 /// in the order of the columns.
-pub(super) const TENSORS: [&str; 7] = [
+pub const TENSORS: [&str; 7] = [
     "weight",
     "weight_grad",
     "bias_grad",
