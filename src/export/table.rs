@@ -104,24 +104,7 @@ fn stats_values(s: Option<&TensorStats>) -> [f64; 14] {
 
 /// Every figure of layer row `l`, in column order.
 pub fn figures(l: &LayerProbe) -> [Figure; FIGURES] {
-    let tensors = [
-        Some(&l.weight),
-        Some(&l.weight_grad),
-        l.bias_grad.as_ref(),
-        Some(&l.pre_grad),
-        Some(&l.out_grad),
-        Some(&l.pre),
-        Some(&l.out),
-    ];
-    let tail = [
-        l.pre_pct[0],
-        l.pre_pct[1],
-        l.pre_pct[2],
-        l.saturated,
-        l.dead,
-        l.update_ratio,
-        l.grad_data_ratio(),
-    ];
+    let (tensors, tail) = (l.tensors(), l.tail());
     let blank = Figure {
         tensor: "",
         metric: "",

@@ -94,6 +94,36 @@ pub struct Series {
 }
 
 impl LayerProbe {
+    /// The probed tensors' statistics in the store's column order (its
+    /// `TENSORS`: weight, weight_grad, bias_grad, pre_grad, out_grad, pre,
+    /// out); `None` for a layer without bias.
+    pub fn tensors(&self) -> [Option<&TensorStats>; 7] {
+        [
+            Some(&self.weight),
+            Some(&self.weight_grad),
+            self.bias_grad.as_ref(),
+            Some(&self.pre_grad),
+            Some(&self.out_grad),
+            Some(&self.pre),
+            Some(&self.out),
+        ]
+    }
+
+    /// The per-layer figures after the tensors, in the store's column
+    /// order: the pre-activation's 15th, 50th and 85th percentiles,
+    /// saturated and dead fractions, update ratio, grad:data ratio.
+    pub fn tail(&self) -> [f64; 7] {
+        [
+            self.pre_pct[0],
+            self.pre_pct[1],
+            self.pre_pct[2],
+            self.saturated,
+            self.dead,
+            self.update_ratio,
+            self.grad_data_ratio(),
+        ]
+    }
+
     /// The statistics of the series of `tensor` along `axis`, if the
     /// layer recorded one.
     pub fn series(&self, tensor: &str, axis: Axis) -> Option<&[TensorStats]> {

@@ -23,19 +23,6 @@ pub(super) fn unreal(x: Option<f64>) -> f64 {
     x.unwrap_or(f64::NAN)
 }
 
-/// A layer's tensors in [`TENSORS`] order.
-fn tensors(l: &LayerProbe) -> [Option<&TensorStats>; 7] {
-    [
-        Some(&l.weight),
-        Some(&l.weight_grad),
-        l.bias_grad.as_ref(),
-        Some(&l.pre_grad),
-        Some(&l.out_grad),
-        Some(&l.pre),
-        Some(&l.out),
-    ]
-}
-
 /// `INSERT INTO layer_steps` with every column.
 pub(super) fn layer_insert_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
@@ -104,18 +91,10 @@ pub(super) fn insert_layer(
     b.bind(step as i64)?;
     b.bind(l.layer as i64)?;
     b.bind(&l.path)?;
-    for s in tensors(l) {
+    for s in l.tensors() {
         b.stats(s)?;
     }
-    let tail = [
-        l.pre_pct[0],
-        l.pre_pct[1],
-        l.pre_pct[2],
-        l.saturated,
-        l.dead,
-        l.update_ratio,
-        l.grad_data_ratio(),
-    ];
+    let tail = l.tail();
     assert_eq!(tail.len(), LAYER_TAIL.len());
     for x in tail {
         b.bind(real(x))?;

@@ -2,8 +2,8 @@
 //! findings diagnosis saved for a run.
 
 use super::codec::{
-    finding_from_json, finding_to_json, hist_tensor, layer_select_sql, read_layer, read_series,
-    series_select_sql, severity_name, summary_from_json,
+    finding_from_json, finding_to_json, hist_tensor, read_series, series_select_sql, severity_name,
+    summary_from_json,
 };
 use super::Store;
 use crate::analysis::diagnose::Finding;
@@ -201,22 +201,16 @@ impl Store {
             layers: Vec::new(),
             histograms: Vec::new(),
         };
-        let mut stmt = self
-            .conn
-            .prepare(layer_select_sql())
-            .map_err(self.err("reading probes"))?;
-        let mut rows = stmt.query([run_id]).map_err(self.err("reading probes"))?;
-        while let Some(row) = rows.next().map_err(self.err("reading probes"))? {
-            let (step, layer) = read_layer(row).map_err(self.err("reading probes"))?;
-            if !kept.contains(&step) {
-                continue;
+        self.each_layer_row(run_id, |step, layer| {
+            if kept.contains(&step) {
+                by_step
+                    .entry(step)
+                    .or_insert_with(|| probe(step))
+                    .layers
+                    .push(layer.clone());
             }
-            by_step
-                .entry(step)
-                .or_insert_with(|| probe(step))
-                .layers
-                .push(layer);
-        }
+            Ok(())
+        })?;
         self.read_series(run_id, &kept, &mut by_step)?;
         let mut stmt = self
             .conn
