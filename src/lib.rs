@@ -172,6 +172,7 @@ pub mod prelude;
 pub mod probe;
 pub mod report;
 pub mod run;
+pub mod serve;
 pub mod store;
 pub mod tensor;
 

@@ -20,6 +20,7 @@ mod render;
 mod report;
 mod report_sweep;
 mod runs;
+mod serve;
 mod signals;
 mod space;
 mod spectrum;
@@ -63,6 +64,8 @@ enum Command {
     Report(report::ReportArgs),
     /// List the recorded runs, with what each takes on disk.
     Runs(runs::RunsArgs),
+    /// The dashboard: watch runs train in the browser (read-only HTTP server, loopback).
+    Serve(serve::ServeArgs),
     /// Remove runs from the store (ids, ranges such as 3-7, or `last`).
     Rm(space::RmArgs),
     /// Give the space of removed runs back to the disk (VACUUM the store).
@@ -94,6 +97,7 @@ pub fn run() -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &cli.db),
         Command::Report(args) => report::run(args, &cli.db),
         Command::Runs(args) => runs::run(args, &cli.db),
+        Command::Serve(args) => serve::run(args, &cli.db),
         Command::Rm(args) => space::rm(args, &cli.db),
         Command::Gc(args) => space::gc(args, &cli.db),
         Command::Train(args) => train::run(*args, &cli.db),

@@ -104,7 +104,7 @@ pub fn open_to_read(db: &Path) -> anyhow::Result<Store> {
     Ok(Store::open_for_reading(db)?)
 }
 
-fn check_exists(db: &Path) -> anyhow::Result<()> {
+pub fn check_exists(db: &Path) -> anyhow::Result<()> {
     if !db.exists() {
         anyhow::bail!(
             "{}: no such store (train a run first, or pass --db PATH)",

@@ -20,6 +20,7 @@
 //! [`RunRecord`]: crate::experiment::RunRecord
 
 mod codec;
+mod dashboard;
 mod host;
 mod merge;
 mod probe_rows;
@@ -30,6 +31,10 @@ mod space;
 mod sweeps;
 mod writer;
 
+pub use dashboard::{
+    histogram_bins, is_figure, is_layer_field, HistogramAt, LayerColumns, Progress, RunFilter,
+    RunItem, RunTexts, SeriesAt, SeriesKind, StepTable,
+};
 pub use host::git_describe;
 pub use merge::Merged;
 pub use probe_rows::{HistogramRow, RunHead};

@@ -1,0 +1,84 @@
+//! Live updates: one poller thread reads every run's progress when the
+//! store changes (SQLite's `data_version`, every [`POLL`]) and publishes
+//! it on a watch channel; each `/api/events` client streams the latest
+//! value as a server-sent event. A client that reads slowly skips to the
+//! latest state and holds no one else back: nothing queues per client.
+
+use super::state::App;
+use crate::store::Store;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use std::convert::Infallible;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the poller looks at the store.
+pub const POLL: Duration = Duration::from_millis(250);
+/// Polls between reads even without a change: a run whose process died
+/// shows as interrupted within this many polls.
+const REREAD_EVERY: u32 = 20;
+/// A comment line this often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Starts the poller over the store at `path`; its receiver holds the
+/// latest `runs` event's data. The first value is read before this
+/// returns.
+pub fn start(path: &Path) -> crate::error::Result<watch::Receiver<Arc<str>>> {
+    let store = Store::open_read_only(path)?;
+    let first = progress_json(&store)?;
+    let (tx, rx) = watch::channel(first);
+    std::thread::Builder::new()
+        .name("serve-events".into())
+        .spawn(move || poll(store, tx))
+        .expect("a thread starts");
+    Ok(rx)
+}
+
+fn poll(store: Store, tx: watch::Sender<Arc<str>>) {
+    let mut seen = store.data_version().ok();
+    let mut quiet = 0;
+    // Ends when the server has gone (every receiver dropped).
+    while !tx.is_closed() {
+        std::thread::sleep(POLL);
+        let version = store.data_version().ok();
+        quiet += 1;
+        if version == seen && quiet < REREAD_EVERY {
+            continue;
+        }
+        (seen, quiet) = (version, 0);
+        // A read that fails (the file replaced mid-write) is retried at
+        // the next poll; the clients keep the last good state.
+        if let Ok(json) = progress_json(&store) {
+            tx.send_if_modified(|current| {
+                let changed = **current != *json;
+                if changed {
+                    *current = json;
+                }
+                changed
+            });
+        }
+    }
+}
+
+fn progress_json(store: &Store) -> crate::error::Result<Arc<str>> {
+    let runs = store.progress()?;
+    let json = serde_json::json!({ "runs": runs }).to_string();
+    Ok(json.into())
+}
+
+/// `GET /api/events`: a `runs` event at once, then one at each change.
+pub async fn stream(
+    State(app): State<Arc<App>>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = app.events.clone();
+    rx.mark_changed();
+    let events = stream::unfold(rx, |mut rx| async move {
+        rx.changed().await.ok()?;
+        let data = Arc::clone(&rx.borrow_and_update());
+        Some((Ok(Event::default().event("runs").data(&*data)), rx))
+    });
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
