@@ -342,15 +342,27 @@
     return (u, splits) => {
       if (!log) return splits.map((v) => (v == null ? '' : fmt(v)));
       if (!splits.some(isDecade)) return splits.map((v) => (v == null ? '' : fmt(v, 2)));
-      return splits.map((v) => (isDecade(v) ? `1e${Math.round(Math.log10(v))}` : ''));
+      const keep = labelledDecades(splits);
+      return splits.map((v) => (isDecade(v) && keep.has(Math.round(Math.log10(v))) ? `1e${Math.round(Math.log10(v))}` : ''));
     };
   }
 
   const isDecade = (v) => v != null && v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
-  /** A log axis's ticks and grid lines at powers of ten only (all of them when none is one). */
-  const decades = (u, splits) => (splits.some(isDecade) ? splits.map((v) => (isDecade(v) ? v : null)) : splits);
+  /** The powers of ten a log axis labels: every k-th, at most 6 of them. */
+  function labelledDecades(splits) {
+    const exps = splits.filter(isDecade).map((v) => Math.round(Math.log10(v)));
+    const k = Math.max(1, Math.ceil(exps.length / 6));
+    return new Set(exps.filter((e) => e % k === 0));
+  }
+  /** A log axis's ticks and grid lines at those powers of ten only (all splits when none is one). */
+  function decades(u, splits) {
+    if (!splits.some(isDecade)) return splits;
+    const keep = labelledDecades(splits);
+    return splits.map((v) => (isDecade(v) && keep.has(Math.round(Math.log10(v))) ? v : null));
+  }
   /** Whole-number steps for an axis of layers. */
-  const INTEGER_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  const INTEGER_INCRS = [];
+  for (let p = 1; p <= 1e9; p *= 10) INTEGER_INCRS.push(p, 2 * p, 5 * p);
 
   /** The object without its undefined fields (uPlot's option merge would copy them over its defaults). */
   function compact(obj) {
@@ -415,7 +427,8 @@
         },
         axes: [
           Object.assign(compact({ label: s.xLabel, labelSize: 16, size: 32, incrs: s.xInteger ? INTEGER_INCRS : undefined }), AXIS),
-          Object.assign(compact({ label: s.yLabel, labelSize: 16, size: 50, values: tickValues(s.log), filter: s.log ? decades : undefined }), AXIS),
+          Object.assign(compact({ label: s.yLabel, labelSize: 16, size: 50, values: tickValues(s.log), filter: s.log ? decades : undefined }), AXIS,
+            s.log ? { grid: Object.assign({ filter: decades }, AXIS.grid), ticks: Object.assign({ filter: decades }, AXIS.ticks) } : {}),
         ],
         series: [
           { label: s.xLabel || 'x', value: (u, v) => (v == null ? '–' : fmt(v)) },
@@ -1112,7 +1125,7 @@
       const shown = shownLayers();
       const L = layerCount();
       return {
-        xLabel: 'step', yLabel: field, log, yRange, marker,
+        xLabel: 'step', xInteger: true, yLabel: field, log, yRange, marker,
         legend: shown.length <= 10,
         empty: `${field}: not recorded for this run (or no probed step yet)`,
         series: shown.map((l) => ({ label: `L${l}`, stroke: layerColor(l, L) })),
@@ -1138,7 +1151,7 @@
       const evalPoints = { show: true, size: 5 };
       const d = curveData();
       const lossSpec = {
-        xLabel: 'step', yLabel: 'loss', marker, data: d.loss,
+        xLabel: 'step', xInteger: true, yLabel: 'loss', marker, data: d.loss,
         series: [
           { label: 'batch', stroke: 'rgba(37, 99, 176, 0.55)', width: 1 },
           { label: 'train (eval)', stroke: '#2f855a', points: evalPoints },
@@ -1146,7 +1159,7 @@
         ],
       };
       const accSpec = {
-        xLabel: 'step', yLabel: 'accuracy', marker, data: d.acc, yRange: [0, 1],
+        xLabel: 'step', xInteger: true, yLabel: 'accuracy', marker, data: d.acc, yRange: [0, 1],
         empty: 'no accuracy recorded (a regression task has none)',
         series: [
           { label: 'batch', stroke: 'rgba(37, 99, 176, 0.55)', width: 1 },
@@ -1652,11 +1665,11 @@
       const series = present.map((x) => ({ label: `#${x.id} ${x.info.run.name}`, stroke: x.color, width: 1.5 }));
       if (!present.length) return;
       charts.loss = new Chart(ctx, lossBox, {
-        xLabel: 'step', yLabel: 'loss', series,
+        xLabel: 'step', xInteger: true, yLabel: 'loss', series,
         data: uPlot.join(present.map((x) => [x.steps.step, finites(x.steps.loss)])),
       });
       charts.acc = new Chart(ctx, accBox, {
-        xLabel: 'step', yLabel: 'accuracy', yRange: [0, 1], empty: 'no evaluations recorded',
+        xLabel: 'step', xInteger: true, yLabel: 'accuracy', yRange: [0, 1], empty: 'no evaluations recorded',
         series: series.map((s) => Object.assign({}, s, { points: { show: true, size: 5 } })),
         data: uPlot.join(present.map((x) => [x.evals.step, finites(x.evals.test_accuracy)])),
       });
