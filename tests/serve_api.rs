@@ -343,14 +343,15 @@ fn sweeps_list_their_cells_and_classes() {
     assert_eq!(sweeps["sweeps"][0]["name"], "tiny-grid");
     assert_eq!(sweeps["sweeps"][0]["runs"], 4);
     let sweep = server.ok("/api/sweeps/1");
-    let mut axes: Vec<&str> = sweep["axes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    axes.sort();
-    assert_eq!(axes, ["model.activation", "model.depth"]);
+    // In the file's order, with their values in the sweep's.
+    assert_eq!(
+        sweep["axes"],
+        serde_json::json!(["model.depth", "model.activation"])
+    );
+    assert_eq!(
+        sweep["axis_values"]["model.depth"],
+        serde_json::json!([2, 4])
+    );
     let runs = sweep["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|r| r["class"].is_string()), "{sweep}");
@@ -387,6 +388,8 @@ fn unknown_ids_and_bad_parameters_are_json_errors_naming_them() {
         ("/api/runs/1/through-time?step=1&figure=x", 400, "figure"),
         ("/api/runs?status=sleeping", 400, "status"),
         ("/api/runs/1/steps?points=5&points=6", 400, "given twice"),
+        ("/api/events?x=1", 400, "`x`"),
+        ("/api/runs/1?verbose=1", 400, "`verbose`"),
     ];
     for &(path, status, says) in cases {
         let (got, body) = server.get(path);
@@ -540,8 +543,10 @@ fn a_run_training_in_another_process_streams_its_progress() {
     let spec = dir.path().join("live.toml");
     std::fs::write(
         &spec,
-        // About two seconds of training on the bundled digits.
-        "name = \"live\"\nsteps = 3000\nbatch = 32\n[model]\ndepth = 4\nwidth = 128\n",
+        // About two seconds of training on the bundled digits, with a
+        // vanishing gradient to find.
+        "name = \"live\"\nsteps = 3000\nbatch = 32\n[model]\ndepth = 8\nwidth = 96\n\
+         activation = \"sigmoid\"\ninit = \"standard\"\n",
     )
     .unwrap();
     // A store with one run, so the server has something to open.
@@ -567,6 +572,7 @@ fn a_run_training_in_another_process_streams_its_progress() {
     let mut reader = BufReader::new(s);
     let first = events_until(&mut reader, Duration::from_secs(5), |_| true);
     assert_eq!(first[0]["runs"].as_array().unwrap().len(), 1, "{first:?}");
+    assert_eq!(first[0]["runs"][0]["steps"], 5);
 
     let mut train = gradscope()
         .arg("--db")
@@ -595,6 +601,13 @@ fn a_run_training_in_another_process_streams_its_progress() {
     });
     let status = train.wait().unwrap();
     assert!(status.success());
+    // Its findings are saved as it ends (with its status, or just
+    // after); an event says so.
+    let findings = |v: &Value| v["runs"][1]["findings"].as_u64().unwrap_or(0);
+    if events.last().is_none_or(|v| findings(v) == 0) {
+        let saved = events_until(&mut reader, Duration::from_secs(10), |v| findings(v) > 0);
+        assert!(saved.last().is_some_and(|v| findings(v) > 0), "{saved:?}");
+    }
     // It appeared, grew over several events, and finished: the server
     // read the store while the trainer wrote it, without blocking it.
     assert!(progress.len() >= 3, "{progress:?} from {events:?}");

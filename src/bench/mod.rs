@@ -9,6 +9,7 @@ mod conv;
 mod peak;
 mod probe_cost;
 mod recurrent;
+pub mod serve_load;
 mod workload;
 
 pub use backends::{backend_name, compare_backends, kernel_name, GemmTiming, Product, BACKENDS};

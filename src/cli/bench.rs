@@ -111,6 +111,12 @@ pub struct BenchArgs {
     /// costs. `--batch` applies.
     #[arg(long)]
     pub cnn: bool,
+    /// Measure the dashboard (`gradscope serve`): what watching costs a
+    /// training run (steps/s alone and watched, `--reps` of each,
+    /// default 3), and API latency p50/p99 under 4,000 requests over 32
+    /// connections with 50 event-stream clients while a run trains.
+    #[arg(long)]
+    pub serve: bool,
     /// The SIMD level our side runs (`avx512`, `avx2`, `portable`;
     /// default: the machine's widest): `--simd avx2` on an AVX-512
     /// machine measures what an AVX2-only machine runs (docs/PERFORMANCE.md).
@@ -274,6 +280,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         if value == Some(0) {
             bail!("{flag} must be at least 1");
         }
+    }
+    if args.serve {
+        return super::bench_serve::run(args.reps.unwrap_or(3));
     }
     if args.cnn {
         return bench_cnn::run(&cnn_settings(args)?);

@@ -4,6 +4,7 @@
 mod bench;
 mod bench_cnn;
 mod bench_recurrent;
+mod bench_serve;
 mod checkpoint;
 mod compute;
 mod data;

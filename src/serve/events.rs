@@ -4,13 +4,16 @@
 //! value as a server-sent event. A client that reads slowly skips to the
 //! latest state and holds no one else back: nothing queues per client.
 
+use super::error::ApiResult;
+use super::params::Params;
 use super::state::App;
 use crate::store::Store;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use std::convert::Infallible;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -23,21 +26,33 @@ const REREAD_EVERY: u32 = 20;
 /// A comment line this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Starts the poller over the store at `path`; its receiver holds the
-/// latest `runs` event's data. The first value is read before this
-/// returns.
-pub fn start(path: &Path) -> crate::error::Result<watch::Receiver<Arc<str>>> {
+/// What the poller publishes.
+pub struct Published {
+    /// The latest `runs` event's data.
+    pub events: watch::Receiver<Arc<str>>,
+    /// The store's generation: bumped at each change seen.
+    pub generation: Arc<AtomicU64>,
+}
+
+/// Starts the poller over the store at `path`. The first event is read
+/// before this returns.
+pub fn start(path: &Path) -> crate::error::Result<Published> {
     let store = Store::open_read_only(path)?;
     let first = progress_json(&store)?;
     let (tx, rx) = watch::channel(first);
+    let generation = Arc::new(AtomicU64::new(0));
+    let bump = Arc::clone(&generation);
     std::thread::Builder::new()
         .name("serve-events".into())
-        .spawn(move || poll(store, tx))
+        .spawn(move || poll(store, tx, &bump))
         .expect("a thread starts");
-    Ok(rx)
+    Ok(Published {
+        events: rx,
+        generation,
+    })
 }
 
-fn poll(store: Store, tx: watch::Sender<Arc<str>>) {
+fn poll(store: Store, tx: watch::Sender<Arc<str>>, generation: &AtomicU64) {
     let mut seen = store.data_version().ok();
     let mut quiet = 0;
     // Ends when the server has gone (every receiver dropped).
@@ -47,6 +62,9 @@ fn poll(store: Store, tx: watch::Sender<Arc<str>>) {
         quiet += 1;
         if version == seen && quiet < REREAD_EVERY {
             continue;
+        }
+        if version != seen {
+            generation.fetch_add(1, Ordering::Release);
         }
         (seen, quiet) = (version, 0);
         // A read that fails (the file replaced mid-write) is retried at
@@ -72,7 +90,9 @@ fn progress_json(store: &Store) -> crate::error::Result<Arc<str>> {
 /// `GET /api/events`: a `runs` event at once, then one at each change.
 pub async fn stream(
     State(app): State<Arc<App>>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    RawQuery(q): RawQuery,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    Params::parse(q.as_deref(), &[])?;
     let mut rx = app.events.clone();
     rx.mark_changed();
     let events = stream::unfold(rx, |mut rx| async move {
@@ -80,5 +100,5 @@ pub async fn stream(
         let data = Arc::clone(&rx.borrow_and_update());
         Some((Ok(Event::default().event("runs").data(&*data)), rx))
     });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }

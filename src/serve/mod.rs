@@ -12,6 +12,7 @@
 //! through the browser by rebinding its DNS name to 127.0.0.1).
 
 pub mod assets;
+pub mod cache;
 pub mod downsample;
 pub mod error;
 pub mod events;
@@ -185,8 +186,8 @@ pub fn serve(db: &Path, bind: Bind, ready: impl FnOnce(SocketAddr)) -> anyhow::R
 /// The shared state over the store at `db`: its pool and its poller.
 pub fn open(db: &Path) -> Result<App> {
     let pool = pool::Pool::open(db)?;
-    let events = events::start(db)?;
-    Ok(App::new(pool, events))
+    let published = events::start(db)?;
+    Ok(App::new(pool, published.events, published.generation))
 }
 
 #[cfg(test)]

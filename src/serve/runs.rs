@@ -3,16 +3,22 @@
 
 use super::error::{ApiError, ApiResult};
 use super::params::{id, printable, Params};
-use super::state::App;
+use super::state::{App, Scope};
+use crate::experiment::sweep::SweepSpec;
 use crate::experiment::RunStatus;
 use crate::store::{RunFilter, StepTable};
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
+use axum::http::Uri;
+use axum::response::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// `GET /api/runs?status=&sweep=&name=`.
-pub async fn list(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn list(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["status", "sweep", "name"])?;
     let status = match p.get("status") {
         None => None,
@@ -29,20 +35,23 @@ pub async fn list(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiResu
         sweep,
         name: p.get("name").map(str::to_string),
     };
-    app.read(move |_, store| Ok(Json(json!({ "runs": store.run_items(&filter)? }))))
-        .await
+    app.answer(uri.to_string(), Scope::Store, move |_, store| {
+        Ok(json!({ "runs": store.run_items(&filter)? }))
+    })
+    .await
 }
 
 /// `GET /api/runs/{id}`: the run's row, spec, layers, what was probed,
 /// summary and findings.
 pub async fn one(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &[])?;
     let run = id("run", &run)?;
-    app.read(move |app, store| {
+    app.answer(uri.to_string(), Scope::Run(run), move |app, store| {
         let item = store.run_item(run)?;
         let texts = store.run_texts(run)?;
         let spec_json = toml::from_str::<toml::Value>(&texts.spec)
@@ -58,7 +67,7 @@ pub async fn one(
             .map(|(layer, path)| json!({ "layer": layer, "path": path }))
             .collect();
         let probed = app.steps(store, run, StepTable::Layers)?.len();
-        Ok(Json(json!({
+        Ok(json!({
             "run": item,
             "spec": texts.spec,
             "spec_json": spec_json,
@@ -69,17 +78,21 @@ pub async fn one(
             "summary": summary,
             "error": texts.error,
             "findings": store.findings(run)?,
-        })))
+        }))
     })
     .await
 }
 
 /// `GET /api/sweeps`.
-pub async fn sweeps(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub async fn sweeps(
+    State(app): State<Arc<App>>,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &[])?;
-    app.read(|_, store| {
+    app.answer(uri.to_string(), Scope::Store, |_, store| {
         let sweeps: Vec<Value> = store.sweeps()?.iter().map(sweep_head).collect();
-        Ok(Json(json!({ "sweeps": sweeps })))
+        Ok(json!({ "sweeps": sweeps }))
     })
     .await
 }
@@ -88,12 +101,13 @@ pub async fn sweeps(State(app): State<Arc<App>>, RawQuery(q): RawQuery) -> ApiRe
 /// cells and classes.
 pub async fn sweep(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(sweep): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     Params::parse(q.as_deref(), &[])?;
     let sweep = id("sweep", &sweep)?;
-    app.read(move |_, store| {
+    app.answer(uri.to_string(), Scope::Store, move |_, store| {
         let row = store
             .sweeps()?
             .into_iter()
@@ -125,12 +139,34 @@ pub async fn sweep(
                 })
             })
             .collect();
-        Ok(Json(json!({
+        // The axes in the file's order, with their values in the order
+        // the sweep visits them; else as the cells name them.
+        let parsed = SweepSpec::from_toml(&row.spec, "").ok();
+        let axis_values: serde_json::Map<String, Value> = parsed
+            .iter()
+            .flat_map(|spec| &spec.axes)
+            .map(|a| {
+                (
+                    a.key.clone(),
+                    serde_json::to_value(&a.values).unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        if let Some(spec) = &parsed {
+            axes.sort_by_key(|k| {
+                spec.axes
+                    .iter()
+                    .position(|a| &a.key == k)
+                    .unwrap_or(usize::MAX)
+            });
+        }
+        Ok(json!({
             "sweep": sweep_head(&row),
             "spec": row.spec,
             "axes": axes,
+            "axis_values": axis_values,
             "runs": runs,
-        })))
+        }))
     })
     .await
 }

@@ -5,11 +5,12 @@
 use super::downsample::{thin, within};
 use super::error::{ApiError, ApiResult};
 use super::params::{id, printable, Params};
-use super::state::App;
-use crate::store::{histogram_bins, is_figure, is_layer_field, StepTable, Store};
+use super::state::{App, Scope};
+use crate::store::{histogram_bins, is_figure, is_layer_field, LayerColumns, StepTable, Store};
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
-use serde_json::{json, Map, Value};
+use axum::http::Uri;
+use axum::response::Response;
+use serde_json::json;
 use std::sync::Arc;
 
 /// Points a series answer holds when `points` is not given.
@@ -55,22 +56,28 @@ impl Window {
 /// `GET /api/runs/{id}/steps`.
 pub async fn steps(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["points", "from", "to"])?;
     let (run, window) = (id("run", &run)?, Window::of(&p)?);
-    app.read(move |app, store| {
-        store.run_texts(run)?;
+    app.answer(uri.to_string(), Scope::Run(run), move |app, store| {
         let all = app.steps(store, run, StepTable::Steps)?;
         let (rows, stride, steps) = window.pick(&all, window.points);
         let names = ["loss", "accuracy", "lr", "grad_norm"];
         let columns = store.step_columns(run, &steps, &names)?;
-        let mut out = head(rows, stride, &steps);
-        for (name, col) in names.iter().zip(columns) {
-            out.insert(name.to_string(), json!(col));
-        }
-        Ok(Json(Value::Object(out)))
+        Ok(Answer {
+            rows,
+            stride,
+            columns: names
+                .iter()
+                .map(|n| n.to_string())
+                .zip(columns.into_iter().map(Figures))
+                .collect(),
+            step: steps,
+            layers: None,
+        })
     })
     .await
 }
@@ -78,24 +85,35 @@ pub async fn steps(
 /// `GET /api/runs/{id}/evals`.
 pub async fn evals(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["points", "from", "to"])?;
     let (run, window) = (id("run", &run)?, Window::of(&p)?);
-    app.read(move |_, store| {
-        store.run_texts(run)?;
+    app.answer(uri.to_string(), Scope::Run(run), move |_, store| {
         let (all, cols) =
             store.evals_between(run, window.from.unwrap_or(0), window.to.unwrap_or(MAX_STEP))?;
         let (stride, kept) = thin(all.len(), window.points);
         let steps: Vec<usize> = kept.iter().map(|&i| all[i]).collect();
-        let mut out = head(all.len(), stride, &steps);
         let names = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"];
-        for (name, col) in names.iter().zip(cols) {
-            let col: Vec<f64> = kept.iter().map(|&i| col[i]).collect();
-            out.insert(name.to_string(), json!(col));
-        }
-        Ok(Json(Value::Object(out)))
+        let columns = names
+            .iter()
+            .zip(cols)
+            .map(|(name, col)| {
+                (
+                    name.to_string(),
+                    Figures(kept.iter().map(|&i| col[i]).collect()),
+                )
+            })
+            .collect();
+        Ok(Answer {
+            rows: all.len(),
+            stride,
+            step: steps,
+            columns,
+            layers: None,
+        })
     })
     .await
 }
@@ -103,39 +121,28 @@ pub async fn evals(
 /// `GET /api/runs/{id}/layers?fields=...`.
 pub async fn layers(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["fields", "points", "from", "to"])?;
     let (run, window) = (id("run", &run)?, Window::of(&p)?);
     let fields = fields(&p)?;
-    app.read(move |app, store| {
+    app.answer(uri.to_string(), Scope::Run(run), move |app, store| {
         let layers = store.run_layers(run)?;
-        if layers.is_empty() {
-            store.run_texts(run)?;
-        }
         let all = app.steps(store, run, StepTable::Layers)?;
         let per_step = (layers.len() * fields.len()).max(1);
         let points = window.points.min((MAX_VALUES / per_step).max(2));
         let (rows, stride, steps) = window.pick(&all, points);
         let names: Vec<&str> = fields.iter().map(String::as_str).collect();
         let columns = store.layer_columns_at(run, &steps, &names)?;
-        let layers: Vec<Value> = columns
-            .into_iter()
-            .map(|l| {
-                let mut m = Map::new();
-                m.insert("layer".into(), json!(l.layer));
-                m.insert("path".into(), json!(l.path));
-                for (name, col) in fields.iter().zip(l.columns) {
-                    m.insert(name.clone(), json!(col));
-                }
-                Value::Object(m)
-            })
-            .collect();
-        let mut out = head(rows, stride, &steps);
-        out.insert("fields".into(), json!(fields));
-        out.insert("layers".into(), Value::Array(layers));
-        Ok(Json(Value::Object(out)))
+        Ok(Answer {
+            rows,
+            stride,
+            step: steps,
+            columns: Vec::new(),
+            layers: Some((fields, columns)),
+        })
     })
     .await
 }
@@ -143,23 +150,23 @@ pub async fn layers(
 /// `GET /api/runs/{id}/histograms?step=`.
 pub async fn histograms(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["step"])?;
     let run = id("run", &run)?;
     let step = p.required_number("step", 0, MAX_STEP)?;
-    app.read(move |_, store| {
-        store.run_texts(run)?;
+    app.answer(uri.to_string(), Scope::Run(run), move |_, store| {
         let Some((step, hists)) = store.histograms_near(run, step)? else {
             return Err(ApiError::not_found(format!("run {run} has no histograms")));
         };
         let (log10_min, width, count) = histogram_bins();
-        Ok(Json(json!({
+        Ok(json!({
             "step": step,
             "bins": { "log10_min": log10_min, "width": width, "count": count },
             "histograms": hists,
-        })))
+        }))
     })
     .await
 }
@@ -167,9 +174,10 @@ pub async fn histograms(
 /// `GET /api/runs/{id}/through-time?step=&figure=`.
 pub async fn through_time(
     State(app): State<Arc<App>>,
+    uri: Uri,
     Path(run): Path<String>,
     RawQuery(q): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref(), &["step", "figure"])?;
     let run = id("run", &run)?;
     let step = p.required_number("step", 0, MAX_STEP)?;
@@ -181,22 +189,22 @@ pub async fn through_time(
             printable(&figure)
         )));
     }
-    app.read(move |_, store: &Store| {
-        store.run_texts(run)?;
+    app.answer(uri.to_string(), Scope::Run(run), move |_, store: &Store| {
         let Some((step, series)) = store.series_near(run, step, &figure)? else {
             return Err(ApiError::not_found(format!(
                 "run {run} has no through-time series"
             )));
         };
-        let series: Vec<Value> = series
+        let series: Vec<AxisSeries> = series
             .into_iter()
-            .map(|s| {
-                json!({ "layer": s.layer, "tensor": s.tensor, "axis": s.axis, "values": s.values })
+            .map(|s| AxisSeries {
+                layer: s.layer,
+                tensor: s.tensor,
+                axis: s.axis,
+                values: Figures(s.values),
             })
             .collect();
-        Ok(Json(
-            json!({ "step": step, "figure": figure, "series": series }),
-        ))
+        Ok(json!({ "step": step, "figure": figure, "series": series }))
     })
     .await
 }
@@ -228,11 +236,114 @@ fn fields(p: &Params) -> ApiResult<Vec<String>> {
     Ok(fields)
 }
 
-/// The head every series answer starts with.
-fn head(rows: usize, stride: usize, steps: &[usize]) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("rows".into(), json!(rows));
-    m.insert("stride".into(), json!(stride));
-    m.insert("step".into(), json!(steps));
-    m
+/// A column of figures as JSON: each to 7 significant digits (as an f32,
+/// half the bytes of an f64's 17) where an f32 holds it, else in full (a
+/// gradient of 1e-300 or 1e300 stays what it is); `null` for NaN and
+/// infinities.
+struct Figures(Vec<f64>);
+
+impl serde::Serialize for Figures {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FiguresRef(&self.0).serialize(s)
+    }
+}
+
+/// [`Figures`] of a borrowed column.
+struct FiguresRef<'a>(&'a [f64]);
+
+impl serde::Serialize for FiguresRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for &v in self.0 {
+            let a = v.abs();
+            if a == 0.0 || (a >= f32::MIN_POSITIVE as f64 && a <= f32::MAX as f64) {
+                seq.serialize_element(&(v as f32))?;
+            } else {
+                seq.serialize_element(&v)?;
+            }
+        }
+        seq.end()
+    }
+}
+
+/// A series answer (docs/API.md): `rows`, `stride`, `step`, then one
+/// column per figure; for `layers`, the fields and one entry per layer
+/// with its columns.
+struct Answer {
+    rows: usize,
+    stride: usize,
+    step: Vec<usize>,
+    columns: Vec<(String, Figures)>,
+    layers: Option<(Vec<String>, Vec<LayerColumns>)>,
+}
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("rows", &self.rows)?;
+        m.serialize_entry("stride", &self.stride)?;
+        m.serialize_entry("step", &self.step)?;
+        for (name, col) in &self.columns {
+            m.serialize_entry(name, col)?;
+        }
+        if let Some((fields, layers)) = &self.layers {
+            m.serialize_entry("fields", fields)?;
+            let layers: Vec<LayerAnswer> = layers
+                .iter()
+                .map(|l| LayerAnswer { fields, layer: l })
+                .collect();
+            m.serialize_entry("layers", &layers)?;
+        }
+        m.end()
+    }
+}
+
+/// One layer's entry of a `layers` answer.
+struct LayerAnswer<'a> {
+    fields: &'a [String],
+    layer: &'a LayerColumns,
+}
+
+impl serde::Serialize for LayerAnswer<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("layer", &self.layer.layer)?;
+        m.serialize_entry("path", &self.layer.path)?;
+        for (name, col) in self.fields.iter().zip(&self.layer.columns) {
+            m.serialize_entry(name, &FiguresRef(col))?;
+        }
+        m.end()
+    }
+}
+
+/// One per-axis series of a `through-time` answer.
+#[derive(serde::Serialize)]
+struct AxisSeries {
+    layer: usize,
+    tensor: String,
+    axis: String,
+    values: Figures,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_keep_seven_digits_and_whatever_an_f32_cannot_hold() {
+        let text = serde_json::to_string(&Figures(vec![
+            0.1,
+            4.179492706268998e-10,
+            1e-300,
+            -3e200,
+            0.0,
+            f64::NAN,
+            f64::INFINITY,
+        ]))
+        .unwrap();
+        assert_eq!(text, "[0.1,4.1794926e-10,1e-300,-3e+200,0.0,null,null]");
+    }
 }

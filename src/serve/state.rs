@@ -1,14 +1,20 @@
 //! What every request shares: the store's connection pool, the steps
 //! each run has rows at (cached: a finished run's never change, a
-//! running run's are read on from the last one known), and the latest
-//! progress event.
+//! running run's are read on from the last one known), the answers kept
+//! for reuse ([`Cache`]), and the latest progress event with the store's
+//! generation.
 
+use super::cache::Cache;
 use super::error::{ApiError, ApiResult};
 use super::pool::Pool;
 use crate::error::Result;
 use crate::experiment::RunStatus;
 use crate::store::{StepTable, Store};
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -21,7 +27,28 @@ pub struct App {
     pub pool: Pool,
     /// The latest `runs` event's data (JSON), for the event stream.
     pub events: watch::Receiver<Arc<str>>,
+    /// Bumped by the poller at every change to the store.
+    pub generation: Arc<AtomicU64>,
     steps: Mutex<HashMap<(i64, StepTable), StepList>>,
+    cache: Mutex<Cache>,
+    /// A lock per answer being computed: requests for the same one wait
+    /// for the first instead of computing it again.
+    computing: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+/// A JSON answer of `body`.
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// What an answer depends on, for reuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One run: reused while the run is unchanged.
+    Run(i64),
+    /// The store as a whole (lists of runs and sweeps): reused until the
+    /// store changes.
+    Store,
 }
 
 /// The steps a run has rows at in one table.
@@ -34,12 +61,80 @@ struct StepList {
 
 impl App {
     /// State over `pool`, with progress events from `events`.
-    pub fn new(pool: Pool, events: watch::Receiver<Arc<str>>) -> App {
+    pub fn new(pool: Pool, events: watch::Receiver<Arc<str>>, generation: Arc<AtomicU64>) -> App {
         App {
             pool,
             events,
+            generation,
             steps: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
+            computing: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Answers `key` (the request's path and query) with the JSON `f`
+    /// computes, or with the answer kept from an earlier request while
+    /// what `scope` names is unchanged. A run scope answers 404 for a run
+    /// not in the store.
+    pub async fn answer<T: serde::Serialize>(
+        self: &Arc<Self>,
+        key: String,
+        scope: Scope,
+        f: impl FnOnce(&App, &Store) -> ApiResult<T> + Send + 'static,
+    ) -> ApiResult<Response> {
+        self.read(move |app, store| {
+            // The version before the answer: a change while it is
+            // computed tags it as older, and the next request computes
+            // it again.
+            let version = match scope {
+                Scope::Run(run) => store.run_version(run)?,
+                Scope::Store => app.generation.load(Ordering::Acquire).to_string(),
+            };
+            if let Some(body) = app.kept(&key, &version) {
+                return Ok(json_response(body));
+            }
+            // One computation per answer: the others wait for it, then
+            // find it kept.
+            let turn = Arc::clone(
+                app.computing
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(key.clone())
+                    .or_default(),
+            );
+            let computed = {
+                let _turn = turn.lock().unwrap_or_else(|e| e.into_inner());
+                match app.kept(&key, &version) {
+                    Some(body) => Ok(body),
+                    None => f(app, store).and_then(|value| {
+                        let body =
+                            Bytes::from(serde_json::to_vec(&value).map_err(|e| ApiError {
+                                status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                                message: format!("writing the answer: {e}"),
+                            })?);
+                        let mut cache = app.cache.lock().unwrap_or_else(|e| e.into_inner());
+                        cache.put(key.clone(), version, body.clone());
+                        Ok(body)
+                    }),
+                }
+            };
+            let mut computing = app.computing.lock().unwrap_or_else(|e| e.into_inner());
+            // The entry goes with its last user (the map holds one).
+            if Arc::strong_count(&turn) == 2 {
+                computing.remove(&key);
+            }
+            drop(computing);
+            let body = computed?;
+            Ok(json_response(body))
+        })
+        .await
+    }
+
+    fn kept(&self, key: &str, version: &str) -> Option<Bytes> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key, version)
     }
 
     /// Runs `f` with a connection on a blocking thread.

@@ -72,6 +72,8 @@ pub struct Progress {
     pub steps: usize,
     /// Steps planned.
     pub total_steps: usize,
+    /// Findings saved (diagnosis saves them just after a run ends).
+    pub findings: usize,
 }
 
 /// The tables whose rows are keyed by step.
@@ -269,7 +271,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT r.id, r.status, r.total_steps, \
-                 (SELECT max(step) FROM steps s WHERE s.run_id = r.id), r.host, r.pid \
+                 (SELECT max(step) FROM steps s WHERE s.run_id = r.id), r.host, r.pid, \
+                 (SELECT count(*) FROM findings f WHERE f.run_id = r.id) \
                  FROM runs r ORDER BY r.id",
             )
             .map_err(self.err("reading progress"))?;
@@ -282,18 +285,20 @@ impl Store {
                     r.get::<_, Option<i64>>(3)?.map_or(0, |s| s as usize + 1),
                     r.get::<_, String>(4)?,
                     r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)? as usize,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err("reading progress"))?;
         let here = hostname();
         rows.into_iter()
-            .map(|(id, status, total_steps, steps, host, pid)| {
+            .map(|(id, status, total_steps, steps, host, pid, findings)| {
                 Ok(Progress {
                     id,
                     status: self.live_status(id, &status, &host, pid, &here)?,
                     steps,
                     total_steps,
+                    findings,
                 })
             })
             .collect()
@@ -317,6 +322,42 @@ impl Store {
                 status
             },
         )
+    }
+
+    /// What changes whenever run `run_id`'s answers may: its stored
+    /// status and whether its process lives, its last step and last probed
+    /// step, and its findings. [`Error::NoSuchRun`] if it is not here.
+    pub fn run_version(&self, run_id: i64) -> Result<String> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT status, host, pid, \
+                 (SELECT max(step) FROM steps WHERE run_id = ?1), \
+                 (SELECT max(step) FROM layer_steps WHERE run_id = ?1), \
+                 (SELECT count(*) FROM findings WHERE run_id = ?1) \
+                 FROM runs WHERE id = ?1",
+                [run_id],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                        r.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.err("reading a run"))?;
+        let Some((status, host, pid, step, probed, findings)) = row else {
+            return Err(Error::NoSuchRun {
+                id: run_id,
+                path: self.path.clone(),
+            });
+        };
+        let status = self.live_status(run_id, &status, &host, pid, &hostname())?;
+        Ok(format!("{}/{step:?}/{probed:?}/{findings}", status.name()))
     }
 
     /// SQLite's `data_version`: it changes when another connection commits
