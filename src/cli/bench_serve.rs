@@ -68,7 +68,7 @@ fn measure(dir: &Path, reps: usize) -> anyhow::Result<()> {
     println!("gradscope serve on {base}, store of one 10,000-step, {DEPTH}-layer run");
 
     // 1. What watching costs a training run.
-    let watched_spec = spec(dir, "watched", DEPTH - 1, 3000)?;
+    let watched_spec = spec(dir, "watched", DEPTH - 1, 10_000)?;
     let (mut alone, mut watched) = (Vec::new(), Vec::new());
     for rep in 0..reps {
         alone.push(steps_per_s(&unserved, &watched_spec)?);

@@ -486,8 +486,15 @@
       ...body);
   }
 
+  // 2nd, 3rd, 4th, 11th, 21st: the stride of a thinned series, in words.
+  function ordinal(n) {
+    const teen = n % 100 >= 11 && n % 100 <= 13;
+    const suffix = teen ? "th" : ({ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th");
+    return `${n}${suffix}`;
+  }
+
   function thinnedNote(answer) {
-    return answer && answer.stride > 1 ? `every ${answer.stride}th of ${int(answer.rows)} rows` : null;
+    return answer && answer.stride > 1 ? `every ${ordinal(answer.stride)} of ${int(answer.rows)} rows` : null;
   }
 
   // ==========================================================================
@@ -1802,3 +1809,4 @@
   if (!location.hash) history.replaceState(null, '', '#/runs');
   route();
 })();
+
