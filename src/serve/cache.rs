@@ -1,9 +1,10 @@
 //! Answers kept for reuse: the JSON of each route and query, tagged with
 //! the version of what it was computed from (a run's version, or the
 //! store's generation for routes over every run). A request whose
-//! version still matches is answered from memory; any change to the run
-//! changes its version, so nothing stale is served. Bounded in bytes:
-//! past [`MAX_BYTES`] the oldest answers go first.
+//! version still matches is answered from memory; what a write to the
+//! run changes is in its version (`Store::run_version`). Bounded in bytes,
+//! keys included, and in entries: past [`MAX_BYTES`] or [`MAX_ENTRIES`]
+//! the oldest answers go first.
 
 use axum::body::Bytes;
 use std::collections::{HashMap, VecDeque};
@@ -12,6 +13,8 @@ use std::collections::{HashMap, VecDeque};
 pub const MAX_BYTES: usize = 64 << 20;
 /// Answers larger than this are not kept.
 pub const MAX_ENTRY: usize = 8 << 20;
+/// The most answers kept.
+pub const MAX_ENTRIES: usize = 4096;
 
 /// The cache: route and query to (version, answer).
 #[derive(Default)]
@@ -37,17 +40,18 @@ impl Cache {
         if body.len() > MAX_ENTRY {
             return;
         }
-        self.bytes += body.len();
+        // The key counts too: a query can be long.
+        self.bytes += key.len() + body.len();
         match self.entries.insert(key.clone(), (version, body)) {
-            Some((_, old)) => self.bytes -= old.len(),
+            Some((_, old)) => self.bytes -= key.len() + old.len(),
             None => self.order.push_back(key),
         }
-        while self.bytes > MAX_BYTES {
+        while self.bytes > MAX_BYTES || self.entries.len() > MAX_ENTRIES {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
             if let Some((_, body)) = self.entries.remove(&oldest) {
-                self.bytes -= body.len();
+                self.bytes -= oldest.len() + body.len();
             }
         }
     }
@@ -70,7 +74,7 @@ mod tests {
         assert!(c.get("/a", "v2").is_none());
         c.put("/a".into(), "v2".into(), Bytes::from_static(b"three"));
         assert!(c.get("/a", "v1").is_none());
-        assert_eq!(c.bytes(), 5);
+        assert_eq!(c.bytes(), 2 + 5, "the key and the answer");
     }
 
     #[test]

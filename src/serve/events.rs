@@ -67,6 +67,8 @@ fn poll(store: Store, tx: watch::Sender<Arc<str>>, generation: &AtomicU64) {
             generation.fetch_add(1, Ordering::Release);
         }
         (seen, quiet) = (version, 0);
+        // A run whose process died changes nothing in the store, only
+        // what is read of it: that too is a new generation.
         // A read that fails (the file replaced mid-write) is retried at
         // the next poll; the clients keep the last good state.
         if let Ok(json) = progress_json(&store) {
@@ -74,6 +76,7 @@ fn poll(store: Store, tx: watch::Sender<Arc<str>>, generation: &AtomicU64) {
                 let changed = **current != *json;
                 if changed {
                     *current = json;
+                    generation.fetch_add(1, Ordering::Release);
                 }
                 changed
             });

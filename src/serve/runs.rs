@@ -13,6 +13,9 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
+/// The longest `name` filter: run names are at most this long.
+const MAX_NAME: usize = 256;
+
 /// `GET /api/runs?status=&sweep=&name=`.
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -30,6 +33,11 @@ pub async fn list(
         })?),
     };
     let sweep = p.get("sweep").map(|s| id("sweep", s)).transpose()?;
+    if p.get("name").is_some_and(|n| n.chars().count() > MAX_NAME) {
+        return Err(ApiError::bad_request(format!(
+            "name: at most {MAX_NAME} characters (a run's name is no longer)"
+        )));
+    }
     let filter = RunFilter {
         status,
         sweep,

@@ -204,7 +204,11 @@ pub async fn through_time(
                 values: Figures(s.values),
             })
             .collect();
-        Ok(json!({ "step": step, "figure": figure, "series": series }))
+        Ok(ThroughTime {
+            step,
+            figure,
+            series,
+        })
     })
     .await
 }
@@ -317,6 +321,14 @@ impl serde::Serialize for LayerAnswer<'_> {
         }
         m.end()
     }
+}
+
+/// A `through-time` answer.
+#[derive(serde::Serialize)]
+struct ThroughTime {
+    step: usize,
+    figure: String,
+    series: Vec<AxisSeries>,
 }
 
 /// One per-axis series of a `through-time` answer.

@@ -8,8 +8,7 @@ use super::cache::Cache;
 use super::error::{ApiError, ApiResult};
 use super::pool::Pool;
 use crate::error::Result;
-use crate::experiment::RunStatus;
-use crate::store::{StepTable, Store};
+use crate::store::{RunVersion, StepTable, Store};
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -34,7 +33,13 @@ pub struct App {
     /// A lock per answer being computed: requests for the same one wait
     /// for the first instead of computing it again.
     computing: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Turns to read the store: bounds the blocking threads, the
+    /// connections and the answers being built at once.
+    readers: tokio::sync::Semaphore,
 }
+
+/// Requests reading the store at once.
+pub const READERS: usize = 8;
 
 /// A JSON answer of `body`.
 fn json_response(body: Bytes) -> Response {
@@ -51,12 +56,12 @@ pub enum Scope {
     Store,
 }
 
-/// The steps a run has rows at in one table.
+/// The steps a run has rows at in one table, and the run's version when
+/// they were read.
 #[derive(Clone)]
 struct StepList {
     steps: Arc<Vec<usize>>,
-    /// The run had ended when they were read: nothing more will come.
-    complete: bool,
+    version: RunVersion,
 }
 
 impl App {
@@ -69,6 +74,7 @@ impl App {
             steps: Mutex::new(HashMap::new()),
             cache: Mutex::new(Cache::default()),
             computing: Mutex::new(HashMap::new()),
+            readers: tokio::sync::Semaphore::new(READERS),
         }
     }
 
@@ -87,7 +93,7 @@ impl App {
             // computed tags it as older, and the next request computes
             // it again.
             let version = match scope {
-                Scope::Run(run) => store.run_version(run)?,
+                Scope::Run(run) => store.run_version(run)?.key(),
                 Scope::Store => app.generation.load(Ordering::Acquire).to_string(),
             };
             if let Some(body) = app.kept(&key, &version) {
@@ -137,11 +143,17 @@ impl App {
             .get(key, version)
     }
 
-    /// Runs `f` with a connection on a blocking thread.
+    /// Runs `f` with a connection on a blocking thread, at most
+    /// [`READERS`] at a time (the others wait their turn, holding no
+    /// thread or connection).
     pub async fn read<T: Send + 'static>(
         self: &Arc<Self>,
         f: impl FnOnce(&App, &Store) -> ApiResult<T> + Send + 'static,
     ) -> ApiResult<T> {
+        let _turn = self.readers.acquire().await.map_err(|e| ApiError {
+            status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            message: format!("the server is stopping: {e}"),
+        })?;
         let app = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut out = None;
@@ -162,23 +174,17 @@ impl App {
         })?
     }
 
-    /// The steps run `run_id` has rows at in `table`, in order.
+    /// The steps run `run_id` has rows at in `table`, in order: kept
+    /// while the run's version holds; for the same run grown since, read
+    /// on from the last step known.
     pub fn steps(&self, store: &Store, run_id: i64, table: StepTable) -> Result<Arc<Vec<usize>>> {
         let key = (run_id, table);
+        // The version first: rows read after it are at least as new.
+        let version = store.run_version(run_id)?;
         let known = self.lock().get(&key).cloned();
-        if let Some(list) = &known {
-            if list.complete {
-                return Ok(Arc::clone(&list.steps));
-            }
-        }
-        // The status first: rows read after it was `finished` are all.
-        let status = store.run_status(run_id)?;
-        let complete = matches!(
-            RunStatus::from_name(&status),
-            Some(RunStatus::Finished | RunStatus::Diverged)
-        );
         let steps = match known {
-            Some(list) if !list.steps.is_empty() => {
+            Some(list) if list.version == version => return Ok(list.steps),
+            Some(list) if list.version.born == version.born && !list.steps.is_empty() => {
                 // From the last known step on; a resumed run rewrites
                 // from its checkpoint, so when that step is gone, all anew.
                 let last = *list.steps.last().expect("not empty");
@@ -191,6 +197,7 @@ impl App {
                     store.row_steps(run_id, table, None)?
                 }
             }
+            // Not known, or another run under a reused id.
             _ => store.row_steps(run_id, table, None)?,
         };
         let steps = Arc::new(steps);
@@ -202,7 +209,7 @@ impl App {
             key,
             StepList {
                 steps: Arc::clone(&steps),
-                complete,
+                version,
             },
         );
         Ok(steps)

@@ -74,6 +74,9 @@ pub struct Progress {
     pub total_steps: usize,
     /// Findings saved (diagnosis saves them just after a run ends).
     pub findings: usize,
+    /// Its sweep classification, once it has one (saved after the
+    /// findings).
+    pub class: Option<String>,
 }
 
 /// The tables whose rows are keyed by step.
@@ -138,6 +141,24 @@ pub struct SeriesAt {
     pub values: Vec<f64>,
 }
 
+/// What a run's answers depend on ([`Store::run_version`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunVersion {
+    /// Which run the id names: when it was made, where, by which process.
+    pub born: String,
+    /// What its writes change: status (as read live), planned steps, end,
+    /// error and summary, last step, last probed step, findings (count
+    /// and last row: diagnosing again replaces them) and classification.
+    pub state: String,
+}
+
+impl RunVersion {
+    /// Both parts, as one key.
+    pub fn key(&self) -> String {
+        format!("{}|{}", self.born, self.state)
+    }
+}
+
 /// A run's texts: its resolved spec (TOML), its summary (JSON, once
 /// finished) and its error.
 #[derive(Clone, Debug, PartialEq)]
@@ -184,8 +205,13 @@ pub fn histogram_bins() -> (f64, f64, usize) {
 impl Store {
     /// The runs `filter` keeps, oldest first.
     pub fn run_items(&self, filter: &RunFilter) -> Result<Vec<RunItem>> {
+        // A `running` run whose process is gone lists as `interrupted`:
+        // asked for those, take the stored `running` ones too and keep
+        // what their live status says (below).
         self.items(
-            "WHERE (?1 IS NULL OR r.status = ?1) AND (?2 IS NULL OR r.sweep_id = ?2) \
+            "WHERE (?1 IS NULL OR r.status = ?1 \
+             OR (?1 = 'interrupted' AND r.status = 'running')) \
+             AND (?2 IS NULL OR r.sweep_id = ?2) \
              AND (?3 IS NULL OR instr(lower(r.name), lower(?3)) > 0)",
             params![
                 filter.status.map(|s| s.name()),
@@ -194,8 +220,6 @@ impl Store {
             ],
         )
         .map(|items| {
-            // The filter on status is on the stored one; a `running` run
-            // whose process is gone lists as `interrupted`.
             items
                 .into_iter()
                 .filter(|i| filter.status.is_none_or(|s| s == i.status))
@@ -272,7 +296,8 @@ impl Store {
             .prepare(
                 "SELECT r.id, r.status, r.total_steps, \
                  (SELECT max(step) FROM steps s WHERE s.run_id = r.id), r.host, r.pid, \
-                 (SELECT count(*) FROM findings f WHERE f.run_id = r.id) \
+                 (SELECT count(*) FROM findings f WHERE f.run_id = r.id), \
+                 (SELECT class FROM classifications c WHERE c.run_id = r.id) \
                  FROM runs r ORDER BY r.id",
             )
             .map_err(self.err("reading progress"))?;
@@ -286,21 +311,25 @@ impl Store {
                     r.get::<_, String>(4)?,
                     r.get::<_, i64>(5)?,
                     r.get::<_, i64>(6)? as usize,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(self.err("reading progress"))?;
         let here = hostname();
         rows.into_iter()
-            .map(|(id, status, total_steps, steps, host, pid, findings)| {
-                Ok(Progress {
-                    id,
-                    status: self.live_status(id, &status, &host, pid, &here)?,
-                    steps,
-                    total_steps,
-                    findings,
-                })
-            })
+            .map(
+                |(id, status, total_steps, steps, host, pid, findings, class)| {
+                    Ok(Progress {
+                        id,
+                        status: self.live_status(id, &status, &host, pid, &here)?,
+                        steps,
+                        total_steps,
+                        findings,
+                        class,
+                    })
+                },
+            )
             .collect()
     }
 
@@ -324,40 +353,65 @@ impl Store {
         )
     }
 
-    /// What changes whenever run `run_id`'s answers may: its stored
-    /// status and whether its process lives, its last step and last probed
-    /// step, and its findings. [`Error::NoSuchRun`] if it is not here.
-    pub fn run_version(&self, run_id: i64) -> Result<String> {
+    /// What run `run_id`'s answers depend on, for reuse: which run this
+    /// id names (an id freed by `gradscope rm` is given to the next run),
+    /// and what a write to it changes. [`Error::NoSuchRun`] if it is not
+    /// here.
+    pub fn run_version(&self, run_id: i64) -> Result<RunVersion> {
         let row = self
             .conn
             .query_row(
-                "SELECT status, host, pid, \
+                "SELECT r.status, r.host, r.pid, r.created_at, r.total_steps, r.finished_at, \
+                 r.error IS NOT NULL, r.summary IS NOT NULL, \
                  (SELECT max(step) FROM steps WHERE run_id = ?1), \
                  (SELECT max(step) FROM layer_steps WHERE run_id = ?1), \
-                 (SELECT count(*) FROM findings WHERE run_id = ?1) \
-                 FROM runs WHERE id = ?1",
+                 (SELECT count(*) FROM findings WHERE run_id = ?1), \
+                 (SELECT max(rowid) FROM findings WHERE run_id = ?1), \
+                 c.class, c.rule \
+                 FROM runs r LEFT JOIN classifications c ON c.run_id = r.id WHERE r.id = ?1",
                 [run_id],
                 |r| {
+                    let born = format!(
+                        "{}/{}/{}",
+                        r.get::<_, f64>(3)?.to_bits(),
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?
+                    );
+                    let state = format!(
+                        "{}/{:?}/{}/{}/{:?}/{:?}/{}/{:?}/{:?}/{:?}",
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, Option<f64>>(5)?.map(f64::to_bits),
+                        r.get::<_, bool>(6)?,
+                        r.get::<_, bool>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
+                        r.get::<_, Option<i64>>(9)?,
+                        r.get::<_, i64>(10)?,
+                        r.get::<_, Option<i64>>(11)?,
+                        r.get::<_, Option<String>>(12)?,
+                        r.get::<_, Option<String>>(13)?,
+                    );
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                        r.get::<_, i64>(5)?,
+                        born,
+                        state,
                     ))
                 },
             )
             .optional()
             .map_err(self.err("reading a run"))?;
-        let Some((status, host, pid, step, probed, findings)) = row else {
+        let Some((status, host, pid, born, state)) = row else {
             return Err(Error::NoSuchRun {
                 id: run_id,
                 path: self.path.clone(),
             });
         };
         let status = self.live_status(run_id, &status, &host, pid, &hostname())?;
-        Ok(format!("{}/{step:?}/{probed:?}/{findings}", status.name()))
+        Ok(RunVersion {
+            born,
+            state: format!("{}/{state}", status.name()),
+        })
     }
 
     /// SQLite's `data_version`: it changes when another connection commits

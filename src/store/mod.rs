@@ -33,7 +33,7 @@ mod writer;
 
 pub use dashboard::{
     histogram_bins, is_figure, is_layer_field, HistogramAt, LayerColumns, Progress, RunFilter,
-    RunItem, RunTexts, SeriesAt, SeriesKind, StepTable,
+    RunItem, RunTexts, RunVersion, SeriesAt, SeriesKind, StepTable,
 };
 pub use host::git_describe;
 pub use merge::Merged;

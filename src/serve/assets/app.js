@@ -933,7 +933,7 @@
     // Live: steps and status in place; a new, removed or changed run reloads the list.
     const reload = throttle(() => { if (ctx.alive) load().catch(showError); }, 1000);
     live.subscribe(ctx, (runs) => {
-      const sig = [...runs.values()].map((p) => `${p.id}:${p.status}`).join(',');
+      const sig = [...runs.values()].map((p) => `${p.id}:${p.status}:${p.class || ''}`).join(',');
       if (signature && sig !== signature) reload();
       signature = sig;
       for (const [id, p] of runs) {
@@ -948,7 +948,7 @@
       }
     });
 
-    signature = [...live.runs.values()].map((p) => `${p.id}:${p.status}`).join(',');
+    signature = [...live.runs.values()].map((p) => `${p.id}:${p.status}:${p.class || ''}`).join(',');
     await Promise.all([load(), loadSweeps()]);
   }
 
@@ -1522,18 +1522,14 @@
         st.idx = followTip || keepStep == null ? n - 1 : nearestIndex(probed(), keepStep);
         drawField();
         setIdx(st.idx, true);
-        if (statusChanged) {
-          loadHistograms(true);
-          // Diagnosis saves the findings just after the run ends: read them again shortly.
-          const later = setTimeout(refreshInfo, 1500);
-          ctx.cleanups.push(() => clearTimeout(later));
-        }
+        if (statusChanged) loadHistograms(true);
       } catch (e) {
         if (ctx.alive) showError(e);
       } finally {
         refreshing = false;
       }
     }, 1000);
+    let lastFindings;
     async function refreshInfo() {
       try {
         const fresh = await api(`/api/runs/${id}`);
@@ -1555,6 +1551,13 @@
         lastSteps = p.steps;
         if (p.status !== lastStatus) info.run.status = p.status;
         refresh();
+      }
+      // Diagnosis saves the findings as the run ends, or later
+      // (`gradscope diagnose`): the event's count says when.
+      if (p.findings !== lastFindings) {
+        const first = lastFindings === undefined;
+        lastFindings = p.findings;
+        if (!first) refreshInfo();
       }
     });
   }
@@ -1703,8 +1706,10 @@
 
   const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-  /** An axis's values in sweep order (numbers ascending). */
-  function axisValues(runs, axis) {
+  /** An axis's values: the sweep file's, in the order it visits them
+   *  (cells not run yet included); else the runs' own (numbers ascending). */
+  function axisValues(runs, axis, declared) {
+    if (declared && Array.isArray(declared[axis])) return declared[axis];
     const out = [];
     for (const run of runs) {
       const v = run.cell ? run.cell[axis] : undefined;
@@ -1760,8 +1765,8 @@
       h('span', null, h('span', { class: 'swatch', style: { background: '#e6e9ed' } }), 'not classified yet'));
       const match = (run, values) => axes.every((a, i) => sameValue(run.cell ? run.cell[a] : undefined, values[i]));
       if (axes.length === 2 || axes.length === 1) {
-        const rowsV = axisValues(runs, axes[0]);
-        const colsV = axes.length === 2 ? axisValues(runs, axes[1]) : [null];
+        const rowsV = axisValues(runs, axes[0], d.axis_values);
+        const colsV = axes.length === 2 ? axisValues(runs, axes[1], d.axis_values) : [null];
         mapBox.replaceChildren(h('table', { class: 'sweep-map' },
           h('thead', null, h('tr', null, h('th', null, axes.length === 2 ? `${axes[0]} ↓ · ${axes[1]} →` : axes[0]),
             axes.length === 2 ? colsV.map((v) => h('th', null, String(v))) : h('th', null, ''))),
@@ -1791,7 +1796,7 @@
     const reload = throttle(() => { if (ctx.alive) load().catch(showError); }, 1000);
     let sig = '';
     live.subscribe(ctx, (runs) => {
-      const next = [...runs.values()].filter((p) => members.has(p.id) || p.status === 'running').map((p) => `${p.id}:${p.status}`).join(',');
+      const next = [...runs.values()].filter((p) => members.has(p.id) || p.status === 'running').map((p) => `${p.id}:${p.status}:${p.class || ''}`).join(',');
       if (sig && next !== sig) reload();
       sig = next;
     });
