@@ -18,6 +18,22 @@ fn gradscope() -> Command {
     Command::new(env!("CARGO_BIN_EXE_gradscope"))
 }
 
+/// Runs `gradscope --db DB ARGS... FILE`; panics with its stderr if it fails.
+fn run_ok(db: &Path, args: &[&str], file: &Path) {
+    let out = gradscope()
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 const MLP: &str = r#"
 name = "deep-sigmoid"
 steps = 300
@@ -70,33 +86,11 @@ fn store() -> &'static Path {
         for (name, spec) in [("mlp.toml", MLP), ("rnn.toml", RNN)] {
             let file = dir.path().join(name);
             std::fs::write(&file, spec).unwrap();
-            let out = gradscope()
-                .arg("--db")
-                .arg(&db)
-                .arg("train")
-                .arg(&file)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            run_ok(&db, &["train"], &file);
         }
         let file = dir.path().join("sweep.toml");
         std::fs::write(&file, SWEEP).unwrap();
-        let out = gradscope()
-            .arg("--db")
-            .arg(&db)
-            .args(["sweep", "--jobs", "1"])
-            .arg(&file)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&db, &["sweep", "--jobs", "1"], &file);
         (dir, db)
     });
     db
@@ -552,18 +546,7 @@ fn a_run_training_in_another_process_streams_its_progress() {
     )
     .unwrap();
     // A store with one run, so the server has something to open.
-    let first = gradscope()
-        .arg("--db")
-        .arg(&db)
-        .args(["train", "--set", "steps=5"])
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    run_ok(&db, &["train", "--set", "steps=5"], &spec);
     let server = Server::start(&db);
     let addr = server.base.trim_start_matches("http://").to_string();
     let mut s = TcpStream::connect(&addr).unwrap();
@@ -618,7 +601,7 @@ fn a_run_training_in_another_process_streams_its_progress() {
     assert!(progress[0] < 3000, "{progress:?}");
 }
 
-/// Trains `spec` (TOML text) into `db`; panics if it fails.
+/// Trains a small xor net of `steps` steps, named `name`, into `db`.
 fn train_into(db: &Path, name: &str, steps: usize) {
     let dir = db.parent().unwrap();
     let spec = dir.join(format!("{name}.toml"));
@@ -630,18 +613,7 @@ fn train_into(db: &Path, name: &str, steps: usize) {
         ),
     )
     .unwrap();
-    let out = gradscope()
-        .arg("--db")
-        .arg(db)
-        .arg("train")
-        .arg(&spec)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(db, &["train"], &spec);
 }
 
 #[test]

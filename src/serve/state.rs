@@ -157,10 +157,10 @@ impl App {
         let app = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut out = None;
-            let read = app.pool.with(|store| {
-                out = Some(f(&app, store));
-                Ok(())
-            });
+            // One snapshot per request: its version and rows agree.
+            let read = app
+                .pool
+                .with(|store| store.in_snapshot(|store| out = Some(f(&app, store))));
             match (read, out) {
                 (_, Some(out)) => out,
                 (Err(e), None) => Err(e.into()),

@@ -414,6 +414,21 @@ impl Store {
         })
     }
 
+    /// Calls `f` inside one read transaction, so that every query it
+    /// makes sees the same commit (a run's version and its rows agree).
+    pub fn in_snapshot<T>(&self, f: impl FnOnce(&Store) -> T) -> Result<T> {
+        self.conn
+            .execute_batch("BEGIN")
+            .map_err(self.err("starting a read"))?;
+        let out = f(self);
+        // Ending a read loses nothing: where COMMIT fails, roll back, so
+        // the connection is left outside any transaction.
+        if self.conn.execute_batch("COMMIT").is_err() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        Ok(out)
+    }
+
     /// SQLite's `data_version`: it changes when another connection commits
     /// to the database, so a poller reads again only after a change.
     pub fn data_version(&self) -> Result<i64> {
