@@ -17,8 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
-/// Runs whose step lists are kept; past it the cache starts over.
+/// Step lists kept, and steps in them all (8 bytes each: 64 MB); past
+/// either the lists are read anew.
 const CACHED_LISTS: usize = 256;
+const CACHED_STEPS: usize = 8 << 20;
 
 /// The server's shared state.
 pub struct App {
@@ -202,7 +204,8 @@ impl App {
         };
         let steps = Arc::new(steps);
         let mut cache = self.lock();
-        if cache.len() >= CACHED_LISTS {
+        let held: usize = cache.values().map(|l| l.steps.len()).sum();
+        if cache.len() >= CACHED_LISTS || held + steps.len() > CACHED_STEPS {
             cache.clear();
         }
         cache.insert(
