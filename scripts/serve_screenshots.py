@@ -3,6 +3,7 @@
 Usage, from the repository root, with a release build:
 
     gradscope --db /tmp/demo/d.db demo          # the demo's three 20-layer runs
+    gradscope --db /tmp/demo/d.db sweep examples/sweep-depth-activation.toml
     gradscope --db /tmp/demo/d.db serve --port 8123 &
     python scripts/serve_screenshots.py http://127.0.0.1:8123 docs/images
 
@@ -28,6 +29,7 @@ VIEWS = [
     ("serve-runs.png", "#/runs", 800, "document.querySelectorAll('tbody tr').length >= 3"),
     ("serve-run.png", "#/run/1?step=1999", 1500, "document.querySelectorAll('canvas').length >= 2"),
     ("serve-compare.png", "#/compare?runs=1,2,3", 800, "document.querySelectorAll('canvas').length >= 2"),
+    ("serve-sweep.png", "#/sweep/1", 800, "document.querySelectorAll('td.cell').length >= 4"),
 ]
 
 
