@@ -6,7 +6,8 @@ use super::downsample::{thin, within};
 use super::error::{ApiError, ApiResult};
 use super::params::{id, printable, Params};
 use super::state::{App, Scope};
-use crate::store::{histogram_bins, is_figure, is_layer_field, LayerColumns, StepTable, Store};
+use crate::probe::{BINS, BIN_WIDTH, LOG10_MIN};
+use crate::store::{is_figure, is_layer_field, LayerColumns, StepTable, Store};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Uri;
 use axum::response::Response;
@@ -70,11 +71,7 @@ pub async fn steps(
         Ok(Answer {
             rows,
             stride,
-            columns: names
-                .iter()
-                .map(|n| n.to_string())
-                .zip(columns.into_iter().map(Figures))
-                .collect(),
+            columns: named(&names, columns),
             step: steps,
             layers: None,
         })
@@ -97,21 +94,12 @@ pub async fn evals(
         let (stride, kept) = thin(all.len(), window.points);
         let steps: Vec<usize> = kept.iter().map(|&i| all[i]).collect();
         let names = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"];
-        let columns = names
-            .iter()
-            .zip(cols)
-            .map(|(name, col)| {
-                (
-                    name.to_string(),
-                    Figures(kept.iter().map(|&i| col[i]).collect()),
-                )
-            })
-            .collect();
+        let cols = cols.map(|col| kept.iter().map(|&i| col[i]).collect());
         Ok(Answer {
             rows: all.len(),
             stride,
             step: steps,
-            columns,
+            columns: named(&names, cols),
             layers: None,
         })
     })
@@ -161,10 +149,9 @@ pub async fn histograms(
         let Some((step, hists)) = store.histograms_near(run, step)? else {
             return Err(ApiError::not_found(format!("run {run} has no histograms")));
         };
-        let (log10_min, width, count) = histogram_bins();
         Ok(json!({
             "step": step,
-            "bins": { "log10_min": log10_min, "width": width, "count": count },
+            "bins": { "log10_min": LOG10_MIN, "width": BIN_WIDTH, "count": BINS },
             "histograms": hists,
         }))
     })
@@ -269,6 +256,15 @@ impl serde::Serialize for FiguresRef<'_> {
         }
         seq.end()
     }
+}
+
+/// Columns under their names, as an [`Answer`] holds them.
+fn named(names: &[&str], columns: impl IntoIterator<Item = Vec<f64>>) -> Vec<(String, Figures)> {
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .zip(columns.into_iter().map(Figures))
+        .collect()
 }
 
 /// A series answer (docs/API.md): `rows`, `stride`, `step`, then one

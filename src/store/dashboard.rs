@@ -195,13 +195,6 @@ pub fn is_figure(figure: &str) -> bool {
     RAW.iter().chain(DERIVED.iter()).any(|f| *f == figure)
 }
 
-/// The histograms' bins, for clients: the first bin's lower
-/// edge (log10), a bin's width (decades) and the bins per sign.
-pub fn histogram_bins() -> (f64, f64, usize) {
-    use crate::probe::{BINS, BIN_WIDTH, LOG10_MIN};
-    (LOG10_MIN, BIN_WIDTH, BINS)
-}
-
 impl Store {
     /// The runs `filter` keeps, oldest first.
     pub fn run_items(&self, filter: &RunFilter) -> Result<Vec<RunItem>> {

@@ -32,8 +32,8 @@ mod sweeps;
 mod writer;
 
 pub use dashboard::{
-    histogram_bins, is_figure, is_layer_field, HistogramAt, LayerColumns, Progress, RunFilter,
-    RunItem, RunTexts, RunVersion, SeriesAt, SeriesKind, StepTable,
+    is_figure, is_layer_field, HistogramAt, LayerColumns, Progress, RunFilter, RunItem, RunTexts,
+    RunVersion, SeriesAt, SeriesKind, StepTable,
 };
 pub use host::git_describe;
 pub use merge::Merged;
