@@ -171,6 +171,7 @@ pub mod optim;
 pub mod prelude;
 pub mod probe;
 pub mod report;
+pub mod reproduce;
 pub mod run;
 pub mod serve;
 pub mod store;

@@ -20,6 +20,7 @@ mod record;
 mod render;
 mod report;
 mod report_sweep;
+mod reproduce;
 mod runs;
 mod serve;
 mod signals;
@@ -63,6 +64,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Write a self-contained HTML report (and PNG figures) of one or more runs.
     Report(report::ReportArgs),
+    /// Re-run a classic result (Glorot 2010, Ioffe 2015, He 2015/2016, ...) with the paper's figures beside ours.
+    Reproduce(reproduce::ReproduceArgs),
     /// List the recorded runs, with what each takes on disk.
     Runs(runs::RunsArgs),
     /// The dashboard: watch runs train in the browser (read-only HTTP server, loopback).
@@ -97,6 +100,7 @@ pub fn run() -> ExitCode {
         Command::Export(args) => export::run(args, &cli.db),
         Command::Inspect(args) => inspect::run(args, &cli.db),
         Command::Report(args) => report::run(args, &cli.db),
+        Command::Reproduce(args) => reproduce::run(args, &cli.db),
         Command::Runs(args) => runs::run(args, &cli.db),
         Command::Serve(args) => serve::run(args, &cli.db),
         Command::Rm(args) => space::rm(args, &cli.db),

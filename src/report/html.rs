@@ -10,7 +10,7 @@ use crate::nn::{ModelKind, Norm};
 use crate::optim::OptimizerConfig;
 use std::fmt::Write;
 
-pub(super) const CSS: &str = "
+pub(crate) const CSS: &str = "
 body { font-family: 'DejaVu Sans', system-ui, sans-serif; color: #222; background: #fff;
   max-width: 980px; margin: 0 auto; padding: 1.5em; line-height: 1.45; font-size: 15px; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; }
@@ -95,7 +95,7 @@ pub fn render_html(runs: &[ReportRun<'_>]) -> String {
     h
 }
 
-pub(super) fn figure(h: &mut String, f: &Figure) {
+pub(crate) fn figure(h: &mut String, f: &Figure) {
     let _ = write!(
         h,
         "<figure id=\"fig-{}\">\n{}<figcaption>{}</figcaption>\n</figure>\n",

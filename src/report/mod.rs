@@ -60,6 +60,7 @@ mod html;
 mod lag;
 mod per_layer;
 mod percentiles;
+pub mod plot;
 mod png;
 mod ridge;
 mod routes;
@@ -73,8 +74,10 @@ pub mod trainability;
 mod update;
 
 pub use html::render_html;
+pub(crate) use html::{figure as figure_html, CSS as PAGE_CSS};
 pub use lag::{fit_decay, DecayFit};
 pub use png::{write_pngs, PNG_SCALE};
+pub(crate) use svg::escape;
 pub use sweep_page::{render_sweep_html, sweep_figures, SweepRow, SweepView};
 
 use crate::analysis::diagnose::Finding;

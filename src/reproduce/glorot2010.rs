@@ -1,0 +1,21 @@
+//! glorot2010 (being written).
+
+use super::{Context, Outcome, Reproduction};
+use crate::error::{Error, Result};
+
+/// The reproduction.
+pub const REPRODUCTION: Reproduction = Reproduction {
+    name: "glorot2010",
+    paper: "glorot2010",
+    shows: "glorot2010",
+    quick_seconds: 1,
+    full_seconds: 2,
+    run,
+};
+
+fn run(_ctx: &mut Context<'_>) -> Result<Outcome> {
+    Err(Error::InvalidConfig {
+        field: "reproduce".into(),
+        reason: "not written yet".into(),
+    })
+}

@@ -1,0 +1,21 @@
+//! he2016 (being written).
+
+use super::{Context, Outcome, Reproduction};
+use crate::error::{Error, Result};
+
+/// The reproduction.
+pub const REPRODUCTION: Reproduction = Reproduction {
+    name: "he2016",
+    paper: "he2016",
+    shows: "he2016",
+    quick_seconds: 1,
+    full_seconds: 2,
+    run,
+};
+
+fn run(_ctx: &mut Context<'_>) -> Result<Outcome> {
+    Err(Error::InvalidConfig {
+        field: "reproduce".into(),
+        reason: "not written yet".into(),
+    })
+}

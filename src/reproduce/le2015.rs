@@ -1,0 +1,21 @@
+//! le2015 (being written).
+
+use super::{Context, Outcome, Reproduction};
+use crate::error::{Error, Result};
+
+/// The reproduction.
+pub const REPRODUCTION: Reproduction = Reproduction {
+    name: "le2015",
+    paper: "le2015",
+    shows: "le2015",
+    quick_seconds: 1,
+    full_seconds: 2,
+    run,
+};
+
+fn run(_ctx: &mut Context<'_>) -> Result<Outcome> {
+    Err(Error::InvalidConfig {
+        field: "reproduce".into(),
+        reason: "not written yet".into(),
+    })
+}
