@@ -75,6 +75,7 @@ pub fn run(args: SpectrumArgs) -> anyhow::Result<()> {
             init: args.init,
             sigma_w2: args.sigma_w2,
             sigma_b2: args.sigma_b2,
+            input_variance: 1.0,
             width: args.width,
             depths: if depths.is_empty() {
                 vec![1, 2, 4, 8]

@@ -14,7 +14,7 @@ use super::svg::{
 pub struct Line {
     /// Legend label.
     pub label: String,
-    /// Categorical colour index ([`color::category`]).
+    /// Categorical colour index (the Okabe-Ito palette, cycling after eight).
     pub color: usize,
     /// The points, in drawing order; non-finite ones break the line.
     pub points: Vec<(f64, f64)>,

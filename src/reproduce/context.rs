@@ -92,15 +92,17 @@ pub struct SweptRun {
 }
 
 impl SweptRun {
-    /// Whether the cell has `key` at `value` (a number, string or bool,
-    /// compared as JSON: `"0.5"` matches `0.5`, `"tanh"` matches `"tanh"`).
+    /// Whether the cell has `key` at `value` (a number, string or bool:
+    /// `"0.5"` matches `0.5`, `"tanh"` matches `"tanh"`, `"true"` matches
+    /// `true`).
     pub fn has(&self, key: &str, value: &str) -> bool {
         self.cell.get(key).is_some_and(|v| match v {
             serde_json::Value::String(s) => s == value,
             serde_json::Value::Number(n) => value
                 .parse::<f64>()
                 .is_ok_and(|x| n.as_f64().is_some_and(|y| (x - y).abs() <= 1e-9 * x.abs())),
-            other => other.to_string() == value,
+            serde_json::Value::Bool(b) => value.parse::<bool>() == Ok(*b),
+            _ => false,
         })
     }
 
@@ -145,6 +147,8 @@ pub struct SweepResult {
     pub name: String,
     /// The file it came from.
     pub path: &'static str,
+    /// The parsed sweep spec.
+    pub spec: SweepSpec,
     /// Its runs.
     pub runs: Vec<SweptRun>,
 }
@@ -270,6 +274,7 @@ impl<'a> Context<'a> {
             sweep_id: outcome.sweep_id,
             name: spec.name.clone(),
             path,
+            spec,
             runs,
         })
     }

@@ -136,17 +136,26 @@ fn product(a: &[f64], sa: (isize, isize), b: &[f64], sb: (isize, isize), n: usiz
     c
 }
 
-/// The Jacobians `J^1, ..., J^L` of one random net of `depth` layers.
+/// The Jacobians `J^1, ..., J^L` of one random net of `depth` layers, at
+/// an input of `n` independent `N(0, input_variance)` units.
+#[allow(clippy::too_many_arguments)]
 pub fn jacobians(
     activation: Activation,
     init: WeightInit,
     sigma_w2: f64,
     sigma_b2: f64,
+    input_variance: f64,
     n: usize,
     depth: usize,
     rng: &mut impl Rng,
 ) -> Vec<Square> {
-    let mut x: Vec<f64> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
+    let scale = input_variance.sqrt();
+    let mut x: Vec<f64> = (0..n)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(rng);
+            scale * z
+        })
+        .collect();
     let mut j: Square = (0..n * n)
         .map(|k| if k / n == k % n { 1.0 } else { 0.0 })
         .collect();
@@ -239,6 +248,7 @@ mod tests {
             WeightInit::Gaussian,
             1.0,
             0.0,
+            1.0,
             n,
             2,
             &mut ChaCha8Rng::seed_from_u64(3),

@@ -42,6 +42,11 @@ pub struct SpectrumConfig {
     pub sigma_w2: f64,
     /// `sigma_b^2` (0: no bias, as in Pennington et al.'s table).
     pub sigma_b2: f64,
+    /// The variance of each input unit (1: `x^0 ~ N(0, I)`). The first
+    /// pre-activation's length is `sigma_w^2` times it plus `sigma_b^2`;
+    /// Pennington et al. start at the fixed point, `(q* - sigma_b^2) /
+    /// sigma_w^2`.
+    pub input_variance: f64,
     /// Units per layer `N`.
     pub width: usize,
     /// The depths `L` to measure, ascending.
@@ -105,6 +110,7 @@ impl SpectrumConfig {
             init,
             sigma_w2,
             sigma_b2: if model.bias { sigma_b2 } else { 0.0 },
+            input_variance: 1.0,
             width,
             depths,
             draws,
@@ -159,6 +165,7 @@ pub fn measure(config: &SpectrumConfig) -> Spectrum {
             config.init,
             config.sigma_w2,
             config.sigma_b2,
+            config.input_variance,
             n,
             deepest,
             &mut rng,
@@ -211,6 +218,7 @@ mod tests {
             init,
             sigma_w2,
             sigma_b2: 0.0,
+            input_variance: 1.0,
             width: 200,
             depths: vec![1, 2, 4, 8],
             draws: 32,
