@@ -509,3 +509,49 @@ fn curves_figure(sweep: &SweepResult, id: &str, data: &str) -> Result<Figure> {
         svg: p.render(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layers(stds: &[f64]) -> Vec<LayerAtInit> {
+        stds.iter()
+            .map(|&s| LayerAtInit {
+                activation_std: s,
+                pre_grad_std: 1.0 / s,
+                jacobian: (s < 1.0).then_some(s),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn per_layer_factor_is_the_geometric_mean_step() {
+        // 1, 0.5, 0.25, 0.125: halved at each of 3 steps.
+        let l = layers(&[1.0, 0.5, 0.25, 0.125]);
+        assert!((ratio(&l, |l| l.activation_std) - 0.125).abs() < 1e-12);
+        assert!((per_layer(&l, |l| l.activation_std) - 0.5).abs() < 1e-12);
+        assert!((per_layer(&l, |l| l.pre_grad_std) - 2.0).abs() < 1e-12);
+        assert!(decreasing(&l, |l| l.activation_std));
+        assert!(!decreasing(&layers(&[1.0, 0.5, 0.6]), |l| l.activation_std));
+    }
+
+    #[test]
+    fn mean_jacobian_skips_the_first_layer() {
+        // The first layer (std 1) has no Jacobian: the mean is of 0.5, 0.25.
+        let l = layers(&[1.0, 0.5, 0.25]);
+        assert!((mean_jacobian(&l) - 0.375).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_arm_is_a_cell_of_both_sweep_files() {
+        for text in [
+            include_str!("../../reproductions/glorot2010-shapeset.toml"),
+            include_str!("../../reproductions/quick/glorot2010-mnist.toml"),
+        ] {
+            for a in &ARMS {
+                assert!(text.contains(&format!("\"{}\"", a.act)), "{}", a.name);
+                assert!(text.contains(&format!("\"{}\"", a.init)), "{}", a.name);
+            }
+        }
+    }
+}
