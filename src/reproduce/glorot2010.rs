@@ -4,7 +4,7 @@
 //! `U[-1/sqrt(n), 1/sqrt(n)]` and their normalized one (Xavier,
 //! `xavier_uniform(1)`).
 //!
-//! At initialization ([`at_init`], a tanh net fed with a batch of
+//! At initialization (`glorot2010/at_init.rs`, a tanh net fed with a batch of
 //! Shapeset-3x2 images): the standard deviation of each layer's
 //! activations (their Figure 6) shrinks layer by layer with the standard
 //! init and stays about flat with the normalized one; the back-propagated
