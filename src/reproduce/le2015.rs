@@ -31,7 +31,7 @@ pub const REPRODUCTION: Reproduction = Reproduction {
     shows: "a ReLU RNN started at the identity (IRNN) learns sequential MNIST where a tanh RNN \
             lags",
     quick_seconds: 10,
-    full_seconds: 150,
+    full_seconds: 200,
     run,
 };
 
