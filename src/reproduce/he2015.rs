@@ -175,7 +175,7 @@ fn seeds(sweep: &SweepResult) -> usize {
 }
 
 /// The runs of `f` at depth index `d` with init index `i`.
-fn runs<'a>(f: &'a Family, d: usize, i: usize) -> Vec<&'a SweptRun> {
+fn runs(f: &Family, d: usize, i: usize) -> Vec<&SweptRun> {
     f.sweep
         .select(&[(f.depth_key, f.depths[d].1), ("model.init", INITS[i].0)])
 }
@@ -210,12 +210,12 @@ fn family_outcome(f: &Family, out: &mut Outcome) {
     let mut arms: Vec<Vec<Vec<Arm>>> = Vec::new();
     for d in 0..2 {
         let mut by_init = Vec::new();
-        for i in 0..2 {
+        for (i, (_, init)) in INITS.iter().enumerate() {
             let rs = runs(f, d, i);
             let a: Vec<Arm> = rs.iter().map(|r| measure(r)).collect();
             table.row(vec![
                 f.depths[d].0.to_string(),
-                INITS[i].1.into(),
+                (*init).into(),
                 paper(d, i).into(),
                 a.iter()
                     .map(|x| x.start.map_or("never".into(), |s| s.to_string()))
