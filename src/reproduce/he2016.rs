@@ -29,7 +29,7 @@ pub const REPRODUCTION: Reproduction = Reproduction {
     shows: "a deeper plain CNN trains worse than a shallower one (degradation); with identity \
             shortcuts the deeper net trains better",
     quick_seconds: 15,
-    full_seconds: 300,
+    full_seconds: 240,
     run,
 };
 
