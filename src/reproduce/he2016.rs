@@ -228,7 +228,7 @@ fn run(ctx: &mut Context<'_>) -> Result<Outcome> {
         out.notes.push(
             "The quick mode's degradation is small: at 8 against 20 layers after 200 steps the \
              deeper plain net ended 6.5%, 15% and 6% above the shallower one on seeds 0, 1 and \
-             2 (after 250 steps: 7%, 13% and 4% below); the residual nets' gain from depth \
+             2 (after 250 steps: 7% and 13% above, 4% below); the residual nets' gain from depth \
              held on all three."
                 .into(),
         );
