@@ -96,7 +96,12 @@ fn run(ctx: &mut Context<'_>) -> Result<Outcome> {
             .iter()
             .zip(&firsts)
             .map(|(l, (b, p))| {
-                format!("{:.0}% at step {} with BN, {} without", 100.0 * l, step(*b), step(*p))
+                format!(
+                    "{:.0}% at step {} with BN, {} without",
+                    100.0 * l,
+                    step(*b),
+                    step(*p)
+                )
             })
             .collect::<Vec<_>>()
             .join("; "),

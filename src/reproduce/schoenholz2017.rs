@@ -93,7 +93,12 @@ fn run(ctx: &mut Context<'_>) -> Result<Outcome> {
     }
     out.tables.push(theory);
 
-    let limit = |w: f64| net.with_sigma_w2(w).predict().xi_c.map_or(f64::INFINITY, |x| 6.0 * x);
+    let limit = |w: f64| {
+        net.with_sigma_w2(w)
+            .predict()
+            .xi_c
+            .map_or(f64::INFINITY, |x| 6.0 * x)
+    };
     let mut map = Table::new(
         "Trainability: class and held-out accuracy per cell (paper: nets train below 6 xi_c)",
         &std::iter::once("depth".to_string())
@@ -107,7 +112,7 @@ fn run(ctx: &mut Context<'_>) -> Result<Outcome> {
         let mut row = vec![d.to_string()];
         for &w in &sw2s {
             let cell = cell_runs(&sweep, d, w);
-            let predicted = if (d as f64) <= limit(w) { "" } else { " (above 6 xi_c)" };
+            let predicted = if d <= limit(w) { "" } else { " (above 6 xi_c)" };
             row.push(match cell.first() {
                 Some(r) => format!(
                     "{} {:.0}%{predicted}",
