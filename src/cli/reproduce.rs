@@ -28,7 +28,8 @@ pub struct ReproduceArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// The HTML page to write (default reproduce-NAME.html, or
-    /// reproduce-NAME-quick.html with --quick); with `all`, a folder.
+    /// reproduce-NAME-quick.html with --quick); with `all`, the folder
+    /// the pages go into (made if missing).
     #[arg(long)]
     pub report: Option<PathBuf>,
     /// Also write the figures as PNG into this folder.
@@ -38,7 +39,8 @@ pub struct ReproduceArgs {
     /// (with `all`: appended one after the other).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
-    /// Print the outcome as JSON instead of the tables.
+    /// Print the outcome as JSON instead of the tables (one object per
+    /// line, one line per reproduction).
     #[arg(long)]
     pub json: bool,
     /// No progress bar.
@@ -66,6 +68,20 @@ pub fn run(args: ReproduceArgs, db: &Path) -> anyhow::Result<()> {
         })?]
     };
     let mode = if args.quick { Mode::Quick } else { Mode::Full };
+    for (flag, path) in [("--report", &args.report), ("--markdown", &args.markdown)] {
+        if path.as_deref() == Some(Path::new("-")) {
+            anyhow::bail!("{flag} -: the tables go to standard output already; give a file");
+        }
+    }
+    if let (Some(dir), true) = (&args.report, chosen.len() > 1) {
+        if dir.exists() && !dir.is_dir() {
+            anyhow::bail!(
+                "--report {}: not a folder (with `all` it names the folder the pages go into)",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    }
     let reports: Vec<PathBuf> = chosen
         .iter()
         .map(|r| report_path(&args, r, mode, chosen.len() > 1))

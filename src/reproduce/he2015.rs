@@ -21,6 +21,7 @@
 //!   that at the last hidden layer (Xavier's halving predicts `2^-(L-2)/2`,
 //!   He's about 1), and the global gradient norm.
 
+use super::format::{mean_pct, pct, sci};
 use super::{Check, Context, Mode, Outcome, Reproduction, SweepFile, SweepResult, SweptRun, Table};
 use crate::error::Result;
 use crate::report::plot::{Line, Plot};
@@ -155,7 +156,7 @@ fn run(ctx: &mut Context<'_>) -> Result<Outcome> {
     out.notes.push(
         "In an MLP every ReLU layer initialized N(0, 1/n) halves the signal's variance, 2^-22 \
          over 22 layers, and the net starts on a plateau at chance whose length varies much \
-         with the seed: in the quick mode's 1,000 steps on seeds 0 to 2 the 22-layer Xavier \
+         with the seed: in our trials of 1,000 steps on seeds 0 to 2 the 22-layer Xavier \
          MLP left it between about step 250 and 650, the 30-layer one not before step 950 \
          (seed 2 then reached 22% training accuracy). Ours is a long plateau that a longer run \
          may leave; the paper's 30-layer net 'does not converge even given more epochs'. \
@@ -398,26 +399,6 @@ fn geo_mean(xs: impl Iterator<Item = f64>) -> f64 {
         return f64::NAN;
     }
     (logs.iter().sum::<f64>() / logs.len() as f64).exp()
-}
-
-fn mean_pct(xs: impl Iterator<Item = f64>) -> String {
-    let v: Vec<f64> = xs.collect();
-    if v.is_empty() {
-        return "-".into();
-    }
-    pct(v.iter().sum::<f64>() / v.len() as f64)
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}", 100.0 * x)
-}
-
-fn sci(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.1e}")
-    } else {
-        "-".into()
-    }
 }
 
 /// Training error over steps for the two inits at depth index `d` (the

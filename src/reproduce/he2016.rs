@@ -10,9 +10,10 @@
 //! their option A), on the bundled Fashion-MNIST, with fewer channels and
 //! steps than theirs (CIFAR-10 is not bundled). How well a net trained is
 //! its mean training-batch loss over the last quarter of the steps (the
-//! batches it trained on, as their Figure 6's thin curves), and its final
+//! batches it trained on, as their Figure 6's dashed curves), and its final
 //! training and held-out error (eval mode).
 
+use super::format::mean_pct;
 use super::{Check, Context, Mode, Outcome, Reproduction, SweepResult, SweptRun, Table};
 use crate::analysis::diagnose::compare;
 use crate::error::Result;
@@ -330,14 +331,6 @@ fn degradation_rule(sweep: &SweepResult, shallow: usize, deep: usize) -> String 
          {fires} of {} seed(s)' plain pair.",
         s.len().min(d.len())
     )
-}
-
-fn mean_pct(xs: impl Iterator<Item = f64>) -> String {
-    let v: Vec<f64> = xs.collect();
-    if v.is_empty() {
-        return "-".into();
-    }
-    format!("{:.1}", 100.0 * v.iter().sum::<f64>() / v.len() as f64)
 }
 
 /// Training loss over steps (batch losses, a moving mean over a fiftieth

@@ -10,6 +10,7 @@
 //! training, in units of the band's width (85th - 15th) there, averaged
 //! over the three percentiles. Both nets start from the same weights.
 
+use super::format::pct;
 use super::{Check, Context, Outcome, Reproduction, SweptRun, Table};
 use crate::error::Result;
 use crate::report::plot::{Line, Plot};
@@ -171,10 +172,6 @@ fn milestones(n: usize) -> Vec<usize> {
         .collect();
     picks.dedup();
     picks
-}
-
-fn pct(a: f64) -> String {
-    format!("{:.1}", 100.0 * a)
 }
 
 /// The last hidden layer (the output layer is last).

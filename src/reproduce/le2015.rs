@@ -17,6 +17,7 @@
 //! recurrent layer's probed `hidden_grad` series at the first probe (the
 //! middle of the digit: its first rows are blank).
 
+use super::format::{pct, sci};
 use super::{Check, Context, Mode, Outcome, Reproduction, SweepFile, SweepResult, SweptRun, Table};
 use crate::error::Result;
 use crate::probe::Axis;
@@ -225,22 +226,6 @@ fn checks(out: &mut Outcome, rows: &SweepResult) {
         irnn > ABOVE_CHANCE,
         format!("held-out accuracy {}%", pct(irnn)),
     ));
-}
-
-fn pct(a: f64) -> String {
-    if a.is_finite() {
-        format!("{:.1}", 100.0 * a)
-    } else {
-        "-".into()
-    }
-}
-
-fn sci(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.1e}")
-    } else {
-        "-".into()
-    }
 }
 
 /// `||dL/dh_{T/2}|| / ||dL/dh_T||` of the first recurrent layer at the

@@ -19,6 +19,7 @@
 //! ```
 
 mod context;
+mod format;
 mod outcome;
 mod page;
 

@@ -336,7 +336,8 @@ fn singular_figure(gaussian: &Spectrum, orthogonal: &Spectrum, depth: usize) -> 
         title: title.clone(),
         caption: "The distribution of J's singular values (cumulative) for tanh on the critical \
                   line at q* = 1/64: orthogonal weights keep them near 1 (a steep step), Gaussian \
-                  ones spread them over decades."
+                  ones spread them over decades (below about 1e-6 a value is at the f64 \
+                  eigen-solver's floor: numerically zero)."
             .into(),
         svg: p.render(),
     }
