@@ -24,7 +24,7 @@ pub const REPRODUCTION: Reproduction = Reproduction {
     shows:
         "BatchNorm trains a sigmoid MLP earlier and keeps each layer's input distribution steady",
     quick_seconds: 3,
-    full_seconds: 40,
+    full_seconds: 45,
     run,
 };
 

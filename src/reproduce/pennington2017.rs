@@ -29,8 +29,8 @@ pub const REPRODUCTION: Reproduction = Reproduction {
             through dynamical isometry: theory and practice (Table 1, Figures 1 and 3)",
     shows: "Orthogonal weights keep a critical tanh net's Jacobian well conditioned at any depth; \
             Gaussian weights and ReLU do not",
-    quick_seconds: 2,
-    full_seconds: 60,
+    quick_seconds: 8,
+    full_seconds: 300,
     run,
 };
 
