@@ -2,7 +2,7 @@
 //! format per kind of figure, and `-` for a figure a run does not have (a
 //! diverged run's accuracy, an empty cell).
 
-/// A fraction as a percentage with one decimal (`0.9425` -> `94.3`).
+/// A fraction as a percentage with one decimal (`0.9426` -> `94.3`).
 pub fn pct(x: f64) -> String {
     if x.is_finite() {
         format!("{:.1}", 100.0 * x)
@@ -35,7 +35,7 @@ mod tests {
 
     #[test]
     fn figures_and_missing_figures() {
-        assert_eq!(pct(0.9425), "94.3");
+        assert_eq!(pct(0.9426), "94.3");
         assert_eq!(pct(f64::NAN), "-");
         assert_eq!(mean_pct([0.5, 1.0].into_iter()), "75.0");
         assert_eq!(mean_pct(std::iter::empty()), "-");
