@@ -67,10 +67,20 @@ pub struct SweepFile {
 }
 
 /// `sweep_file!("he2015")`: the [`SweepFile`] of
-/// `reproductions/he2015.toml` and `reproductions/quick/he2015.toml`.
+/// `reproductions/he2015.toml` and `reproductions/quick/he2015.toml`;
+/// `sweep_file!(full_only "he2015-cnn")`: a sweep the quick mode never
+/// runs, both modes naming the full file.
 #[macro_export]
 #[doc(hidden)]
 macro_rules! sweep_file {
+    (full_only $name:literal) => {
+        $crate::reproduce::SweepFile {
+            path: concat!("reproductions/", $name, ".toml"),
+            quick_path: concat!("reproductions/", $name, ".toml"),
+            full: include_str!(concat!("../../reproductions/", $name, ".toml")),
+            quick: include_str!(concat!("../../reproductions/", $name, ".toml")),
+        }
+    };
     ($name:literal) => {
         $crate::reproduce::SweepFile {
             path: concat!("reproductions/", $name, ".toml"),

@@ -65,12 +65,7 @@ const TRAINED: f64 = 0.3;
 const EARLIER: f64 = 0.5;
 
 /// The CNN sweep: full mode only (a quick one does not fit the budget).
-const CNN: SweepFile = SweepFile {
-    path: "reproductions/he2015-cnn.toml",
-    quick_path: "reproductions/he2015-cnn.toml",
-    full: include_str!("../../reproductions/he2015-cnn.toml"),
-    quick: include_str!("../../reproductions/he2015-cnn.toml"),
-};
+const CNN: SweepFile = crate::sweep_file!(full_only "he2015-cnn");
 
 /// One family of nets: its sweep, and the axis value that makes each depth.
 struct Family {

@@ -43,12 +43,7 @@ const ABOVE_CHANCE: f64 = 0.5;
 
 /// The pixel-by-pixel sweep: full mode only, so both modes name the one
 /// file (the quick mode never runs it).
-const PIXELS: SweepFile = SweepFile {
-    path: "reproductions/le2015-pixels.toml",
-    quick_path: "reproductions/le2015-pixels.toml",
-    full: include_str!("../../reproductions/le2015-pixels.toml"),
-    quick: include_str!("../../reproductions/le2015-pixels.toml"),
-};
+const PIXELS: SweepFile = crate::sweep_file!(full_only "le2015-pixels");
 
 /// A net of the grid: its label, its cell, and the paper's pixel-by-pixel
 /// and permuted figures ("about": as commonly quoted, from their
